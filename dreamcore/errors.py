@@ -1,0 +1,75 @@
+"""Exceptions of the dream core. Every message is written for the person who asked for the dream.
+
+They carry only a message string so that they pickle across the process boundary unchanged.
+"""
+
+
+class DreamError(Exception):
+    """Base of every expected failure; `str(err)` is safe to show to a user."""
+
+    code = "dream_error"
+
+    @property
+    def user_message(self) -> str:
+        return str(self)
+
+
+class InvalidParams(DreamError):
+    code = "invalid_params"
+
+
+class UnknownModel(InvalidParams):
+    code = "unknown_model"
+
+
+class UnknownLayer(InvalidParams):
+    code = "unknown_layer"
+
+
+class InvalidImage(DreamError):
+    code = "invalid_image"
+
+
+class WeightsUnavailable(DreamError):
+    code = "weights_unavailable"
+
+
+class DreamCancelled(DreamError):
+    code = "cancelled"
+
+
+class JobTimeout(DreamError):
+    code = "timeout"
+
+
+class WorkerCrashed(DreamError):
+    code = "worker_crashed"
+
+
+class QueueFull(DreamError):
+    code = "queue_full"
+
+
+class PoolClosed(DreamError):
+    code = "pool_closed"
+
+
+class OutOfMemory(DreamError):
+    code = "out_of_memory"
+
+
+ERRORS_BY_CODE: dict[str, type[DreamError]] = {}
+
+
+def _index(cls: type[DreamError]) -> None:
+    ERRORS_BY_CODE[cls.code] = cls
+    for sub in cls.__subclasses__():
+        _index(sub)
+
+
+_index(DreamError)
+
+
+def error_from_code(code: str, message: str) -> DreamError:
+    """Rebuild an error sent across a process boundary as (code, message)."""
+    return ERRORS_BY_CODE.get(code, DreamError)(message)
