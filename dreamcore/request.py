@@ -32,7 +32,7 @@ class DreamParams(BaseModel):
     jitter: Annotated[int, Field(ge=0, le=128)] = 32
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
     max_side: Annotated[int, Field(ge=32, le=8192)] = 1024
-    tile_size: Annotated[int, Field(ge=64, le=4096)] = 512
+    tile_size: Annotated[int, Field(ge=64, le=4096)] | None = None  # None: the engine's default
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,79 @@
+"""FeatureNet: a network whose named intermediate tensors can be captured, run only as deep as needed.
+
+A model is an ordered list of stages. Each stage maps a tensor to the next and may `emit` named
+tensors on the way (a mixed block emits its branches). `forward` stops after the stage that emits
+the last requested name, so dreaming `mixed3b` never runs mixed4a..mixed5b.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+Emit = Callable[[str, Tensor], None]
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Turns RGB pixels in 0..255 (N x 3 x H x W) into what the network was trained on."""
+
+    mean: tuple[float, float, float]  # in 0..255 units, in the network's channel order
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)  # in 0..255 units
+    bgr: bool = False
+
+    def __call__(self, pixels: Tensor) -> Tensor:
+        x = pixels.flip(1) if self.bgr else pixels
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+
+class FeatureNet(nn.Module):
+    """Subclasses define `stages()` -> [(names emitted, fn)] in forward order."""
+
+    preprocess: Preprocess
+
+    def stages(self) -> list[tuple[tuple[str, ...], Callable[[Tensor, Emit], Tensor]]]:
+        raise NotImplementedError
+
+    def layer_names(self) -> list[str]:
+        return [name for names, _ in self.stages() for name in names]
+
+    def forward(self, pixels: Tensor, targets: Collection[str]) -> dict[str, Tensor]:  # type: ignore[override]
+        wanted = set(targets)
+        unknown = wanted - set(self.layer_names())
+        if unknown:
+            raise KeyError(f"unknown layers {sorted(unknown)}")
+        found: dict[str, Tensor] = {}
+
+        def emit(name: str, tensor: Tensor) -> None:
+            if name in wanted:
+                found[name] = tensor
+
+        x = self.preprocess(pixels)
+        for _, stage in self.stages():
+            x = stage(x, emit)
+            if len(found) == len(wanted):  # deepest target reached: skip the rest of the net
+                break
+        return found
+
+    def stages_needed(self, targets: Collection[str]) -> int:
+        """How many stages `forward` runs for these targets (for tests and benchmarks)."""
+        wanted = set(targets)
+        for i, (names, _) in enumerate(self.stages(), start=1):
+            wanted -= set(names)
+            if not wanted:
+                return i
+        raise KeyError(f"unknown layers {sorted(wanted)}")
+
+
+def simple_stage(name: str, module: Callable[[Tensor], Tensor]) -> tuple[tuple[str, ...], Callable]:
+    def run(x: Tensor, emit: Emit) -> Tensor:
+        y = module(x)
+        emit(name, y)
+        return y
+
+    return (name,), run

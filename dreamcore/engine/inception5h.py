@@ -1,0 +1,118 @@
+"""InceptionV1 as in Google's inception5h graph (the classic DeepDream network), in PyTorch.
+
+Parameter names follow the published `inception5h.pth` state dict exactly (flat attributes
+`<layer>_pre_relu_conv`), so that file loads with strict=True. TF "SAME" padding is emulated by
+explicit pads. See shared/models/inception5h.md.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dreamcore.catalog import INCEPTION5H_BLOCKS, INCEPTION5H_POOL_BEFORE, block_branch_widths
+from dreamcore.engine.featurenet import Emit, FeatureNet, Preprocess
+
+NEG_INF = float("-inf")
+
+
+def _lrn(x: Tensor) -> Tensor:
+    return F.local_response_norm(x, size=9, alpha=9.99999974738e-05, beta=0.5, k=1.0)
+
+
+def _maxpool_s2(x: Tensor) -> Tensor:
+    # TF SAME for a 3x3/2 pool: one extra row/column of -inf at the bottom/right.
+    return F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=NEG_INF), kernel_size=3, stride=2)
+
+
+class Inception5h(FeatureNet):
+    def __init__(self) -> None:
+        super().__init__()
+        self.preprocess = Preprocess(mean=(117.0, 117.0, 117.0))
+        self.conv2d0_pre_relu_conv = nn.Conv2d(3, 64, 7, stride=2)
+        self.conv2d1_pre_relu_conv = nn.Conv2d(64, 64, 1)
+        self.conv2d2_pre_relu_conv = nn.Conv2d(64, 192, 3)
+        in_ch = 192
+        for block, widths in INCEPTION5H_BLOCKS.items():
+            w = block_branch_widths(widths)
+            self._conv(f"{block}_1x1", in_ch, w["1x1"], 1)
+            self._conv(f"{block}_3x3_bottleneck", in_ch, w["3x3_bottleneck"], 1)
+            self._conv(f"{block}_5x5_bottleneck", in_ch, w["5x5_bottleneck"], 1)
+            self._conv(f"{block}_pool_reduce", in_ch, w["pool_reduce"], 1)
+            self._conv(f"{block}_3x3", w["3x3_bottleneck"], w["3x3"], 3)
+            self._conv(f"{block}_5x5", w["5x5_bottleneck"], w["5x5"], 5)
+            in_ch = w["1x1"] + w["3x3"] + w["5x5"] + w["pool_reduce"]
+        # Only the classifier's weights: kept so the published file loads strictly; never run.
+        self.softmax2_pre_activation_matmul = nn.Linear(1024, 1008)
+        self._stages = self._build_stages()
+
+    def _conv(self, name: str, cin: int, cout: int, k: int) -> None:
+        setattr(self, f"{name}_pre_relu_conv", nn.Conv2d(cin, cout, k, padding=k // 2))
+
+    def _conv_relu(self, name: str, x: Tensor, emit: Emit) -> Tensor:
+        pre = getattr(self, f"{name}_pre_relu_conv")(x)
+        emit(f"{name}_pre_relu", pre)
+        out = F.relu(pre)
+        emit(name, out)
+        return out
+
+    def _stem(self, x: Tensor, emit: Emit) -> Tensor:
+        x = self._conv_relu("conv2d0", F.pad(x, (2, 3, 2, 3)), emit)
+        x = _maxpool_s2(x)
+        emit("maxpool0", x)
+        x = _lrn(x)
+        emit("localresponsenorm0", x)
+        x = self._conv_relu("conv2d1", x, emit)
+        x = self._conv_relu("conv2d2", F.pad(x, (1, 1, 1, 1)), emit)
+        x = _lrn(x)
+        emit("localresponsenorm1", x)
+        x = _maxpool_s2(x)
+        emit("maxpool1", x)
+        return x
+
+    def _mixed(self, block: str, x: Tensor, emit: Emit) -> Tensor:
+        # N x C x H x W in; four branches concatenated on C, in the graph's order.
+        b1 = self._conv_relu(f"{block}_1x1", x, emit)
+        b3 = self._conv_relu(f"{block}_3x3", self._conv_relu(f"{block}_3x3_bottleneck", x, emit), emit)
+        b5 = self._conv_relu(f"{block}_5x5", self._conv_relu(f"{block}_5x5_bottleneck", x, emit), emit)
+        pooled = F.max_pool2d(F.pad(x, (1, 1, 1, 1), value=NEG_INF), kernel_size=3, stride=1)
+        emit(f"{block}_pool", pooled)
+        bp = self._conv_relu(f"{block}_pool_reduce", pooled, emit)
+        out = torch.cat((b1, b3, b5, bp), dim=1)
+        emit(block, out)
+        return out
+
+    def _build_stages(self):
+        stem_names = (
+            "conv2d0_pre_relu", "conv2d0", "maxpool0", "localresponsenorm0", "conv2d1_pre_relu",
+            "conv2d1", "conv2d2_pre_relu", "conv2d2", "localresponsenorm1", "maxpool1",
+        )  # fmt: skip
+        stages = [(stem_names, self._stem)]
+        for block in INCEPTION5H_BLOCKS:
+            if block in INCEPTION5H_POOL_BEFORE:
+                stages.append(((INCEPTION5H_POOL_BEFORE[block],), _named_pool(INCEPTION5H_POOL_BEFORE[block])))
+            names = tuple(
+                f"{block}_{b}{suffix}"
+                for b in ("1x1", "3x3_bottleneck", "3x3", "5x5_bottleneck", "5x5", "pool_reduce")
+                for suffix in ("_pre_relu", "")
+            ) + (f"{block}_pool", block)
+            stages.append((names, _mixed_stage(self, block)))
+        return stages
+
+    def stages(self):
+        return self._stages
+
+
+def _named_pool(name: str):
+    def run(x: Tensor, emit: Emit) -> Tensor:
+        y = _maxpool_s2(x)
+        emit(name, y)
+        return y
+
+    return run
+
+
+def _mixed_stage(net: Inception5h, block: str):
+    return lambda x, emit: net._mixed(block, x, emit)
+
