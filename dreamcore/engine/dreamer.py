@@ -44,6 +44,10 @@ class Dreamer:
         for name in models:
             self.model(name)
 
+    def add_model(self, name: str, net: FeatureNet) -> None:
+        """Use `net` for `name` (e.g. a random-init control in tests, or a custom network)."""
+        self._models[name] = net.to(self.placement.device)
+
     def model(self, name: str) -> FeatureNet:
         if name not in self._models:
             t0 = time.perf_counter()

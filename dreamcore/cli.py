@@ -1,0 +1,142 @@
+"""Command-line use of the engine: `dreambot dream`, `dreambot models`, `dreambot fetch-weights`.
+
+Called from `bot/__main__.py` with the engine settings already loaded; torch is imported only by
+the commands that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+from dreamcore.catalog import MODELS, PRESETS
+from dreamcore.config import EngineConfig
+from dreamcore.errors import DreamError
+from dreamcore.request import DreamParams, DreamRequest, make_params
+
+
+def add_dream_arguments(p: argparse.ArgumentParser) -> None:
+    d = DreamParams()
+    p.add_argument("input", type=Path, help="image to dream (PNG, JPEG, WebP, GIF, ...)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="where to write the dream (.png, .jpg, .webp)")
+    p.add_argument("--model", default=None, help="network (default: engine.default_model)")
+    p.add_argument("--layer", default=None, help="layer, optionally with a channel: mixed4d or mixed4d:139")
+    p.add_argument("--preset", choices=PRESETS, default=None, help="a layer that suits a look")
+    p.add_argument("--octaves", type=int, default=d.octaves)
+    p.add_argument("--octave-scale", type=float, default=d.octave_scale)
+    p.add_argument("--steps", type=int, default=d.steps, help="gradient steps per octave")
+    p.add_argument("--strength", type=float, default=d.strength, help="step size in 0..255 pixel units")
+    p.add_argument("--jitter", type=int, default=d.jitter, help="random roll per step, in pixels")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--max-side", type=int, default=d.max_side, help="long side of the dream (downscales input)")
+    p.add_argument("--tile-size", type=int, default=None, help="gradient tile size in pixels")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 (default: engine.device)")
+
+
+def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
+    model = args.model or config.default_model
+    layer = args.layer
+    if args.preset and not layer:
+        layer = MODELS[model].presets[args.preset] if model in MODELS else None
+    try:
+        params = make_params(
+            model=model, layer=layer, octaves=args.octaves, octave_scale=args.octave_scale,
+            steps=args.steps, strength=args.strength, jitter=args.jitter, seed=args.seed,
+            max_side=args.max_side, tile_size=args.tile_size,
+        )  # fmt: skip
+        data = args.input.read_bytes()
+    except (DreamError, OSError) as err:
+        return _fail(err)
+    updates: dict = {"models": tuple(dict.fromkeys((*config.models, params.model)))}
+    if args.device:
+        updates["device"] = args.device
+    config = config.model_copy(update=updates)
+
+    from tqdm import tqdm
+
+    from dreamcore.engine.dreamer import Dreamer
+
+    dreamer = Dreamer(config, progress_downloads=True)
+    try:
+        dreamer.model(params.model)  # load (or download) before the progress bar starts
+    except DreamError as err:
+        return _fail(err)
+    bar = tqdm(total=params.octaves * params.steps, desc=f"{params.model} {params.target}",
+               unit="step", file=sys.stderr)
+
+    def progress(event) -> None:
+        bar.total = event.octaves * event.steps
+        bar.n = (event.octave - 1) * event.steps + event.step
+        bar.set_postfix_str(f"octave {event.octave}/{event.octaves}")
+        bar.refresh()
+
+    try:
+        result = dreamer.run(DreamRequest(image=data, params=params), progress)
+    except DreamError as err:
+        bar.close()
+        return _fail(err)
+    bar.close()
+    _write(result.image, args.output)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(
+        f"{args.output}: {result.width}x{result.height}, {params.model} {result.target}, seed {result.seed}, "
+        f"{result.seconds:.1f}s, objective {result.objective_start:.3g} -> {result.objective_end:.3g}"
+    )
+    return 0
+
+
+def _write(png: bytes, output: Path) -> None:
+    suffix = output.suffix.lower()
+    if suffix in ("", ".png"):
+        output.write_bytes(png)
+        return
+    from PIL import Image
+
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(suffix, None)
+    image = Image.open(io.BytesIO(png))
+    if fmt == "JPEG":
+        image = image.convert("RGB")
+    image.save(output, fmt, quality=95) if fmt else image.save(output)
+
+
+def run_models(args: argparse.Namespace, config: EngineConfig) -> int:
+    for info in MODELS.values():
+        if info.testing and not args.all:
+            continue
+        enabled = "" if info.name in config.models else "  (not enabled in config)"
+        print(f"{info.name}: {info.title}{enabled}")
+        print(f"  {info.description}")
+        print(f"  default layer: {info.default_layer}; presets: "
+              + ", ".join(f"{k}={v}" for k, v in info.presets.items()))
+        for layer in info.layers:
+            if args.all or layer.description:
+                looks = f"  {layer.description}" if layer.description else ""
+                print(f"    {layer.name:<40} {layer.channels:>5} ch{looks}")
+        if info.aliases:
+            print(f"  aliases: {', '.join(f'{a}={b}' for a, b in list(info.aliases.items())[:4])}, ...")
+    if not args.all:
+        print("\n(`dreambot models --all` lists every branch and *_pre_relu tensor too)")
+    return 0
+
+
+def run_fetch_weights(args: argparse.Namespace, config: EngineConfig) -> int:
+    from dreamcore.engine.models import fetch_weights
+
+    names = args.models or list(config.models)
+    status = 0
+    for name in names:
+        try:
+            path = fetch_weights(name, config.model_copy(update={"offline": False}))
+        except DreamError as err:
+            status = _fail(err)
+            continue
+        print(f"{name}: {path or 'random weights (nothing to fetch)'}")
+    return status
+
+
+def _fail(err: BaseException) -> int:
+    print(f"error: {err}", file=sys.stderr)
+    return 2

