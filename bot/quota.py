@@ -1,0 +1,310 @@
+"""Quota decisions, made against the ledger in the store (nothing in memory survives a restart).
+
+Semantics:
+- Per-user limits in a guild come from the most specific rule: a `user` rule for that user; else
+  the most generous `role` rule among the user's roles (the @everyone role id equals the guild id,
+  so a rule on it is the server's per-user default); else `QuotaConfig.user_daily/user_concurrent`.
+  Each field resolves on its own: a rule's None means "not set here", 0 means unlimited.
+- A `server` rule (target_id = guild id) caps the whole server (else `guild_daily/guild_concurrent`).
+- DMs (guild_id None) use the config's per-user defaults only.
+- Usage is counted per scope (one guild, or DMs): done rows created since UTC midnight plus rows in
+  flight (reserved/running), so concurrent requests cannot overshoot. Failed, cancelled and lost
+  rows never count. Only `done` costs 1.
+- `cooldown_s`: minimum time between a user's accepted requests (any outcome, any scope).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from bot.errors import QuotaExceeded
+from bot.settings import QuotaConfig
+from bot.store import IN_FLIGHT, LedgerRow, QuotaRule, Scope, Store, Tx
+
+CHARGED = ("done",)
+
+
+@dataclass(frozen=True)
+class Limits:
+    daily: int  # 0 = unlimited
+    concurrent: int  # 0 = unlimited
+    source: str  # "user rule", "role rule", "default" (per-user) / "server rule", "default"
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    daily_limit: int | None  # None = unlimited
+    used_today: int  # done since UTC midnight
+    in_flight: int  # reserved or running now
+    remaining: int | None  # None = unlimited
+    concurrent_limit: int | None
+    resets_at: datetime  # next UTC midnight
+    limit_source: str
+    server_daily_limit: int | None = None
+    server_used_today: int = 0  # done today + in flight, whole server
+
+
+class QuotaService:
+    def __init__(
+        self, store: Store, defaults: QuotaConfig, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.defaults = defaults
+        self.clock = clock
+
+    # --- limits ---
+
+    def user_limits(
+        self, rules: Sequence[QuotaRule], user_id: int, role_ids: Sequence[int]
+    ) -> Limits:
+        user = next((r for r in rules if r.scope == "user" and r.target_id == user_id), None)
+        roles = [r for r in rules if r.scope == "role" and r.target_id in set(role_ids)]
+
+        def resolve(name: str, default: int) -> tuple[int, str]:
+            if user is not None and getattr(user, name) is not None:
+                return getattr(user, name), "user rule"
+            values = [getattr(r, name) for r in roles if getattr(r, name) is not None]
+            if values:
+                return (0 if 0 in values else max(values)), "role rule"  # most generous
+            return default, "default"
+
+        daily, daily_src = resolve("daily", self.defaults.user_daily)
+        concurrent, conc_src = resolve("concurrent", self.defaults.user_concurrent)
+        return Limits(daily, concurrent, daily_src if daily_src != "default" else conc_src)
+
+    def server_limits(self, rules: Sequence[QuotaRule]) -> Limits:
+        server = next((r for r in rules if r.scope == "server"), None)
+        daily = server.daily if server and server.daily is not None else self.defaults.guild_daily
+        conc = (
+            server.concurrent
+            if server and server.concurrent is not None
+            else self.defaults.guild_concurrent
+        )
+        return Limits(daily, conc, "server rule" if server else "default")
+
+    # --- reservation lifecycle ---
+
+    async def reserve(
+        self,
+        *,
+        job_id: str,
+        user_id: int,
+        guild_id: int | None,
+        channel_id: int,
+        role_ids: Sequence[int],
+        source: str,
+        model: str,
+        layer: str,
+        params: dict[str, Any],
+        notify_channel_id: int | None = None,
+    ) -> None:
+        """Check every limit and record a 'reserved' row, atomically; raises QuotaExceeded."""
+        now = self.clock()
+        row = LedgerRow(
+            job_id=job_id,
+            user_id=user_id,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            source=source,
+            model=model,
+            layer=layer,
+            params=params,
+            status="reserved",  # type: ignore[arg-type]
+            created_at=now,
+            notify_channel_id=notify_channel_id,
+        )
+
+        def check_and_insert(tx: Tx) -> None:
+            rules = tx.rules(guild_id) if guild_id is not None else []
+            user = self.user_limits(rules, user_id, role_ids)
+            midnight = _midnight(now)
+            used = tx.count_jobs(
+                guild_id=guild_id, user_id=user_id, statuses=CHARGED, created_since=midnight
+            )
+            running = tx.count_jobs(guild_id=guild_id, user_id=user_id, statuses=IN_FLIGHT)
+            if user.daily and used + running >= user.daily:
+                raise QuotaExceeded(
+                    f"You've used your {_dreams(user.daily)} for today; {_reset_text(now)}."
+                )
+            if user.concurrent and running >= user.concurrent:
+                raise QuotaExceeded(
+                    f"You already have {_dreams(running)} running; wait for one to finish."
+                )
+            if guild_id is not None:
+                server = self.server_limits(rules)
+                g_used = tx.count_jobs(guild_id=guild_id, statuses=CHARGED, created_since=midnight)
+                g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
+                if server.daily and g_used + g_running >= server.daily:
+                    raise QuotaExceeded(
+                        f"This server has used its {_dreams(server.daily)} for today; {_reset_text(now)}."
+                    )
+                if server.concurrent and g_running >= server.concurrent:
+                    raise QuotaExceeded(
+                        f"This server already has {_dreams(g_running)} running; "
+                        "try again when one finishes."
+                    )
+            if self.defaults.cooldown_s:
+                last = tx.last_request_at(user_id)
+                wait = (last + self.defaults.cooldown_s - now) if last is not None else 0
+                if wait > 0:
+                    raise QuotaExceeded(
+                        f"Slow down a little: you can dream again in {_duration(wait)}."
+                    )
+            tx.insert_job(row)
+
+        await self.store.transaction(check_and_insert)
+
+    async def mark_running(self, job_id: str) -> None:
+        now = self.clock()
+        await self.store.transaction(
+            lambda tx: tx.update_job(
+                job_id, only_if=("reserved",), status="running", started_at=now
+            )
+        )
+
+    async def charge(self, job_id: str, *, queue_s: float, run_s: float) -> None:
+        """A finished dream: status done, cost 1. No effect on a row already refunded/lost."""
+        now = self.clock()
+        await self.store.transaction(
+            lambda tx: tx.update_job(
+                job_id,
+                only_if=IN_FLIGHT,
+                status="done",
+                cost=1,
+                finished_at=now,
+                queue_s=queue_s,
+                run_s=run_s,
+            )
+        )
+
+    async def refund(
+        self,
+        job_id: str,
+        *,
+        status: Literal["failed", "cancelled", "lost"],
+        error: str | None = None,
+    ) -> None:
+        """End an unfinished job without charging it. No effect on a row already ended."""
+        if status not in ("failed", "cancelled", "lost"):
+            raise ValueError(f"refund status must be failed, cancelled or lost, not {status!r}")
+        now = self.clock()
+        await self.store.transaction(
+            lambda tx: tx.update_job(
+                job_id, only_if=IN_FLIGHT, status=status, cost=0, error=error, finished_at=now
+            )
+        )
+
+    async def reconcile_after_restart(self) -> list[LedgerRow]:
+        """Rows a previous run left in flight become 'lost' (never charged); returned for notices."""
+        now = self.clock()
+
+        def run(tx: Tx) -> list[LedgerRow]:
+            ids = [
+                r[0]
+                for r in tx.conn.execute(
+                    "SELECT job_id FROM ledger WHERE status IN ('reserved', 'running')"
+                )
+            ]
+            for job_id in ids:
+                tx.update_job(
+                    job_id,
+                    only_if=IN_FLIGHT,
+                    status="lost",
+                    cost=0,
+                    finished_at=now,
+                    error="the bot restarted while this dream was queued or running",
+                )
+            return [row for job_id in ids if (row := tx.get_job(job_id)) is not None]
+
+        return await self.store.transaction(run)
+
+    # --- status for /quota me ---
+
+    async def status(
+        self, *, user_id: int, guild_id: int | None, role_ids: Sequence[int]
+    ) -> QuotaStatus:
+        now = self.clock()
+
+        def run(tx: Tx) -> QuotaStatus:
+            rules = tx.rules(guild_id) if guild_id is not None else []
+            limits = self.user_limits(rules, user_id, role_ids)
+            midnight = _midnight(now)
+            used = tx.count_jobs(
+                guild_id=guild_id, user_id=user_id, statuses=CHARGED, created_since=midnight
+            )
+            running = tx.count_jobs(guild_id=guild_id, user_id=user_id, statuses=IN_FLIGHT)
+            server_daily, server_used = None, 0
+            if guild_id is not None:
+                server_daily = self.server_limits(rules).daily or None
+                server_used = tx.count_jobs(
+                    guild_id=guild_id, statuses=CHARGED, created_since=midnight
+                )
+                server_used += tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
+            return QuotaStatus(
+                daily_limit=limits.daily or None,
+                used_today=used,
+                in_flight=running,
+                remaining=max(0, limits.daily - used - running) if limits.daily else None,
+                concurrent_limit=limits.concurrent or None,
+                resets_at=datetime.fromtimestamp(_midnight(now) + 86400, UTC),
+                limit_source=limits.source,
+                server_daily_limit=server_daily,
+                server_used_today=server_used,
+            )
+
+        return await self.store.transaction(run)
+
+    # --- admin ---
+
+    async def set_rule(
+        self,
+        *,
+        guild_id: int,
+        scope: Scope,
+        target_id: int,
+        daily: int | None,
+        concurrent: int | None,
+    ) -> QuotaRule:
+        """Create or replace a rule. For scope 'server' target_id must be the guild id."""
+        if scope not in ("server", "role", "user"):
+            raise ValueError(f"unknown scope {scope!r}")
+        if scope == "server" and target_id != guild_id:
+            raise ValueError("a server rule's target_id is the guild id")
+        if any(v is not None and v < 0 for v in (daily, concurrent)):
+            raise ValueError("limits are >= 0 (0 = unlimited)")
+        rule = QuotaRule(guild_id, scope, target_id, daily, concurrent, self.clock())
+        await self.store.set_rule(rule)
+        return rule
+
+    async def get_rules(self, guild_id: int) -> list[QuotaRule]:
+        return await self.store.get_rules(guild_id)
+
+    async def reset_rule(self, *, guild_id: int, scope: Scope, target_id: int) -> bool:
+        """Remove a rule (back to inherited limits); False if there was none."""
+        return await self.store.delete_rule(guild_id, scope, target_id)
+
+
+def _midnight(ts: float) -> float:
+    day = datetime.fromtimestamp(ts, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp()
+
+
+def _reset_text(now: float) -> str:
+    nxt = datetime.fromtimestamp(_midnight(now), UTC) + timedelta(days=1)
+    return f"more at 00:00 UTC (in {_duration(nxt.timestamp() - now)})"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(1, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def _dreams(n: int) -> str:
+    return f"{n} dream" if n == 1 else f"{n} dreams"

@@ -1,0 +1,385 @@
+"""The bot's persistent state in one SQLite file: guild settings, quota rules, the usage ledger.
+
+One connection, owned by one dedicated thread: every call is `async` and runs there, so the event
+loop never blocks on disk and calls are serialised. Read-modify-write (quota reservation) runs as a
+function inside `BEGIN IMMEDIATE` through `Store.transaction`, so it is atomic even if another
+process shares the file. Times are Unix seconds (float, UTC).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
+
+Scope = Literal["server", "role", "user"]
+Source = Literal["slash", "context", "reaction", "button"]
+Status = Literal["reserved", "running", "done", "failed", "cancelled", "lost"]
+IN_FLIGHT: tuple[Status, ...] = ("reserved", "running")
+
+# Ordered migrations; entry i brings the schema to user_version i + 1. Append, never edit.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (
+        """CREATE TABLE guild_settings (
+            guild_id INTEGER PRIMARY KEY,
+            allowed_channel_ids TEXT NOT NULL DEFAULT '[]',  -- JSON list; empty = everywhere
+            max_side INTEGER,                                -- NULL = config default
+            reaction_redream INTEGER,                        -- NULL = config default (bool)
+            reaction_emoji TEXT,                             -- NULL = config default
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE quota_rules (
+            guild_id INTEGER NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('server', 'role', 'user')),
+            target_id INTEGER NOT NULL,    -- guild id for 'server', else the role or user id
+            daily INTEGER CHECK (daily >= 0),            -- NULL = not set here, 0 = unlimited
+            concurrent INTEGER CHECK (concurrent >= 0),  -- NULL = not set here, 0 = unlimited
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (guild_id, scope, target_id)
+        )""",
+        """CREATE TABLE ledger (
+            job_id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            guild_id INTEGER,              -- NULL for DMs
+            channel_id INTEGER NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('slash', 'context', 'reaction', 'button')),
+            model TEXT NOT NULL,
+            layer TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL CHECK (status IN
+                ('reserved', 'running', 'done', 'failed', 'cancelled', 'lost')),
+            error TEXT,
+            cost INTEGER NOT NULL DEFAULT 0 CHECK (cost IN (0, 1)),  -- 1 only when done
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            queue_s REAL,
+            run_s REAL,
+            notify_channel_id INTEGER,     -- where to tell the user later (e.g. after a restart)
+            notify_message_id INTEGER
+        )""",
+        "CREATE INDEX ledger_user ON ledger (user_id, guild_id, created_at)",
+        "CREATE INDEX ledger_guild ON ledger (guild_id, created_at)",
+        "CREATE INDEX ledger_status ON ledger (status)",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    guild_id: int
+    allowed_channel_ids: tuple[int, ...] = ()  # empty = every channel
+    max_side: int | None = None  # None = config default
+    reaction_redream: bool | None = None
+    reaction_emoji: str | None = None
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class QuotaRule:
+    """daily/concurrent: None = not set by this rule (inherit), 0 = unlimited, n = limit."""
+
+    guild_id: int
+    scope: Scope
+    target_id: int
+    daily: int | None = None
+    concurrent: int | None = None
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    job_id: str
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    source: Source
+    model: str
+    layer: str
+    params: dict[str, Any] = field(default_factory=dict)
+    status: Status = "reserved"
+    error: str | None = None
+    cost: int = 0
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    queue_s: float | None = None
+    run_s: float | None = None
+    notify_channel_id: int | None = None
+    notify_message_id: int | None = None
+
+
+_LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerRow))
+
+
+class Tx:
+    """Synchronous helpers for use inside `Store.transaction` (on the store's thread only)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def rules(self, guild_id: int) -> list[QuotaRule]:
+        rows = self.conn.execute(
+            "SELECT guild_id, scope, target_id, daily, concurrent, updated_at FROM quota_rules "
+            "WHERE guild_id = ? ORDER BY scope, target_id",
+            (guild_id,),
+        )
+        return [QuotaRule(*r) for r in rows]
+
+    def count_jobs(
+        self,
+        *,
+        guild_id: int | None,
+        user_id: int | None = None,
+        statuses: Sequence[Status],
+        created_since: float | None = None,
+    ) -> int:
+        """Rows in one scope (a guild, or DMs when guild_id is None), optionally one user's."""
+        sql = f"SELECT COUNT(*) FROM ledger WHERE status IN ({','.join('?' * len(statuses))})"
+        args: list[Any] = list(statuses)
+        sql += " AND guild_id IS ?"  # IS: matches NULL for DMs
+        args.append(guild_id)
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            args.append(user_id)
+        if created_since is not None:
+            sql += " AND created_at >= ?"
+            args.append(created_since)
+        return int(self.conn.execute(sql, args).fetchone()[0])
+
+    def last_request_at(self, user_id: int) -> float | None:
+        row = self.conn.execute("SELECT MAX(created_at) FROM ledger WHERE user_id = ?", (user_id,))
+        return row.fetchone()[0]
+
+    def insert_job(self, row: LedgerRow) -> None:
+        values = [
+            json.dumps(v) if k == "params" else v
+            for k, v in zip(_LEDGER_COLUMNS, _astuple(row), strict=True)
+        ]
+        try:
+            self.conn.execute(
+                f"INSERT INTO ledger ({','.join(_LEDGER_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(_LEDGER_COLUMNS))})",
+                values,
+            )
+        except sqlite3.IntegrityError as err:
+            raise ValueError(f"ledger row {row.job_id!r} not inserted: {err}") from None
+
+    def get_job(self, job_id: str) -> LedgerRow | None:
+        cur = self.conn.execute(
+            f"SELECT {','.join(_LEDGER_COLUMNS)} FROM ledger WHERE job_id = ?", (job_id,)
+        )
+        row = cur.fetchone()
+        return _ledger_row(row) if row else None
+
+    def update_job(self, job_id: str, *, only_if: Sequence[Status], **changes: Any) -> bool:
+        """Set columns on a job whose status is in `only_if`; False if no such row."""
+        unknown = set(changes) - set(_LEDGER_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        cur = self.conn.execute(
+            f"UPDATE ledger SET {sets} WHERE job_id = ? AND status IN ({','.join('?' * len(only_if))})",
+            [*changes.values(), job_id, *only_if],
+        )
+        return cur.rowcount == 1
+
+
+def _astuple(row: LedgerRow) -> tuple[Any, ...]:
+    return tuple(getattr(row, name) for name in _LEDGER_COLUMNS)
+
+
+def _ledger_row(values: Sequence[Any]) -> LedgerRow:
+    data = dict(zip(_LEDGER_COLUMNS, values, strict=True))
+    data["params"] = json.loads(data["params"] or "{}")
+    return LedgerRow(**data)
+
+
+class Store:
+    """Open with `store = await Store.open(path)` (or `async with await Store.open(path)`)."""
+
+    def __init__(self, executor: ThreadPoolExecutor, conn: sqlite3.Connection, path: Path) -> None:
+        self._executor = executor
+        self._conn: sqlite3.Connection | None = conn
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path, *, busy_timeout_s: float = 10.0) -> Store:
+        path = Path(path).expanduser()
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dreambot-store")
+        loop = asyncio.get_running_loop()
+        try:
+            conn = await loop.run_in_executor(executor, _connect, path, busy_timeout_s)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(executor, conn, path)
+
+    async def close(self) -> None:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=True)
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, conn)
+
+    async def transaction(self, fn: Callable[[Tx], T]) -> T:
+        """Run `fn(tx)` on the store thread inside BEGIN IMMEDIATE; commit, or roll back on error."""
+
+        def run(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(Tx(conn))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return await self._run(run)
+
+    async def schema_version(self) -> int:
+        return await self._run(lambda c: int(c.execute("PRAGMA user_version").fetchone()[0]))
+
+    # --- guild settings ---
+
+    async def get_guild_settings(self, guild_id: int) -> GuildSettings:
+        """The guild's settings; all defaults if it never changed any."""
+
+        def run(conn: sqlite3.Connection) -> GuildSettings:
+            row = conn.execute(
+                "SELECT guild_id, allowed_channel_ids, max_side, reaction_redream, reaction_emoji, "
+                "updated_at FROM guild_settings WHERE guild_id = ?",
+                (guild_id,),
+            ).fetchone()
+            if row is None:
+                return GuildSettings(guild_id)
+            redream = None if row[3] is None else bool(row[3])
+            return GuildSettings(row[0], tuple(json.loads(row[1])), row[2], redream, row[4], row[5])
+
+        return await self._run(run)
+
+    async def save_guild_settings(self, settings: GuildSettings, *, now: float) -> GuildSettings:
+        """Insert or replace a guild's settings (use dataclasses.replace on what get returned)."""
+        saved = GuildSettings(**{**settings.__dict__, "updated_at": now})
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(  # one statement: autocommitted
+                "INSERT OR REPLACE INTO guild_settings VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    saved.guild_id,
+                    json.dumps(list(saved.allowed_channel_ids)),
+                    saved.max_side,
+                    None if saved.reaction_redream is None else int(saved.reaction_redream),
+                    saved.reaction_emoji,
+                    saved.updated_at,
+                ),
+            )
+
+        await self._run(run)
+        return saved
+
+    # --- quota rules ---
+
+    async def get_rules(self, guild_id: int) -> list[QuotaRule]:
+        return await self._run(lambda c: Tx(c).rules(guild_id))
+
+    async def set_rule(self, rule: QuotaRule) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO quota_rules VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    rule.guild_id,
+                    rule.scope,
+                    rule.target_id,
+                    rule.daily,
+                    rule.concurrent,
+                    rule.updated_at,
+                ),
+            )
+
+        await self._run(run)
+
+    async def delete_rule(self, guild_id: int, scope: Scope, target_id: int) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM quota_rules WHERE guild_id = ? AND scope = ? AND target_id = ?",
+                (guild_id, scope, target_id),
+            )
+            return cur.rowcount > 0
+
+        return await self._run(run)
+
+    # --- ledger ---
+
+    async def get_job(self, job_id: str) -> LedgerRow | None:
+        return await self._run(lambda c: Tx(c).get_job(job_id))
+
+    async def jobs(
+        self, *, statuses: Sequence[Status] | None = None, limit: int = 1000
+    ) -> list[LedgerRow]:
+        """Recent ledger rows, newest first (for admin views and tests)."""
+
+        def run(conn: sqlite3.Connection) -> list[LedgerRow]:
+            sql = f"SELECT {','.join(_LEDGER_COLUMNS)} FROM ledger"
+            args: list[Any] = []
+            if statuses:
+                sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
+                args.extend(statuses)
+            sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
+            return [_ledger_row(r) for r in conn.execute(sql, [*args, limit])]
+
+        return await self._run(run)
+
+
+def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves (sqlite3's implicit ones are murky).
+    conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; a crash loses no committed row
+        conn.execute("PRAGMA foreign_keys = ON")
+        _migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # one process migrates at a time
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"the database schema (version {version}) is newer than this bot "
+                f"(knows up to {len(MIGRATIONS)}); upgrade the bot"
+            )
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            for sql in statements:
+                conn.execute(sql)
+            conn.execute(f"PRAGMA user_version = {number}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,250 @@
+"""Decode untrusted image bytes safely and encode results to fit an upload limit (Pillow only).
+
+Used by the bot's intake (to refuse bad images before they cost quota) and by the engine's
+workers. No torch, no asyncio. Pillow's process-wide settings (MAX_IMAGE_PIXELS,
+LOAD_TRUNCATED_IMAGES) are read, never changed: other code in the process shares them.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from dreamcore.errors import InvalidImage
+
+# Formats we decode. Pillow knows many more (EPS would even run Ghostscript); refuse those.
+SUPPORTED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP", "TIFF", "AVIF")
+FRIENDLY_FORMATS = "PNG, JPEG, GIF, WebP, BMP or TIFF"
+
+_QUALITIES = (95, 90, 80, 70, 60)
+_DOWNSCALE = 0.75
+
+# EXIF Orientation tag -> transposition (what ImageOps.exif_transpose does). Applied by hand
+# so that the RGB and the alpha planes get the same transform after mode conversion.
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    rgb: Image.Image  # mode "RGB"
+    alpha: Image.Image | None  # mode "L", same size as rgb, when the input had transparency
+    source_size: tuple[int, int]  # (w, h) after EXIF orientation, before any downscale
+    format: str  # what the bytes really were ("PNG", "JPEG", "GIF", "WEBP", ...)
+    animated: bool
+    notes: tuple[str, ...]  # short user-facing notes
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format Pillow recognises from the content (file names lie), or None."""
+    if not data:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                return im.format
+    except Exception:  # any failure to parse a header means "not an image we know"
+        return None
+
+
+def decode_image(data: bytes, *, max_side: int, max_pixels: int, min_side: int) -> DecodedImage:
+    """Decode untrusted bytes into RGB (+ alpha), refusing bombs, junk and tiny images.
+
+    Raises InvalidImage with a message meant for the person who sent the image.
+    """
+    if not data:
+        raise InvalidImage("The file is empty (0 bytes); please attach an image.")
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone changed the global: cut-off files would pass
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+    try:
+        with warnings.catch_warnings():
+            # A bomb warning becomes an exception here only, not for the rest of the process.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                return _decode_opened(
+                    im, max_side=max_side, max_pixels=max_pixels, min_side=min_side
+                )
+    except InvalidImage:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise InvalidImage(_bomb_message(err, max_pixels)) from None
+    except UnidentifiedImageError:
+        raise InvalidImage(
+            f"That file isn't an image I can read; please send a {FRIENDLY_FORMATS} image."
+        ) from None
+    except MemoryError:
+        raise InvalidImage("That image is too large to decode.") from None
+    except Exception as err:  # Pillow's plugins raise many types on damaged input
+        if "truncated" in str(err).lower() or isinstance(err, EOFError):
+            raise InvalidImage(
+                "The image file is cut off (truncated); try uploading it again."
+            ) from None
+        raise InvalidImage("The image data is damaged and can't be decoded.") from None
+
+
+def _decode_opened(
+    im: Image.Image, *, max_side: int, max_pixels: int, min_side: int
+) -> DecodedImage:
+    fmt = im.format or "unknown"
+    if fmt not in SUPPORTED_FORMATS:
+        raise InvalidImage(
+            f"{fmt} images aren't supported; please send a {FRIENDLY_FORMATS} image."
+        )
+    w, h = im.size  # from the header: nothing decoded yet
+    if w * h > max_pixels:
+        raise InvalidImage(
+            f"That image is too large: {w}x{h} pixels, the limit is {max_pixels:,} pixels."
+        )
+
+    target = _fit(w, h, max_side)  # in stored orientation; rotation doesn't change the sides
+    if min(target) < min_side:
+        raise InvalidImage(
+            f"That image is too small to dream: {w}x{h} pixels; each side must be at least "
+            f"{min_side} px after fitting into {max_side} px."
+        )
+
+    animated = bool(getattr(im, "is_animated", False)) and fmt != "MPO"  # MPO: stereo pair
+    notes: list[str] = []
+    if animated:
+        im.seek(0)
+        notes.append("animated image: dreamed the first frame")
+    if fmt == "JPEG" and target != (w, h):
+        im.draft(None, target)  # libjpeg decodes at a reduced scale (still >= target): cheaper
+    im.load()  # decode every pixel now, inside the caller's try, so damage is caught here
+
+    # Read EXIF only after load(): for PNG, getexif() itself loads pixels (eXIf may follow IDAT).
+    orientation = _orientation(im)
+    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: width and height swap
+        w, h, target = h, w, target[::-1]
+    rgb, alpha = _to_rgb_alpha(im)
+    if orientation in _ORIENTATION:
+        rgb = rgb.transpose(_ORIENTATION[orientation])
+        alpha = alpha.transpose(_ORIENTATION[orientation]) if alpha is not None else None
+    if rgb.size != target:
+        rgb = rgb.resize(target, Image.Resampling.LANCZOS)
+        alpha = alpha.resize(target, Image.Resampling.LANCZOS) if alpha is not None else None
+        notes.append(f"downscaled from {w}x{h} to {target[0]}x{target[1]}")
+    return DecodedImage(rgb, alpha, (w, h), fmt, animated, tuple(notes))
+
+
+def _bomb_message(err: Exception, max_pixels: int) -> str:
+    found = re.search(r"\((\d+) pixels\)", str(err))
+    size = f"{int(found.group(1)):,} pixels" if found else "more pixels than allowed"
+    return f"That image is too large: {size}, the limit is {max_pixels:,} pixels."
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:  # broken EXIF is common; it must not make the image unusable
+        return 1
+
+
+def _fit(w: int, h: int, max_side: int) -> tuple[int, int]:
+    if max(w, h) <= max_side:
+        return w, h
+    scale = max_side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _to_rgb_alpha(im: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """Any Pillow mode -> ("RGB" image, "L" alpha or None). Opaque alpha is dropped."""
+    mode = im.mode
+    if mode.startswith("I") or mode == "F":
+        return _high_bit_depth_to_l(im).convert("RGB"), None
+    if mode == "CMYK":
+        # Pillow reads Adobe (inverted) CMYK JPEGs with the CMYK;I rawmode, so this is right.
+        return im.convert("RGB"), None
+    has_alpha = "A" in mode or "a" in mode or "transparency" in im.info
+    if mode == "P" and im.palette is not None and im.palette.mode == "RGBA":
+        has_alpha = True
+    if not has_alpha:
+        return im.convert("RGB"), None
+    rgba = im.convert("RGBA")
+    alpha = rgba.getchannel("A")
+    if alpha.getextrema() == (255, 255):  # "transparency" that hides nothing
+        return rgba.convert("RGB"), None
+    return rgba.convert("RGB"), alpha
+
+
+def _high_bit_depth_to_l(im: Image.Image) -> Image.Image:
+    """16/32-bit integer or float greyscale -> 8-bit L, scaled (not clipped) to 0..255."""
+    if im.mode.startswith("I;16"):
+        lo, hi = 0.0, 65535.0  # the format's nominal range, so dark images stay dark
+        im = im.convert("I")
+    else:
+        lo, hi = (float(v) for v in im.getextrema())
+        if im.mode == "F" and lo >= 0 and hi <= 1:
+            lo, hi = 0.0, 1.0
+        elif lo >= 0 and hi <= 255:
+            lo, hi = 0.0, 255.0
+        elif lo >= 0 and hi <= 65535:
+            lo, hi = 0.0, 65535.0
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    f = im.convert("F").point(lambda v: (v - lo) * scale + 0.5)  # linear: evaluated in C
+    return f.convert("L")
+
+
+def encode_image(
+    rgb: Image.Image, alpha: Image.Image | None = None, *, max_bytes: int | None = None
+) -> tuple[bytes, str]:
+    """Encode to PNG if it fits, else WebP/JPEG at falling quality, else downscale and retry.
+
+    Returns (data, "png" | "webp" | "jpeg"); never more than max_bytes.
+    """
+    rgb = rgb.convert("RGB") if rgb.mode != "RGB" else rgb
+    full = rgb.copy()
+    if alpha is not None:
+        full.putalpha(
+            alpha.convert("L").resize(rgb.size) if alpha.size != rgb.size else alpha.convert("L")
+        )
+    first = True
+    while True:
+        for data, fmt in _candidates(full, rgb, first=first):
+            if max_bytes is None or len(data) <= max_bytes:
+                return data, fmt
+        w, h = rgb.size
+        if w == 1 and h == 1:
+            raise ValueError(f"cannot encode even a 1x1 image in {max_bytes} bytes")
+        size = (max(1, int(w * _DOWNSCALE)), max(1, int(h * _DOWNSCALE)))
+        full = full.resize(size, Image.Resampling.LANCZOS)
+        rgb = full.convert("RGB")
+        first = False
+
+
+def _candidates(full: Image.Image, rgb: Image.Image, *, first: bool):
+    """Encodings from best to smallest, lazily (each one costs CPU time)."""
+    yield _save(full, "PNG"), "png"
+    # After a downscale only the smallest settings are worth trying: size is what binds.
+    qualities = _QUALITIES if first else _QUALITIES[-1:]
+    if max(full.size) <= 16383:  # WebP's hard limit
+        for q in qualities:
+            yield _save(full, "WEBP", quality=q), "webp"
+    if max(rgb.size) <= 65500:  # JPEG's hard limit
+        for q in qualities:
+            yield _save(rgb, "JPEG", quality=q, optimize=True), "jpeg"
+
+
+def _save(im: Image.Image, fmt: str, **options: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+def encode_preview(rgb: Image.Image, side: int) -> bytes:
+    """A small JPEG (long side <= side) for progress messages."""
+    im = rgb.convert("RGB")  # convert copies, so thumbnail() leaves the caller's image alone
+    im.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return _save(im, "JPEG", quality=75)

@@ -1,0 +1,149 @@
+"""bot.store: schema migrations, pragmas, rows, transactions; never blocks the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+import threading
+
+import pytest
+
+from bot import store as store_mod
+from bot.store import GuildSettings, LedgerRow, QuotaRule, Store
+
+
+def job(job_id: str, **kw) -> LedgerRow:
+    base = dict(
+        user_id=1,
+        guild_id=10,
+        channel_id=100,
+        source="slash",
+        model="inception5h",
+        layer="mixed4d",
+        params={"steps": 10},
+        created_at=1000.0,
+    )
+    return LedgerRow(job_id=job_id, **{**base, **kw})
+
+
+async def test_open_creates_folder_and_migrates_empty_db(tmp_path):
+    path = tmp_path / "nested" / "dir" / "bot.sqlite3"
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == len(store_mod.MIGRATIONS)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"guild_settings", "quota_rules", "ledger"} <= tables
+    conn.close()
+
+
+async def test_reopen_keeps_data_and_version(tmp_path):
+    path = tmp_path / "bot.sqlite3"
+    store = await Store.open(path)
+    await store.transaction(lambda tx: tx.insert_job(job("a")))
+    await store.close()
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == len(store_mod.MIGRATIONS)
+        row = await store.get_job("a")
+        assert row == job("a")
+
+
+async def test_later_migration_applies_to_existing_db(tmp_path, monkeypatch):
+    path = tmp_path / "bot.sqlite3"
+    async with await Store.open(path):
+        pass
+    monkeypatch.setattr(
+        store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, ("CREATE TABLE extra (x INTEGER)",)]
+    )
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == len(store_mod.MIGRATIONS)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT COUNT(*) FROM extra").fetchone()[0] == 0
+    conn.close()
+
+
+async def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "bot.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this bot"):
+        await Store.open(path)
+
+
+async def test_pragmas_on_the_connection(tmp_path):
+    async with await Store.open(tmp_path / "s.db") as store:
+        fk, busy = await store._run(
+            lambda c: (
+                c.execute("PRAGMA foreign_keys").fetchone()[0],
+                c.execute("PRAGMA busy_timeout").fetchone()[0],
+            )
+        )
+    assert fk == 1 and busy >= 1000
+
+
+async def test_guild_settings_defaults_and_save(tmp_path):
+    async with await Store.open(tmp_path / "s.db") as store:
+        assert await store.get_guild_settings(5) == GuildSettings(5)
+        s = dataclasses.replace(
+            GuildSettings(5), allowed_channel_ids=(7, 8), max_side=512, reaction_redream=False
+        )
+        await store.save_guild_settings(s, now=42.0)
+        got = await store.get_guild_settings(5)
+        assert got.allowed_channel_ids == (7, 8) and got.max_side == 512
+        assert (
+            got.reaction_redream is False and got.reaction_emoji is None and got.updated_at == 42.0
+        )
+
+
+async def test_quota_rules_crud(tmp_path):
+    async with await Store.open(tmp_path / "s.db") as store:
+        await store.set_rule(QuotaRule(1, "role", 5, daily=3, concurrent=None))
+        await store.set_rule(QuotaRule(1, "role", 5, daily=4, concurrent=1))  # replaces
+        await store.set_rule(QuotaRule(2, "user", 9, daily=0))
+        assert await store.get_rules(1) == [QuotaRule(1, "role", 5, 4, 1)]
+        assert await store.delete_rule(1, "role", 5) is True
+        assert await store.delete_rule(1, "role", 5) is False
+        assert await store.get_rules(1) == []
+
+
+async def test_checks_reject_bad_values(tmp_path):
+    async with await Store.open(tmp_path / "s.db") as store:
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.set_rule(QuotaRule(1, "planet", 5))  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="CHECK constraint"):
+            await store.transaction(lambda tx: tx.insert_job(job("x", status="weird")))
+        with pytest.raises(ValueError):  # duplicate job id
+            await store.transaction(lambda tx: tx.insert_job(job("y")) or tx.insert_job(job("y")))
+        assert await store.get_job("y") is None  # the whole transaction rolled back
+
+
+async def test_update_job_only_if_status(tmp_path):
+    async with await Store.open(tmp_path / "s.db") as store:
+        await store.transaction(lambda tx: tx.insert_job(job("a")))
+        assert await store.transaction(
+            lambda tx: tx.update_job("a", only_if=("reserved",), status="running")
+        )
+        assert not await store.transaction(
+            lambda tx: tx.update_job("a", only_if=("reserved",), status="done")
+        )
+        assert (await store.get_job("a")).status == "running"
+        assert [r.job_id for r in await store.jobs(statuses=["running"])] == ["a"]
+
+
+async def test_calls_run_on_one_store_thread(tmp_path):
+    async with await Store.open(tmp_path / "s.db") as store:
+        names = await asyncio.gather(
+            *(store._run(lambda c: threading.current_thread().name) for _ in range(5))
+        )
+    assert len(set(names)) == 1 and names[0].startswith("dreambot-store")
+    assert names[0] != threading.current_thread().name
+
+
+async def test_closed_store_refuses(tmp_path):
+    store = await Store.open(tmp_path / "s.db")
+    await store.close()
+    await store.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.get_job("a")

@@ -1,0 +1,202 @@
+"""Payloads for what a test injects: interactions (slash, autocomplete, context menus, components),
+user messages. Option types come from the commands the bot synced (falling back to the Python type)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from . import payloads as P
+
+if TYPE_CHECKING:
+    from .state import FakeState
+
+STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = (
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+)
+
+
+def _id(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return str(obj["id"] if "id" in obj else obj["user"]["id"])
+    return str(obj)
+
+
+def interaction_base(
+    state: FakeState, kind: int, user: dict[str, Any], channel: Any = None
+) -> dict[str, Any]:
+    ch = state.channels.get(_id(channel)) if channel is not None else state.channel
+    if ch is None:
+        raise KeyError(f"fakediscord: unknown channel {channel!r}")
+    member = state.member_payload(user, with_permissions=True)
+    gid = state.guild["id"]
+    return {
+        "id": P.snowflake(),
+        "application_id": state.application_id,
+        "type": kind,
+        "token": secrets.token_urlsafe(64),
+        "version": 1,
+        "guild_id": gid,
+        "guild": {"id": gid, "locale": "en-US", "features": []},
+        "channel_id": ch["id"],
+        "channel": {**ch, "permissions": member["permissions"]},
+        "member": member,
+        "app_permissions": str(state.permissions_of(state.bot_user["id"])),
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "entitlement_sku_ids": [],
+        "authorizing_integration_owners": {"0": gid},
+        "context": 0,
+        "attachment_size_limit": state.filesize_limit,
+    }
+
+
+def _schema_options(cmd: dict[str, Any] | None, path: list[str]) -> list[dict[str, Any]]:
+    options = (cmd or {}).get("options") or []
+    for name in path:
+        sub = next((o for o in options if o["name"] == name and o.get("type") in (1, 2)), None)
+        options = (sub or {}).get("options") or []
+    return options
+
+
+def _infer_type(value: Any) -> int:
+    if isinstance(value, bool):
+        return BOOLEAN
+    if isinstance(value, int):
+        return INTEGER
+    if isinstance(value, float):
+        return NUMBER
+    if isinstance(value, tuple) and len(value) == 3 and isinstance(value[1], bytes):
+        return ATTACHMENT
+    if isinstance(value, dict):
+        return (
+            USER
+            if ("username" in value or "user" in value)
+            else CHANNEL
+            if "type" in value
+            else ROLE
+        )
+    return STRING
+
+
+def build_command_data(
+    state: FakeState,
+    name: str,
+    options: dict[str, Any] | None,
+    *,
+    subcommand: str | None = None,
+    focused: str | None = None,
+    attachments: dict[str, tuple[str, bytes, str]] | None = None,
+) -> dict[str, Any]:
+    """`data` of a CHAT_INPUT interaction; `name` may hold the subcommand path ("quota set")."""
+    root, *path = name.split()
+    path += (subcommand or "").split()
+    cmd = state.find_command(root, 1)
+    schema = {o["name"]: o for o in _schema_options(cmd, path)}
+    resolved: dict[str, dict[str, Any]] = {}
+    leaf: list[dict[str, Any]] = []
+    given = {**(options or {}), **(attachments or {})}
+    for opt_name, value in given.items():
+        kind = schema.get(opt_name, {}).get("type") or _infer_type(value)
+        if attachments and opt_name in attachments:
+            kind = ATTACHMENT
+        item: dict[str, Any] = {"name": opt_name, "type": kind}
+        if opt_name == focused:
+            item.update(value=str(value), focused=True)
+        else:
+            item["value"] = _option_value(state, kind, value, resolved)
+        leaf.append(item)
+    if focused and focused not in given:
+        leaf.append(
+            {
+                "name": focused,
+                "type": schema.get(focused, {}).get("type", STRING),
+                "value": "",
+                "focused": True,
+            }
+        )
+    opts = leaf
+    for i, part in enumerate(reversed(path)):
+        opts = [{"name": part, "type": 1 if i == 0 else 2, "options": opts}]
+    data: dict[str, Any] = {
+        "id": cmd["id"] if cmd else P.snowflake(),
+        "name": root,
+        "type": 1,
+        "options": opts,
+    }
+    if resolved:
+        data["resolved"] = resolved
+    if cmd and cmd.get("guild_id"):
+        data["guild_id"] = cmd["guild_id"]
+    return data
+
+
+def _option_value(
+    state: FakeState, kind: int, value: Any, resolved: dict[str, dict[str, Any]]
+) -> Any:
+    if kind == ATTACHMENT:
+        filename, data, ctype = value
+        att = state.store_attachment(filename, data, ctype, ephemeral=True)
+        resolved.setdefault("attachments", {})[att["id"]] = P.public(att)
+        return att["id"]
+    if kind in (USER, MENTIONABLE) and isinstance(value, dict):
+        member = state.member_payload(value, with_permissions=True)
+        uid = member["user"]["id"]
+        resolved.setdefault("users", {})[uid] = member["user"]
+        resolved.setdefault("members", {})[uid] = {k: v for k, v in member.items() if k != "user"}
+        return uid
+    if kind == CHANNEL:
+        ch = state.channels[_id(value)]
+        resolved.setdefault("channels", {})[ch["id"]] = {
+            "id": ch["id"],
+            "name": ch["name"],
+            "type": ch["type"],
+            "parent_id": ch.get("parent_id"),
+            "permissions": str(P.ALL_PERMISSIONS),
+        }
+        return ch["id"]
+    if kind == ROLE:
+        role = state.roles[_id(value)]
+        resolved.setdefault("roles", {})[role["id"]] = role
+        return role["id"]
+    if kind in (USER, MENTIONABLE):
+        return _id(value)
+    return {INTEGER: int, NUMBER: float, BOOLEAN: bool}.get(kind, str)(value)
+
+
+def context_menu_data(
+    state: FakeState, name: str, kind: int, target: dict[str, Any]
+) -> dict[str, Any]:
+    """`data` of a USER (2) or MESSAGE (3) context-menu interaction."""
+    cmd = state.find_command(name, kind)
+    if kind == 3:
+        stored = state.messages.get(str(target["id"]))
+        msg = P.public(stored) if stored else P.public(target)
+        resolved = {"messages": {msg["id"]: msg}}
+        target_id = msg["id"]
+    else:
+        member = state.member_payload(target, with_permissions=True)
+        target_id = member["user"]["id"]
+        resolved = {
+            "users": {target_id: member["user"]},
+            "members": {target_id: {k: v for k, v in member.items() if k != "user"}},
+        }
+    data: dict[str, Any] = {
+        "id": cmd["id"] if cmd else P.snowflake(),
+        "name": name,
+        "type": kind,
+        "target_id": target_id,
+        "resolved": resolved,
+    }
+    if cmd and cmd.get("guild_id"):
+        data["guild_id"] = cmd["guild_id"]
+    return data
