@@ -85,8 +85,8 @@ class Gradient:
         x.requires_grad_(True)
         with self.autocast():
             acts = self.net(x, self.objective.layers)
-        (grad,) = torch.autograd.grad(self.objective.loss(acts), x)
-        return grad
+        self.objective.loss(acts).backward()  # parameters are frozen: only x gets a gradient
+        return x.grad
 
     def __call__(self, image: Tensor) -> Tensor:
         _, _, h, w = image.shape

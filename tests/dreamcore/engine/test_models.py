@@ -109,3 +109,15 @@ def test_offline_without_weights_names_model_url_local_file_and_fetch(tmp_path):
     text = str(err.value)
     for needle in ("`inception5h`", "https://github.com/ProGamerGov", "WEIGHTS_FILES", "dreambot fetch-weights"):
         assert needle in text
+
+
+def test_fast_local_response_norm_equals_torchs():
+    from dreamcore.engine.inception5h import _lrn, _lrn_reference
+
+    x = (torch.randn(2, 64, 20, 24) * 40).requires_grad_(True)
+    fast, ref = _lrn(x), _lrn_reference(x)
+    assert torch.allclose(fast, ref, rtol=1e-5, atol=1e-4)
+    (g_fast,) = torch.autograd.grad(fast.sum(), x)
+    (g_ref,) = torch.autograd.grad(ref.sum(), x)
+    assert torch.allclose(g_fast, g_ref, rtol=1e-4, atol=1e-6)
+    assert torch.allclose(Inception5h(fast_lrn=True).lrn(x), Inception5h(fast_lrn=False).lrn(x), atol=1e-4)
