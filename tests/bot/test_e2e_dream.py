@@ -1,0 +1,67 @@
+"""/dream end to end: loopback Discord, real DreamBot, real pool worker with the tiny model."""
+
+import pytest
+
+from tests.bot.conftest import E2E, dream, finished_result, has_file, png_bytes, wait_ledger
+
+pytestmark = E2E
+
+
+async def test_happy_path_returns_a_dream_and_charges_once(fake, bot):
+    alice = fake.add_member(name="alice")
+    rec = await dream(fake, alice, png_bytes(80))
+    cb = await rec.wait_for_callback(5)
+    assert cb.type == 5  # deferred with thinking, within the 3 s
+    msg = await finished_result(rec)
+    att = msg["attachments"][0]
+    assert att["filename"].startswith("dream.") and len(att["data"]) > 100
+    embed = msg["embeds"][0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Model"] == "tiny" and "relu3" in fields["Layer"]
+    assert [c["custom_id"] for row in msg["components"] for c in row["components"]][0].startswith("dream:deeper:")
+    rows = await wait_ledger(bot, lambda rows: rows and rows[0].status == "done")
+    assert len(rows) == 1 and rows[0].cost == 1 and rows[0].user_id == int(alice["user"]["id"])
+
+
+async def test_text_file_gets_a_friendly_error_and_costs_nothing(fake, bot):
+    alice = fake.add_member(name="alice")
+    rec = await dream(fake, alice, b"hello, not an image\n" * 10, filename="notes.txt", ctype="text/plain")
+    text = await rec.wait_until(lambda r: r.original and r.original["content"], 20)
+    assert "isn't an image" in text
+    assert not has_file(rec.original)
+    assert await bot.store.jobs() == []
+
+
+async def test_unknown_layer_names_the_nearest_one_ephemerally(fake, bot):
+    alice = fake.add_member(name="alice")
+    rec = await dream(fake, alice, layer="relu22")
+    cb = await rec.wait_for_callback(5)
+    assert cb.type == 4 and cb.data["flags"] & 64  # ephemeral message
+    assert "relu2" in cb.data["content"] and "Did you mean" in cb.data["content"]
+    assert await bot.store.jobs() == []
+
+
+async def test_layer_autocomplete_lists_described_layers(fake, bot):
+    alice = fake.add_member(name="alice")
+    choices = await fake.autocomplete("dream", {}, "layer", user=alice)
+    assert choices[0]["value"] == "relu1" and "level 1" in choices[0]["name"]
+    assert len(choices) == 6
+
+
+@pytest.mark.parametrize("limit", [1])
+async def test_quota_exhausted_tells_when_it_resets(fake, pool, tmp_path, limit):
+    from tests.bot.conftest import RunningBot, make_settings
+
+    runner = RunningBot(fake, make_settings(fake, tmp_path / "q.sqlite3", quota={"user_daily": limit}), pool)
+    bot = await runner.start()
+    try:
+        alice = fake.add_member(name="alice")
+        await finished_result(await dream(fake, alice))
+        await wait_ledger(bot, lambda rows: rows and rows[0].status == "done")
+        rec = await dream(fake, alice)
+        text = await rec.wait_until(lambda r: (r.messages and r.messages[0]["content"]) or None, 20)
+        assert "UTC" in text or "reset" in text.lower(), text
+        rows = await bot.store.jobs()
+        assert [r.status for r in rows] == ["done"]
+    finally:
+        await runner.stop()

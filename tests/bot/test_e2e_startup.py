@@ -1,0 +1,56 @@
+"""Startup end to end: reservations lost in a crash are reported; a refused MESSAGE_CONTENT intent."""
+
+import asyncio
+import logging
+
+import pytest_asyncio
+
+from bot.quota import QuotaService
+from bot.runner import INTENT_HELP, serve
+from bot.store import Store
+from tests.bot.conftest import E2E, RunningBot, make_settings
+from tests.fakediscord.server import FakeDiscord
+
+pytestmark = E2E
+MESSAGE_CONTENT = 1 << 15
+
+
+async def test_lost_reservation_is_refunded_and_the_user_told(fake, settings, pool):
+    alice = fake.add_member(name="alice")
+    store = await Store.open(settings.store.path)  # a previous run that crashed mid-job
+    await QuotaService(store, settings.quota).reserve(
+        job_id="lostjob1", user_id=int(alice["user"]["id"]), guild_id=int(fake.guild["id"]),
+        channel_id=int(fake.channel["id"]), role_ids=[], source="slash", model="tiny", layer="relu3",
+        params={}, notify_channel_id=int(fake.channel["id"]),
+    )
+    await store.close()
+    runner = RunningBot(fake, settings, pool)
+    bot = await runner.start()
+    try:
+        msg = await fake.wait_for(lambda: next((m for m in fake.messages_in() if "lostjob1" in m["content"]), None), 10)
+        assert f"<@{alice['user']['id']}>" in msg["content"] and "not counted" in msg["content"]
+        [row] = await bot.store.jobs()
+        assert row.status == "lost" and row.cost == 0
+    finally:
+        await runner.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def strict_fake():
+    async with FakeDiscord(allow_message_content=False) as f:
+        yield f
+
+
+async def test_refused_message_content_intent_restarts_without_it(strict_fake, pool, tmp_path, caplog):
+    settings = make_settings(strict_fake, tmp_path / "i.sqlite3")
+    caplog.set_level(logging.INFO, logger="dreambot")
+    task = asyncio.create_task(serve(settings, "fake-token", pool=pool))
+    try:
+        await strict_fake.wait_for(lambda: len(strict_fake.identifies) >= 2, 30)
+        await strict_fake.wait_until_ready()
+        first, second = strict_fake.identifies[:2]
+        assert first["intents"] & MESSAGE_CONTENT and not second["intents"] & MESSAGE_CONTENT
+        assert [r.getMessage() for r in caplog.records if r.name == "dreambot"] == [INTENT_HELP]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

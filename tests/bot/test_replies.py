@@ -1,0 +1,46 @@
+"""Wording and the embed round trip (buttons read a dream's settings back after a restart)."""
+
+from bot import replies
+from dreamcore.request import DreamProgress, DreamResult, make_params
+
+
+def _result(**kw) -> DreamResult:
+    values = dict(image=b"x", format="png", width=80, height=60, seed=7, model="tiny", target="relu2:3",
+                  octaves_run=2, seconds=1.25, objective_start=0.0, objective_end=1.0)
+    values.update(kw)
+    return DreamResult(**values)
+
+
+def test_embed_round_trip_keeps_every_setting():
+    params = make_params(model="tiny", layer="relu2:3", octaves=2, steps=3, strength=0.7, jitter=4, seed=7, max_side=96)
+    embed = replies.result_embed(_result(), params, requester_id=42, job_id="abc", queue_s=3.0,
+                                 input_url="http://127.0.0.1/in.png")
+    back = replies.params_from_embed(embed)
+    assert back == params
+    assert replies.is_result_embed(embed)
+    assert replies.input_url_from_embed(embed) == "http://127.0.0.1/in.png"
+    assert embed.image.url == "attachment://dream.png"
+    assert "job abc" in embed.footer.text
+
+
+def test_embed_overrides_and_no_thumbnail_for_non_http():
+    params = make_params(model="tiny", layer="relu1", seed=1)
+    embed = replies.result_embed(_result(target="relu1", format="jpeg"), params, requester_id=1, job_id="j",
+                                 queue_s=0.0, input_url="attachment://x.png")
+    assert replies.params_from_embed(embed, seed=None).seed is None
+    assert replies.input_url_from_embed(embed) is None
+    assert embed.image.url == "attachment://dream.jpg"
+
+
+def test_progress_text_has_octave_step_and_bar():
+    text = replies.progress_text(DreamProgress(octave=2, octaves=2, step=1, steps=2))
+    assert "octave 2/2" in text and "step 1/2" in text and "75%" in text
+    assert replies.progress_bar(0.5, width=4) == "██░░"
+
+
+def test_queue_and_help_texts():
+    assert "position 3" in replies.queued_text(3)
+    assert "next" in replies.queued_text(1)
+    text = replies.help_text(["tiny"])
+    assert "relu1" in text and len(text) < 2000
+    assert "<@5>" in replies.lost_after_restart_text(5, "j1")
