@@ -149,6 +149,6 @@ class DreamBot(commands.Bot):
         data = await download_attachment(self.http_session, url, config=self.settings.intake, declared_size=declared_size)
         e = self.settings.engine
         await asyncio.to_thread(
-            decode_image, data, max_side=256, max_pixels=e.max_input_pixels, min_side=e.min_side
+            decode_image, data, max_side=e.max_side_cap, max_pixels=e.max_input_pixels, min_side=e.min_side
         )
         return data

