@@ -1,0 +1,10 @@
+"""The process pool: the only bridge between the asyncio bot and the torch engine.
+
+Importing this package never imports torch; workers load it in their own processes.
+"""
+
+from dreamcore.pool.backend import DreamBackend, PoolStats
+from dreamcore.pool.jobs import Job, JobEvent
+from dreamcore.pool.pool import DEFAULT_HANDLER, LocalPool
+
+__all__ = ["DEFAULT_HANDLER", "DreamBackend", "Job", "JobEvent", "LocalPool", "PoolStats"]

@@ -1,0 +1,244 @@
+"""LocalPool: a bounded FIFO queue of dreams, fed to worker processes on this machine.
+
+Everything here runs on the event loop thread, so the bookkeeping needs no locks: pipes are served
+by link threads, processes are the Supervisor's, timeouts and grace periods are loop timers, and a
+crash arrives as a callback from the link's sentinel watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any, Literal
+
+from dreamcore.config import EngineConfig, PoolConfig
+from dreamcore.errors import (
+    DreamCancelled,
+    DreamError,
+    JobTimeout,
+    PoolClosed,
+    QueueFull,
+    WorkerCrashed,
+    error_from_code,
+)
+from dreamcore.pool.backend import PoolStats
+from dreamcore.pool.devices import plan_devices, threads_per_worker
+from dreamcore.pool.jobs import Job
+from dreamcore.pool.supervisor import Supervisor, Worker
+from dreamcore.request import DreamRequest, DreamResult
+
+DEFAULT_HANDLER = "dreamcore.engine.dreamer:Dreamer"
+CHILD_SLACK_S = 1.0  # the child's own deadline is only a backstop: the parent's timer fires first
+
+
+class LocalPool:
+    def __init__(
+        self, pool: PoolConfig, engine: EngineConfig, handler: str = DEFAULT_HANDLER
+    ) -> None:
+        if pool.workers != "auto" and pool.workers < 1:
+            raise ValueError("PoolConfig.workers must be 'auto' or at least 1")
+        self.config = pool
+        self._state: Literal["new", "starting", "running", "closing", "closed"] = "new"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._workers = Supervisor(
+            pool,
+            engine,
+            handler,
+            on_ready=lambda _: self._dispatch(),
+            on_message=self._on_message,
+            on_died=self._on_died,
+        )
+        self._queue: deque[Job] = deque()
+        self._live: dict[str, Job] = {}  # unfinished jobs by id
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._counts = dict(done=0, failed=0, cancelled=0, timed_out=0)
+        self._busy_seconds = 0.0
+
+    async def __aenter__(self) -> LocalPool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- the DreamBackend API ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every worker and wait until each is warm; raise the start error if none is."""
+        if self._state != "new":
+            raise RuntimeError(f"pool already {self._state}")
+        self._loop = asyncio.get_running_loop()
+        self._state = "starting"
+        try:
+            devices = await plan_devices(self.config, self._workers.engine)
+            await self._workers.start(devices, threads_per_worker(self.config, len(devices)))
+        except BaseException:
+            await self.close(timeout=0)
+            raise
+        self._state = "running"
+        self._dispatch()
+
+    def submit(self, request: DreamRequest, *, job_id: str | None = None) -> Job:
+        if self._state in ("closing", "closed"):
+            raise PoolClosed("The dream service is shutting down; try again in a moment.")
+        if len(self._queue) >= self.config.queue_size:
+            raise QueueFull(f"The dream queue is full ({len(self._queue)} waiting); try later.")
+        if job_id is not None and job_id in self._live:
+            raise ValueError(f"job id {job_id!r} is already in use")
+        job = Job(request, job_id, self._cancel)
+        self._live[job.id] = job
+        self._queue.append(job)
+        job.set_queued(len(self._queue))
+        self._dispatch()
+        return job
+
+    def stats(self) -> PoolStats:
+        c, w = self._counts, self._workers
+        return PoolStats(
+            workers_total=len(w.slots),
+            workers_alive=w.count("idle", "busy"),
+            workers_busy=w.count("busy"),
+            queue_depth=len(self._queue),
+            jobs_done=c["done"],
+            jobs_failed=c["failed"],  # timeouts and crashes included
+            jobs_cancelled=c["cancelled"],
+            jobs_timed_out=c["timed_out"],
+            worker_restarts=w.restarts,
+            mean_job_seconds=self._busy_seconds / c["done"] if c["done"] else None,
+        )
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the worker processes alive now (starting ones included)."""
+        return self._workers.pids()
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Refuse new jobs, answer queued ones (PoolClosed), let running ones finish until the
+        deadline (default shutdown_timeout_s), then stop and reap every worker."""
+        if self._state in ("closing", "closed"):
+            await asyncio.gather(*(w.dead for w in self._workers.workers))
+            return
+        self._state = "closing"
+        while self._queue:
+            closed = PoolClosed("The dream service shut down before your dream started.")
+            self._fail(self._queue.popleft(), closed, cancelled=True)
+        running = [j for j in self._live.values() if j.state == "running"]
+        if running:
+            deadline = self.config.shutdown_timeout_s if timeout is None else timeout
+            waits = [asyncio.ensure_future(j.wait_finished()) for j in running]
+            await asyncio.wait(waits, timeout=deadline)
+            for wait in waits:
+                wait.cancel()
+        for job in running:
+            if not job.finished:
+                self._fail(
+                    job, PoolClosed("The dream service shut down before your dream finished.")
+                )
+        await self._workers.shutdown(grace=self.config.cancel_grace_s)
+        self._state = "closed"
+
+    # --- scheduling --------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        if self._state not in ("starting", "running"):
+            return
+        assert self._loop is not None
+        moved = False
+        while self._queue and (worker := self._workers.idle()) is not None:
+            job = self._queue.popleft()
+            moved = True
+            worker.state, worker.job = "busy", job
+            job.set_running(worker.pid, self._loop.time())
+            worker.link.send(
+                ("run", job.id, job.request, self.config.job_timeout_s + CHILD_SLACK_S)
+            )
+            self._timers[job.id] = self._loop.call_later(
+                self.config.job_timeout_s, self._timed_out, job
+            )
+        if moved:
+            self._renumber()
+
+    def _renumber(self) -> None:
+        for position, waiting in enumerate(self._queue, start=1):
+            waiting.set_queued(position)
+
+    def _on_message(self, worker: Worker, msg: tuple[Any, ...]) -> None:
+        job = worker.job
+        if job is None or job.id != msg[1]:
+            return  # about a job this worker has already given back
+        if msg[0] == "progress":
+            if job.state == "running":
+                job.set_progress(msg[2])
+            return
+        worker.release()  # "done" / "failed"
+        if job.state == "running":  # else it was answered already (cancel, timeout, close)
+            if msg[0] == "done":
+                self._complete(job, msg[2])
+            else:
+                error = error_from_code(msg[2], msg[3])
+                self._fail(job, error, cancelled=isinstance(error, DreamCancelled))
+        self._dispatch()
+
+    def _on_died(self, worker: Worker, job: Job | None, exitcode: int | None) -> None:
+        if job is None or job.state != "running":
+            return
+        if (
+            self.config.retry_crashed
+            and job.attempts < 2
+            and self._state in ("starting", "running")
+        ):
+            self._cancel_timer(job)
+            self._queue.appendleft(job)  # retried once, ahead of everyone else
+            self._renumber()
+            self._dispatch()
+            return
+        message = (
+            f"The dream worker stopped unexpectedly (exit code {exitcode}) during job {job.id}."
+        )
+        self._fail(job, WorkerCrashed(message))
+
+    def _cancel(self, job: Job) -> None:
+        if job.state == "queued" and job in self._queue:
+            self._queue.remove(job)
+            self._fail(job, DreamCancelled("The dream was cancelled."), cancelled=True)
+            self._renumber()
+        elif job.state == "running":
+            self._fail(job, DreamCancelled("The dream was cancelled."), cancelled=True)
+            self._stop(job)
+
+    def _timed_out(self, job: Job) -> None:
+        if job.state == "running":
+            limit = self.config.job_timeout_s
+            self._fail(job, JobTimeout(f"The dream took longer than {limit:g} s and was stopped."))
+            self._stop(job)
+
+    def _stop(self, job: Job) -> None:
+        worker = self._workers.running(job)
+        if worker is not None:
+            self._workers.stop_job(worker, job)
+
+    # --- outcomes ----------------------------------------------------------------------------------
+
+    def _complete(self, job: Job, result: DreamResult) -> None:
+        assert self._loop is not None and job.started_at is not None
+        self._counts["done"] += 1
+        self._busy_seconds += self._loop.time() - job.started_at
+        self._settle(job)
+        job.finish(result)
+
+    def _fail(self, job: Job, error: DreamError, *, cancelled: bool = False) -> None:
+        if cancelled:
+            self._counts["cancelled"] += 1
+        else:
+            self._counts["failed"] += 1
+            self._counts["timed_out"] += isinstance(error, JobTimeout)
+        self._settle(job)
+        job.fail(error, cancelled=cancelled)
+
+    def _settle(self, job: Job) -> None:
+        self._cancel_timer(job)
+        self._live.pop(job.id, None)
+
+    def _cancel_timer(self, job: Job) -> None:
+        timer = self._timers.pop(job.id, None)
+        if timer is not None:
+            timer.cancel()

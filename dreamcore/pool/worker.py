@@ -1,0 +1,223 @@
+"""The worker process: load the handler once, then run one job at a time for the parent.
+
+Runs in a spawned child. Only plain data crosses the pipe:
+  parent -> child: ("run", job_id, DreamRequest, timeout_s) | ("cancel", job_id) | ("stop",)
+  child -> parent: ("ready", pid) | ("start_failed", code, message) | ("progress", job_id, DreamProgress)
+                   | ("done", job_id, DreamResult) | ("failed", job_id, code, message)
+Top-level imports stay light: torch arrives with the handler module, not with this one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from multiprocessing.connection import Connection
+from typing import Any
+
+from dreamcore.config import EngineConfig, PoolConfig
+from dreamcore.errors import DreamCancelled, DreamError, OutOfMemory
+from dreamcore.request import DreamRequest, DreamResult
+
+MIN_TILE = 64  # DreamParams.tile_size lower bound
+
+
+def load_handler_factory(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split(".") if attr else ():
+        obj = getattr(obj, part)
+    return obj
+
+
+class _Inbox:
+    """Listens to the parent on a thread so cancels arrive while the engine is busy.
+
+    EOF means the parent is gone (or dropped us): exit at once, never linger as an orphan.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.jobs: queue.SimpleQueue[tuple[str, DreamRequest, float] | None] = queue.SimpleQueue()
+        self.cancelled: set[str] = set()
+        threading.Thread(target=self._listen, name="pool-inbox", daemon=True).start()
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                msg = self._conn.recv()
+            except (EOFError, OSError):
+                os._exit(0)
+            if msg[0] == "run":
+                self.cancelled.discard(msg[1])  # a stale cancel for a reused id must not stop it
+                self.jobs.put((msg[1], msg[2], msg[3]))
+            elif msg[0] == "cancel":
+                self.cancelled.add(msg[1])
+            elif msg[0] == "stop":
+                self.jobs.put(None)
+
+
+class _Outbox:
+    """Sends on a thread; keeps only the newest progress, so a slow parent never stalls the engine."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._progress: tuple[Any, ...] | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="pool-outbox", daemon=True)
+        self._thread.start()
+
+    def progress(self, msg: tuple[Any, ...]) -> None:
+        with self._cond:
+            self._progress = msg
+            self._cond.notify()
+
+    def send(self, msg: tuple[Any, ...]) -> None:
+        with self._cond:
+            self._queue.append(msg)
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._queue or self._progress or self._closed):
+                    self._cond.wait()
+                batch = [self._progress] if self._progress else []
+                batch += self._queue
+                self._progress = None
+                self._queue.clear()
+                if not batch and self._closed:
+                    return
+            for msg in batch:
+                try:
+                    self._conn.send(msg)
+                except (OSError, ValueError):
+                    os._exit(0)  # parent gone
+                except Exception as err:  # unpicklable result: report instead of hanging the job
+                    if msg[0] == "done":
+                        try:
+                            self._conn.send(
+                                ("failed", msg[1], "dream_error", _generic(msg[1], err))
+                            )
+                        except OSError:
+                            os._exit(0)
+
+
+def _generic(job_id: str, err: BaseException) -> str:
+    return f"Something went wrong while dreaming (job {job_id}: {type(err).__name__})."
+
+
+def _is_oom(err: BaseException) -> bool:
+    # torch.cuda.OutOfMemoryError is a RuntimeError subclass; match by name to avoid importing torch.
+    return type(err).__name__ == "OutOfMemoryError" or (
+        isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+    )
+
+
+def _free_cuda_cache() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _run_job(
+    handler: Any,
+    inbox: _Inbox,
+    outbox: _Outbox,
+    job: tuple[str, DreamRequest, float],
+    default_tile: int,
+) -> None:
+    job_id, request, timeout_s = job
+    deadline = time.monotonic() + timeout_s
+
+    def should_stop() -> bool:
+        return job_id in inbox.cancelled or time.monotonic() > deadline
+
+    def on_progress(progress: Any) -> None:
+        outbox.progress(("progress", job_id, progress))
+
+    try:
+        try:
+            result = handler.run(request, on_progress, should_stop)
+        except Exception as err:
+            # Out of memory: retry once with tiles half the size (bounded memory), then give up.
+            tile = (request.params.tile_size or default_tile) // 2
+            if not _is_oom(err) or tile < MIN_TILE:
+                raise
+            _free_cuda_cache()
+            params = request.params.model_copy(update={"tile_size": tile})
+            result = handler.run(
+                request.model_copy(update={"params": params}), on_progress, should_stop
+            )
+        if not isinstance(result, DreamResult):
+            raise TypeError(f"handler returned {type(result).__name__}, not DreamResult")
+        outbox.send(("done", job_id, result))
+    except DreamCancelled as err:
+        if job_id not in inbox.cancelled and time.monotonic() > deadline:
+            outbox.send(
+                ("failed", job_id, "timeout", f"The dream took longer than {timeout_s:g} s.")
+            )
+        else:
+            outbox.send(("failed", job_id, err.code, str(err)))
+    except DreamError as err:
+        outbox.send(("failed", job_id, err.code, str(err)))
+    except Exception as err:
+        if _is_oom(err):
+            _free_cuda_cache()
+            message = "The worker ran out of memory on this image; try a smaller size or tile size."
+            outbox.send(("failed", job_id, OutOfMemory.code, message))
+        else:
+            traceback.print_exc()
+            outbox.send(("failed", job_id, "dream_error", _generic(job_id, err)))
+    finally:
+        inbox.cancelled.discard(job_id)
+
+
+def run_worker(
+    conn: Connection, handler_path: str, engine: EngineConfig, pool: PoolConfig, threads: int
+) -> None:
+    """Process entry point (spawned by LocalPool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle (it drains us)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # for torch, if the handler imports it later
+        os.environ[var] = str(threads)
+    inbox, outbox = _Inbox(conn), _Outbox(conn)
+    try:
+        factory = load_handler_factory(handler_path)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+        handler = factory(engine)
+        handler.warm(pool.warm_models)
+        if "torch" in sys.modules:  # imported lazily by the handler: pin its threads now
+            sys.modules["torch"].set_num_threads(threads)
+    except BaseException as err:
+        if isinstance(err, DreamError):
+            outbox.send(("start_failed", err.code, str(err)))
+        else:
+            traceback.print_exc()
+            outbox.send(
+                (
+                    "start_failed",
+                    "dream_error",
+                    f"The dream worker could not start: {type(err).__name__}: {err}",
+                )
+            )
+        outbox.close()
+        sys.exit(3)
+    outbox.send(("ready", os.getpid()))
+    while (job := inbox.jobs.get()) is not None:
+        _run_job(handler, inbox, outbox, job, engine.tile_size)
+    outbox.close()
