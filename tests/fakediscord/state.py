@@ -83,6 +83,8 @@ class FakeState:
         ch = P.text_channel(P.snowflake(), self.guild["id"], name, position=len(self.channels))
         self.channels[ch["id"]] = ch
         self.channel_messages[ch["id"]] = []
+        if self.dispatch is not None:  # a connected bot learns of it as from Discord
+            self.spawn(self.dispatch("CHANNEL_CREATE", copy.deepcopy(ch)))
         return ch
 
     def dm_channel_for(self, user_id: str) -> dict[str, Any]:
