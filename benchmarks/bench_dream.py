@@ -12,7 +12,6 @@ default memory format, whole-image gradients. Both share the octave/jitter/step 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource

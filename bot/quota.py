@@ -121,11 +121,7 @@ class QuotaService:
         def check_and_insert(tx: Tx) -> None:
             rules = tx.rules(guild_id) if guild_id is not None else []
             user = self.user_limits(rules, user_id, role_ids)
-            midnight = _midnight(now)
-            used = tx.count_jobs(
-                guild_id=guild_id, user_id=user_id, statuses=CHARGED, created_since=midnight
-            )
-            running = tx.count_jobs(guild_id=guild_id, user_id=user_id, statuses=IN_FLIGHT)
+            used, running = _user_usage(tx, guild_id, user_id, now)
             if user.daily and used + running >= user.daily:
                 raise QuotaExceeded(
                     f"You've used your {_dreams(user.daily)} for today; {_reset_text(now)}."
@@ -136,7 +132,7 @@ class QuotaService:
                 )
             if guild_id is not None:
                 server = self.server_limits(rules)
-                g_used = tx.count_jobs(guild_id=guild_id, statuses=CHARGED, created_since=midnight)
+                g_used = tx.count_jobs(guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now))
                 g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
                 if server.daily and g_used + g_running >= server.daily:
                     raise QuotaExceeded(
@@ -232,16 +228,12 @@ class QuotaService:
         def run(tx: Tx) -> QuotaStatus:
             rules = tx.rules(guild_id) if guild_id is not None else []
             limits = self.user_limits(rules, user_id, role_ids)
-            midnight = _midnight(now)
-            used = tx.count_jobs(
-                guild_id=guild_id, user_id=user_id, statuses=CHARGED, created_since=midnight
-            )
-            running = tx.count_jobs(guild_id=guild_id, user_id=user_id, statuses=IN_FLIGHT)
+            used, running = _user_usage(tx, guild_id, user_id, now)
             server_daily, server_used = None, 0
             if guild_id is not None:
                 server_daily = self.server_limits(rules).daily or None
                 server_used = tx.count_jobs(
-                    guild_id=guild_id, statuses=CHARGED, created_since=midnight
+                    guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now)
                 )
                 server_used += tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
             return QuotaStatus(
@@ -308,3 +300,10 @@ def _duration(seconds: float) -> str:
 
 def _dreams(n: int) -> str:
     return f"{n} dream" if n == 1 else f"{n} dreams"
+
+
+def _user_usage(tx: Tx, guild_id: int | None, user_id: int, now: float) -> tuple[int, int]:
+    """(charged today, in flight now) for one user in one scope (a guild, or DMs)."""
+    used = tx.count_jobs(guild_id=guild_id, user_id=user_id, statuses=CHARGED, created_since=_midnight(now))
+    running = tx.count_jobs(guild_id=guild_id, user_id=user_id, statuses=IN_FLIGHT)
+    return used, running

@@ -1,6 +1,5 @@
 """The `dreambot` command line (bot/__main__.py), run in-process."""
 
-import io
 
 from PIL import Image
 

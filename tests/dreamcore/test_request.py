@@ -1,6 +1,7 @@
 import pickle
 
 import pytest
+from pydantic import ValidationError
 
 from dreamcore.catalog import MODELS, model_info
 from dreamcore.errors import InvalidParams, UnknownLayer, UnknownModel
@@ -64,7 +65,7 @@ def test_params_and_request_are_frozen_and_pickle():
     p = make_params(layer="mixed4d:3", seed=7)
     r = DreamRequest(image=b"abc", params=p, output_max_bytes=4096)
     assert pickle.loads(pickle.dumps(r)) == r
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         p.steps = 3  # type: ignore[misc]
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="Extra inputs"):
         DreamParams(unknown=1)  # type: ignore[call-arg]

@@ -16,7 +16,7 @@ def test_octave_sizes_smallest_first_ending_at_full_size():
     sizes = octave_sizes(300, 451, octaves=4, scale=1.4, min_side=32)
     assert sizes[-1] == (300, 451)
     assert sizes[0] == (round(300 / 1.4**3), round(451 / 1.4**3))
-    assert all(a[0] < b[0] for a, b in zip(sizes, sizes[1:]))
+    assert all(a[0] < b[0] for a, b in zip(sizes, sizes[1:], strict=False))
 
 
 def test_octaves_too_small_for_the_network_are_dropped():
@@ -28,7 +28,7 @@ def test_tile_spans_cover_the_axis_once_aligned_to_the_stride():
     spans = tile_spans(1000, 256, 32)
     cores = [(c0, c1) for _, _, c0, c1 in spans]
     assert cores[0][0] == 0 and cores[-1][1] == 1000
-    assert all(a[1] == b[0] for a, b in zip(cores, cores[1:]))
+    assert all(a[1] == b[0] for a, b in zip(cores, cores[1:], strict=False))
     assert all(c0 % 32 == 0 and ctx0 % 32 == 0 for ctx0, _, c0, _ in spans)
     assert tile_spans(300, 256, 32) == [(0, 300, 0, 300)]  # fits: one tile, no margins
 
