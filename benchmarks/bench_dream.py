@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from dreamcore.catalog import model_info  # noqa: E402
 from dreamcore.config import EngineConfig  # noqa: E402
+from dreamcore.engine.device import placement  # noqa: E402
 from dreamcore.engine.dream import DreamConfig, Gradient, dream  # noqa: E402
 from dreamcore.engine.imageio import to_tensor  # noqa: E402
 from dreamcore.engine.models import build_model  # noqa: E402
@@ -115,11 +116,16 @@ def bench_speed(args) -> None:
     net, weights = load_net(args.model)
     image = photo_tensor(args.side)
     config = DreamConfig(octaves=4, steps=10, tile_size=args.side)  # whole image: same work for both
-    engine = Gradient(net, LayerObjective(layer), tile_size=args.side,
-                      channels_last=args.channels_last)  # fmt: skip
+    place = placement(EngineConfig(device="cpu"))  # what the Dreamer would choose on this machine
+    if place.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    engine = Gradient(net, LayerObjective(layer), tile_size=args.side, channels_last=place.channels_last)
     naive = NaiveGradient(baseline_net(args.model), layer, info.layers[-1].name)
     print(f"model {args.model} ({weights}), layer {layer}, photo {tuple(image.shape[-2:])}, "
           f"4 octaves x 10 steps, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"engine: truncated at {layer}, frozen parameters, channels_last={place.channels_last}"
+          + (", fast LRN" if args.model == "inception5h" else "")
+          + "; baseline: full network, hook, parameter grads, contiguous fp32")
     warm = DreamConfig(octaves=1, steps=1, tile_size=args.side)
     timed_dream(engine, image, warm), timed_dream(naive, image, warm)
     t_engine, t_naive = [], []
@@ -182,7 +188,6 @@ def main() -> None:
     p.add_argument("--layer", default=None)
     p.add_argument("--side", type=int, default=512)
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--channels-last", action="store_true")
     p.add_argument("--memory", action="store_true")
     args = p.parse_args()
     bench_memory(args) if args.memory else bench_speed(args)

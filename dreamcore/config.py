@@ -16,7 +16,7 @@ class EngineConfig(BaseModel):
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: fp16 autocast on CUDA only
-    channels_last: Literal["auto", "on", "off"] = "auto"
+    channels_last: Literal["auto", "on", "off"] = "auto"  # auto: on (faster on CPU and CUDA)
     cache_dir: Path = Path("~/.cache/dreambot")
     default_model: str = "inception5h"
     models: tuple[str, ...] = ("inception5h", "googlenet", "vgg16", "vgg16-hed")  # offered to users
