@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.endpoints import apply_endpoints
 from bot.flow import DreamFlow, maybe_await
 from bot.guildconf import GuildConfig, resolve
+from bot.metrics import BotMetrics
 from bot.replies import lost_after_restart_text
 from bot.settings import Settings
 from bot.views import DreamButton
@@ -55,6 +56,8 @@ class DreamBot(commands.Bot):
         self.flow: DreamFlow | None = None  # type: ignore[assignment]
         self.http_session: aiohttp.ClientSession | None = None
         self.lost_jobs: list[Any] = []  # reservations found after a crash (for ops and tests)
+        self.metrics = BotMetrics(pool=lambda: self.pool)  # this bot's own registry
+        self.health: Any = None  # bot.health.HealthServer when settings.health.enabled
 
     async def login(self, token: str) -> None:
         apply_endpoints(self.settings.discord.api_base, self.settings.discord.gateway_url)  # before any request
@@ -76,7 +79,14 @@ class DreamBot(commands.Bot):
             self.pool = LocalPool(s.pool, s.engine)
             await self.pool.start()
         self.http_session = aiohttp.ClientSession()
-        self.flow = DreamFlow(pool=self.pool, quota=self.quota, progress_interval_s=s.discord.progress_interval_s)
+        self.flow = DreamFlow(
+            pool=self.pool, quota=self.quota, progress_interval_s=s.discord.progress_interval_s, metrics=self.metrics
+        )
+        if s.health.enabled:
+            from bot.health import HealthServer
+
+            self.health = HealthServer(self, self.metrics, s.health.host, s.health.port)
+            await self.health.start()
 
         from bot.cogs.admin import AdminCog
         from bot.cogs.dream import DreamCog
@@ -112,6 +122,9 @@ class DreamBot(commands.Bot):
 
     async def close(self) -> None:
         """Drain: finish running jobs and post them, then disconnect, then release resources."""
+        if self.health is not None:
+            health, self.health = self.health, None
+            await health.stop()
         if self.pool is not None and self._owns_pool:
             try:
                 await self.pool.close(self.settings.pool.shutdown_timeout_s)

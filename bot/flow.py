@@ -17,6 +17,7 @@ from typing import Any
 import discord
 
 from bot.delivery import Answer, Upload, is_too_large
+from bot.metrics import BotMetrics
 from bot.replies import progress_text, queued_text, result_embed, result_filename, starting_text
 from bot.views import result_view
 from dreamcore.errors import DreamCancelled, DreamError
@@ -73,9 +74,13 @@ class Throttle:
 
 
 class DreamFlow:
-    def __init__(self, *, pool: Any, quota: Any, progress_interval_s: float, clock=time.monotonic) -> None:
+    def __init__(
+        self, *, pool: Any, quota: Any, progress_interval_s: float, clock=time.monotonic,
+        metrics: BotMetrics | None = None,
+    ) -> None:
         self.pool = pool
         self.quota = quota
+        self.metrics = metrics if metrics is not None else BotMetrics()
         self.progress_interval_s = progress_interval_s
         self._clock = clock
 
@@ -93,10 +98,12 @@ class DreamFlow:
                 )
             )
         except DreamError as err:
+            self.metrics.refused(err)
             await answer.fail(user_text(err))
             return None
         except Exception as err:  # noqa: BLE001 - the store failing must not leave the user waiting
             log.exception("job %s: quota reserve failed", job_id)
+            self.metrics.job_ended("failed")
             await answer.fail(user_text(err, job_id))
             return None
         try:
@@ -138,6 +145,7 @@ class DreamFlow:
         except asyncio.CancelledError:
             if job is not None:
                 job.cancel()  # nobody will read the result: free the worker
+            self._log_end(job_id, order, "cancelled", accepted, started, note="bot shutting down")
             raise
         except DreamError as err:
             status = "cancelled" if isinstance(err, DreamCancelled) else "failed"
@@ -147,6 +155,7 @@ class DreamFlow:
             return None
         except Exception as err:  # noqa: BLE001 - log with the id; the user gets the id to quote
             log.exception("job %s: unexpected error", job_id)
+            self._log_end(job_id, order, "failed", accepted, started, note="unexpected")
             await self._refund(job_id, "failed", repr(err)[:200])
             await answer.fail(user_text(err, job_id))
             return None
@@ -182,14 +191,21 @@ class DreamFlow:
         self, job_id: str, order: DreamOrder, status: str, accepted: float, started: float | None,
         *, result: DreamResult | None = None, note: str = "",
     ) -> None:
+        """The job's one log line (with the same fields structured, for JSON logs) and its metrics."""
         now = self._clock()
         queue_s = (started or now) - accepted
         run_s = result.seconds if result else (now - started if started else 0.0)
         size = f"{result.width}x{result.height}" if result else "-"
+        self.metrics.job_ended(status, queue_s=queue_s, run_s=run_s)
+        fields = {
+            "id": job_id, "status": status, "user": order.requester.user_id, "guild": order.requester.guild_id,
+            "source": order.source, "model": order.params.model, "layer": order.params.target,
+            "size": size, "queue_s": round(queue_s, 3), "run_s": round(run_s, 3), "note": note,
+        }
         log.info(
             "job %s %s user=%s guild=%s source=%s model=%s layer=%s size=%s queue=%.1fs run=%.1fs %s",
             job_id, status, order.requester.user_id, order.requester.guild_id, order.source,
-            order.params.model, order.params.target, size, queue_s, run_s, note,
+            order.params.model, order.params.target, size, queue_s, run_s, note, extra={"job": fields},
         )
 
 

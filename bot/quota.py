@@ -124,11 +124,13 @@ class QuotaService:
             used, running = _user_usage(tx, guild_id, user_id, now)
             if user.daily and used + running >= user.daily:
                 raise QuotaExceeded(
-                    f"You've used your {_dreams(user.daily)} for today; {_reset_text(now)}."
+                    f"You've used your {_dreams(user.daily)} for today; {_reset_text(now)}.",
+                    "user_daily",
                 )
             if user.concurrent and running >= user.concurrent:
                 raise QuotaExceeded(
-                    f"You already have {_dreams(running)} running; wait for one to finish."
+                    f"You already have {_dreams(running)} running; wait for one to finish.",
+                    "user_concurrent",
                 )
             if guild_id is not None:
                 server = self.server_limits(rules)
@@ -136,19 +138,22 @@ class QuotaService:
                 g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
                 if server.daily and g_used + g_running >= server.daily:
                     raise QuotaExceeded(
-                        f"This server has used its {_dreams(server.daily)} for today; {_reset_text(now)}."
+                        f"This server has used its {_dreams(server.daily)} for today; {_reset_text(now)}.",
+                        "guild_daily",
                     )
                 if server.concurrent and g_running >= server.concurrent:
                     raise QuotaExceeded(
                         f"This server already has {_dreams(g_running)} running; "
-                        "try again when one finishes."
+                        "try again when one finishes.",
+                        "guild_concurrent",
                     )
             if self.defaults.cooldown_s:
                 last = tx.last_request_at(user_id)
                 wait = (last + self.defaults.cooldown_s - now) if last is not None else 0
                 if wait > 0:
                     raise QuotaExceeded(
-                        f"Slow down a little: you can dream again in {_duration(wait)}."
+                        f"Slow down a little: you can dream again in {_duration(wait)}.",
+                        "cooldown",
                     )
             tx.insert_job(row)
 

@@ -1,4 +1,8 @@
-"""`dreambot run`: logging, the token from settings, and the one-time fallback without MESSAGE_CONTENT.
+"""`dreambot run`: logging, the token from settings, SIGTERM/SIGINT, and the one-time fallback
+without MESSAGE_CONTENT.
+
+SIGTERM (docker stop) and SIGINT close the bot, which drains the pool (running dreams finish and
+are posted, queued ones are refunded) before disconnecting; then the process exits 0.
 
 Discord closes the gateway with 4014 when the bot asks for a privileged intent that is not switched
 on in the Developer Portal. Rather than dying, the bot says where to switch it on and runs without:
@@ -8,12 +12,15 @@ reactions then re-dream only the bot's own results.
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
-import sys
+import signal
+from collections.abc import Iterator
+from typing import Any
 
 import discord
 
+from bot.logs import setup_logging, token_of
 from bot.settings import Settings
 
 log = logging.getLogger("dreambot")
@@ -25,52 +32,77 @@ INTENT_HELP = (
 )
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        out = {"t": self.formatTime(record), "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False)
+__all__ = ["INTENT_HELP", "run_bot", "serve", "setup_logging", "token_of"]
 
 
-def setup_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log.format == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log.level.upper())
-    logging.getLogger("discord").setLevel(max(logging.INFO, root.level))  # its DEBUG is a firehose
+class _Shutdown:
+    """Closes the running bot on SIGTERM/SIGINT (once; later signals only log)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.bot: Any = None
+        self.task: asyncio.Task[None] | None = None
+
+    def __call__(self, signame: str) -> None:
+        if self.requested:
+            log.warning("%s: already shutting down (draining running dreams)", signame)
+            return
+        self.requested = True
+        log.info("%s: shutting down; running dreams are finished first", signame)
+        if self.bot is not None:
+            self.task = asyncio.get_running_loop().create_task(self.bot.close())
+
+    async def wait(self) -> None:
+        """Let a signal-started close finish (its last steps run after bot.start() returned)."""
+        if self.task is not None:
+            with contextlib.suppress(Exception):
+                await self.task
 
 
-def token_of(settings: Settings) -> str | None:
-    secret = settings.discord.token
-    value = secret.get_secret_value().strip() if secret is not None else ""
-    return value or None
+@contextlib.contextmanager
+def _signals(shutdown: _Shutdown) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, shutdown, sig.name)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 async def serve(settings: Settings, token: str, **bot_kwargs: object) -> int:
-    """Run until closed; on 4014 with the intent requested, run again once without it."""
+    """Run until closed (or SIGTERM/SIGINT); on 4014 with the intent requested, run again once without it."""
     from bot.client import DreamBot
 
     message_content = settings.discord.message_content_intent
-    while True:
-        bot = DreamBot(settings, message_content=message_content, **bot_kwargs)  # type: ignore[arg-type]
-        try:
-            async with bot:
-                await bot.start(token)
-            return 0
-        except discord.PrivilegedIntentsRequired:
-            if not message_content:
-                log.error("Discord refused a privileged intent the bot does not even ask for; giving up.")
+    shutdown = _Shutdown()
+    with _signals(shutdown):
+        while not shutdown.requested:
+            bot = DreamBot(settings, message_content=message_content, **bot_kwargs)  # type: ignore[arg-type]
+            shutdown.bot = bot
+            try:
+                async with bot:
+                    await bot.start(token)
+                return 0
+            except discord.PrivilegedIntentsRequired:
+                if not message_content:
+                    log.error("Discord refused a privileged intent the bot does not even ask for; giving up.")
+                    return 1
+                log.warning(INTENT_HELP)
+                message_content = False
+            except discord.LoginFailure:
+                log.error("Discord rejected the token (DREAMBOT_DISCORD__TOKEN); check it in the Developer Portal.")
                 return 1
-            log.warning(INTENT_HELP)
-            message_content = False
-        except discord.LoginFailure:
-            log.error("Discord rejected the token (DREAMBOT_DISCORD__TOKEN); check it in the Developer Portal.")
-            return 1
+            finally:
+                await shutdown.wait()
+                shutdown.bot = None
+    return 0
 
 
 def run_bot(settings: Settings) -> int:

@@ -76,6 +76,7 @@ async def test_daily_cap_with_friendly_message(store, clock):
     assert (
         str(err.value) == "You've used your 3 dreams for today; more at 00:00 UTC (in 5 h 12 min)."
     )
+    assert err.value.reason == "user_daily"
     await reserve(q, user=OTHER)  # others are unaffected
 
 
@@ -93,8 +94,9 @@ async def test_concurrent_cap(store, clock):
     await reserve(q)
     with pytest.raises(
         QuotaExceeded, match="You already have 2 dreams running; wait for one to finish."
-    ):
+    ) as err:
         await reserve(q)
+    assert err.value.reason == "user_concurrent"
     await finish(q, a)
     await reserve(q)
 
@@ -154,8 +156,9 @@ async def test_server_total_caps_everyone(store, clock):
         await finish(q, await reserve(q, user=user))
     with pytest.raises(
         QuotaExceeded, match=r"^This server has used its 3 dreams for today; more at 00:00 UTC"
-    ):
+    ) as err:
         await reserve(q, user=4)
+    assert err.value.reason == "guild_daily"
     await reserve(q, guild=99, user=4)  # another server is unaffected
     await reserve(q, guild=None, user=4)  # DMs use only the defaults
 
@@ -164,8 +167,9 @@ async def test_server_concurrent_from_config(store, clock):
     q = service(store, clock, user_daily=0, guild_concurrent=2)
     await reserve(q, user=1)
     await reserve(q, user=2)
-    with pytest.raises(QuotaExceeded, match="This server already has 2 dreams running"):
+    with pytest.raises(QuotaExceeded, match="This server already has 2 dreams running") as err:
         await reserve(q, user=3)
+    assert err.value.reason == "guild_concurrent"
 
 
 async def test_dm_uses_defaults_only(store, clock):
@@ -190,8 +194,9 @@ async def test_cooldown(store, clock):
     q = service(store, clock, user_daily=0, cooldown_s=30)
     await reserve(q)
     clock.t += 18
-    with pytest.raises(QuotaExceeded, match="again in 12 s"):
+    with pytest.raises(QuotaExceeded, match="again in 12 s") as err:
         await reserve(q)
+    assert err.value.reason == "cooldown"
     clock.t += 12
     await reserve(q)
 

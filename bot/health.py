@@ -1,0 +1,117 @@
+"""The health and metrics HTTP endpoint (aiohttp), owned by DreamBot: started in setup_hook, stopped in close.
+
+GET /healthz  200 {"status":"ok","gateway":true,"workers_alive":N,"database":true}
+              503 with the same fields when the gateway is down, no worker is alive or the
+              database cannot be written; "status" is then "unhealthy".
+GET /metrics  Prometheus text format.
+
+The bot is duck-typed (is_closed(), is_ready(), ws, pool, store) so checks can be tested with stubs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot.metrics import BotMetrics
+
+log = logging.getLogger(__name__)
+DB_TIMEOUT_S = 3.0
+
+
+class _Rollback(Exception):
+    """Raised inside the probe transaction so the store rolls the write back."""
+
+
+def _probe_write(tx: Any) -> None:
+    # A real write (rewrite the schema version with its own value), then roll it back: BEGIN
+    # IMMEDIATE alone succeeds even on a read-only database file.
+    version = int(tx.conn.execute("PRAGMA user_version").fetchone()[0])
+    tx.conn.execute(f"PRAGMA user_version = {version}")
+    raise _Rollback
+
+
+async def database_writable(store: Any, timeout: float = DB_TIMEOUT_S) -> bool:
+    if store is None:
+        return False
+    try:
+        await asyncio.wait_for(store.transaction(_probe_write), timeout)
+    except _Rollback:
+        return True
+    except Exception as err:  # noqa: BLE001 - any failure means "not writable"
+        log.warning("health: database not writable: %r", err)
+        return False
+    return True
+
+
+def gateway_connected(bot: Any) -> bool:
+    ws = getattr(bot, "ws", None)
+    return bool(not bot.is_closed() and bot.is_ready() and ws is not None and ws.open)
+
+
+def workers_alive(pool: Any) -> int:
+    if pool is None:
+        return 0
+    try:
+        return int(pool.stats().workers_alive)
+    except Exception:  # noqa: BLE001
+        log.exception("health: pool.stats() failed")
+        return 0
+
+
+async def health(bot: Any) -> tuple[bool, dict[str, Any]]:
+    gateway = gateway_connected(bot)
+    alive = workers_alive(bot.pool)
+    database = await database_writable(bot.store)
+    ok = gateway and alive > 0 and database
+    return ok, {"status": "ok" if ok else "unhealthy", "gateway": gateway, "workers_alive": alive,
+                "database": database}
+
+
+class HealthServer:
+    def __init__(self, bot: Any, metrics: BotMetrics, host: str = "127.0.0.1", port: int = 9108) -> None:
+        self.bot, self.metrics, self.host, self._port = bot, metrics, host, port
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when configured with 0), once started."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self._port).start()
+        except OSError:
+            await runner.cleanup()
+            log.error("health: cannot listen on %s:%s (health.port / DREAMBOT_HEALTH__PORT)", self.host, self._port)
+            raise
+        self._runner = runner
+        self._port = runner.addresses[0][1]
+        log.info("health and metrics on %s (/healthz, /metrics)", self.url)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        ok, body = await health(self.bot)
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body, content_type = self.metrics.render()
+        resp = web.Response(body=body)
+        resp.headers["Content-Type"] = content_type  # includes version and charset
+        return resp
