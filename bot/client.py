@@ -55,6 +55,7 @@ class DreamBot(commands.Bot):
         self.quota: Any = None
         self.flow: DreamFlow | None = None  # type: ignore[assignment]
         self.http_session: aiohttp.ClientSession | None = None
+        self._decode_slots = asyncio.Semaphore(2)  # intake image checks at once (memory bound)
         self.lost_jobs: list[Any] = []  # reservations found after a crash (for ops and tests)
         self.metrics = BotMetrics(pool=lambda: self.pool)  # this bot's own registry
         self.health: Any = None  # bot.health.HealthServer when settings.health.enabled
@@ -153,15 +154,18 @@ class DreamBot(commands.Bot):
             channels = ", ".join(f"<#{c}>" for c in guild.allowed_channel_ids)
             raise NotAllowedHere(f"Dreams are made in {channels} on this server.")
 
-    async def fetch_image(self, url: str, *, declared_size: int | None = None) -> bytes:
-        """Download an attachment and check that it decodes, before it costs any quota."""
+    async def fetch_image(self, url: str, *, max_side: int, declared_size: int | None = None) -> bytes:
+        """Download an attachment and check it decodes at the size it will be dreamed at, before it
+        costs any quota. Decodes run in threads, a few at a time: a large image needs hundreds of MB."""
         from bot.intake import download_attachment
         from dreamcore.imaging import decode_image
 
         assert self.http_session is not None
         data = await download_attachment(self.http_session, url, config=self.settings.intake, declared_size=declared_size)
         e = self.settings.engine
-        await asyncio.to_thread(
-            decode_image, data, max_side=e.max_side_cap, max_pixels=e.max_input_pixels, min_side=e.min_side
-        )
+        async with self._decode_slots:
+            await asyncio.to_thread(
+                decode_image, data, max_side=min(max_side, e.max_side_cap), max_pixels=e.max_input_pixels,
+                min_side=e.min_side,
+            )
         return data

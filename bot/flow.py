@@ -20,7 +20,7 @@ from bot.delivery import Answer, Upload, is_too_large
 from bot.metrics import BotMetrics
 from bot.replies import progress_text, queued_text, result_embed, result_filename, starting_text
 from bot.views import result_view
-from dreamcore.errors import DreamCancelled, DreamError
+from dreamcore.errors import DreamCancelled, DreamError, PoolClosed
 from dreamcore.request import DreamParams, DreamRequest, DreamResult
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ class DreamFlow:
             self._log_end(job_id, order, "cancelled", accepted, started, note="bot shutting down")
             raise
         except DreamError as err:
-            status = "cancelled" if isinstance(err, DreamCancelled) else "failed"
+            # refused at shutdown (PoolClosed) counts as cancelled: the user did nothing wrong
+            status = "cancelled" if isinstance(err, DreamCancelled | PoolClosed) else "failed"
             await self._refund(job_id, status, err.code)
             self._log_end(job_id, order, status, accepted, started, note=err.code)
             await answer.fail(user_text(err, job_id))

@@ -127,7 +127,7 @@ class DreamCog(commands.Cog, name="Dream"):
         await interaction.response.defer(thinking=True)
         answer = self.interaction_answer(interaction)
         try:
-            data = await self.bot.fetch_image(image.url, declared_size=image.size)
+            data = await self.bot.fetch_image(image.url, max_side=params.max_side, declared_size=image.size)
         except Exception as err:  # noqa: BLE001 - DownloadFailed/InvalidImage; others get logged
             self._log_unexpected(err, "download")
             await answer.fail(user_text(err))
@@ -159,7 +159,7 @@ class DreamCog(commands.Cog, name="Dream"):
         await interaction.response.defer(thinking=True)
         answer = self.interaction_answer(interaction, reply_to=message)
         try:
-            data = await self.bot.fetch_image(attachment.url, declared_size=attachment.size)
+            data = await self.bot.fetch_image(attachment.url, max_side=params.max_side, declared_size=attachment.size)
         except Exception as err:  # noqa: BLE001
             self._log_unexpected(err, "download")
             await answer.fail(user_text(err))
@@ -200,7 +200,7 @@ class DreamCog(commands.Cog, name="Dream"):
         answer = self.interaction_answer(interaction, reply_to=message)
         input_url = input_url_from_embed(embed)
         try:
-            data = await self._button_input(message, action, input_url)
+            data = await self._button_input(message, action, input_url, params.max_side)
         except Exception as err:  # noqa: BLE001
             self._log_unexpected(err, "download")
             await answer.fail(user_text(err))
@@ -209,19 +209,19 @@ class DreamCog(commands.Cog, name="Dream"):
         next_input = input_url if action == "reroll" else message.attachments[0].url
         self.start(DreamOrder(requester, data, params, "button", next_input), answer)
 
-    async def _button_input(self, message: discord.Message, action: str, input_url: str | None) -> bytes:
+    async def _button_input(self, message: discord.Message, action: str, input_url: str | None, max_side: int) -> bytes:
         """Deeper dreams the result; Re-roll dreams the original input (the result if that is gone)."""
         if not message.attachments:
             raise InvalidImage("That dream's image is gone.")
         result = message.attachments[0]
         if action == "reroll" and input_url:
             try:
-                return await self.bot.fetch_image(input_url)
+                return await self.bot.fetch_image(input_url, max_side=max_side)
             except DreamError as err:
                 log.info("re-roll input unavailable (%s); using the result instead", err)
             except Exception as err:  # noqa: BLE001 - e.g. DownloadFailed on an expired CDN link
                 log.info("re-roll input unavailable (%s); using the result instead", err)
-        return await self.bot.fetch_image(result.url, declared_size=result.size)
+        return await self.bot.fetch_image(result.url, max_side=max_side, declared_size=result.size)
 
     # --- reactions -------------------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ class DreamCog(commands.Cog, name="Dream"):
             reply_to=message.to_reference(fail_if_not_exists=False),
         )
         try:
-            data = await self.bot.fetch_image(attachment.url, declared_size=attachment.size)
+            data = await self.bot.fetch_image(attachment.url, max_side=params.max_side, declared_size=attachment.size)
         except DreamError as err:
             await answer.fail(user_text(err))
             return None

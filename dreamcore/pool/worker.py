@@ -191,7 +191,10 @@ def run_worker(
     conn: Connection, handler_path: str, engine: EngineConfig, pool: PoolConfig, threads: int
 ) -> None:
     """Process entry point (spawned by LocalPool)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle (it drains us)
+    # Ctrl+C and SIGTERM sent to the whole process group (a terminal, systemd, `kill -TERM -pgid`)
+    # are the parent's to handle: it drains us. We are stopped with SIGKILL or by the pipe closing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # for torch, if the handler imports it later
         os.environ[var] = str(threads)
     inbox, outbox = _Inbox(conn), _Outbox(conn)
