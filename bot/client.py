@@ -16,7 +16,7 @@ import discord
 from discord.ext import commands
 
 from bot.endpoints import apply_endpoints
-from bot.flow import DreamFlow, maybe_await
+from bot.flow import DreamFlow
 from bot.guildconf import GuildConfig, resolve
 from bot.metrics import BotMetrics
 from bot.replies import lost_after_restart_text
@@ -72,7 +72,7 @@ class DreamBot(commands.Bot):
         if self.store is None:
             self.store = await Store.open(s.store.path)
         self.quota = QuotaService(self.store, s.quota, time.time)
-        self.lost_jobs = list(await maybe_await(self.quota.reconcile_after_restart()))
+        self.lost_jobs = list(await self.quota.reconcile_after_restart())
         await self._tell_lost(self.lost_jobs)
         if self.pool is None:
             from dreamcore.pool import LocalPool

@@ -7,7 +7,6 @@ throttling, the upload-limit retry, refunds and the per-job log line exist once.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 import uuid
@@ -48,11 +47,6 @@ def new_job_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-async def maybe_await(value: Any) -> Any:
-    """The store/quota API may be sync or async; the flow works with either."""
-    return await value if inspect.isawaitable(value) else value
-
-
 def user_text(err: BaseException, job_id: str | None = None) -> str:
     from bot.errors import user_message  # the one place that turns errors into user text
 
@@ -89,13 +83,11 @@ class DreamFlow:
         job_id = new_job_id()
         req = order.requester
         try:
-            await maybe_await(
-                self.quota.reserve(
-                    job_id=job_id, user_id=req.user_id, guild_id=req.guild_id, channel_id=req.channel_id,
-                    role_ids=list(req.role_ids), source=order.source, model=order.params.model,
-                    layer=order.params.target, params=order.params.model_dump(mode="json"),
-                    notify_channel_id=req.channel_id,
-                )
+            await self.quota.reserve(
+                job_id=job_id, user_id=req.user_id, guild_id=req.guild_id, channel_id=req.channel_id,
+                role_ids=list(req.role_ids), source=order.source, model=order.params.model,
+                layer=order.params.target, params=order.params.model_dump(mode="json"),
+                notify_channel_id=req.channel_id,
             )
         except DreamError as err:
             self.metrics.refused(err)
@@ -127,7 +119,7 @@ class DreamFlow:
                     await answer.status(queued_text(event.position))
                 elif event.kind == "started":
                     started = self._clock()
-                    await maybe_await(self.quota.mark_running(job_id))
+                    await self.quota.mark_running(job_id)
                     if throttle.ready():
                         await answer.status(starting_text())
                 elif event.kind == "progress" and event.progress and throttle.ready():
@@ -141,7 +133,7 @@ class DreamFlow:
             )
             upload = Upload(result.image, result_filename(result), embed, result_view(order.requester.user_id))
             await self._deliver(upload, answer, result)
-            await maybe_await(self.quota.charge(job_id, queue_s=queue_s, run_s=result.seconds))
+            await self.quota.charge(job_id, queue_s=queue_s, run_s=result.seconds)
         except asyncio.CancelledError:
             if job is not None:
                 job.cancel()  # nobody will read the result: free the worker
@@ -184,7 +176,7 @@ class DreamFlow:
 
     async def _refund(self, job_id: str, status: str, error: str) -> None:
         try:
-            await maybe_await(self.quota.refund(job_id, status=status, error=error))
+            await self.quota.refund(job_id, status=status, error=error)
         except Exception:  # noqa: BLE001 - reconcile_after_restart settles it later
             log.exception("job %s: refund failed", job_id)
 

@@ -17,7 +17,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import NotPermitted, user_message
-from bot.flow import maybe_await
 from dreamcore.errors import DreamError
 
 if TYPE_CHECKING:
@@ -176,7 +175,7 @@ class AdminCog(commands.Cog, name="Admin"):
             changes["reaction_redream"] = reaction_redream
         if emoji:
             changes["reaction_emoji"] = emoji.strip()
-        gs = await maybe_await(store.save_guild_settings(dataclasses.replace(gs, **changes), now=time.time()))
+        gs = await store.save_guild_settings(dataclasses.replace(gs, **changes), now=time.time())
         cfg = await self.bot.guild_config(interaction.guild_id)
         where = ", ".join(f"<#{c}>" for c in cfg.allowed_channel_ids) or "every channel"
         text = (
