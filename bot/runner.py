@@ -18,10 +18,12 @@ import signal
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import discord
 
 from bot.logs import setup_logging, token_of
 from bot.settings import Settings
+from dreamcore.errors import DreamError
 
 log = logging.getLogger("dreambot")
 
@@ -98,6 +100,13 @@ async def serve(settings: Settings, token: str, **bot_kwargs: object) -> int:
                 message_content = False
             except discord.LoginFailure:
                 log.error("Discord rejected the token (DREAMBOT_DISCORD__TOKEN); check it in the Developer Portal.")
+                return 1
+            except DreamError as err:  # e.g. the workers could not load their weights
+                log.error("Could not start: %s", err)
+                return 1
+            except (aiohttp.ClientConnectionError, OSError) as err:
+                where = settings.discord.api_base or "Discord"
+                log.error("Could not reach %s (%s); check the network and discord.api_base.", where, err)
                 return 1
             finally:
                 await shutdown.wait()

@@ -54,3 +54,19 @@ async def test_refused_message_content_intent_restarts_without_it(strict_fake, p
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_workers_that_cannot_load_weights_stop_the_bot_with_one_clear_message(fake, tmp_path, caplog):
+    # A fresh machine, offline, without the default model's weights: no traceback, exit code 1.
+    from bot.settings import Settings
+
+    base = make_settings(fake, tmp_path / "w.sqlite3")
+    engine = base.engine.model_copy(update={"offline": True, "cache_dir": tmp_path / "empty-cache",
+                                            "models": ("inception5h", "tiny")})
+    pool_cfg = base.pool.model_copy(update={"warm_models": ("inception5h",), "start_timeout_s": 120.0})
+    settings = Settings.model_construct(**{**dict(base), "engine": engine, "pool": pool_cfg})
+    caplog.set_level(logging.INFO, logger="dreambot")
+    code = await asyncio.wait_for(serve(settings, "fake-token"), 120)
+    assert code == 1
+    [line] = [r.getMessage() for r in caplog.records if r.name == "dreambot" and r.levelno >= logging.ERROR]
+    assert line.startswith("Could not start:") and "dreambot fetch-weights inception5h" in line
