@@ -74,9 +74,6 @@ def png(side: int, seed: int) -> bytes:
     return buf.getvalue()
 
 
-def has_file(message: dict | None) -> bool:
-    return bool(message and message.get("attachments") and message["attachments"][0].get("data"))
-
 
 async def run(args: argparse.Namespace) -> int:
     from bot.client import DreamBot
@@ -90,6 +87,7 @@ async def run(args: argparse.Namespace) -> int:
     )
     from dreamcore.config import EngineConfig, PoolConfig
     from dreamcore.pool import LocalPool
+    from tests.bot.conftest import has_file
     from tests.fakediscord.server import FakeDiscord
 
     engine = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)

@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
 MENTION_USERS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=True)
+PREVIEW_NAME = "preview.jpg"
+
+
+def preview_file(preview: bytes) -> discord.File:
+    return discord.File(io.BytesIO(preview), filename=PREVIEW_NAME)
 
 
 def is_token_dead(err: discord.HTTPException) -> bool:
@@ -46,7 +51,7 @@ class Upload:
 class Answer(Protocol):
     upload_limit: int
 
-    async def status(self, text: str) -> None: ...
+    async def status(self, text: str, preview: bytes | None = None) -> None: ...
     async def deliver(self, upload: Upload) -> discord.Message | None: ...
     async def fail(self, text: str) -> None: ...
 
@@ -61,13 +66,16 @@ class ChannelAnswer:
     reply_to: discord.MessageReference | None = None
     _status_message: discord.Message | None = field(default=None, init=False)
 
-    async def status(self, text: str) -> None:
+    async def status(self, text: str, preview: bytes | None = None) -> None:
+        files = [preview_file(preview)] if preview else []
         try:
             if self._status_message is None:
                 self._status_message = await self.channel.send(
-                    text, reference=self.reply_to, mention_author=False,
+                    text, files=files, reference=self.reply_to, mention_author=False,
                     allowed_mentions=discord.AllowedMentions.none(),
                 )
+            elif files:
+                await self._status_message.edit(content=text, attachments=files)
             else:
                 await self._status_message.edit(content=text)
         except discord.HTTPException as err:  # progress is a nicety; never fail a job over it
@@ -86,7 +94,7 @@ class ChannelAnswer:
         content = f"<@{self.requester_id}> {text}"
         try:
             if self._status_message is not None:
-                await self._status_message.edit(content=content, allowed_mentions=MENTION_USERS)
+                await self._status_message.edit(content=content, attachments=[], allowed_mentions=MENTION_USERS)
             else:
                 await self.channel.send(content, reference=self.reply_to, allowed_mentions=MENTION_USERS)
         except discord.HTTPException as err:
@@ -124,11 +132,14 @@ class InteractionAnswer:
     def token_usable(self) -> bool:
         return not self._dead and self._clock() < self._deadline
 
-    async def status(self, text: str) -> None:
+    async def status(self, text: str, preview: bytes | None = None) -> None:
         if not self.token_usable:
             return  # no progress in the channel: one result message is enough noise
         try:
-            await self.interaction.edit_original_response(content=text)
+            if preview:  # the dream so far, small, under the progress bar
+                await self.interaction.edit_original_response(content=text, attachments=[preview_file(preview)])
+            else:
+                await self.interaction.edit_original_response(content=text)
         except discord.HTTPException as err:
             self._note_failure(err)
 

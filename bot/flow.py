@@ -108,12 +108,14 @@ class DreamFlow:
         accepted = self._clock()
         started: float | None = None
         request = DreamRequest(
-            image=order.image, params=order.params, output_max_bytes=max(MIN_UPLOAD_BYTES, answer.upload_limit)
+            image=order.image, params=order.params, output_max_bytes=max(MIN_UPLOAD_BYTES, answer.upload_limit),
+            preview=True,  # a small JPEG at the end of each octave, shown under the progress bar
         )
         job = None
         try:
             job = self.pool.submit(request, job_id=job_id)
             throttle = Throttle(self.progress_interval_s, self._clock)
+            preview: bytes | None = None
             async for event in job.events():
                 if event.kind == "queued" and event.position and throttle.ready():
                     await answer.status(queued_text(event.position))
@@ -122,8 +124,11 @@ class DreamFlow:
                     await self.quota.mark_running(job_id)
                     if throttle.ready():
                         await answer.status(starting_text())
-                elif event.kind == "progress" and event.progress and throttle.ready():
-                    await answer.status(progress_text(event.progress))
+                elif event.kind == "progress" and event.progress:
+                    preview = event.progress.preview or preview
+                    if throttle.ready():
+                        await answer.status(progress_text(event.progress), preview)
+                        preview = None  # shown; attach again only when a newer one arrives
             result = await job.result()
             finished = self._clock()
             queue_s = (started or finished) - accepted

@@ -108,6 +108,13 @@ class DreamProgress(BaseModel):
     steps: int
     preview: bytes | None = None
 
+    def keeping_preview_of(self, older: DreamProgress) -> DreamProgress:
+        """This event, carrying `older`'s preview if it has none: progress events are coalesced
+        when a reader falls behind, and an octave's preview should survive that."""
+        if self.preview is None and older.preview is not None:
+            return self.model_copy(update={"preview": older.preview})
+        return self
+
     @property
     def fraction(self) -> float:
         return ((self.octave - 1) * self.steps + self.step) / (self.octaves * self.steps)

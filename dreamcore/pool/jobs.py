@@ -6,6 +6,7 @@ A Job is only touched from the event loop thread; the pool drives its transition
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -39,6 +40,9 @@ class _Feed:
 
     def put(self, event: JobEvent) -> None:
         if event.kind == "progress" and self._items and self._items[-1].kind == "progress":
+            older = self._items[-1].progress
+            if event.progress is not None and older is not None:  # keep an unread preview
+                event = dataclasses.replace(event, progress=event.progress.keeping_preview_of(older))
             self._items[-1] = event
         else:
             self._items.append(event)

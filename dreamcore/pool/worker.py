@@ -77,6 +77,8 @@ class _Outbox:
 
     def progress(self, msg: tuple[Any, ...]) -> None:
         with self._cond:
+            if self._progress is not None:  # not sent yet: replaced, but its preview kept
+                msg = (*msg[:2], msg[2].keeping_preview_of(self._progress[2]))
             self._progress = msg
             self._cond.notify()
 

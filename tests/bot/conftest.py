@@ -126,7 +126,9 @@ async def dream(fake: FakeDiscord, user, image=None, *, filename="in.png", ctype
 
 
 def has_file(message: dict | None) -> bool:
-    return bool(message and message.get("attachments") and message["attachments"][0].get("data"))
+    """The message carries a dream (progress previews, `preview.jpg`, don't count)."""
+    attachments = (message or {}).get("attachments") or []
+    return any(a.get("data") and a["filename"].startswith("dream.") for a in attachments)
 
 
 async def finished_result(rec, timeout: float = 60.0) -> dict:

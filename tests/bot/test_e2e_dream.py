@@ -65,3 +65,14 @@ async def test_quota_exhausted_tells_when_it_resets(fake, pool, tmp_path, limit)
         assert [r.status for r in rows] == ["done"]
     finally:
         await runner.stop()
+
+
+async def test_progress_shows_a_preview_that_the_result_replaces(fake, bot):
+    alice = fake.add_member(name="alice")
+    rec = await dream(fake, alice, png_bytes(160), octaves=3, steps=60, size=160)
+    msg = await finished_result(rec)
+    edits = [r for r in fake.find_requests("PATCH", f"/webhooks/*/{rec.token}/messages/@original")]
+    previews = [f for r in edits for f in r.files if f.filename == "preview.jpg"]
+    assert previews and previews[0].data[:2] == b"\xff\xd8"  # a JPEG under the progress bar
+    assert [a["filename"] for a in msg["attachments"]] == [msg["attachments"][0]["filename"]]
+    assert msg["attachments"][0]["filename"].startswith("dream.")  # the preview is gone

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from tests.bot.conftest import png_bytes
+from tests.bot.conftest import has_file, png_bytes
 from tests.fakediscord.server import FakeDiscord
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
@@ -171,9 +171,6 @@ async def started(fake: FakeDiscord, bot: BotProcess, identifies_before: int, ti
     )
     assert bot.proc.poll() is None, f"bot exited with {bot.proc.returncode}\n{bot.tail()}"
 
-
-def has_file(message: dict | None) -> bool:
-    return bool(message and message.get("attachments") and message["attachments"][0].get("data"))
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -50,10 +50,11 @@ class ScriptedPool:
 class RecordingAnswer:
     def __init__(self, upload_limit=10_000_000, refuse_first_upload=False):
         self.upload_limit, self.refuse = upload_limit, refuse_first_upload
-        self.statuses, self.uploads, self.failures = [], [], []
+        self.statuses, self.uploads, self.failures, self.previews = [], [], [], []
 
-    async def status(self, text):
+    async def status(self, text, preview=None):
         self.statuses.append(text)
+        self.previews.append(preview)
 
     async def deliver(self, upload):
         if self.refuse:
@@ -125,3 +126,17 @@ def test_throttle():
     assert t.ready() and not t.ready()
     now[0] = 2.5
     assert t.ready()
+
+
+async def test_an_octave_preview_survives_throttling_and_is_shown_once(quota):
+    # Steps come faster than the throttle lets edits through: the preview that arrived with a
+    # skipped event rides along with the next edit that does go out, and only once.
+    clock = iter([0.0, 0.1, 0.2, 1.0, 1.1, 2.0, 2.1, 3.0, 3.1, 4.0, 4.1])
+    steps = [DreamProgress(octave=1, octaves=2, step=s, steps=3, preview=b"jpeg1" if s == 3 else None) for s in (1, 2, 3)]
+    steps += [DreamProgress(octave=2, octaves=2, step=1, steps=3)]
+    events = [JobEvent("started", "j", position=0)] + [JobEvent("progress", "j", progress=p) for p in steps]
+    pool, answer = ScriptedPool(events + [JobEvent("done", "j")], _result(png())), RecordingAnswer()
+    flow = DreamFlow(pool=pool, quota=quota, progress_interval_s=0.5, clock=lambda: next(clock))
+    await flow.run(_order(), answer)
+    assert pool.requests[0].preview is True
+    assert [p for p in answer.previews if p] == [b"jpeg1"]

@@ -114,3 +114,18 @@ async def test_jobs_submitted_before_start_wait_for_workers() -> None:
     assert job.state == "queued" and job.position == 1
     async with pool:
         assert (await job.result()).image == expected_digest(job.request.image)
+
+
+async def test_coalesced_progress_keeps_an_unread_preview():
+    from dreamcore.pool.jobs import _Feed
+    from dreamcore.request import DreamProgress
+
+    feed = _Feed()
+    with_preview = DreamProgress(octave=1, octaves=2, step=3, steps=3, preview=b"jpg")
+    later = DreamProgress(octave=2, octaves=2, step=1, steps=3)
+    feed.put(JobEvent("progress", "j", progress=with_preview))
+    feed.put(JobEvent("progress", "j", progress=later))  # the reader was slow: coalesced
+    event = await feed.get()
+    assert (event.progress.octave, event.progress.step, event.progress.preview) == (2, 1, b"jpg")
+    newer = DreamProgress(octave=2, octaves=2, step=3, steps=3, preview=b"new")
+    assert newer.keeping_preview_of(with_preview).preview == b"new"  # a newer preview wins
