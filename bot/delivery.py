@@ -15,6 +15,8 @@ from typing import Protocol
 
 import discord
 
+from bot.replies import ready_text
+
 log = logging.getLogger(__name__)
 
 INVALID_WEBHOOK_TOKEN = 50027
@@ -83,7 +85,7 @@ class ChannelAnswer:
 
     async def deliver(self, upload: Upload) -> discord.Message | None:
         message = await self.channel.send(
-            f"<@{self.requester_id}> your dream is ready.",
+            ready_text(self.requester_id),
             file=upload.file(), embed=upload.embed, view=upload.view,
             reference=self.reply_to, allowed_mentions=MENTION_USERS,
         )

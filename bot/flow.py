@@ -16,6 +16,7 @@ from typing import Any
 import discord
 
 from bot.delivery import Answer, Upload, is_too_large
+from bot.errors import user_message
 from bot.metrics import BotMetrics
 from bot.replies import progress_text, queued_text, result_embed, result_filename, starting_text
 from bot.views import result_view
@@ -45,12 +46,6 @@ class DreamOrder:
 
 def new_job_id() -> str:
     return uuid.uuid4().hex[:12]
-
-
-def user_text(err: BaseException, job_id: str | None = None) -> str:
-    from bot.errors import user_message  # the one place that turns errors into user text
-
-    return user_message(err, job_id=job_id)
 
 
 class Throttle:
@@ -91,12 +86,12 @@ class DreamFlow:
             )
         except DreamError as err:
             self.metrics.refused(err)
-            await answer.fail(user_text(err))
+            await answer.fail(user_message(err))
             return None
         except Exception as err:  # noqa: BLE001 - the store failing must not leave the user waiting
             log.exception("job %s: quota reserve failed", job_id)
             self.metrics.job_ended("failed")
-            await answer.fail(user_text(err, job_id))
+            await answer.fail(user_message(err, job_id=job_id))
             return None
         try:
             return await self._run_reserved(job_id, order, answer)
@@ -149,13 +144,13 @@ class DreamFlow:
             status = "cancelled" if isinstance(err, DreamCancelled | PoolClosed) else "failed"
             await self._refund(job_id, status, err.code)
             self._log_end(job_id, order, status, accepted, started, note=err.code)
-            await answer.fail(user_text(err, job_id))
+            await answer.fail(user_message(err, job_id=job_id))
             return None
         except Exception as err:  # noqa: BLE001 - log with the id; the user gets the id to quote
             log.exception("job %s: unexpected error", job_id)
             self._log_end(job_id, order, "failed", accepted, started, note="unexpected")
             await self._refund(job_id, "failed", repr(err)[:200])
-            await answer.fail(user_text(err, job_id))
+            await answer.fail(user_message(err, job_id=job_id))
             return None
         self._log_end(job_id, order, "done", accepted, started, result=result)
         return result

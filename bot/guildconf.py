@@ -20,6 +20,12 @@ class GuildConfig:
         return not self.allowed_channel_ids or channel_id in self.allowed_channel_ids
 
 
+def can_manage_server(user: object) -> bool:
+    """Manage Server (administrators have every permission, so they pass too)."""
+    perms = getattr(user, "guild_permissions", None)
+    return bool(perms and (perms.manage_guild or perms.administrator))
+
+
 def resolve(stored: GuildSettings | None, discord_cfg: DiscordConfig) -> GuildConfig:
     if stored is None:  # DMs and unknown guilds: the defaults
         return GuildConfig(None, (), None, discord_cfg.reaction_redream, discord_cfg.reaction_emoji)

@@ -22,25 +22,11 @@ log = logging.getLogger(__name__)
 DB_TIMEOUT_S = 3.0
 
 
-class _Rollback(Exception):
-    """Raised inside the probe transaction so the store rolls the write back."""
-
-
-def _probe_write(tx: Any) -> None:
-    # A real write (rewrite the schema version with its own value), then roll it back: BEGIN
-    # IMMEDIATE alone succeeds even on a read-only database file.
-    version = int(tx.conn.execute("PRAGMA user_version").fetchone()[0])
-    tx.conn.execute(f"PRAGMA user_version = {version}")
-    raise _Rollback
-
-
 async def database_writable(store: Any, timeout: float = DB_TIMEOUT_S) -> bool:
     if store is None:
         return False
     try:
-        await asyncio.wait_for(store.transaction(_probe_write), timeout)
-    except _Rollback:
-        return True
+        await asyncio.wait_for(store.check_writable(), timeout)
     except Exception as err:  # noqa: BLE001 - any failure means "not writable"
         log.warning("health: database not writable: %r", err)
         return False

@@ -256,6 +256,21 @@ class Store:
 
         return await self._run(run)
 
+    async def check_writable(self) -> None:
+        """Raise unless the database takes a write (for health checks; nothing is changed).
+
+        A real write is needed: BEGIN IMMEDIATE alone succeeds even on a read-only file."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                conn.execute(f"PRAGMA user_version = {version}")
+            finally:
+                conn.execute("ROLLBACK")
+
+        await self._run(run)
+
     async def schema_version(self) -> int:
         return await self._run(lambda c: int(c.execute("PRAGMA user_version").fetchone()[0]))
 

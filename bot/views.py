@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.guildconf import can_manage_server
+
 if TYPE_CHECKING:
     from bot.client import DreamBot
 
@@ -59,7 +61,4 @@ def result_view(requester_id: int) -> discord.ui.View:
 
 def may_delete(user: discord.abc.User, requester_id: int) -> bool:
     """The requester, or anyone who may manage the server."""
-    if user.id == requester_id:
-        return True
-    perms = getattr(user, "guild_permissions", None)
-    return bool(perms and perms.manage_guild)
+    return user.id == requester_id or can_manage_server(user)

@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import NotPermitted, user_message
+from bot.guildconf import can_manage_server, resolve
 from dreamcore.errors import DreamError
 
 if TYPE_CHECKING:
@@ -28,12 +29,7 @@ ScopeChoice = Literal["server", "role", "user"]
 
 
 def is_admin(interaction: discord.Interaction) -> bool:
-    perms = getattr(interaction.user, "guild_permissions", None)
-    return bool(perms and (perms.manage_guild or perms.administrator))
-
-
-def require_admin(interaction: discord.Interaction) -> bool:
-    return is_admin(interaction)  # False -> CheckFailure -> the refusal in cog_app_command_error
+    return can_manage_server(interaction.user)  # False -> CheckFailure -> cog_app_command_error
 
 
 def _limit(value: int | None) -> str:
@@ -94,7 +90,7 @@ class AdminCog(commands.Cog, name="Admin"):
         scope="whom the rule applies to", role="the role (scope role)", user="the member (scope user)",
         daily="dreams per day (0 = unlimited)", concurrent="dreams at once (0 = unlimited)",
     )
-    @app_commands.check(require_admin)
+    @app_commands.check(is_admin)
     async def quota_set(
         self, interaction: discord.Interaction, scope: ScopeChoice,
         daily: app_commands.Range[int, 0, 100000] | None = None,
@@ -111,7 +107,7 @@ class AdminCog(commands.Cog, name="Admin"):
         await interaction.response.send_message(f"Quota rule saved:\n{_rule_line(rule)}", ephemeral=True)
 
     @quota.command(name="show", description="Show this server's quota rules")
-    @app_commands.check(require_admin)
+    @app_commands.check(is_admin)
     async def quota_show(self, interaction: discord.Interaction) -> None:
         rules = await self.bot.quota.get_rules(interaction.guild_id)
         d = self.bot.settings.quota
@@ -123,7 +119,7 @@ class AdminCog(commands.Cog, name="Admin"):
         await interaction.response.send_message("\n".join([*lines, defaults])[:1990], ephemeral=True)
 
     @quota.command(name="reset", description="Remove a quota rule (back to the defaults)")
-    @app_commands.check(require_admin)
+    @app_commands.check(is_admin)
     async def quota_reset(
         self, interaction: discord.Interaction, scope: ScopeChoice,
         role: discord.Role | None = None, user: discord.Member | None = None,
@@ -151,7 +147,7 @@ class AdminCog(commands.Cog, name="Admin"):
     )
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
-    @app_commands.check(require_admin)
+    @app_commands.check(is_admin)
     async def dreamconfig(
         self, interaction: discord.Interaction,
         allow_channel: app_commands.AppCommandChannel | None = None,
@@ -176,7 +172,7 @@ class AdminCog(commands.Cog, name="Admin"):
         if emoji:
             changes["reaction_emoji"] = emoji.strip()
         gs = await store.save_guild_settings(dataclasses.replace(gs, **changes), now=time.time())
-        cfg = await self.bot.guild_config(interaction.guild_id)
+        cfg = resolve(gs, self.bot.settings.discord)
         where = ", ".join(f"<#{c}>" for c in cfg.allowed_channel_ids) or "every channel"
         text = (
             f"Dreams allowed in: {where}\nMax size: {cfg.max_side or self.bot.settings.engine.max_side_cap} px\n"

@@ -17,7 +17,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery import ChannelAnswer, InteractionAnswer
-from bot.flow import DreamOrder, Requester, user_text
+from bot.errors import user_message
+from bot.flow import DreamOrder, Requester
 from bot.replies import help_text, input_url_from_embed, is_result_embed, params_from_embed
 from bot.views import may_delete
 from dreamcore.catalog import PRESETS, model_info
@@ -122,7 +123,7 @@ class DreamCog(commands.Cog, name="Dream"):
                 strength=strength, jitter=jitter, seed=seed, size=size, guild_max_side=guild.max_side,
             )
         except DreamError as err:
-            await interaction.response.send_message(user_text(err), ephemeral=True)
+            await interaction.response.send_message(user_message(err), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
         answer = self.interaction_answer(interaction)
@@ -130,7 +131,7 @@ class DreamCog(commands.Cog, name="Dream"):
             data = await self.bot.fetch_image(image.url, max_side=params.max_side, declared_size=image.size)
         except Exception as err:  # noqa: BLE001 - DownloadFailed/InvalidImage; others get logged
             self._log_unexpected(err, "download")
-            await answer.fail(user_text(err))
+            await answer.fail(user_message(err))
             return
         requester = requester_of(interaction.user, interaction.guild_id, interaction.channel_id)
         self.start(DreamOrder(requester, data, params, "slash", image.url), answer)
@@ -154,7 +155,7 @@ class DreamCog(commands.Cog, name="Dream"):
             attachment = pick_image_attachment(message.attachments)
             params = self.build_params(guild_max_side=guild.max_side)
         except DreamError as err:
-            await interaction.response.send_message(user_text(err), ephemeral=True)
+            await interaction.response.send_message(user_message(err), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
         answer = self.interaction_answer(interaction, reply_to=message)
@@ -162,7 +163,7 @@ class DreamCog(commands.Cog, name="Dream"):
             data = await self.bot.fetch_image(attachment.url, max_side=params.max_side, declared_size=attachment.size)
         except Exception as err:  # noqa: BLE001
             self._log_unexpected(err, "download")
-            await answer.fail(user_text(err))
+            await answer.fail(user_message(err))
             return
         requester = requester_of(interaction.user, interaction.guild_id, interaction.channel_id)
         self.start(DreamOrder(requester, data, params, "context", attachment.url), answer)
@@ -193,7 +194,7 @@ class DreamCog(commands.Cog, name="Dream"):
             else:
                 params = self.reroll_params(params_from_embed(embed))
         except (DreamError, StopIteration) as err:
-            text = user_text(err) if isinstance(err, DreamError) else "I can't read that dream's settings."
+            text = user_message(err) if isinstance(err, DreamError) else "I can't read that dream's settings."
             await interaction.response.send_message(text, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
@@ -203,7 +204,7 @@ class DreamCog(commands.Cog, name="Dream"):
             data = await self._button_input(message, action, input_url, params.max_side)
         except Exception as err:  # noqa: BLE001
             self._log_unexpected(err, "download")
-            await answer.fail(user_text(err))
+            await answer.fail(user_message(err))
             return
         requester = requester_of(interaction.user, interaction.guild_id, interaction.channel_id)
         next_input = input_url if action == "reroll" else message.attachments[0].url
@@ -281,7 +282,7 @@ class DreamCog(commands.Cog, name="Dream"):
         try:
             data = await self.bot.fetch_image(attachment.url, max_side=params.max_side, declared_size=attachment.size)
         except DreamError as err:
-            await answer.fail(user_text(err))
+            await answer.fail(user_message(err))
             return None
         requester = requester_of(user, payload.guild_id, payload.channel_id)
         input_url = input_url_from_embed(embed) if ours and embed else attachment.url
@@ -338,7 +339,7 @@ class DreamCog(commands.Cog, name="Dream"):
 
     def start(self, order: DreamOrder, answer) -> asyncio.Task:
         if self._closing:  # a handler that was still downloading when shutdown began
-            coro = answer.fail(user_text(PoolClosed("shutting down")))
+            coro = answer.fail(user_message(PoolClosed("shutting down")))
         else:
             coro = self.bot.flow.run(order, answer)
         task = asyncio.create_task(coro, name=f"dream-{order.source}")

@@ -44,7 +44,8 @@ class FeatureNet(nn.Module):
 
     def forward(self, pixels: Tensor, targets: Collection[str]) -> dict[str, Tensor]:  # type: ignore[override]
         wanted = set(targets)
-        unknown = wanted - set(self.layer_names())
+        stages = self.stages()
+        unknown = wanted - {name for names, _ in stages for name in names}
         if unknown:
             raise KeyError(f"unknown layers {sorted(unknown)}")
         found: dict[str, Tensor] = {}
@@ -54,7 +55,7 @@ class FeatureNet(nn.Module):
                 found[name] = tensor
 
         x = self.preprocess(pixels)
-        for _, stage in self.stages():
+        for _, stage in stages:
             x = stage(x, emit)
             if len(found) == len(wanted):  # deepest target reached: skip the rest of the net
                 break

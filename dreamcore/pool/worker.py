@@ -201,13 +201,10 @@ def run_worker(
         os.environ[var] = str(threads)
     inbox, outbox = _Inbox(conn), _Outbox(conn)
     try:
-        factory = load_handler_factory(handler_path)
-        if "torch" in sys.modules:
+        handler = load_handler_factory(handler_path)(engine)
+        if "torch" in sys.modules:  # the env vars above already hold for a torch loaded after them
             sys.modules["torch"].set_num_threads(threads)
-        handler = factory(engine)
         handler.warm(pool.warm_models)
-        if "torch" in sys.modules:  # imported lazily by the handler: pin its threads now
-            sys.modules["torch"].set_num_threads(threads)
     except BaseException as err:
         if isinstance(err, DreamError):
             outbox.send(("start_failed", err.code, str(err)))
