@@ -28,12 +28,14 @@ sys.path.insert(0, str(ROOT))
 
 from dreamcore.catalog import model_info  # noqa: E402
 from dreamcore.config import EngineConfig  # noqa: E402
+from dreamcore.engine.deepdream import dream  # noqa: E402
 from dreamcore.engine.device import placement  # noqa: E402
-from dreamcore.engine.dream import DreamConfig, Gradient, dream  # noqa: E402
+from dreamcore.engine.gradient import Gradient  # noqa: E402
 from dreamcore.engine.imageio import to_tensor  # noqa: E402
 from dreamcore.engine.models import build_model  # noqa: E402
 from dreamcore.engine.objectives import LayerObjective  # noqa: E402
 from dreamcore.errors import WeightsUnavailable  # noqa: E402
+from dreamcore.request import DreamParams  # noqa: E402
 
 PHOTO = ROOT / "tests" / "data" / "chelsea.jpg"
 
@@ -87,7 +89,7 @@ def timed_dream(gradient, image, config, seed=0) -> float:
 def count_flops(gradient, image, config) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
-    one_step = DreamConfig(**{**config.__dict__, "steps": 1})
+    one_step = config.model_copy(update={"steps": 1})
     with FlopCounterMode(display=False) as counter:
         dream(image, gradient, one_step, generator=torch.Generator().manual_seed(0))
     return counter.get_total_flops() * config.steps
@@ -115,7 +117,7 @@ def bench_speed(args) -> None:
     layer = info.layer(args.layer or info.default_layer).name
     net, weights = load_net(args.model)
     image = photo_tensor(args.side)
-    config = DreamConfig(octaves=4, steps=10, tile_size=args.side)  # whole image: same work for both
+    config = DreamParams(octaves=4, steps=10)  # whole image (tile = side): same work for both
     place = placement(EngineConfig(device="cpu"))  # what the Dreamer would choose on this machine
     if place.channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -126,7 +128,7 @@ def bench_speed(args) -> None:
     print(f"engine: truncated at {layer}, frozen parameters, channels_last={place.channels_last}"
           + (", fast LRN" if args.model == "inception5h" else "")
           + "; baseline: full network, hook, parameter grads, contiguous fp32")
-    warm = DreamConfig(octaves=1, steps=1, tile_size=args.side)
+    warm = DreamParams(octaves=1, steps=1)
     timed_dream(engine, image, warm), timed_dream(naive, image, warm)
     t_engine, t_naive = [], []
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits both alike

@@ -6,8 +6,6 @@ the pool/engine infrastructure get a fixed sentence here (their messages are for
 
 from __future__ import annotations
 
-import re
-
 from dreamcore.errors import (
     DreamCancelled,
     DreamError,
@@ -56,8 +54,7 @@ def user_message(err: BaseException, *, job_id: str | None = None) -> str:
     """A friendly sentence for `err`; unexpected errors only get a job reference."""
     ref = f" (job `{job_id}`)" if job_id else ""
     if isinstance(err, QueueFull):
-        waiting = re.search(r"(\d+)", str(err))
-        count = f" ({waiting.group(1)} waiting)" if waiting else ""
+        count = f" ({err.waiting} waiting)" if err.waiting is not None else ""
         return f"The dream queue is full right now{count}; try again in a few minutes."
     if isinstance(err, JobTimeout):
         return "Your dream took too long and was stopped; try a smaller image or fewer steps."

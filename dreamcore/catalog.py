@@ -7,6 +7,7 @@ The engine builds its networks from the same tables and a test checks that both 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dreamcore.errors import UnknownLayer, UnknownModel
@@ -40,9 +41,6 @@ class ModelInfo:
             if layer.name == canonical:
                 return layer
         raise UnknownLayer(self._unknown_layer_message(name))
-
-    def depth(self, name: str) -> int:
-        return self.layer_names().index(self.layer(name).name)
 
     def _unknown_layer_message(self, name: str) -> str:
         candidates = self.layer_names() + list(self.aliases)
@@ -154,6 +152,10 @@ GOOGLENET_BLOCKS: dict[str, tuple[int, int, int, int, int, int]] = {
 }
 
 
+# The stride-2 max-pools that sit in front of these blocks.
+GOOGLENET_POOL_BEFORE = {"inception4a": "maxpool3", "inception5a": "maxpool4"}
+
+
 def _googlenet_layers() -> tuple[LayerInfo, ...]:
     layers = [
         LayerInfo("conv1", 64, "edges and colour blobs"),
@@ -162,10 +164,9 @@ def _googlenet_layers() -> tuple[LayerInfo, ...]:
         LayerInfo("conv3", 192, "simple strokes"),
         LayerInfo("maxpool2", 192),
     ]
-    pools = {"inception4a": "maxpool3", "inception5a": "maxpool4"}
     for block, widths in GOOGLENET_BLOCKS.items():
-        if block in pools:
-            layers.append(LayerInfo(pools[block], layers[-1].channels))
+        if block in GOOGLENET_POOL_BEFORE:
+            layers.append(LayerInfo(GOOGLENET_POOL_BEFORE[block], layers[-1].channels))
         looks = BLOCK_LOOKS["mixed" + block[len("inception"):]]
         layers.append(LayerInfo(block, block_channels(widths), looks))
     return tuple(layers)
@@ -254,6 +255,12 @@ TINY = ModelInfo(
 
 MODELS: dict[str, ModelInfo] = {m.name: m for m in (INCEPTION5H, GOOGLENET, VGG16, VGG16_HED, TINY)}
 PRESETS = ("classic", "textures", "creatures", "objects")
+
+
+def check_offered(model: str, offered: Sequence[str]) -> None:
+    """Refuse a model this bot does not offer (one wording, for the bot and the engine)."""
+    if model not in offered:
+        raise UnknownModel(f"`{model}` is not offered here. Models: {', '.join(offered)}.")
 
 
 def model_info(name: str) -> ModelInfo:

@@ -89,17 +89,19 @@ def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
 
 
 def _write(png: bytes, output: Path) -> None:
-    suffix = output.suffix.lower()
-    if suffix in ("", ".png"):
-        output.write_bytes(png)
-        return
+    """Write the PNG the engine made in the format the output's extension names."""
     from PIL import Image
 
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(suffix, None)
+    from dreamcore.imaging import format_of_extension
+
+    fmt = format_of_extension(output.suffix) or "PNG"
+    if fmt == "PNG":
+        output.write_bytes(png)
+        return
     image = Image.open(io.BytesIO(png))
     if fmt == "JPEG":
         image = image.convert("RGB")
-    image.save(output, fmt, quality=95) if fmt else image.save(output)
+    image.save(output, fmt, quality=95)
 
 
 def run_models(args: argparse.Namespace, config: EngineConfig) -> int:

@@ -9,10 +9,6 @@ class DreamError(Exception):
 
     code = "dream_error"
 
-    @property
-    def user_message(self) -> str:
-        return str(self)
-
 
 class InvalidParams(DreamError):
     code = "invalid_params"
@@ -48,6 +44,10 @@ class WorkerCrashed(DreamError):
 
 class QueueFull(DreamError):
     code = "queue_full"
+
+    def __init__(self, message: str = "The dream queue is full.", *, waiting: int | None = None):
+        super().__init__(message)
+        self.waiting = waiting  # how many dreams wait (for the user's message), when known
 
 
 class PoolClosed(DreamError):

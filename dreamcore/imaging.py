@@ -8,55 +8,65 @@ LOAD_TRUNCATED_IMAGES) are read, never changed: other code in the process shares
 from __future__ import annotations
 
 import io
-import re
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from dreamcore.config import EngineConfig
 from dreamcore.errors import InvalidImage
 
-# Formats we decode. Pillow knows many more (EPS would even run Ghostscript); refuse those.
-SUPPORTED_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP", "TIFF", "AVIF")
+# The formats we decode (Pillow knows many more; EPS would even run Ghostscript: refused), with
+# their file extensions, the first being what we write. The one list: intake, cli and replies use it.
+FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "PNG": (".png",),
+    "JPEG": (".jpg", ".jpeg", ".jfif"),
+    "MPO": (".mpo",),  # JPEG stereo pairs (phones): the first image is used
+    "GIF": (".gif",),
+    "WEBP": (".webp",),
+    "BMP": (".bmp",),
+    "TIFF": (".tif", ".tiff"),
+    "AVIF": (".avif",),
+}
+SUPPORTED_FORMATS = tuple(FORMAT_EXTENSIONS)
+IMAGE_EXTENSIONS = frozenset(ext for exts in FORMAT_EXTENSIONS.values() for ext in exts)
 FRIENDLY_FORMATS = "PNG, JPEG, GIF, WebP, BMP or TIFF"
 
 _QUALITIES = (95, 90, 80, 70, 60)
 _DOWNSCALE = 0.75
 
-# EXIF Orientation tag -> transposition (what ImageOps.exif_transpose does). Applied by hand
-# so that the RGB and the alpha planes get the same transform after mode conversion.
-_ORIENTATION = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
+ORIENTATION_TAG = 0x0112  # EXIF Orientation; 5..8 turn the picture by 90 degrees
+
+
+def file_extension(fmt: str) -> str:
+    """`jpeg` -> `jpg`, `png` -> `png`: the extension to write a format with (no dot)."""
+    return FORMAT_EXTENSIONS[fmt.upper()][0].removeprefix(".")
+
+
+def format_of_extension(suffix: str) -> str | None:
+    """`.JPG` -> `JPEG`; None for an extension we don't handle."""
+    suffix = suffix.lower()
+    return next((fmt for fmt, exts in FORMAT_EXTENSIONS.items() if suffix in exts), None)
 
 
 @dataclass(frozen=True)
 class DecodedImage:
     rgb: Image.Image  # mode "RGB"
     alpha: Image.Image | None  # mode "L", same size as rgb, when the input had transparency
-    source_size: tuple[int, int]  # (w, h) after EXIF orientation, before any downscale
     format: str  # what the bytes really were ("PNG", "JPEG", "GIF", "WEBP", ...)
     animated: bool
     notes: tuple[str, ...]  # short user-facing notes
 
 
-def sniff_format(data: bytes) -> str | None:
-    """The format Pillow recognises from the content (file names lie), or None."""
-    if not data:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
-                return im.format
-    except Exception:  # any failure to parse a header means "not an image we know"
-        return None
+def decode_for_dream(data: bytes, engine: EngineConfig, max_side: int) -> DecodedImage:
+    """Decode with the engine's limits, at the size the dream will have (the bot checks an
+    upload with exactly what the worker will later do)."""
+    return decode_image(
+        data,
+        max_side=min(max_side, engine.max_side_cap),
+        max_pixels=engine.max_input_pixels,
+        min_side=engine.min_side,
+    )
 
 
 def decode_image(data: bytes, *, max_side: int, max_pixels: int, min_side: int) -> DecodedImage:
@@ -78,20 +88,21 @@ def decode_image(data: bytes, *, max_side: int, max_pixels: int, min_side: int) 
                 )
     except InvalidImage:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise InvalidImage(_bomb_message(err, max_pixels)) from None
+    except Image.DecompressionBombError:
+        raise InvalidImage(_bomb_message(2 * (Image.MAX_IMAGE_PIXELS or 0), max_pixels)) from None
+    except Image.DecompressionBombWarning:
+        raise InvalidImage(_bomb_message(Image.MAX_IMAGE_PIXELS or 0, max_pixels)) from None
     except UnidentifiedImageError:
         raise InvalidImage(
             f"That file isn't an image I can read; please send a {FRIENDLY_FORMATS} image."
         ) from None
     except MemoryError:
         raise InvalidImage("That image is too large to decode.") from None
-    except Exception as err:  # Pillow's plugins raise many types on damaged input
-        if "truncated" in str(err).lower() or isinstance(err, EOFError):
-            raise InvalidImage(
-                "The image file is cut off (truncated); try uploading it again."
-            ) from None
-        raise InvalidImage("The image data is damaged and can't be decoded.") from None
+    except Exception:  # Pillow's plugins raise many types on damaged or cut-off input
+        raise InvalidImage(
+            "The image data is damaged or cut off (truncated) and can't be decoded; "
+            "try uploading it again."
+        ) from None
 
 
 def _decode_opened(
@@ -126,30 +137,36 @@ def _decode_opened(
 
     # Read EXIF only after load(): for PNG, getexif() itself loads pixels (eXIf may follow IDAT).
     orientation = _orientation(im)
-    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: width and height swap
+    if orientation in (5, 6, 7, 8):  # turned by 90 degrees: width and height swap
         w, h, target = h, w, target[::-1]
+    if orientation != 1:
+        im = _upright(im)
     rgb, alpha = _to_rgb_alpha(im)
-    if orientation in _ORIENTATION:
-        rgb = rgb.transpose(_ORIENTATION[orientation])
-        alpha = alpha.transpose(_ORIENTATION[orientation]) if alpha is not None else None
     if rgb.size != target:
         rgb = rgb.resize(target, Image.Resampling.LANCZOS)
         alpha = alpha.resize(target, Image.Resampling.LANCZOS) if alpha is not None else None
         notes.append(f"downscaled from {w}x{h} to {target[0]}x{target[1]}")
-    return DecodedImage(rgb, alpha, (w, h), fmt, animated, tuple(notes))
+    return DecodedImage(rgb, alpha, fmt, animated, tuple(notes))
 
 
-def _bomb_message(err: Exception, max_pixels: int) -> str:
-    found = re.search(r"\((\d+) pixels\)", str(err))
-    size = f"{int(found.group(1)):,} pixels" if found else "more pixels than allowed"
+def _bomb_message(over: int, max_pixels: int) -> str:
+    size = f"more than {over:,} pixels" if over else "more pixels than allowed"
     return f"That image is too large: {size}, the limit is {max_pixels:,} pixels."
 
 
 def _orientation(im: Image.Image) -> int:
     try:
-        return int(im.getexif().get(0x0112, 1))
+        return int(im.getexif().get(ORIENTATION_TAG, 1))
     except Exception:  # broken EXIF is common; it must not make the image unusable
         return 1
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation (before any mode conversion, so alpha turns with the colours)."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # broken EXIF: keep the image as stored rather than refuse it
+        return im
 
 
 def _fit(w: int, h: int, max_side: int) -> tuple[int, int]:

@@ -15,16 +15,17 @@ from collections.abc import Callable, Iterable
 import torch
 from PIL import Image
 
+from dreamcore.catalog import check_offered
 from dreamcore.config import EngineConfig
+from dreamcore.engine.deepdream import dream, effective_octaves
 from dreamcore.engine.device import placement
-from dreamcore.engine.dream import DreamConfig, Gradient, dream, effective_octaves
 from dreamcore.engine.featurenet import FeatureNet
+from dreamcore.engine.gradient import Gradient
 from dreamcore.engine.imageio import to_image, to_tensor
 from dreamcore.engine.models import build_model
 from dreamcore.engine.objectives import LayerObjective
-from dreamcore.errors import InvalidParams
-from dreamcore.imaging import decode_image, encode_image, encode_preview
-from dreamcore.request import MAX_SEED, DreamParams, DreamProgress, DreamRequest, DreamResult
+from dreamcore.imaging import decode_for_dream, encode_image, encode_preview
+from dreamcore.request import MAX_SEED, DreamProgress, DreamRequest, DreamResult
 
 log = logging.getLogger(__name__)
 
@@ -59,29 +60,12 @@ class Dreamer:
             log.info("loaded model %s on %s in %.1fs", name, self.placement.device, time.perf_counter() - t0)
         return self._models[name]
 
-    def dream_config(self, params: DreamParams) -> DreamConfig:
-        return DreamConfig(
-            octaves=params.octaves,
-            octave_scale=params.octave_scale,
-            steps=params.steps,
-            strength=params.strength,
-            jitter=params.jitter,
-            tile_size=params.tile_size or self.config.tile_size,
-            min_side=self.config.min_side,
-        )
-
     def run(self, request: DreamRequest, on_progress: ProgressFn | None = None,
             should_stop: StopFn | None = None) -> DreamResult:
         t0 = time.perf_counter()
         params = request.params
-        if params.model not in self.config.models:
-            raise InvalidParams(f"Model `{params.model}` is not enabled here. Models: {', '.join(self.config.models)}.")
-        decoded = decode_image(
-            request.image,
-            max_side=min(params.max_side, self.config.max_side_cap),
-            max_pixels=self.config.max_input_pixels,
-            min_side=self.config.min_side,
-        )
+        check_offered(params.model, self.config.models)
+        decoded = decode_for_dream(request.image, self.config, params.max_side)
         net = self.model(params.model)
         gradient = Gradient(
             net,
@@ -90,7 +74,6 @@ class Dreamer:
             autocast=self.placement.autocast(),
             channels_last=self.placement.channels_last,
         )
-        settings = self.dream_config(params)
         seed = params.seed if params.seed is not None else random.randint(0, MAX_SEED)
         generator = torch.Generator().manual_seed(seed)  # jitter offsets: CPU generator, reproducible
         pixels = to_tensor(decoded.rgb, self.placement.device)  # 1 x 3 x H x W, 0..255
@@ -104,7 +87,10 @@ class Dreamer:
                 preview = encode_preview(to_image(img), self.config.preview_side)
             on_progress(DreamProgress(octave=octave, octaves=octaves, step=step, steps=steps, preview=preview))
 
-        out = dream(pixels, gradient, settings, generator=generator, on_step=step_done, should_stop=should_stop)
+        out = dream(
+            pixels, gradient, params, min_side=self.config.min_side, generator=generator,
+            on_step=step_done, should_stop=should_stop,
+        )  # fmt: skip
         after = gradient.objective_value(out)
         data, fmt = encode_image(to_image(out), decoded.alpha, max_bytes=request.output_max_bytes)
         width, height = Image.open(io.BytesIO(data)).size
@@ -119,7 +105,7 @@ class Dreamer:
             seed=seed,
             model=params.model,
             target=params.target,
-            octaves_run=effective_octaves(*decoded.rgb.size[::-1], settings),
+            octaves_run=effective_octaves(*decoded.rgb.size[::-1], params, self.config.min_side),
             seconds=time.perf_counter() - t0,
             objective_start=before,
             objective_end=after,

@@ -61,15 +61,6 @@ class FeatureNet(nn.Module):
                 break
         return found
 
-    def stages_needed(self, targets: Collection[str]) -> int:
-        """How many stages `forward` runs for these targets (for tests and benchmarks)."""
-        wanted = set(targets)
-        for i, (names, _) in enumerate(self.stages(), start=1):
-            wanted -= set(names)
-            if not wanted:
-                return i
-        raise KeyError(f"unknown layers {sorted(wanted)}")
-
 
 def simple_stage(name: str, module: Callable[[Tensor], Tensor]) -> tuple[tuple[str, ...], Callable]:
     def run(x: Tensor, emit: Emit) -> Tensor:

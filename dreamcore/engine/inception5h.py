@@ -1,8 +1,8 @@
 """InceptionV1 as in Google's inception5h graph (the classic DeepDream network), in PyTorch.
 
 Parameter names follow the published `inception5h.pth` state dict exactly (flat attributes
-`<layer>_pre_relu_conv`), so that file loads with strict=True. TF "SAME" padding is emulated by
-explicit pads. See shared/models/inception5h.md.
+`<layer>_pre_relu_conv`), so that file loads with strict=True (tests/data/inception5h_state_dict.json
+lists its tensors). TF "SAME" padding is emulated by explicit pads.
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dreamcore.catalog import INCEPTION5H_BLOCKS, INCEPTION5H_POOL_BEFORE, block_branch_widths
+from dreamcore.catalog import (
+    BRANCHES,
+    INCEPTION5H_BLOCKS,
+    INCEPTION5H_POOL_BEFORE,
+    block_branch_widths,
+)
 from dreamcore.engine.featurenet import Emit, FeatureNet, Preprocess
 
 NEG_INF = float("-inf")
@@ -116,9 +121,7 @@ class Inception5h(FeatureNet):
             if block in INCEPTION5H_POOL_BEFORE:
                 stages.append(((INCEPTION5H_POOL_BEFORE[block],), _named_pool(INCEPTION5H_POOL_BEFORE[block])))
             names = tuple(
-                f"{block}_{b}{suffix}"
-                for b in ("1x1", "3x3_bottleneck", "3x3", "5x5_bottleneck", "5x5", "pool_reduce")
-                for suffix in ("_pre_relu", "")
+                f"{block}_{b}{suffix}" for b in BRANCHES for suffix in ("_pre_relu", "")
             ) + (f"{block}_pool", block)
             stages.append((names, _mixed_stage(self, block)))
         return stages

@@ -1,6 +1,6 @@
 """Model registry: name -> how to build the network, where its weights come from, how to load them.
 
-`load_model` returns a FeatureNet in eval mode with frozen parameters (dreaming needs gradients
+`build_model` returns a FeatureNet in eval mode with frozen parameters (dreaming needs gradients
 with respect to the image only, which also saves a third of the backward pass).
 """
 

@@ -1,8 +1,8 @@
 """What the dream maximises: small objects that turn captured activations into a scalar.
 
-`loss` is what the gradient is taken of (a sum: its scale cancels in the normalised step, and sums
-over tiles add up to the untiled value); `mean` is the classic objective, reported to the user and
-to tests (mean of squared activations).
+`loss` is what the gradient is taken of: a sum, because its scale cancels in the normalised step
+and sums over tiles add up to the untiled value. `count` is how many activations the sum covers,
+so that `Gradient.objective_value` can report the classic objective (mean of squared activations).
 """
 
 from __future__ import annotations

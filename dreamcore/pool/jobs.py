@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from dreamcore.errors import DreamError
+from dreamcore.pool.messages import new_job_id
 from dreamcore.request import DreamProgress, DreamRequest, DreamResult
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -59,7 +59,7 @@ class Job:
     def __init__(
         self, request: DreamRequest, job_id: str | None, on_cancel: Callable[[Job], None]
     ) -> None:
-        self.id: str = job_id or uuid.uuid4().hex[:12]
+        self.id: str = job_id or new_job_id()
         self.request = request
         self.state: JobState = "queued"
         self.position: int | None = None

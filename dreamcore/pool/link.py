@@ -2,7 +2,7 @@
 
 The event loop never touches the pipe: a writer thread sends, a reader thread receives and also
 waits on the process sentinel, so a worker that dies (SIGKILL, segfault, os._exit, OOM killer) is
-noticed the moment the kernel reaps it. Every message, and finally ("died", exitcode), is handed to
+noticed the moment the kernel reaps it. Every message, and finally `Died(exitcode)`, is handed to
 the loop through `post`.
 """
 
@@ -14,7 +14,8 @@ import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
+
+from dreamcore.pool.messages import Died, FromWorker, ToWorker
 
 _LIVE: set[BaseProcess] = set()
 
@@ -32,13 +33,13 @@ class WorkerLink:
         self,
         process: BaseProcess,
         conn: Connection,
-        post: Callable[[WorkerLink, tuple[Any, ...]], None],
+        post: Callable[[WorkerLink, FromWorker | Died], None],
     ) -> None:
         self.process = process
         self.pid: int = process.pid  # type: ignore[assignment]
         self._conn = conn
         self._post = post
-        self._outgoing: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._outgoing: queue.SimpleQueue[ToWorker | None] = queue.SimpleQueue()
         self._writer = threading.Thread(
             target=self._write, name=f"pool-send-{self.pid}", daemon=True
         )
@@ -49,7 +50,7 @@ class WorkerLink:
         self._writer.start()
         self._reader.start()
 
-    def send(self, msg: tuple[Any, ...]) -> None:
+    def send(self, msg: ToWorker) -> None:
         self._outgoing.put(msg)
 
     def kill(self) -> None:
@@ -85,4 +86,4 @@ class WorkerLink:
                 self.process.join()
             self._conn.close()
             _LIVE.discard(self.process)
-            self._post(self, ("died", self.process.exitcode))
+            self._post(self, Died(self.process.exitcode))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, Literal
+from typing import Literal
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import (
@@ -19,11 +19,11 @@ from dreamcore.errors import (
     PoolClosed,
     QueueFull,
     WorkerCrashed,
-    error_from_code,
 )
 from dreamcore.pool.backend import PoolStats
 from dreamcore.pool.devices import plan_devices, threads_per_worker
 from dreamcore.pool.jobs import Job
+from dreamcore.pool.messages import Done, Failed, JobMessage, Progress, Run
 from dreamcore.pool.supervisor import Supervisor, Worker
 from dreamcore.request import DreamRequest, DreamResult
 
@@ -82,7 +82,7 @@ class LocalPool:
         if self._state in ("closing", "closed"):
             raise PoolClosed("The dream service is shutting down; try again in a moment.")
         if len(self._queue) >= self.config.queue_size:
-            raise QueueFull(f"The dream queue is full ({len(self._queue)} waiting); try later.")
+            raise QueueFull(waiting=len(self._queue))
         if job_id is not None and job_id in self._live:
             raise ValueError(f"job id {job_id!r} is already in use")
         job = Job(request, job_id, self._cancel)
@@ -146,11 +146,8 @@ class LocalPool:
         while self._queue and (worker := self._workers.idle()) is not None:
             job = self._queue.popleft()
             moved = True
-            worker.state, worker.job = "busy", job
             job.set_running(worker.pid, self._loop.time())
-            worker.link.send(
-                ("run", job.id, job.request, self.config.job_timeout_s + CHILD_SLACK_S)
-            )
+            worker.take(job, Run(job.id, job.request, self.config.job_timeout_s + CHILD_SLACK_S))
             self._timers[job.id] = self._loop.call_later(
                 self.config.job_timeout_s, self._timed_out, job
             )
@@ -161,21 +158,22 @@ class LocalPool:
         for position, waiting in enumerate(self._queue, start=1):
             waiting.set_queued(position)
 
-    def _on_message(self, worker: Worker, msg: tuple[Any, ...]) -> None:
+    def _on_message(self, worker: Worker, msg: JobMessage) -> None:
         job = worker.job
-        if job is None or job.id != msg[1]:
+        if job is None or job.id != msg.job_id:
             return  # about a job this worker has already given back
-        if msg[0] == "progress":
+        if isinstance(msg, Progress):
             if job.state == "running":
-                job.set_progress(msg[2])
+                job.set_progress(msg.progress)
             return
-        worker.release()  # "done" / "failed"
+        worker.release()  # Done / Failed
         if job.state == "running":  # else it was answered already (cancel, timeout, close)
-            if msg[0] == "done":
-                self._complete(job, msg[2])
-            else:
-                error = error_from_code(msg[2], msg[3])
-                self._fail(job, error, cancelled=isinstance(error, DreamCancelled))
+            match msg:
+                case Done(result=result):
+                    self._complete(job, result)
+                case Failed():
+                    error = msg.error()
+                    self._fail(job, error, cancelled=isinstance(error, DreamCancelled))
         self._dispatch()
 
     def _on_died(self, worker: Worker, job: Job | None, exitcode: int | None) -> None:

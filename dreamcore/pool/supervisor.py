@@ -16,9 +16,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dreamcore.config import EngineConfig, PoolConfig
-from dreamcore.errors import WorkerCrashed, error_from_code
+from dreamcore.errors import WorkerCrashed
 from dreamcore.pool.jobs import Job
 from dreamcore.pool.link import WorkerLink
+from dreamcore.pool.messages import (
+    Cancel,
+    Died,
+    FromWorker,
+    JobMessage,
+    Ready,
+    Run,
+    StartFailed,
+    Stop,
+)
 from dreamcore.pool.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -41,6 +51,11 @@ class Worker:
     @property
     def pid(self) -> int:
         return self.link.pid
+
+    def take(self, job: Job, run: Run) -> None:
+        """Hand `job` to this idle worker."""
+        self.state, self.job = "busy", job
+        self.link.send(run)
 
     def release(self) -> None:
         """The worker reported back on its job: it may take the next one."""
@@ -65,7 +80,7 @@ class Supervisor:
         handler: str,
         *,
         on_ready: Callable[[Worker], None],
-        on_message: Callable[[Worker, tuple[Any, ...]], None],
+        on_message: Callable[[Worker, JobMessage], None],
         on_died: Callable[[Worker, Job | None, int | None], None],
     ) -> None:
         self.config, self.engine, self.handler = config, engine, handler
@@ -120,8 +135,8 @@ class Supervisor:
             await asyncio.wait(self._spawning)
         for worker in list(self.workers):
             if worker.job is not None:
-                worker.link.send(("cancel", worker.job.id))
-            worker.link.send(("stop",))
+                worker.link.send(Cancel(worker.job.id))
+            worker.link.send(Stop())
         if self.workers:
             await asyncio.wait([w.dead for w in self.workers], timeout=grace)
             for worker in list(self.workers):
@@ -132,7 +147,7 @@ class Supervisor:
     def stop_job(self, worker: Worker, job: Job) -> None:
         """Ask the worker to drop `job`; kill (and so replace) it if it has not within the grace."""
         assert self._loop is not None
-        worker.link.send(("cancel", job.id))
+        worker.link.send(Cancel(job.id))
         _cancel(worker.timer)
         worker.timer = self._loop.call_later(
             self.config.cancel_grace_s, self._kill_if_still_on, worker, job
@@ -168,7 +183,7 @@ class Supervisor:
             worker.link.kill()
         return worker
 
-    def _post(self, worker: Worker, msg: tuple[Any, ...]) -> None:
+    def _post(self, worker: Worker, msg: FromWorker | Died) -> None:
         """Called from a link thread: hop onto the loop."""
         assert self._loop is not None
         try:
@@ -176,24 +191,25 @@ class Supervisor:
         except RuntimeError:
             pass  # loop closed: nobody is left to tell
 
-    def _handle(self, worker: Worker, msg: tuple[Any, ...]) -> None:
-        kind = msg[0]
-        if kind == "ready":
-            _cancel(worker.timer)
-            worker.state, worker.slot.failures = "idle", 0
-            if not worker.ready.done():
-                worker.ready.set_result(None)
-            self._on_ready(worker)
-        elif kind == "start_failed":
-            log.warning(
-                "dream worker %d (%s) could not start: %s", worker.pid, worker.slot.device, msg[2]
-            )
-            if not worker.ready.done():
-                worker.ready.set_exception(error_from_code(msg[1], msg[2]))
-        elif kind == "died":
-            self._died(worker, msg[1])
-        else:
-            self._on_message(worker, msg)
+    def _handle(self, worker: Worker, msg: FromWorker | Died) -> None:
+        match msg:
+            case Ready():
+                _cancel(worker.timer)
+                worker.state, worker.slot.failures = "idle", 0
+                if not worker.ready.done():
+                    worker.ready.set_result(None)
+                self._on_ready(worker)
+            case StartFailed(message=message):
+                log.warning(
+                    "dream worker %d (%s) could not start: %s",
+                    worker.pid, worker.slot.device, message,
+                )  # fmt: skip
+                if not worker.ready.done():
+                    worker.ready.set_exception(msg.error())
+            case Died(exitcode=exitcode):
+                self._died(worker, exitcode)
+            case _:
+                self._on_message(worker, msg)
 
     def _start_timed_out(self, worker: Worker) -> None:
         if not worker.ready.done():

@@ -1,9 +1,6 @@
 """The worker process: load the handler once, then run one job at a time for the parent.
 
-Runs in a spawned child. Only plain data crosses the pipe:
-  parent -> child: ("run", job_id, DreamRequest, timeout_s) | ("cancel", job_id) | ("stop",)
-  child -> parent: ("ready", pid) | ("start_failed", code, message) | ("progress", job_id, DreamProgress)
-                   | ("done", job_id, DreamResult) | ("failed", job_id, code, message)
+Runs in a spawned child. Only the messages of `dreamcore.pool.messages` cross the pipe.
 Top-level imports stay light: torch arrives with the handler module, not with this one.
 """
 
@@ -22,8 +19,19 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from dreamcore.config import EngineConfig, PoolConfig
-from dreamcore.errors import DreamCancelled, DreamError, OutOfMemory
-from dreamcore.request import DreamRequest, DreamResult
+from dreamcore.errors import DreamCancelled, DreamError, JobTimeout, OutOfMemory
+from dreamcore.pool.messages import (
+    Cancel,
+    Done,
+    Failed,
+    FromWorker,
+    Progress,
+    Ready,
+    Run,
+    StartFailed,
+    Stop,
+)
+from dreamcore.request import DreamResult
 
 MIN_TILE = 64  # DreamParams.tile_size lower bound
 
@@ -44,7 +52,7 @@ class _Inbox:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self.jobs: queue.SimpleQueue[tuple[str, DreamRequest, float] | None] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[Run | None] = queue.SimpleQueue()
         self.cancelled: set[str] = set()
         threading.Thread(target=self._listen, name="pool-inbox", daemon=True).start()
 
@@ -54,13 +62,14 @@ class _Inbox:
                 msg = self._conn.recv()
             except (EOFError, OSError):
                 os._exit(0)
-            if msg[0] == "run":
-                self.cancelled.discard(msg[1])  # a stale cancel for a reused id must not stop it
-                self.jobs.put((msg[1], msg[2], msg[3]))
-            elif msg[0] == "cancel":
-                self.cancelled.add(msg[1])
-            elif msg[0] == "stop":
-                self.jobs.put(None)
+            match msg:
+                case Run(job_id=job_id):
+                    self.cancelled.discard(job_id)  # a stale cancel for a reused id must not stop it
+                    self.jobs.put(msg)
+                case Cancel(job_id=job_id):
+                    self.cancelled.add(job_id)
+                case Stop():
+                    self.jobs.put(None)
 
 
 class _Outbox:
@@ -69,20 +78,20 @@ class _Outbox:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._cond = threading.Condition()
-        self._queue: deque[tuple[Any, ...]] = deque()
-        self._progress: tuple[Any, ...] | None = None
+        self._queue: deque[FromWorker] = deque()
+        self._progress: Progress | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="pool-outbox", daemon=True)
         self._thread.start()
 
-    def progress(self, msg: tuple[Any, ...]) -> None:
+    def progress(self, msg: Progress) -> None:
         with self._cond:
             if self._progress is not None:  # not sent yet: replaced, but its preview kept
-                msg = (*msg[:2], msg[2].keeping_preview_of(self._progress[2]))
+                msg = msg.keeping_preview_of(self._progress)
             self._progress = msg
             self._cond.notify()
 
-    def send(self, msg: tuple[Any, ...]) -> None:
+    def send(self, msg: FromWorker) -> None:
         with self._cond:
             self._queue.append(msg)
             self._cond.notify()
@@ -98,7 +107,7 @@ class _Outbox:
             with self._cond:
                 while not (self._queue or self._progress or self._closed):
                     self._cond.wait()
-                batch = [self._progress] if self._progress else []
+                batch: list[FromWorker] = [self._progress] if self._progress else []
                 batch += self._queue
                 self._progress = None
                 self._queue.clear()
@@ -110,17 +119,15 @@ class _Outbox:
                 except (OSError, ValueError):
                     os._exit(0)  # parent gone
                 except Exception as err:  # unpicklable result: report instead of hanging the job
-                    if msg[0] == "done":
+                    if isinstance(msg, Done):
                         try:
-                            self._conn.send(
-                                ("failed", msg[1], "dream_error", _generic(msg[1], err))
-                            )
+                            self._conn.send(Failed.of(msg.job_id, _generic(msg.job_id, err)))
                         except OSError:
                             os._exit(0)
 
 
-def _generic(job_id: str, err: BaseException) -> str:
-    return f"Something went wrong while dreaming (job {job_id}: {type(err).__name__})."
+def _generic(job_id: str, err: BaseException) -> DreamError:
+    return DreamError(f"Something went wrong while dreaming (job {job_id}: {type(err).__name__}).")
 
 
 def _is_oom(err: BaseException) -> bool:
@@ -136,21 +143,15 @@ def _free_cuda_cache() -> None:
         torch.cuda.empty_cache()
 
 
-def _run_job(
-    handler: Any,
-    inbox: _Inbox,
-    outbox: _Outbox,
-    job: tuple[str, DreamRequest, float],
-    default_tile: int,
-) -> None:
-    job_id, request, timeout_s = job
+def _run_job(handler: Any, inbox: _Inbox, outbox: _Outbox, job: Run, default_tile: int) -> None:
+    job_id, request, timeout_s = job.job_id, job.request, job.timeout_s
     deadline = time.monotonic() + timeout_s
 
     def should_stop() -> bool:
         return job_id in inbox.cancelled or time.monotonic() > deadline
 
     def on_progress(progress: Any) -> None:
-        outbox.progress(("progress", job_id, progress))
+        outbox.progress(Progress(job_id, progress))
 
     try:
         try:
@@ -167,24 +168,23 @@ def _run_job(
             )
         if not isinstance(result, DreamResult):
             raise TypeError(f"handler returned {type(result).__name__}, not DreamResult")
-        outbox.send(("done", job_id, result))
-    except DreamCancelled as err:
+        outbox.send(Done(job_id, result))
+    except DreamCancelled:
         if job_id not in inbox.cancelled and time.monotonic() > deadline:
-            outbox.send(
-                ("failed", job_id, "timeout", f"The dream took longer than {timeout_s:g} s.")
-            )
-        else:
-            outbox.send(("failed", job_id, err.code, str(err)))
+            err = JobTimeout(f"The dream took longer than {timeout_s:g} s.")
+        outbox.send(Failed.of(job_id, err))
     except DreamError as err:
-        outbox.send(("failed", job_id, err.code, str(err)))
+        outbox.send(Failed.of(job_id, err))
     except Exception as err:
         if _is_oom(err):
             _free_cuda_cache()
-            message = "The worker ran out of memory on this image; try a smaller size or tile size."
-            outbox.send(("failed", job_id, OutOfMemory.code, message))
+            oom = OutOfMemory(
+                "The worker ran out of memory on this image; try a smaller size or tile size."
+            )
+            outbox.send(Failed.of(job_id, oom))
         else:
             traceback.print_exc()
-            outbox.send(("failed", job_id, "dream_error", _generic(job_id, err)))
+            outbox.send(Failed.of(job_id, _generic(job_id, err)))
     finally:
         inbox.cancelled.discard(job_id)
 
@@ -207,19 +207,14 @@ def run_worker(
         handler.warm(pool.warm_models)
     except BaseException as err:
         if isinstance(err, DreamError):
-            outbox.send(("start_failed", err.code, str(err)))
+            outbox.send(StartFailed(err.code, str(err)))
         else:
             traceback.print_exc()
-            outbox.send(
-                (
-                    "start_failed",
-                    "dream_error",
-                    f"The dream worker could not start: {type(err).__name__}: {err}",
-                )
-            )
+            message = f"The dream worker could not start: {type(err).__name__}: {err}"
+            outbox.send(StartFailed(DreamError.code, message))
         outbox.close()
         sys.exit(3)
-    outbox.send(("ready", os.getpid()))
+    outbox.send(Ready(os.getpid()))
     while (job := inbox.jobs.get()) is not None:
         _run_job(handler, inbox, outbox, job, engine.tile_size)
     outbox.close()

@@ -49,11 +49,11 @@ def test_user_facing_errors_show_their_message(cls):
 
 
 def test_queue_full_mentions_waiting_count():
-    assert user_message(QueueFull("queue full: 32 waiting")) == (
+    assert user_message(QueueFull(waiting=32)) == (
         "The dream queue is full right now (32 waiting); try again in a few minutes."
     )
     assert (
-        user_message(QueueFull(""))
+        user_message(QueueFull())
         == "The dream queue is full right now; try again in a few minutes."
     )
 

@@ -5,7 +5,7 @@ from PIL import Image
 
 from dreamcore.config import EngineConfig
 from dreamcore.engine.dreamer import Dreamer
-from dreamcore.errors import DreamCancelled, InvalidImage, InvalidParams
+from dreamcore.errors import DreamCancelled, InvalidImage, UnknownModel
 from dreamcore.request import DreamRequest, make_params
 from tests.helpers import noise_png
 
@@ -84,7 +84,7 @@ def test_bad_inputs_are_clear_errors(dreamer):
         run(dreamer, b"this is not an image")
     with pytest.raises(InvalidImage, match="too small"):
         run(dreamer, noise_png((3, 300)))
-    with pytest.raises(InvalidParams, match="not enabled"):
+    with pytest.raises(UnknownModel, match="not offered"):
         run(dreamer, noise_png(), model="inception5h")
 
 

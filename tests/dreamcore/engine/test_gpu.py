@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 from dreamcore.config import EngineConfig
-from dreamcore.engine.dream import Gradient
 from dreamcore.engine.dreamer import Dreamer
+from dreamcore.engine.gradient import Gradient
 from dreamcore.engine.models import build_model
 from dreamcore.engine.objectives import LayerObjective
 from dreamcore.request import DreamRequest, make_params

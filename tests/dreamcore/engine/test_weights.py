@@ -34,7 +34,7 @@ def test_download_once_records_sha256_and_detects_corruption(tmp_path):
         path = weights.locate(source, config)
     assert path.read_bytes() == payload
     assert (cache / "w.pth.sha256").read_text().split()[0] == hashlib.sha256(payload).hexdigest()
-    assert not list(cache.glob("*.part"))
+    assert sorted(p.name for p in cache.iterdir()) == ["w.pth", "w.pth.sha256"]  # no temporaries
     # Second use: served from the cache (the server is gone) and checked against the record.
     assert weights.locate(source, config) == path
     path.write_bytes(b"tampered")
