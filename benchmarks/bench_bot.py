@@ -74,7 +74,6 @@ def png(side: int, seed: int) -> bytes:
     return buf.getvalue()
 
 
-
 async def run(args: argparse.Namespace) -> int:
     from bot.client import DreamBot
     from bot.settings import (
@@ -92,9 +91,15 @@ async def run(args: argparse.Namespace) -> int:
 
     engine = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)
     pool_cfg = PoolConfig(
-        workers=args.workers, cpu_workers=args.workers, threads_per_worker=1, warm_models=("tiny",),
-        queue_size=max(32, 2 * (args.users + args.twice)), job_timeout_s=120, start_timeout_s=120,
-        shutdown_timeout_s=10, cancel_grace_s=2,
+        workers=args.workers,
+        cpu_workers=args.workers,
+        threads_per_worker=1,
+        warm_models=("tiny",),
+        queue_size=max(32, 2 * (args.users + args.twice)),
+        job_timeout_s=120,
+        start_timeout_s=120,
+        shutdown_timeout_s=10,
+        cancel_grace_s=2,
     )
     failures: list[str] = []
 
@@ -107,9 +112,13 @@ async def run(args: argparse.Namespace) -> int:
     t_setup = time.perf_counter()
     async with FakeDiscord(allow_message_content=True) as fake:
         settings = Settings(
-            engine=engine, pool=pool_cfg,
-            discord=DiscordConfig(api_base=fake.api_base, gateway_url=fake.gateway_url,
-                                  progress_interval_s=args.progress_interval),
+            engine=engine,
+            pool=pool_cfg,
+            discord=DiscordConfig(
+                api_base=fake.api_base,
+                gateway_url=fake.gateway_url,
+                progress_interval_s=args.progress_interval,
+            ),
             store=StoreConfig(path=Path(tmp.name) / "bench.sqlite3"),
             quota=QuotaConfig(user_daily=1, user_concurrent=2),
             intake=IntakeConfig(allowed_hosts=("127.0.0.1",)),
@@ -122,25 +131,43 @@ async def run(args: argparse.Namespace) -> int:
         try:
             async with asyncio.timeout(args.abort_after):
                 ready = asyncio.create_task(bot.wait_until_ready())
-                done, _ = await asyncio.wait({ready, bot_task}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {ready, bot_task}, timeout=60, return_when=asyncio.FIRST_COMPLETED
+                )
                 if ready not in done:
                     raise RuntimeError("bot did not become ready")
-                print(f"setup (pool of {args.workers} warm workers + bot ready): "
-                      f"{time.perf_counter() - t_setup:.1f} s")
+                print(
+                    f"setup (pool of {args.workers} warm workers + bot ready): "
+                    f"{time.perf_counter() - t_setup:.1f} s"
+                )
 
                 users = [fake.add_member(name=f"user{i}") for i in range(args.users)]
                 images = {i: png(args.side, i) for i in range(args.users)}
-                opts = {"octaves": args.octaves, "steps": args.steps, "size": max(64, args.side), "seed": 1}
+                opts = {
+                    "octaves": args.octaves,
+                    "steps": args.steps,
+                    "size": max(64, args.side),
+                    "seed": 1,
+                }
                 orders = [(u, images[i]) for i, u in enumerate(users)]
-                orders += [(users[i], images[i]) for i in range(args.twice)]  # these must be refused
+                orders += [
+                    (users[i], images[i]) for i in range(args.twice)
+                ]  # these must be refused
 
                 lag = LagMeter()
                 lag.start()
                 t0 = time.perf_counter()
-                recs = await asyncio.gather(*(
-                    fake.slash_command("dream", opts, user=u, attachments={"image": ("in.png", data, "image/png")})
-                    for u, data in orders
-                ))
+                recs = await asyncio.gather(
+                    *(
+                        fake.slash_command(
+                            "dream",
+                            opts,
+                            user=u,
+                            attachments={"image": ("in.png", data, "image/png")},
+                        )
+                        for u, data in orders
+                    )
+                )
 
                 def final(rec):
                     files = [m for m in rec.messages if has_file(m)]
@@ -154,7 +181,10 @@ async def run(args: argparse.Namespace) -> int:
                 def answered_yet(rec) -> bool:  # reads the fake's state without copying it
                     ids = ([rec.original_id] if rec.original_id else []) + rec.followup_ids
                     raw = [fake.state.messages.get(mid) for mid in ids]
-                    return any(m and (m.get("attachments") or "today" in (m.get("content") or "")) for m in raw)
+                    return any(
+                        m and (m.get("attachments") or "today" in (m.get("content") or ""))
+                        for m in raw
+                    )
 
                 pending = set(range(len(recs)))
                 t_last = t0
@@ -175,17 +205,25 @@ async def run(args: argparse.Namespace) -> int:
                 outcomes = [final(r) for r in recs]
                 delivered = outcomes.count("file")
                 refused = outcomes.count("refused")
-                print(f"\n{len(recs)} requests from {args.users} users ({args.twice} sent twice), "
-                      f"{args.workers} CPU workers, {args.side} px, {args.octaves} octaves x {args.steps} steps")
+                print(
+                    f"\n{len(recs)} requests from {args.users} users ({args.twice} sent twice), "
+                    f"{args.workers} CPU workers, {args.side} px, {args.octaves} octaves x {args.steps} steps"
+                )
                 print(f"wall time (first send -> last answer): {wall:.2f} s")
                 print(f"throughput: {delivered / wall:.2f} dreams/s ({delivered} dreams)")
-                print(f"event-loop lag (10 ms ticker, {len(lag.lags)} ticks): p50 {ms(pct(lag.lags, 50))}  "
-                      f"p99 {ms(pct(lag.lags, 99))}  max {ms(max(lag.lags, default=0))}")
-                print(f"first ack (defer) latency ({len(acks)} interactions): p50 {ms(pct(acks, 50))}  "
-                      f"p99 {ms(pct(acks, 99))}  max {ms(max(acks, default=0))}")
+                print(
+                    f"event-loop lag (10 ms ticker, {len(lag.lags)} ticks): p50 {ms(pct(lag.lags, 50))}  "
+                    f"p99 {ms(pct(lag.lags, 99))}  max {ms(max(lag.lags, default=0))}"
+                )
+                print(
+                    f"first ack (defer) latency ({len(acks)} interactions): p50 {ms(pct(acks, 50))}  "
+                    f"p99 {ms(pct(acks, 99))}  max {ms(max(acks, default=0))}"
+                )
                 stats = pool.stats()
-                print(f"pool: done {stats.jobs_done}, failed {stats.jobs_failed}, restarts {stats.worker_restarts}, "
-                      f"mean job {stats.mean_job_seconds or 0:.2f} s")
+                print(
+                    f"pool: done {stats.jobs_done}, failed {stats.jobs_failed}, restarts {stats.worker_restarts}, "
+                    f"mean job {stats.mean_job_seconds or 0:.2f} s"
+                )
 
                 # --- checks ------------------------------------------------------------------
                 print("\nchecks:")
@@ -195,38 +233,71 @@ async def run(args: argparse.Namespace) -> int:
                     by_status[r.status] = by_status.get(r.status, 0) + 1
                 print(f"  ledger: {len(rows)} rows {by_status}")
                 check(len(acks) == len(recs), "every interaction was acknowledged")
-                check(all(r.ack_latency is not None and r.ack_latency < 3.0 for r in recs),
-                      "every acknowledgement within Discord's 3 s")
+                check(
+                    all(r.ack_latency is not None and r.ack_latency < 3.0 for r in recs),
+                    "every acknowledgement within Discord's 3 s",
+                )
                 check(delivered == args.users, f"each user got a dream ({delivered}/{args.users})")
-                check(refused == args.twice, f"each second request was refused ({refused}/{args.twice})")
-                check(all(sum(has_file(m) for m in r.messages) == (1 if o == "file" else 0)
-                          for r, o in zip(recs, outcomes, strict=True)),
-                      "exactly one file per accepted request, none per refused one")
-                check(all(len([m for m in r.messages if m.get("content") and "today" in m["content"]])
-                          == (1 if o == "refused" else 0) for r, o in zip(recs, outcomes, strict=True)),
-                      "exactly one refusal per refused request")
+                check(
+                    refused == args.twice,
+                    f"each second request was refused ({refused}/{args.twice})",
+                )
+                check(
+                    all(
+                        sum(has_file(m) for m in r.messages) == (1 if o == "file" else 0)
+                        for r, o in zip(recs, outcomes, strict=True)
+                    ),
+                    "exactly one file per accepted request, none per refused one",
+                )
+                check(
+                    all(
+                        len([m for m in r.messages if m.get("content") and "today" in m["content"]])
+                        == (1 if o == "refused" else 0)
+                        for r, o in zip(recs, outcomes, strict=True)
+                    ),
+                    "exactly one refusal per refused request",
+                )
                 channel_files = [m for m in fake.messages_in() if has_file(m)]
-                check(len(channel_files) == delivered,
-                      f"files in the channel = deliveries ({len(channel_files)}/{delivered}, no duplicates)")
-                check(len(rows) == delivered, f"ledger rows = accepted requests ({len(rows)}/{delivered})")
+                check(
+                    len(channel_files) == delivered,
+                    f"files in the channel = deliveries ({len(channel_files)}/{delivered}, no duplicates)",
+                )
+                check(
+                    len(rows) == delivered,
+                    f"ledger rows = accepted requests ({len(rows)}/{delivered})",
+                )
                 done_rows = [r for r in rows if r.status == "done"]
-                check(len(done_rows) == delivered, f"done rows = delivered files ({len(done_rows)}/{delivered})")
-                check(all(r.cost == 1 for r in done_rows) and not any(r.cost for r in rows if r.status != "done"),
-                      "cost 1 exactly on done rows")
+                check(
+                    len(done_rows) == delivered,
+                    f"done rows = delivered files ({len(done_rows)}/{delivered})",
+                )
+                check(
+                    all(r.cost == 1 for r in done_rows)
+                    and not any(r.cost for r in rows if r.status != "done"),
+                    "cost 1 exactly on done rows",
+                )
                 per_user: dict[int, int] = {}
                 for r in done_rows:
                     per_user[r.user_id] = per_user.get(r.user_id, 0) + r.cost
                 ids = {int(u["user"]["id"]) for u in users}
-                check(set(per_user) == ids and all(v == 1 for v in per_user.values()),
-                      "each user charged exactly once (user_daily=1)")
+                check(
+                    set(per_user) == ids and all(v == 1 for v in per_user.values()),
+                    "each user charged exactly once (user_daily=1)",
+                )
                 guild_id = int(fake.guild["id"])
                 quota_ok = True
                 for uid in ids:
                     q = await bot.quota.status(user_id=uid, guild_id=guild_id, role_ids=[])
                     quota_ok &= q.used_today == 1 and q.in_flight == 0 and q.remaining == 0
                 check(quota_ok, "quota status: used 1, in flight 0, remaining 0 for every user")
-                check(not [r for r in rows if r.status in ("reserved", "running")], "nothing left reserved/running")
-                check(stats.worker_restarts == 0 and stats.jobs_failed == 0, "no worker crashed, no job failed")
+                check(
+                    not [r for r in rows if r.status in ("reserved", "running")],
+                    "nothing left reserved/running",
+                )
+                check(
+                    stats.worker_restarts == 0 and stats.jobs_failed == 0,
+                    "no worker crashed, no job failed",
+                )
         except TimeoutError:
             failures.append(f"aborted after {args.abort_after} s")
             print(f"ABORTED after {args.abort_after} s\n" + fake.dump()[-3000:])

@@ -121,13 +121,19 @@ def bench_speed(args) -> None:
     place = placement(EngineConfig(device="cpu"))  # what the Dreamer would choose on this machine
     if place.channels_last:
         net = net.to(memory_format=torch.channels_last)
-    engine = Gradient(net, LayerObjective(layer), tile_size=args.side, channels_last=place.channels_last)
+    engine = Gradient(
+        net, LayerObjective(layer), tile_size=args.side, channels_last=place.channels_last
+    )
     naive = NaiveGradient(baseline_net(args.model), layer, info.layers[-1].name)
-    print(f"model {args.model} ({weights}), layer {layer}, photo {tuple(image.shape[-2:])}, "
-          f"4 octaves x 10 steps, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"engine: truncated at {layer}, frozen parameters, channels_last={place.channels_last}"
-          + (", fast LRN" if args.model == "inception5h" else "")
-          + "; baseline: full network, hook, parameter grads, contiguous fp32")
+    print(
+        f"model {args.model} ({weights}), layer {layer}, photo {tuple(image.shape[-2:])}, "
+        f"4 octaves x 10 steps, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"engine: truncated at {layer}, frozen parameters, channels_last={place.channels_last}"
+        + (", fast LRN" if args.model == "inception5h" else "")
+        + "; baseline: full network, hook, parameter grads, contiguous fp32"
+    )
     warm = DreamParams(octaves=1, steps=1)
     timed_dream(engine, image, warm), timed_dream(naive, image, warm)
     t_engine, t_naive = [], []
@@ -139,10 +145,16 @@ def bench_speed(args) -> None:
         p.requires_grad_(True)
     f_engine, f_naive = count_flops(engine, image, config), count_flops(naive, image, config)
     peak = matmul_peak_gflops()
-    print(f"baseline : {best_n:7.2f} s/dream  {f_naive / 1e9:8.1f} GFLOP  {f_naive / best_n / 1e9:6.1f} GFLOP/s")
-    print(f"engine   : {best_e:7.2f} s/dream  {f_engine / 1e9:8.1f} GFLOP  {f_engine / best_e / 1e9:6.1f} GFLOP/s")
+    print(
+        f"baseline : {best_n:7.2f} s/dream  {f_naive / 1e9:8.1f} GFLOP  {f_naive / best_n / 1e9:6.1f} GFLOP/s"
+    )
+    print(
+        f"engine   : {best_e:7.2f} s/dream  {f_engine / 1e9:8.1f} GFLOP  {f_engine / best_e / 1e9:6.1f} GFLOP/s"
+    )
     print(f"speedup  : {best_n / best_e:.2f}x   (work ratio {f_naive / f_engine:.2f}x)")
-    print(f"matmul peak (2048^3 fp32): {peak:.1f} GFLOP/s; engine reaches {f_engine / best_e / 1e9 / peak:.0%} of it")
+    print(
+        f"matmul peak (2048^3 fp32): {peak:.1f} GFLOP/s; engine reaches {f_engine / best_e / 1e9 / peak:.0%} of it"
+    )
     print("\nwhere the engine's time goes (one full-size gradient):")
     print(where_time_goes(engine, image))
 
@@ -175,7 +187,9 @@ def bench_memory(args) -> None:
             check=True, capture_output=True, text=True,
         ).stdout.strip().splitlines()[-1]  # fmt: skip
         rows[(side, tile)] = json.loads(out)["peak_growth_mb"]
-        print(f"{side:5d} px, tile {tile if tile < side else 'none':>4}: peak memory growth {rows[(side, tile)]:8.0f} MB")
+        print(
+            f"{side:5d} px, tile {tile if tile < side else 'none':>4}: peak memory growth {rows[(side, tile)]:8.0f} MB"
+        )
     print(f"tiled   2048/1024 ratio: {rows[(2048, 512)] / rows[(1024, 512)]:.2f}x  (aim: <= 1.5x)")
     print(f"untiled 2048/1024 ratio: {rows[(2048, 4096)] / rows[(1024, 4096)]:.2f}x")
 
@@ -185,7 +199,9 @@ def main() -> None:
         model, layer, side, tile = sys.argv[2:6]
         memory_child(model, layer, int(side), int(tile))
         return
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--model", default="inception5h")
     p.add_argument("--layer", default=None)
     p.add_argument("--side", type=int, default=512)

@@ -37,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_bot(settings)
     from dreamcore import cli
 
-    handlers = {"dream": cli.run_dream, "models": cli.run_models, "fetch-weights": cli.run_fetch_weights}
+    handlers = {
+        "dream": cli.run_dream,
+        "models": cli.run_models,
+        "fetch-weights": cli.run_fetch_weights,
+    }
     return handlers[args.command](args, settings.engine)
 
 

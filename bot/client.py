@@ -46,7 +46,9 @@ class DreamBot(commands.Bot):
         message_content: bool | None = None,
     ) -> None:
         mc = settings.discord.message_content_intent if message_content is None else message_content
-        super().__init__(command_prefix=commands.when_mentioned, intents=make_intents(mc), help_command=None)
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=make_intents(mc), help_command=None
+        )
         self.settings = settings
         self.pool = pool
         self.store = store
@@ -61,7 +63,9 @@ class DreamBot(commands.Bot):
         self.health: Any = None  # bot.health.HealthServer when settings.health.enabled
 
     async def login(self, token: str) -> None:
-        apply_endpoints(self.settings.discord.api_base, self.settings.discord.gateway_url)  # before any request
+        apply_endpoints(
+            self.settings.discord.api_base, self.settings.discord.gateway_url
+        )  # before any request
         await super().login(token)
 
     async def setup_hook(self) -> None:
@@ -81,7 +85,10 @@ class DreamBot(commands.Bot):
             await self.pool.start()
         self.http_session = aiohttp.ClientSession()
         self.flow = DreamFlow(
-            pool=self.pool, quota=self.quota, progress_interval_s=s.discord.progress_interval_s, metrics=self.metrics
+            pool=self.pool,
+            quota=self.quota,
+            progress_interval_s=s.discord.progress_interval_s,
+            metrics=self.metrics,
         )
         if s.health.enabled:
             from bot.health import HealthServer
@@ -106,7 +113,11 @@ class DreamBot(commands.Bot):
             synced = await self.tree.sync(guild=guild)
         else:
             synced = await self.tree.sync()
-        log.info("synced %d application commands (%s)", len(synced), f"guild {guild_id}" if guild_id else "global")
+        log.info(
+            "synced %d application commands (%s)",
+            len(synced),
+            f"guild {guild_id}" if guild_id else "global",
+        )
 
     async def _tell_lost(self, rows: list[Any]) -> None:
         """A restart lost these jobs (already refunded by reconcile); tell each user where they asked."""
@@ -119,7 +130,9 @@ class DreamBot(commands.Bot):
                     allowed_mentions=discord.AllowedMentions(users=True),
                 )
             except discord.HTTPException as err:
-                log.warning("could not tell user %s about lost job %s: %s", row.user_id, row.job_id, err)
+                log.warning(
+                    "could not tell user %s about lost job %s: %s", row.user_id, row.job_id, err
+                )
 
     async def close(self) -> None:
         """Drain: finish running jobs and post them, then disconnect, then release resources."""
@@ -154,18 +167,25 @@ class DreamBot(commands.Bot):
             channels = ", ".join(f"<#{c}>" for c in guild.allowed_channel_ids)
             raise NotAllowedHere(f"Dreams are made in {channels} on this server.")
 
-    async def fetch_image(self, url: str, *, max_side: int, declared_size: int | None = None) -> bytes:
+    async def fetch_image(
+        self, url: str, *, max_side: int, declared_size: int | None = None
+    ) -> bytes:
         """Download an attachment and check it decodes at the size it will be dreamed at, before it
         costs any quota. Decodes run in threads, a few at a time: a large image needs hundreds of MB."""
         from bot.intake import download_attachment
         from dreamcore.imaging import decode_image
 
         assert self.http_session is not None
-        data = await download_attachment(self.http_session, url, config=self.settings.intake, declared_size=declared_size)
+        data = await download_attachment(
+            self.http_session, url, config=self.settings.intake, declared_size=declared_size
+        )
         e = self.settings.engine
         async with self._decode_slots:
             await asyncio.to_thread(
-                decode_image, data, max_side=min(max_side, e.max_side_cap), max_pixels=e.max_input_pixels,
+                decode_image,
+                data,
+                max_side=min(max_side, e.max_side_cap),
+                max_pixels=e.max_input_pixels,
                 min_side=e.min_side,
             )
         return data

@@ -73,7 +73,10 @@ class ChannelAnswer:
         try:
             if self._status_message is None:
                 self._status_message = await self.channel.send(
-                    text, files=files, reference=self.reply_to, mention_author=False,
+                    text,
+                    files=files,
+                    reference=self.reply_to,
+                    mention_author=False,
                     allowed_mentions=discord.AllowedMentions.none(),
                 )
             elif files:
@@ -86,8 +89,11 @@ class ChannelAnswer:
     async def deliver(self, upload: Upload) -> discord.Message | None:
         message = await self.channel.send(
             ready_text(self.requester_id),
-            file=upload.file(), embed=upload.embed, view=upload.view,
-            reference=self.reply_to, allowed_mentions=MENTION_USERS,
+            file=upload.file(),
+            embed=upload.embed,
+            view=upload.view,
+            reference=self.reply_to,
+            allowed_mentions=MENTION_USERS,
         )
         await self._drop_status()
         return message
@@ -96,9 +102,13 @@ class ChannelAnswer:
         content = f"<@{self.requester_id}> {text}"
         try:
             if self._status_message is not None:
-                await self._status_message.edit(content=content, attachments=[], allowed_mentions=MENTION_USERS)
+                await self._status_message.edit(
+                    content=content, attachments=[], allowed_mentions=MENTION_USERS
+                )
             else:
-                await self.channel.send(content, reference=self.reply_to, allowed_mentions=MENTION_USERS)
+                await self.channel.send(
+                    content, reference=self.reply_to, allowed_mentions=MENTION_USERS
+                )
         except discord.HTTPException as err:
             log.warning("could not tell user %s about a failure: %s", self.requester_id, err)
 
@@ -139,7 +149,9 @@ class InteractionAnswer:
             return  # no progress in the channel: one result message is enough noise
         try:
             if preview:  # the dream so far, small, under the progress bar
-                await self.interaction.edit_original_response(content=text, attachments=[preview_file(preview)])
+                await self.interaction.edit_original_response(
+                    content=text, attachments=[preview_file(preview)]
+                )
             else:
                 await self.interaction.edit_original_response(content=text)
         except discord.HTTPException as err:
@@ -162,7 +174,9 @@ class InteractionAnswer:
     async def fail(self, text: str) -> None:
         if self.token_usable:
             try:
-                await self.interaction.edit_original_response(content=text, attachments=[], embed=None, view=None)
+                await self.interaction.edit_original_response(
+                    content=text, attachments=[], embed=None, view=None
+                )
                 return
             except discord.HTTPException as err:
                 self._note_failure(err)

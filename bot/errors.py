@@ -20,7 +20,14 @@ from dreamcore.errors import (
 
 class QuotaExceeded(DreamError):
     code = "quota_exceeded"
-    REASONS = ("user_daily", "user_concurrent", "guild_daily", "guild_concurrent", "cooldown", "other")
+    REASONS = (
+        "user_daily",
+        "user_concurrent",
+        "guild_daily",
+        "guild_concurrent",
+        "cooldown",
+        "other",
+    )
 
     def __init__(self, message: str, reason: str = "other") -> None:
         super().__init__(message)

@@ -64,7 +64,12 @@ class Throttle:
 
 class DreamFlow:
     def __init__(
-        self, *, pool: Any, quota: Any, progress_interval_s: float, clock=time.monotonic,
+        self,
+        *,
+        pool: Any,
+        quota: Any,
+        progress_interval_s: float,
+        clock=time.monotonic,
         metrics: BotMetrics | None = None,
     ) -> None:
         self.pool = pool
@@ -79,9 +84,15 @@ class DreamFlow:
         req = order.requester
         try:
             await self.quota.reserve(
-                job_id=job_id, user_id=req.user_id, guild_id=req.guild_id, channel_id=req.channel_id,
-                role_ids=list(req.role_ids), source=order.source, model=order.params.model,
-                layer=order.params.target, params=order.params.model_dump(mode="json"),
+                job_id=job_id,
+                user_id=req.user_id,
+                guild_id=req.guild_id,
+                channel_id=req.channel_id,
+                role_ids=list(req.role_ids),
+                source=order.source,
+                model=order.params.model,
+                layer=order.params.target,
+                params=order.params.model_dump(mode="json"),
                 notify_channel_id=req.channel_id,
             )
         except DreamError as err:
@@ -99,11 +110,15 @@ class DreamFlow:
             await self._refund(job_id, "cancelled", "bot shutting down")
             raise
 
-    async def _run_reserved(self, job_id: str, order: DreamOrder, answer: Answer) -> DreamResult | None:
+    async def _run_reserved(
+        self, job_id: str, order: DreamOrder, answer: Answer
+    ) -> DreamResult | None:
         accepted = self._clock()
         started: float | None = None
         request = DreamRequest(
-            image=order.image, params=order.params, output_max_bytes=max(MIN_UPLOAD_BYTES, answer.upload_limit),
+            image=order.image,
+            params=order.params,
+            output_max_bytes=max(MIN_UPLOAD_BYTES, answer.upload_limit),
             preview=True,  # a small JPEG at the end of each octave, shown under the progress bar
         )
         job = None
@@ -128,10 +143,16 @@ class DreamFlow:
             finished = self._clock()
             queue_s = (started or finished) - accepted
             embed = result_embed(
-                result, order.params, requester_id=order.requester.user_id, job_id=job_id,
-                queue_s=queue_s, input_url=order.input_url,
+                result,
+                order.params,
+                requester_id=order.requester.user_id,
+                job_id=job_id,
+                queue_s=queue_s,
+                input_url=order.input_url,
             )
-            upload = Upload(result.image, result_filename(result), embed, result_view(order.requester.user_id))
+            upload = Upload(
+                result.image, result_filename(result), embed, result_view(order.requester.user_id)
+            )
             await self._deliver(upload, answer, result)
             await self.quota.charge(job_id, queue_s=queue_s, run_s=result.seconds)
         except asyncio.CancelledError:
@@ -163,7 +184,9 @@ class DreamFlow:
             if not is_too_large(err):
                 raise
             limit = max(MIN_UPLOAD_BYTES, min(answer.upload_limit, len(upload.data)) // 2)
-            log.info("upload of %d bytes refused (413); re-encoding below %d", len(upload.data), limit)
+            log.info(
+                "upload of %d bytes refused (413); re-encoding below %d", len(upload.data), limit
+            )
             data, fmt = await asyncio.to_thread(reencode, upload.data, limit)
             upload.data, upload.filename = data, f"dream.{'jpg' if fmt == 'jpeg' else fmt}"
             upload.embed.set_image(url=f"attachment://{upload.filename}")
@@ -171,7 +194,9 @@ class DreamFlow:
                 await answer.deliver(upload)
             except discord.HTTPException as again:
                 if is_too_large(again):
-                    raise DreamError("The dream came out too large to upload here; try a smaller size.") from None
+                    raise DreamError(
+                        "The dream came out too large to upload here; try a smaller size."
+                    ) from None
                 raise
 
     async def _refund(self, job_id: str, status: str, error: str) -> None:
@@ -181,8 +206,15 @@ class DreamFlow:
             log.exception("job %s: refund failed", job_id)
 
     def _log_end(
-        self, job_id: str, order: DreamOrder, status: str, accepted: float, started: float | None,
-        *, result: DreamResult | None = None, note: str = "",
+        self,
+        job_id: str,
+        order: DreamOrder,
+        status: str,
+        accepted: float,
+        started: float | None,
+        *,
+        result: DreamResult | None = None,
+        note: str = "",
     ) -> None:
         """The job's one log line (with the same fields structured, for JSON logs) and its metrics."""
         now = self._clock()
@@ -191,14 +223,32 @@ class DreamFlow:
         size = f"{result.width}x{result.height}" if result else "-"
         self.metrics.job_ended(status, queue_s=queue_s, run_s=run_s)
         fields = {
-            "id": job_id, "status": status, "user": order.requester.user_id, "guild": order.requester.guild_id,
-            "source": order.source, "model": order.params.model, "layer": order.params.target,
-            "size": size, "queue_s": round(queue_s, 3), "run_s": round(run_s, 3), "note": note,
+            "id": job_id,
+            "status": status,
+            "user": order.requester.user_id,
+            "guild": order.requester.guild_id,
+            "source": order.source,
+            "model": order.params.model,
+            "layer": order.params.target,
+            "size": size,
+            "queue_s": round(queue_s, 3),
+            "run_s": round(run_s, 3),
+            "note": note,
         }
         log.info(
             "job %s %s user=%s guild=%s source=%s model=%s layer=%s size=%s queue=%.1fs run=%.1fs %s",
-            job_id, status, order.requester.user_id, order.requester.guild_id, order.source,
-            order.params.model, order.params.target, size, queue_s, run_s, note, extra={"job": fields},
+            job_id,
+            status,
+            order.requester.user_id,
+            order.requester.guild_id,
+            order.source,
+            order.params.model,
+            order.params.target,
+            size,
+            queue_s,
+            run_s,
+            note,
+            extra={"job": fields},
         )
 
 

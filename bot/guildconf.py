@@ -33,6 +33,8 @@ def resolve(stored: GuildSettings | None, discord_cfg: DiscordConfig) -> GuildCo
         stored.guild_id,
         stored.allowed_channel_ids,
         stored.max_side,
-        discord_cfg.reaction_redream if stored.reaction_redream is None else stored.reaction_redream,
+        discord_cfg.reaction_redream
+        if stored.reaction_redream is None
+        else stored.reaction_redream,
         stored.reaction_emoji or discord_cfg.reaction_emoji,
     )

@@ -53,12 +53,18 @@ async def health(bot: Any) -> tuple[bool, dict[str, Any]]:
     alive = workers_alive(bot.pool)
     database = await database_writable(bot.store)
     ok = gateway and alive > 0 and database
-    return ok, {"status": "ok" if ok else "unhealthy", "gateway": gateway, "workers_alive": alive,
-                "database": database}
+    return ok, {
+        "status": "ok" if ok else "unhealthy",
+        "gateway": gateway,
+        "workers_alive": alive,
+        "database": database,
+    }
 
 
 class HealthServer:
-    def __init__(self, bot: Any, metrics: BotMetrics, host: str = "127.0.0.1", port: int = 9108) -> None:
+    def __init__(
+        self, bot: Any, metrics: BotMetrics, host: str = "127.0.0.1", port: int = 9108
+    ) -> None:
         self.bot, self.metrics, self.host, self._port = bot, metrics, host, port
         self._runner: web.AppRunner | None = None
 
@@ -81,7 +87,11 @@ class HealthServer:
             await web.TCPSite(runner, self.host, self._port).start()
         except OSError:
             await runner.cleanup()
-            log.error("health: cannot listen on %s:%s (health.port / DREAMBOT_HEALTH__PORT)", self.host, self._port)
+            log.error(
+                "health: cannot listen on %s:%s (health.port / DREAMBOT_HEALTH__PORT)",
+                self.host,
+                self._port,
+            )
             raise
         self._runner = runner
         self._port = runner.addresses[0][1]

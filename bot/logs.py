@@ -24,7 +24,10 @@ TOKEN_SHAPE = re.compile(
     r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{5,8}\.[A-Za-z0-9_-]{25,}(?![A-Za-z0-9_-])"
 )
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+}
 
 
 class Redactor:
@@ -67,7 +70,9 @@ class RedactSecrets(logging.Filter):
 
 def extras(record: logging.LogRecord) -> dict[str, Any]:
     """The `extra={...}` fields of a record."""
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
+    return {
+        k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")
+    }
 
 
 class TextFormatter(logging.Formatter):
@@ -88,7 +93,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "t": self.formatTime(record), "level": record.levelname, "logger": record.name,
+            "t": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
             "msg": record.getMessage(),
         }
         out.update(extras(record))
@@ -111,7 +118,9 @@ def setup_logging(settings: Any, stream: IO[str] | None = None) -> logging.Handl
     """Replace the root handlers with one redacting handler (stderr unless `stream`); return it."""
     redact = Redactor([t for t in (token_of(settings),) if t])
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(JsonFormatter(redact) if settings.log.format == "json" else TextFormatter(redact))
+    handler.setFormatter(
+        JsonFormatter(redact) if settings.log.format == "json" else TextFormatter(redact)
+    )
     handler.addFilter(RedactSecrets(redact))
     root = logging.getLogger()
     root.handlers[:] = [handler]

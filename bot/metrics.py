@@ -64,25 +64,46 @@ class PoolCollector:
         def value(name: str) -> float:
             return float(getattr(stats, name, 0) or 0) if stats is not None else 0.0
 
-        yield GaugeMetricFamily("dreambot_queue_depth", "Jobs waiting for a worker.", value=value("queue_depth"))
-        yield GaugeMetricFamily("dreambot_workers_alive", "Worker processes alive (idle or busy).",
-                                value=value("workers_alive"))
-        yield GaugeMetricFamily("dreambot_workers_busy", "Workers running a job.", value=value("workers_busy"))
-        yield CounterMetricFamily("dreambot_worker_restarts", "Workers replaced after dying.",
-                                  value=value("worker_restarts"))
+        yield GaugeMetricFamily(
+            "dreambot_queue_depth", "Jobs waiting for a worker.", value=value("queue_depth")
+        )
+        yield GaugeMetricFamily(
+            "dreambot_workers_alive",
+            "Worker processes alive (idle or busy).",
+            value=value("workers_alive"),
+        )
+        yield GaugeMetricFamily(
+            "dreambot_workers_busy", "Workers running a job.", value=value("workers_busy")
+        )
+        yield CounterMetricFamily(
+            "dreambot_worker_restarts",
+            "Workers replaced after dying.",
+            value=value("worker_restarts"),
+        )
 
 
 class BotMetrics:
     def __init__(self, pool: Callable[[], Any] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.dreams = Counter("dreambot_dreams", "Dream jobs by how they ended.", ["outcome"], registry=r)
-        self.dream_seconds = Histogram("dreambot_dream_seconds", "Run time of completed dreams.",
-                                       buckets=DREAM_BUCKETS, registry=r)
-        self.queue_wait = Histogram("dreambot_queue_wait_seconds", "Time from accepted to started (or ended).",
-                                    buckets=WAIT_BUCKETS, registry=r)
-        self.quota_refusals = Counter("dreambot_quota_refusals", "Dreams refused by a quota.", ["reason"],
-                                      registry=r)
+        self.dreams = Counter(
+            "dreambot_dreams", "Dream jobs by how they ended.", ["outcome"], registry=r
+        )
+        self.dream_seconds = Histogram(
+            "dreambot_dream_seconds",
+            "Run time of completed dreams.",
+            buckets=DREAM_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "dreambot_queue_wait_seconds",
+            "Time from accepted to started (or ended).",
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
+        self.quota_refusals = Counter(
+            "dreambot_quota_refusals", "Dreams refused by a quota.", ["reason"], registry=r
+        )
         for outcome in OUTCOMES:  # show zeros from the start: rate() needs the series to exist
             self.dreams.labels(outcome)
         for reason in REASONS:
@@ -90,7 +111,9 @@ class BotMetrics:
         if pool is not None:
             r.register(PoolCollector(pool))
 
-    def job_ended(self, outcome: str, *, queue_s: float | None = None, run_s: float | None = None) -> None:
+    def job_ended(
+        self, outcome: str, *, queue_s: float | None = None, run_s: float | None = None
+    ) -> None:
         self.dreams.labels(outcome).inc()
         if queue_s is not None:
             self.queue_wait.observe(max(0.0, queue_s))

@@ -134,7 +134,9 @@ class QuotaService:
                 )
             if guild_id is not None:
                 server = self.server_limits(rules)
-                g_used = tx.count_jobs(guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now))
+                g_used = tx.count_jobs(
+                    guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now)
+                )
                 g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
                 if server.daily and g_used + g_running >= server.daily:
                     raise QuotaExceeded(
@@ -309,6 +311,8 @@ def _dreams(n: int) -> str:
 
 def _user_usage(tx: Tx, guild_id: int | None, user_id: int, now: float) -> tuple[int, int]:
     """(charged today, in flight now) for one user in one scope (a guild, or DMs)."""
-    used = tx.count_jobs(guild_id=guild_id, user_id=user_id, statuses=CHARGED, created_since=_midnight(now))
+    used = tx.count_jobs(
+        guild_id=guild_id, user_id=user_id, statuses=CHARGED, created_since=_midnight(now)
+    )
     running = tx.count_jobs(guild_id=guild_id, user_id=user_id, statuses=IN_FLIGHT)
     return used, running

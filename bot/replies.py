@@ -150,6 +150,8 @@ def help_text(models: list[str]) -> str:
     ]
     for name in models:
         info = model_info(name)
-        looks = [f"`{layer.name}` {layer.description}" for layer in info.layers if layer.description]
+        looks = [
+            f"`{layer.name}` {layer.description}" for layer in info.layers if layer.description
+        ]
         lines.append(f"**{info.name}**: " + ", ".join(looks))
     return "\n".join(lines)[:1990]

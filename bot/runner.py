@@ -94,19 +94,25 @@ async def serve(settings: Settings, token: str, **bot_kwargs: object) -> int:
                 return 0
             except discord.PrivilegedIntentsRequired:
                 if not message_content:
-                    log.error("Discord refused a privileged intent the bot does not even ask for; giving up.")
+                    log.error(
+                        "Discord refused a privileged intent the bot does not even ask for; giving up."
+                    )
                     return 1
                 log.warning(INTENT_HELP)
                 message_content = False
             except discord.LoginFailure:
-                log.error("Discord rejected the token (DREAMBOT_DISCORD__TOKEN); check it in the Developer Portal.")
+                log.error(
+                    "Discord rejected the token (DREAMBOT_DISCORD__TOKEN); check it in the Developer Portal."
+                )
                 return 1
             except DreamError as err:  # e.g. the workers could not load their weights
                 log.error("Could not start: %s", err)
                 return 1
             except (aiohttp.ClientConnectionError, OSError) as err:
                 where = settings.discord.api_base or "Discord"
-                log.error("Could not reach %s (%s); check the network and discord.api_base.", where, err)
+                log.error(
+                    "Could not reach %s (%s); check the network and discord.api_base.", where, err
+                )
                 return 1
             finally:
                 await shutdown.wait()

@@ -35,7 +35,9 @@ class DiscordConfig(BaseModel):
     reaction_redream: bool = True
     reaction_emoji: str = "🌀"
     progress_interval_s: Annotated[float, Field(ge=0.5)] = 2.0  # at most one progress edit per this
-    token_lifetime_s: Annotated[float, Field(gt=0)] = 900.0  # interaction tokens expire after 15 min
+    token_lifetime_s: Annotated[float, Field(gt=0)] = (
+        900.0  # interaction tokens expire after 15 min
+    )
     token_margin_s: Annotated[float, Field(ge=0)] = 60.0  # switch to a channel message this early
 
 

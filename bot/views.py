@@ -28,11 +28,16 @@ def custom_id(action: str, requester_id: int) -> str:
     return f"dream:{action}:{requester_id}"
 
 
-class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=r"dream:(?P<action>deeper|reroll|delete):(?P<uid>\d+)"):
+class DreamButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"dream:(?P<action>deeper|reroll|delete):(?P<uid>\d+)",
+):
     def __init__(self, action: str, requester_id: int) -> None:
         label, emoji, style = ACTIONS[action]
         super().__init__(
-            discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=custom_id(action, requester_id))
+            discord.ui.Button(
+                label=label, emoji=emoji, style=style, custom_id=custom_id(action, requester_id)
+            )
         )
         self.action = action
         self.requester_id = requester_id
@@ -47,7 +52,9 @@ class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=r"dream:(?
         bot: DreamBot = interaction.client  # type: ignore[assignment]
         cog = bot.get_cog("Dream")
         if cog is None:  # being reloaded
-            await interaction.response.send_message("Dreaming is paused, try again soon.", ephemeral=True)
+            await interaction.response.send_message(
+                "Dreaming is paused, try again soon.", ephemeral=True
+            )
             return
         await cog.on_button(interaction, self.action, self.requester_id)  # type: ignore[attr-defined]
 

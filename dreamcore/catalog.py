@@ -134,7 +134,12 @@ INCEPTION5H = ModelInfo(
     layers=_inception5h_layers(),
     default_layer="mixed4c",
     aliases=_MIXED_ALIASES,
-    presets={"classic": "mixed4c", "textures": "mixed3b", "creatures": "mixed4d", "objects": "mixed5a"},
+    presets={
+        "classic": "mixed4c",
+        "textures": "mixed3b",
+        "creatures": "mixed4d",
+        "objects": "mixed5a",
+    },
 )
 
 # --- torchvision GoogLeNet ----------------------------------------------------------------------
@@ -167,7 +172,7 @@ def _googlenet_layers() -> tuple[LayerInfo, ...]:
     for block, widths in GOOGLENET_BLOCKS.items():
         if block in GOOGLENET_POOL_BEFORE:
             layers.append(LayerInfo(GOOGLENET_POOL_BEFORE[block], layers[-1].channels))
-        looks = BLOCK_LOOKS["mixed" + block[len("inception"):]]
+        looks = BLOCK_LOOKS["mixed" + block[len("inception") :]]
         layers.append(LayerInfo(block, block_channels(widths), looks))
     return tuple(layers)
 
@@ -178,7 +183,7 @@ GOOGLENET = ModelInfo(
     description="torchvision's InceptionV1 with batch norm; `mixedNX` names are accepted.",
     layers=_googlenet_layers(),
     default_layer="inception4c",
-    aliases={f"mixed{b[len('inception'):]}": b for b in GOOGLENET_BLOCKS},
+    aliases={f"mixed{b[len('inception') :]}": b for b in GOOGLENET_BLOCKS},
     presets={
         "classic": "inception4c",
         "textures": "inception3b",
@@ -215,7 +220,12 @@ def _vgg16_layers() -> tuple[LayerInfo, ...]:
     return tuple(LayerInfo(n, c, VGG_LOOKS.get(n, "")) for n, _, c in vgg16_layer_names())
 
 
-VGG_PRESETS = {"classic": "relu4_3", "textures": "relu3_3", "creatures": "relu4_2", "objects": "relu5_3"}
+VGG_PRESETS = {
+    "classic": "relu4_3",
+    "textures": "relu3_3",
+    "creatures": "relu4_2",
+    "objects": "relu5_3",
+}
 
 VGG16 = ModelInfo(
     name="vgg16",

@@ -20,19 +20,33 @@ from dreamcore.request import DreamParams, DreamRequest, make_params
 def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     d = DreamParams()
     p.add_argument("input", type=Path, help="image to dream (PNG, JPEG, WebP, GIF, ...)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="where to write the dream (.png, .jpg, .webp)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="where to write the dream (.png, .jpg, .webp)",
+    )
     p.add_argument("--model", default=None, help="network (default: engine.default_model)")
-    p.add_argument("--layer", default=None, help="layer, optionally with a channel: mixed4d or mixed4d:139")
+    p.add_argument(
+        "--layer", default=None, help="layer, optionally with a channel: mixed4d or mixed4d:139"
+    )
     p.add_argument("--preset", choices=PRESETS, default=None, help="a layer that suits a look")
     p.add_argument("--octaves", type=int, default=d.octaves)
     p.add_argument("--octave-scale", type=float, default=d.octave_scale)
     p.add_argument("--steps", type=int, default=d.steps, help="gradient steps per octave")
-    p.add_argument("--strength", type=float, default=d.strength, help="step size in 0..255 pixel units")
+    p.add_argument(
+        "--strength", type=float, default=d.strength, help="step size in 0..255 pixel units"
+    )
     p.add_argument("--jitter", type=int, default=d.jitter, help="random roll per step, in pixels")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--max-side", type=int, default=d.max_side, help="long side of the dream (downscales input)")
+    p.add_argument(
+        "--max-side", type=int, default=d.max_side, help="long side of the dream (downscales input)"
+    )
     p.add_argument("--tile-size", type=int, default=None, help="gradient tile size in pixels")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 (default: engine.device)")
+    p.add_argument(
+        "--device", default=None, help="auto, cpu, cuda, cuda:1 (default: engine.device)"
+    )
 
 
 def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
@@ -63,8 +77,12 @@ def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
         dreamer.model(params.model)  # load (or download) before the progress bar starts
     except DreamError as err:
         return _fail(err)
-    bar = tqdm(total=params.octaves * params.steps, desc=f"{params.model} {params.target}",
-               unit="step", file=sys.stderr)
+    bar = tqdm(
+        total=params.octaves * params.steps,
+        desc=f"{params.model} {params.target}",
+        unit="step",
+        file=sys.stderr,
+    )
 
     def progress(event) -> None:
         bar.total = event.octaves * event.steps
@@ -111,14 +129,18 @@ def run_models(args: argparse.Namespace, config: EngineConfig) -> int:
         enabled = "" if info.name in config.models else "  (not enabled in config)"
         print(f"{info.name}: {info.title}{enabled}")
         print(f"  {info.description}")
-        print(f"  default layer: {info.default_layer}; presets: "
-              + ", ".join(f"{k}={v}" for k, v in info.presets.items()))
+        print(
+            f"  default layer: {info.default_layer}; presets: "
+            + ", ".join(f"{k}={v}" for k, v in info.presets.items())
+        )
         for layer in info.layers:
             if args.all or layer.description:
                 looks = f"  {layer.description}" if layer.description else ""
                 print(f"    {layer.name:<40} {layer.channels:>5} ch{looks}")
         if info.aliases:
-            print(f"  aliases: {', '.join(f'{a}={b}' for a, b in list(info.aliases.items())[:4])}, ...")
+            print(
+                f"  aliases: {', '.join(f'{a}={b}' for a, b in list(info.aliases.items())[:4])}, ..."
+            )
     if not args.all:
         print("\n(`dreambot models --all` lists every branch and *_pre_relu tensor too)")
     return 0

@@ -40,7 +40,9 @@ class DreamParams(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("layer"), str) and ":" in data["layer"]:
             name, _, channel = data["layer"].partition(":")
             if not channel.strip().isdigit():
-                raise ValueError(f"channel in `{data['layer']}` must be a whole number, like `mixed4d:139`")
+                raise ValueError(
+                    f"channel in `{data['layer']}` must be a whole number, like `mixed4d:139`"
+                )
             if data.get("channel") is not None and int(channel) != data["channel"]:
                 raise ValueError("give the channel once: either `layer:channel` or `channel`")
             data = {**data, "layer": name.strip(), "channel": int(channel)}
@@ -54,7 +56,9 @@ class DreamParams(BaseModel):
             raise InvalidParams(
                 f"channel {self.channel} is out of range: `{layer.name}` has channels 0..{layer.channels - 1}."
             )
-        if layer.name != self.layer:  # store the canonical name (aliases resolved, default filled in)
+        if (
+            layer.name != self.layer
+        ):  # store the canonical name (aliases resolved, default filled in)
             object.__setattr__(self, "layer", layer.name)
         return self
 

@@ -20,7 +20,9 @@ def noise_png(size=(64, 48), seed=0) -> bytes:
     import random
 
     rng = random.Random(seed)
-    im = Image.frombytes("RGB", size, bytes(rng.randrange(256) for _ in range(size[0] * size[1] * 3)))
+    im = Image.frombytes(
+        "RGB", size, bytes(rng.randrange(256) for _ in range(size[0] * size[1] * 3))
+    )
     buf = io.BytesIO()
     im.save(buf, "PNG")
     return buf.getvalue()

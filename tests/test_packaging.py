@@ -13,7 +13,11 @@ README = (ROOT / "README.md").read_text()
 
 def instructions(name: str) -> list[str]:
     joined = re.sub(r"\\\n", " ", DOCKERFILE)
-    return [line.split(None, 1)[1] for line in joined.splitlines() if line.strip().upper().startswith(name + " ")]
+    return [
+        line.split(None, 1)[1]
+        for line in joined.splitlines()
+        if line.strip().upper().startswith(name + " ")
+    ]
 
 
 def test_dockerfile_uses_a_cuda_runtime_base_with_torch():

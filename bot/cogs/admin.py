@@ -37,7 +37,9 @@ def _limit(value: int | None) -> str:
 
 
 def _rule_line(rule) -> str:
-    who = {"server": "server", "role": f"<@&{rule.target_id}>", "user": f"<@{rule.target_id}>"}[rule.scope]
+    who = {"server": "server", "role": f"<@&{rule.target_id}>", "user": f"<@{rule.target_id}>"}[
+        rule.scope
+    ]
     parts = []
     if rule.daily is not None:
         parts.append(f"daily {_limit(rule.daily)}")
@@ -52,13 +54,19 @@ class AdminCog(commands.Cog, name="Admin"):
     def __init__(self, bot: DreamBot) -> None:
         self.bot = bot
 
-    async def cog_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    async def cog_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         if isinstance(cause, app_commands.CheckFailure):
             text = user_message(NotPermitted(ADMIN_ONLY))
         else:
             if not isinstance(cause, DreamError):
-                log.error("admin command %s failed", getattr(interaction.command, "qualified_name", "?"), exc_info=cause)
+                log.error(
+                    "admin command %s failed",
+                    getattr(interaction.command, "qualified_name", "?"),
+                    exc_info=cause,
+                )
             text = user_message(cause)
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True)
@@ -70,7 +78,9 @@ class AdminCog(commands.Cog, name="Admin"):
     @quota.command(name="me", description="How many dreams you have left today")
     async def quota_me(self, interaction: discord.Interaction) -> None:
         roles = [r.id for r in getattr(interaction.user, "roles", ())]
-        st = await self.bot.quota.status(user_id=interaction.user.id, guild_id=interaction.guild_id, role_ids=roles)
+        st = await self.bot.quota.status(
+            user_id=interaction.user.id, guild_id=interaction.guild_id, role_ids=roles
+        )
         if st.daily_limit is None:
             line = f"You have dreamed {st.used_today} times today; no daily limit here."
         else:
@@ -87,24 +97,38 @@ class AdminCog(commands.Cog, name="Admin"):
 
     @quota.command(name="set", description="Set a daily or concurrent dream limit (0 = unlimited)")
     @app_commands.describe(
-        scope="whom the rule applies to", role="the role (scope role)", user="the member (scope user)",
-        daily="dreams per day (0 = unlimited)", concurrent="dreams at once (0 = unlimited)",
+        scope="whom the rule applies to",
+        role="the role (scope role)",
+        user="the member (scope user)",
+        daily="dreams per day (0 = unlimited)",
+        concurrent="dreams at once (0 = unlimited)",
     )
     @app_commands.check(is_admin)
     async def quota_set(
-        self, interaction: discord.Interaction, scope: ScopeChoice,
+        self,
+        interaction: discord.Interaction,
+        scope: ScopeChoice,
         daily: app_commands.Range[int, 0, 100000] | None = None,
         concurrent: app_commands.Range[int, 0, 1000] | None = None,
-        role: discord.Role | None = None, user: discord.Member | None = None,
+        role: discord.Role | None = None,
+        user: discord.Member | None = None,
     ) -> None:
         target = self._target(interaction, scope, role, user)
         if daily is None and concurrent is None:
-            await interaction.response.send_message("Give `daily`, `concurrent` or both.", ephemeral=True)
+            await interaction.response.send_message(
+                "Give `daily`, `concurrent` or both.", ephemeral=True
+            )
             return
         rule = await self.bot.quota.set_rule(
-            guild_id=interaction.guild_id, scope=scope, target_id=target, daily=daily, concurrent=concurrent
+            guild_id=interaction.guild_id,
+            scope=scope,
+            target_id=target,
+            daily=daily,
+            concurrent=concurrent,
         )
-        await interaction.response.send_message(f"Quota rule saved:\n{_rule_line(rule)}", ephemeral=True)
+        await interaction.response.send_message(
+            f"Quota rule saved:\n{_rule_line(rule)}", ephemeral=True
+        )
 
     @quota.command(name="show", description="Show this server's quota rules")
     @app_commands.check(is_admin)
@@ -116,17 +140,26 @@ class AdminCog(commands.Cog, name="Admin"):
             f"server daily {_limit(d.guild_daily)}, concurrent {_limit(d.guild_concurrent)}."
         )
         lines = [_rule_line(r) for r in rules] or ["No rules set."]
-        await interaction.response.send_message("\n".join([*lines, defaults])[:1990], ephemeral=True)
+        await interaction.response.send_message(
+            "\n".join([*lines, defaults])[:1990], ephemeral=True
+        )
 
     @quota.command(name="reset", description="Remove a quota rule (back to the defaults)")
     @app_commands.check(is_admin)
     async def quota_reset(
-        self, interaction: discord.Interaction, scope: ScopeChoice,
-        role: discord.Role | None = None, user: discord.Member | None = None,
+        self,
+        interaction: discord.Interaction,
+        scope: ScopeChoice,
+        role: discord.Role | None = None,
+        user: discord.Member | None = None,
     ) -> None:
         target = self._target(interaction, scope, role, user)
-        removed = await self.bot.quota.reset_rule(guild_id=interaction.guild_id, scope=scope, target_id=target)
-        await interaction.response.send_message("Rule removed." if removed else "There was no such rule.", ephemeral=True)
+        removed = await self.bot.quota.reset_rule(
+            guild_id=interaction.guild_id, scope=scope, target_id=target
+        )
+        await interaction.response.send_message(
+            "Rule removed." if removed else "There was no such rule.", ephemeral=True
+        )
 
     @staticmethod
     def _target(interaction: discord.Interaction, scope: str, role, user) -> int:
@@ -141,19 +174,25 @@ class AdminCog(commands.Cog, name="Admin"):
 
     @app_commands.command(name="dreamconfig", description="Where and how this server dreams")
     @app_commands.describe(
-        allow_channel="add a channel where dreams are allowed", remove_channel="remove an allowed channel",
-        everywhere="allow every channel again", max_size="longest side of results on this server",
-        reaction_redream="re-dream images people react to", emoji="the reaction that re-dreams",
+        allow_channel="add a channel where dreams are allowed",
+        remove_channel="remove an allowed channel",
+        everywhere="allow every channel again",
+        max_size="longest side of results on this server",
+        reaction_redream="re-dream images people react to",
+        emoji="the reaction that re-dreams",
     )
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     @app_commands.check(is_admin)
     async def dreamconfig(
-        self, interaction: discord.Interaction,
+        self,
+        interaction: discord.Interaction,
         allow_channel: app_commands.AppCommandChannel | None = None,
         remove_channel: app_commands.AppCommandChannel | None = None,
-        everywhere: bool | None = None, max_size: app_commands.Range[int, 64, 8192] | None = None,
-        reaction_redream: bool | None = None, emoji: str | None = None,
+        everywhere: bool | None = None,
+        max_size: app_commands.Range[int, 64, 8192] | None = None,
+        reaction_redream: bool | None = None,
+        emoji: str | None = None,
     ) -> None:
         store = self.bot.store
         gs = await store.get_guild_settings(interaction.guild_id)

@@ -119,8 +119,16 @@ class DreamCog(commands.Cog, name="Dream"):
             guild = await self.bot.guild_config(interaction.guild_id)
             self.bot.check_channel(guild, interaction.channel_id)
             params = self.build_params(
-                model=model, layer=layer, preset=preset, octaves=octaves, steps=steps,
-                strength=strength, jitter=jitter, seed=seed, size=size, guild_max_side=guild.max_side,
+                model=model,
+                layer=layer,
+                preset=preset,
+                octaves=octaves,
+                steps=steps,
+                strength=strength,
+                jitter=jitter,
+                seed=seed,
+                size=size,
+                guild_max_side=guild.max_side,
             )
         except DreamError as err:
             await interaction.response.send_message(user_message(err), ephemeral=True)
@@ -128,7 +136,9 @@ class DreamCog(commands.Cog, name="Dream"):
         await interaction.response.defer(thinking=True)
         answer = self.interaction_answer(interaction)
         try:
-            data = await self.bot.fetch_image(image.url, max_side=params.max_side, declared_size=image.size)
+            data = await self.bot.fetch_image(
+                image.url, max_side=params.max_side, declared_size=image.size
+            )
         except Exception as err:  # noqa: BLE001 - DownloadFailed/InvalidImage; others get logged
             self._log_unexpected(err, "download")
             await answer.fail(user_message(err))
@@ -137,7 +147,9 @@ class DreamCog(commands.Cog, name="Dream"):
         self.start(DreamOrder(requester, data, params, "slash", image.url), answer)
 
     @dream.autocomplete("layer")
-    async def _layer_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def _layer_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         model = getattr(interaction.namespace, "model", None) or self.settings.engine.default_model
         try:
             return layer_choices(model, current)
@@ -160,7 +172,9 @@ class DreamCog(commands.Cog, name="Dream"):
         await interaction.response.defer(thinking=True)
         answer = self.interaction_answer(interaction, reply_to=message)
         try:
-            data = await self.bot.fetch_image(attachment.url, max_side=params.max_side, declared_size=attachment.size)
+            data = await self.bot.fetch_image(
+                attachment.url, max_side=params.max_side, declared_size=attachment.size
+            )
         except Exception as err:  # noqa: BLE001
             self._log_unexpected(err, "download")
             await answer.fail(user_message(err))
@@ -170,7 +184,9 @@ class DreamCog(commands.Cog, name="Dream"):
 
     # --- buttons (routed here from bot.views.DreamButton) ---------------------------------------
 
-    async def on_button(self, interaction: discord.Interaction, action: str, requester_id: int) -> None:
+    async def on_button(
+        self, interaction: discord.Interaction, action: str, requester_id: int
+    ) -> None:
         message = interaction.message
         if message is None:
             await interaction.response.send_message("That message is gone.", ephemeral=True)
@@ -194,7 +210,11 @@ class DreamCog(commands.Cog, name="Dream"):
             else:
                 params = self.reroll_params(params_from_embed(embed))
         except (DreamError, StopIteration) as err:
-            text = user_message(err) if isinstance(err, DreamError) else "I can't read that dream's settings."
+            text = (
+                user_message(err)
+                if isinstance(err, DreamError)
+                else "I can't read that dream's settings."
+            )
             await interaction.response.send_message(text, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
@@ -210,7 +230,9 @@ class DreamCog(commands.Cog, name="Dream"):
         next_input = input_url if action == "reroll" else message.attachments[0].url
         self.start(DreamOrder(requester, data, params, "button", next_input), answer)
 
-    async def _button_input(self, message: discord.Message, action: str, input_url: str | None, max_side: int) -> bytes:
+    async def _button_input(
+        self, message: discord.Message, action: str, input_url: str | None, max_side: int
+    ) -> bytes:
         """Deeper dreams the result; Re-roll dreams the original input (the result if that is gone)."""
         if not message.attachments:
             raise InvalidImage("That dream's image is gone.")
@@ -253,10 +275,14 @@ class DreamCog(commands.Cog, name="Dream"):
         task = self.start(*order_answer)
         task.add_done_callback(lambda _t: self._reacting.discard(key))
 
-    async def _reaction_order(self, payload: discord.RawReactionActionEvent, guild) -> tuple[DreamOrder, ChannelAnswer] | None:
+    async def _reaction_order(
+        self, payload: discord.RawReactionActionEvent, guild
+    ) -> tuple[DreamOrder, ChannelAnswer] | None:
         from bot.intake import pick_image_attachment
 
-        channel = self.bot.get_channel(payload.channel_id) or await self.bot.fetch_channel(payload.channel_id)
+        channel = self.bot.get_channel(payload.channel_id) or await self.bot.fetch_channel(
+            payload.channel_id
+        )
         message = await channel.fetch_message(payload.message_id)  # type: ignore[union-attr]
         ours = message.author.id == self.bot.user.id  # type: ignore[union-attr]
         embed = next((e for e in message.embeds if is_result_embed(e)), None)
@@ -276,11 +302,15 @@ class DreamCog(commands.Cog, name="Dream"):
         member = payload.member
         user = member if member is not None else await self.bot.fetch_user(payload.user_id)
         answer = ChannelAnswer(
-            channel, requester_id=payload.user_id, upload_limit=self.guild_upload_limit(payload.guild_id),
+            channel,
+            requester_id=payload.user_id,
+            upload_limit=self.guild_upload_limit(payload.guild_id),
             reply_to=message.to_reference(fail_if_not_exists=False),
         )
         try:
-            data = await self.bot.fetch_image(attachment.url, max_side=params.max_side, declared_size=attachment.size)
+            data = await self.bot.fetch_image(
+                attachment.url, max_side=params.max_side, declared_size=attachment.size
+            )
         except DreamError as err:
             await answer.fail(user_message(err))
             return None
@@ -292,18 +322,28 @@ class DreamCog(commands.Cog, name="Dream"):
 
     @app_commands.command(name="dream-help", description="How to dream: layers and options")
     async def dream_help(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(help_text(list(self.settings.engine.models)), ephemeral=True)
+        await interaction.response.send_message(
+            help_text(list(self.settings.engine.models)), ephemeral=True
+        )
 
     # --- helpers ---------------------------------------------------------------------------------
 
     def build_params(
-        self, *, model: str | None = None, layer: str | None = None, preset: str | None = None,
-        guild_max_side: int | None = None, size: int | None = None, **knobs: object,
+        self,
+        *,
+        model: str | None = None,
+        layer: str | None = None,
+        preset: str | None = None,
+        guild_max_side: int | None = None,
+        size: int | None = None,
+        **knobs: object,
     ) -> DreamParams:
         engine = self.settings.engine
         model = model or engine.default_model
         if model not in engine.models:
-            raise UnknownModel(f"`{model}` is not offered here. Models: {', '.join(engine.models)}.")
+            raise UnknownModel(
+                f"`{model}` is not offered here. Models: {', '.join(engine.models)}."
+            )
         if layer is None and preset:
             layer = model_info(model).presets.get(preset)
         cap = min(engine.max_side_cap, guild_max_side or engine.max_side_cap)
@@ -324,14 +364,22 @@ class DreamCog(commands.Cog, name="Dream"):
         values.update(layer=layer.name, channel=channel, seed=rng.randrange(MAX_SEED))
         return make_params(**values)
 
-    def interaction_answer(self, interaction: discord.Interaction, reply_to: discord.Message | None = None) -> InteractionAnswer:
-        channel = self.bot.get_partial_messageable(interaction.channel_id, guild_id=interaction.guild_id)
+    def interaction_answer(
+        self, interaction: discord.Interaction, reply_to: discord.Message | None = None
+    ) -> InteractionAnswer:
+        channel = self.bot.get_partial_messageable(
+            interaction.channel_id, guild_id=interaction.guild_id
+        )
         fallback = ChannelAnswer(
-            channel, requester_id=interaction.user.id, upload_limit=interaction.filesize_limit,
+            channel,
+            requester_id=interaction.user.id,
+            upload_limit=interaction.filesize_limit,
             reply_to=reply_to.to_reference(fail_if_not_exists=False) if reply_to else None,
         )
         d = self.settings.discord
-        return InteractionAnswer(interaction, fallback=fallback, lifetime_s=d.token_lifetime_s, margin_s=d.token_margin_s)
+        return InteractionAnswer(
+            interaction, fallback=fallback, lifetime_s=d.token_lifetime_s, margin_s=d.token_margin_s
+        )
 
     def guild_upload_limit(self, guild_id: int | None) -> int:
         guild = self.bot.get_guild(guild_id) if guild_id else None

@@ -38,7 +38,11 @@ def placement(config: EngineConfig) -> Placement:
     cuda = device.type == "cuda"
     dtypes = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
     # On CPU, fp32 is the fast path here (no AMX/AVX512-BF16 assumed); on CUDA fp16 halves the work.
-    dtype = (torch.float16 if cuda else None) if config.precision == "auto" else dtypes[config.precision]
+    dtype = (
+        (torch.float16 if cuda else None)
+        if config.precision == "auto"
+        else dtypes[config.precision]
+    )
     # channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions: measured here
     # 1.4x (inception5h) to 2x (VGG16) per gradient step on CPU.
     channels_last = config.channels_last in ("auto", "on")

@@ -57,11 +57,20 @@ class Dreamer:
             if self.placement.channels_last:
                 net = net.to(memory_format=torch.channels_last)
             self._models[name] = net
-            log.info("loaded model %s on %s in %.1fs", name, self.placement.device, time.perf_counter() - t0)
+            log.info(
+                "loaded model %s on %s in %.1fs",
+                name,
+                self.placement.device,
+                time.perf_counter() - t0,
+            )
         return self._models[name]
 
-    def run(self, request: DreamRequest, on_progress: ProgressFn | None = None,
-            should_stop: StopFn | None = None) -> DreamResult:
+    def run(
+        self,
+        request: DreamRequest,
+        on_progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> DreamResult:
         t0 = time.perf_counter()
         params = request.params
         check_offered(params.model, self.config.models)
@@ -75,7 +84,9 @@ class Dreamer:
             channels_last=self.placement.channels_last,
         )
         seed = params.seed if params.seed is not None else random.randint(0, MAX_SEED)
-        generator = torch.Generator().manual_seed(seed)  # jitter offsets: CPU generator, reproducible
+        generator = torch.Generator().manual_seed(
+            seed
+        )  # jitter offsets: CPU generator, reproducible
         pixels = to_tensor(decoded.rgb, self.placement.device)  # 1 x 3 x H x W, 0..255
         before = gradient.objective_value(pixels)
 
@@ -85,7 +96,11 @@ class Dreamer:
             preview = None
             if request.preview and step == steps:
                 preview = encode_preview(to_image(img), self.config.preview_side)
-            on_progress(DreamProgress(octave=octave, octaves=octaves, step=step, steps=steps, preview=preview))
+            on_progress(
+                DreamProgress(
+                    octave=octave, octaves=octaves, step=step, steps=steps, preview=preview
+                )
+            )
 
         out = dream(
             pixels, gradient, params, min_side=self.config.min_side, generator=generator,

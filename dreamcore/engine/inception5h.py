@@ -102,8 +102,12 @@ class Inception5h(FeatureNet):
     def _mixed(self, block: str, x: Tensor, emit: Emit) -> Tensor:
         # N x C x H x W in; four branches concatenated on C, in the graph's order.
         b1 = self._conv_relu(f"{block}_1x1", x, emit)
-        b3 = self._conv_relu(f"{block}_3x3", self._conv_relu(f"{block}_3x3_bottleneck", x, emit), emit)
-        b5 = self._conv_relu(f"{block}_5x5", self._conv_relu(f"{block}_5x5_bottleneck", x, emit), emit)
+        b3 = self._conv_relu(
+            f"{block}_3x3", self._conv_relu(f"{block}_3x3_bottleneck", x, emit), emit
+        )
+        b5 = self._conv_relu(
+            f"{block}_5x5", self._conv_relu(f"{block}_5x5_bottleneck", x, emit), emit
+        )
         pooled = F.max_pool2d(x, kernel_size=3, stride=1, padding=1)  # pads with -inf, as TF SAME
         emit(f"{block}_pool", pooled)
         bp = self._conv_relu(f"{block}_pool_reduce", pooled, emit)
@@ -119,7 +123,9 @@ class Inception5h(FeatureNet):
         stages = [(stem_names, self._stem)]
         for block in INCEPTION5H_BLOCKS:
             if block in INCEPTION5H_POOL_BEFORE:
-                stages.append(((INCEPTION5H_POOL_BEFORE[block],), _named_pool(INCEPTION5H_POOL_BEFORE[block])))
+                stages.append(
+                    ((INCEPTION5H_POOL_BEFORE[block],), _named_pool(INCEPTION5H_POOL_BEFORE[block]))
+                )
             names = tuple(
                 f"{block}_{b}{suffix}" for b in BRANCHES for suffix in ("_pre_relu", "")
             ) + (f"{block}_pool", block)
@@ -141,4 +147,3 @@ def _named_pool(name: str):
 
 def _mixed_stage(net: Inception5h, block: str):
     return lambda x, emit: net._mixed(block, x, emit)
-

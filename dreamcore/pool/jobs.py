@@ -42,7 +42,9 @@ class _Feed:
         if event.kind == "progress" and self._items and self._items[-1].kind == "progress":
             older = self._items[-1].progress
             if event.progress is not None and older is not None:  # keep an unread preview
-                event = dataclasses.replace(event, progress=event.progress.keeping_preview_of(older))
+                event = dataclasses.replace(
+                    event, progress=event.progress.keeping_preview_of(older)
+                )
             self._items[-1] = event
         else:
             self._items.append(event)

@@ -64,7 +64,9 @@ class _Inbox:
                 os._exit(0)
             match msg:
                 case Run(job_id=job_id):
-                    self.cancelled.discard(job_id)  # a stale cancel for a reused id must not stop it
+                    self.cancelled.discard(
+                        job_id
+                    )  # a stale cancel for a reused id must not stop it
                     self.jobs.put(msg)
                 case Cancel(job_id=job_id):
                     self.cancelled.add(job_id)
@@ -169,10 +171,10 @@ def _run_job(handler: Any, inbox: _Inbox, outbox: _Outbox, job: Run, default_til
         if not isinstance(result, DreamResult):
             raise TypeError(f"handler returned {type(result).__name__}, not DreamResult")
         outbox.send(Done(job_id, result))
-    except DreamCancelled:
-        if job_id not in inbox.cancelled and time.monotonic() > deadline:
-            err = JobTimeout(f"The dream took longer than {timeout_s:g} s.")
-        outbox.send(Failed.of(job_id, err))
+    except DreamCancelled as cancelled:
+        timed_out = job_id not in inbox.cancelled and time.monotonic() > deadline
+        reason = JobTimeout(f"The dream took longer than {timeout_s:g} s.") if timed_out else None
+        outbox.send(Failed.of(job_id, reason or cancelled))
     except DreamError as err:
         outbox.send(Failed.of(job_id, err))
     except Exception as err:

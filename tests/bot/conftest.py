@@ -29,8 +29,16 @@ from tests.fakediscord.server import FakeDiscord
 
 E2E = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 ENGINE = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)
-POOL = PoolConfig(workers=1, cpu_workers=1, threads_per_worker=1, warm_models=("tiny",),
-                  job_timeout_s=60, start_timeout_s=120, shutdown_timeout_s=10, cancel_grace_s=2)
+POOL = PoolConfig(
+    workers=1,
+    cpu_workers=1,
+    threads_per_worker=1,
+    warm_models=("tiny",),
+    job_timeout_s=60,
+    start_timeout_s=120,
+    shutdown_timeout_s=10,
+    cancel_grace_s=2,
+)
 FAST = {"octaves": 1, "steps": 2, "size": 64}  # /dream options that keep a tiny dream ~0.1 s
 
 
@@ -43,12 +51,20 @@ def png_bytes(side: int = 80, seed: int = 0, height: int | None = None) -> bytes
 
 
 def make_settings(fake: FakeDiscord, store_path: Path, **sections) -> Settings:
-    discord_cfg = dict(api_base=fake.api_base, gateway_url=fake.gateway_url, progress_interval_s=0.5,
-                       message_content_intent=True)
+    discord_cfg = dict(
+        api_base=fake.api_base,
+        gateway_url=fake.gateway_url,
+        progress_interval_s=0.5,
+        message_content_intent=True,
+    )
     discord_cfg.update(sections.pop("discord", {}))
     values = dict(
-        engine=ENGINE, pool=POOL, discord=DiscordConfig(**discord_cfg), store=StoreConfig(path=store_path),
-        quota=QuotaConfig(**sections.pop("quota", {})), intake=IntakeConfig(allowed_hosts=("127.0.0.1",)),
+        engine=ENGINE,
+        pool=POOL,
+        discord=DiscordConfig(**discord_cfg),
+        store=StoreConfig(path=store_path),
+        quota=QuotaConfig(**sections.pop("quota", {})),
+        intake=IntakeConfig(allowed_hosts=("127.0.0.1",)),
         health=HealthConfig(enabled=False),
     )
     values.update(sections)
@@ -67,7 +83,9 @@ class RunningBot:
         self.bot = DreamBot(self.settings, pool=self.pool)
         self._task = asyncio.create_task(self.bot.start("fake-token"))
         ready = asyncio.create_task(self.bot.wait_until_ready())
-        done, _ = await asyncio.wait({ready, self._task}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {ready, self._task}, timeout=60, return_when=asyncio.FIRST_COMPLETED
+        )
         if ready not in done:
             ready.cancel()
             if self._task in done:
@@ -118,11 +136,15 @@ def bot(running) -> DreamBot:
     return running.bot
 
 
-async def dream(fake: FakeDiscord, user, image=None, *, filename="in.png", ctype="image/png", **options):
+async def dream(
+    fake: FakeDiscord, user, image=None, *, filename="in.png", ctype="image/png", **options
+):
     """Run /dream with fast defaults; returns the InteractionRecord."""
     opts = {**FAST, **options}
     data = png_bytes() if image is None else image
-    return await fake.slash_command("dream", opts, user=user, attachments={"image": (filename, data, ctype)})
+    return await fake.slash_command(
+        "dream", opts, user=user, attachments={"image": (filename, data, ctype)}
+    )
 
 
 def has_file(message: dict | None) -> bool:
@@ -133,7 +155,9 @@ def has_file(message: dict | None) -> bool:
 
 async def finished_result(rec, timeout: float = 60.0) -> dict:
     """The interaction's response message once it carries a dream file."""
-    return await rec.wait_until(lambda r: next((m for m in r.messages if has_file(m)), None), timeout)
+    return await rec.wait_until(
+        lambda r: next((m for m in r.messages if has_file(m)), None), timeout
+    )
 
 
 async def wait_ledger(bot: DreamBot, predicate, timeout: float = 20.0):

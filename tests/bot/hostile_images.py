@@ -21,7 +21,9 @@ def noise(w: int, h: int, mode: str = "RGB", seed: int = 0) -> Image.Image:
     grey = Image.effect_noise((w, h), 40 + seed)
     if mode == "L":
         return grey
-    return Image.merge("RGB", (grey, grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT), grey.rotate(180))).convert(mode)
+    return Image.merge(
+        "RGB", (grey, grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT), grey.rotate(180))
+    ).convert(mode)
 
 
 def png(w: int = 80, h: int = 80, seed: int = 0) -> bytes:
@@ -66,7 +68,12 @@ def palette_png_with_transparency(w: int = 80, h: int = 80) -> bytes:
 
 def animated(fmt: str, w: int = 80, h: int = 80, frames: int = 3) -> bytes:
     ims = [noise(w, h, seed=i) for i in range(frames)]
-    options: dict[str, object] = {"save_all": True, "append_images": ims[1:], "duration": 100, "loop": 0}
+    options: dict[str, object] = {
+        "save_all": True,
+        "append_images": ims[1:],
+        "duration": 100,
+        "loop": 0,
+    }
     if fmt == "WEBP":
         options["lossless"] = False
     return _save(ims[0], fmt, **options)

@@ -12,7 +12,9 @@ def test_layer_choices_put_described_layers_first_and_cap_at_25():
     assert choices[0].value == "conv2d0" and "edges" in choices[0].name
     assert all(len(c.name) <= 100 for c in choices)
     assert [c.value for c in layer_choices("inception5h", "4d_3x3")][:2] == [
-        "mixed4d_3x3_bottleneck_pre_relu", "mixed4d_3x3_bottleneck"]
+        "mixed4d_3x3_bottleneck_pre_relu",
+        "mixed4d_3x3_bottleneck",
+    ]
     assert layer_choices("tiny", "relu2:3")[0].value == "relu2:3"
 
 
@@ -29,7 +31,9 @@ def test_the_bot_side_never_imports_torch():
     import subprocess
     import sys
 
-    code = ("import sys, bot.client, bot.runner, bot.cogs.dream, bot.cogs.admin, bot.flow, bot.views;"
-            "print(any(m == 'torch' or m.startswith('torch.') for m in sys.modules))")
+    code = (
+        "import sys, bot.client, bot.runner, bot.cogs.dream, bot.cogs.admin, bot.flow, bot.views;"
+        "print(any(m == 'torch' or m.startswith('torch.') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

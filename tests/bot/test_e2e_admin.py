@@ -15,7 +15,9 @@ async def test_non_admin_cannot_set_quota(fake, bot):
 
 async def test_admin_sets_a_user_quota_and_it_applies(fake, bot):
     admin, alice = fake.add_member(name="boss", admin=True), fake.add_member(name="alice")
-    rec = await fake.slash_command("quota set", {"scope": "user", "user": alice, "daily": 1}, user=admin)
+    rec = await fake.slash_command(
+        "quota set", {"scope": "user", "user": alice, "daily": 1}, user=admin
+    )
     cb = await rec.wait_for_callback(5)
     assert "saved" in cb.data["content"], cb.data
     await finished_result(await dream(fake, alice))

@@ -18,14 +18,18 @@ async def test_happy_path_returns_a_dream_and_charges_once(fake, bot):
     embed = msg["embeds"][0]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Model"] == "tiny" and "relu3" in fields["Layer"]
-    assert [c["custom_id"] for row in msg["components"] for c in row["components"]][0].startswith("dream:deeper:")
+    assert [c["custom_id"] for row in msg["components"] for c in row["components"]][0].startswith(
+        "dream:deeper:"
+    )
     rows = await wait_ledger(bot, lambda rows: rows and rows[0].status == "done")
     assert len(rows) == 1 and rows[0].cost == 1 and rows[0].user_id == int(alice["user"]["id"])
 
 
 async def test_text_file_gets_a_friendly_error_and_costs_nothing(fake, bot):
     alice = fake.add_member(name="alice")
-    rec = await dream(fake, alice, b"hello, not an image\n" * 10, filename="notes.txt", ctype="text/plain")
+    rec = await dream(
+        fake, alice, b"hello, not an image\n" * 10, filename="notes.txt", ctype="text/plain"
+    )
     text = await rec.wait_until(lambda r: r.original and r.original["content"], 20)
     assert "isn't an image" in text
     assert not has_file(rec.original)
@@ -52,7 +56,9 @@ async def test_layer_autocomplete_lists_described_layers(fake, bot):
 async def test_quota_exhausted_tells_when_it_resets(fake, pool, tmp_path, limit):
     from tests.bot.conftest import RunningBot, make_settings
 
-    runner = RunningBot(fake, make_settings(fake, tmp_path / "q.sqlite3", quota={"user_daily": limit}), pool)
+    runner = RunningBot(
+        fake, make_settings(fake, tmp_path / "q.sqlite3", quota={"user_daily": limit}), pool
+    )
     bot = await runner.start()
     try:
         alice = fake.add_member(name="alice")

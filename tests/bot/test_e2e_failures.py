@@ -28,7 +28,9 @@ async def test_worker_killed_mid_job_refunds_and_tells_the_user(fake, bot, pool)
     await rec.wait_until(lambda r: r.original and "octave" in r.original["content"], 60)
     for pid in pool.worker_pids():
         os.kill(pid, signal.SIGKILL)
-    text = await rec.wait_until(lambda r: r.original and "crashed" in r.original["content"] and r.original["content"], 30)
+    text = await rec.wait_until(
+        lambda r: r.original and "crashed" in r.original["content"] and r.original["content"], 30
+    )
     rows = await wait_ledger(bot, lambda rows: rows and rows[0].status == "failed")
     assert rows[0].job_id in text and rows[0].cost == 0
     assert not has_file(rec.original)
@@ -41,7 +43,10 @@ async def test_expired_token_posts_the_result_in_the_channel(fake, bot):
     fake.expire_token(rec.token)
     uid = alice["user"]["id"]
     msg = await fake.wait_for(
-        lambda: next((m for m in fake.messages_in() if has_file(m) and f"<@{uid}>" in m["content"]), None), 60
+        lambda: next(
+            (m for m in fake.messages_in() if has_file(m) and f"<@{uid}>" in m["content"]), None
+        ),
+        60,
     )
     assert msg["attachments"][0]["filename"].startswith("dream.")
     await wait_ledger(bot, lambda rows: rows and rows[0].status == "done")
@@ -65,10 +70,15 @@ async def test_result_over_the_upload_limit_is_reencoded(small_fake, pool, tmp_p
         # reactions use guild.filesize_limit (10 MiB) -> the fake answers 413 -> re-encoded once
         await small_fake.add_reaction(msg["id"], "🌀", user=alice)
         reply = await small_fake.wait_for(
-            lambda: next((m for m in small_fake.messages_in() if has_file(m) and m["id"] != msg["id"]), None), 60
+            lambda: next(
+                (m for m in small_fake.messages_in() if has_file(m) and m["id"] != msg["id"]), None
+            ),
+            60,
         )
         assert len(reply["attachments"][0]["data"]) <= LIMIT
-        posts = [r.status for r in small_fake.find_requests("POST", "/channels/*/messages") if r.files]
+        posts = [
+            r.status for r in small_fake.find_requests("POST", "/channels/*/messages") if r.files
+        ]
         assert posts == [413, 200]  # refused once, then re-encoded smaller
     finally:
         await runner.stop()

@@ -99,7 +99,9 @@ class Watch:
 
 async def send(fake, user, data: bytes, filename: str, ctype: str, **options):
     opts = {**FAST, "steps": 1, **options}
-    return await fake.slash_command("dream", opts, user=user, attachments={"image": (filename, data, ctype)})
+    return await fake.slash_command(
+        "dream", opts, user=user, attachments={"image": (filename, data, ctype)}
+    )
 
 
 async def refusal_text(rec) -> str:
@@ -125,27 +127,58 @@ def notes_of(msg: dict) -> str:
 
 REFUSED = [
     # id, bytes, filename, content type, words the answer must contain
-    ("bomb", H.png_bomb(50_000, 50_000), "bomb.png", "image/png", ["too large", "pixels, the limit is"]),
+    (
+        "bomb",
+        H.png_bomb(50_000, 50_000),
+        "bomb.png",
+        "image/png",
+        ["too large", "pixels, the limit is"],
+    ),
     ("truncated-png", H.truncated(H.png(96, 96)), "cut.png", "image/png", ["cut off", "truncated"]),
-    ("truncated-jpeg", H.truncated(H.jpeg(96, 96)), "cut.jpg", "image/jpeg", ["cut off", "truncated"]),
+    (
+        "truncated-jpeg",
+        H.truncated(H.jpeg(96, 96)),
+        "cut.jpg",
+        "image/jpeg",
+        ["cut off", "truncated"],
+    ),
     ("zero-bytes", b"", "empty.png", "image/png", ["empty", "0 bytes"]),
-    ("text-as-png", b"definitely not a picture\n" * 20, "fake.png", "image/png", ["isn't an image", "PNG"]),
+    (
+        "text-as-png",
+        b"definitely not a picture\n" * 20,
+        "fake.png",
+        "image/png",
+        ["isn't an image", "PNG"],
+    ),
     ("1x1", H.png(1, 1), "dot.png", "image/png", ["too small", "1x1"]),
     ("strip-10000x3", H.png(10_000, 3), "strip.png", "image/png", ["too small", "10000x3"]),
-    ("over-download-cap", H.incompressible_png(300_000), "big.png", "image/png", ["too big", "limit", "195 KiB"]),
+    (
+        "over-download-cap",
+        H.incompressible_png(300_000),
+        "big.png",
+        "image/png",
+        ["too big", "limit", "195 KiB"],
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     "data,filename,ctype,words", [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED]
 )
-async def test_refused_with_a_specific_reason_and_costs_nothing(hfake, hbot, data, filename, ctype, words):
+async def test_refused_with_a_specific_reason_and_costs_nothing(
+    hfake, hbot, data, filename, ctype, words
+):
     user = hfake.add_member(name=f"u-{filename}")
     async with Watch(hbot, user) as w:
         rec = await send(hfake, user, data, filename, ctype)
         text = await refusal_text(rec)
         if len(data) > CAP:  # refused on the declared size: never downloaded
-            assert hfake.state.downloads.count(next(iter(rec.payload["data"]["resolved"]["attachments"]))) == 0
+            assert (
+                hfake.state.downloads.count(
+                    next(iter(rec.payload["data"]["resolved"]["attachments"]))
+                )
+                == 0
+            )
         for word in words:
             assert word in text, text
         assert "Traceback" not in text and "job `" not in text, text
@@ -159,7 +192,10 @@ async def test_attachment_that_lies_about_its_size_is_cut_off_at_the_cap(hfake, 
     async with Watch(hbot, user) as w:
         payload = inject.interaction_base(hfake.state, 2, user, None)
         payload["data"] = inject.build_command_data(
-            hfake.state, "dream", {**FAST, "steps": 1}, attachments={"image": ("big.png", data, "image/png")}
+            hfake.state,
+            "dream",
+            {**FAST, "steps": 1},
+            attachments={"image": ("big.png", data, "image/png")},
         )
         for att in payload["data"]["resolved"]["attachments"].values():
             att["size"] = 10_000
@@ -185,7 +221,9 @@ async def test_strip_too_thin_only_at_the_requested_size_is_refused_at_intake(hf
 async def test_cmyk_jpeg_dreams(hfake, hbot):
     user = hfake.add_member(name="cmyk")
     async with Watch(hbot, user) as w:
-        msg = await finished_result(await send(hfake, user, H.cmyk_jpeg(), "cmyk.jpg", "image/jpeg"), ANSWER_TIMEOUT)
+        msg = await finished_result(
+            await send(hfake, user, H.cmyk_jpeg(), "cmyk.jpg", "image/jpeg"), ANSWER_TIMEOUT
+        )
         assert result_image(msg).size == (64, 64)
         await w.assert_charged_once()
 
@@ -193,7 +231,9 @@ async def test_cmyk_jpeg_dreams(hfake, hbot):
 async def test_16_bit_png_dreams(hfake, hbot):
     user = hfake.add_member(name="png16")
     async with Watch(hbot, user) as w:
-        msg = await finished_result(await send(hfake, user, H.png16(), "deep.png", "image/png"), ANSWER_TIMEOUT)
+        msg = await finished_result(
+            await send(hfake, user, H.png16(), "deep.png", "image/png"), ANSWER_TIMEOUT
+        )
         im = result_image(msg)
         assert im.size == (64, 64)
         assert im.convert("L").getextrema()[1] > 32  # not crushed to black by a 16->8 bit clip
@@ -209,11 +249,15 @@ async def test_palette_png_with_transparency_keeps_its_alpha(hfake, hbot):
         assert "A" in im.getbands(), im.mode
         alpha = im.getchannel("A")
         assert im.size == (64, 64)
-        assert alpha.getpixel((5, 32)) < 32 and alpha.getpixel((58, 32)) > 223  # left half transparent
+        assert (
+            alpha.getpixel((5, 32)) < 32 and alpha.getpixel((58, 32)) > 223
+        )  # left half transparent
         await w.assert_charged_once()
 
 
-@pytest.mark.parametrize("fmt,ctype", [("GIF", "image/gif"), ("WEBP", "image/webp"), ("PNG", "image/png")])
+@pytest.mark.parametrize(
+    "fmt,ctype", [("GIF", "image/gif"), ("WEBP", "image/webp"), ("PNG", "image/png")]
+)
 async def test_animated_image_dreams_the_first_frame_and_says_so(hfake, hbot, fmt, ctype):
     user = hfake.add_member(name=f"anim-{fmt}")
     data = H.animated(fmt)
@@ -233,8 +277,15 @@ async def test_exif_rotated_jpeg_is_dreamed_upright(hfake, hbot):
     top-left corner of the stored image is now top-right."""
     user = hfake.add_member(name="exif")
     async with Watch(hbot, user) as w:
-        rec = await send(hfake, user, H.exif_rotated_jpeg(96, 64, 6), "phone.jpg", "image/jpeg",
-                         size=128, strength=0.1)
+        rec = await send(
+            hfake,
+            user,
+            H.exif_rotated_jpeg(96, 64, 6),
+            "phone.jpg",
+            "image/jpeg",
+            size=128,
+            strength=0.1,
+        )
         msg = await finished_result(rec, ANSWER_TIMEOUT)
         im = result_image(msg).convert("RGB")
         assert im.size == (64, 96)

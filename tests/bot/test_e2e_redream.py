@@ -31,7 +31,9 @@ async def test_reaction_on_a_result_dreams_it_again(fake, bot):
     )
     assert f"<@{bob['user']['id']}>" in reply["content"]
     assert reply.get("message_reference", {}).get("message_id") == first["id"]
-    rows = await wait_ledger(bot, lambda rows: len(rows) == 2 and all(r.status == "done" for r in rows))
+    rows = await wait_ledger(
+        bot, lambda rows: len(rows) == 2 and all(r.status == "done" for r in rows)
+    )
     assert {r.source for r in rows} == {"slash", "reaction"}
 
 
@@ -49,7 +51,9 @@ async def test_bot_ignores_its_own_reactions_and_other_emoji(fake, bot):
 
 async def test_context_menu_on_a_users_image(fake, bot):
     alice, bob = fake.add_member(name="alice"), fake.add_member(name="bob")
-    posted = await fake.user_message(author=alice, content="look", attachments=[("cat.png", png_bytes(72), "image/png")])
+    posted = await fake.user_message(
+        author=alice, content="look", attachments=[("cat.png", png_bytes(72), "image/png")]
+    )
     rec = await fake.context_menu("Dream this image", posted, user=bob)
     msg = await finished_result(rec)
     assert msg["attachments"][0]["filename"].startswith("dream.")
@@ -59,7 +63,9 @@ async def test_context_menu_on_a_users_image(fake, bot):
 
 async def test_reaction_on_a_users_image_with_message_content(fake, bot):
     alice = fake.add_member(name="alice")
-    posted = await fake.user_message(author=alice, attachments=[("dog.png", png_bytes(64), "image/png")])
+    posted = await fake.user_message(
+        author=alice, attachments=[("dog.png", png_bytes(64), "image/png")]
+    )
     await fake.add_reaction(posted["id"], "🌀", user=alice)
     reply = await fake.wait_for(lambda: next(iter(_results(fake)), None), 60)
     assert reply["message_reference"]["message_id"] == posted["id"]
@@ -80,10 +86,14 @@ async def test_buttons_work_after_a_restart(fake, settings, pool):
         assert deeper["id"] != first["id"]
         rec = await fake.click_button(first, _button(first, "reroll"), user=alice)
         await finished_result(rec)
-        rows = await wait_ledger(bot, lambda rows: len(rows) == 3 and all(r.status == "done" for r in rows))
+        rows = await wait_ledger(
+            bot, lambda rows: len(rows) == 3 and all(r.status == "done" for r in rows)
+        )
         assert sorted(r.source for r in rows) == ["button", "button", "slash"]
 
-        rec = await fake.click_button(deeper, _button(deeper, "delete"), user=bob)  # not the requester
+        rec = await fake.click_button(
+            deeper, _button(deeper, "delete"), user=bob
+        )  # not the requester
         cb = await rec.wait_for_callback(5)
         assert cb.type == 4 and cb.data["flags"] & 64 and "Only" in cb.data["content"]
         assert fake.message(deeper["id"]) is not None

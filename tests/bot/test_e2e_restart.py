@@ -43,10 +43,15 @@ def session_pids(sid: int) -> dict[int, str]:
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             state, session = fields[0], int(fields[3])
             if session == sid and state != "Z":
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                cmd = (
+                    Path(f"/proc/{entry}/cmdline")
+                    .read_bytes()
+                    .replace(b"\0", b" ")
+                    .decode(errors="replace")
+                )
                 out[int(entry)] = cmd.strip()
         except (OSError, ValueError):
             continue  # gone meanwhile
@@ -79,8 +84,13 @@ class BotProcess:
     def start(self) -> None:
         self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "bot", "run"],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property
@@ -163,14 +173,17 @@ async def poll(predicate, timeout: float, what: str, on_fail=lambda: ""):
         await asyncio.sleep(0.1)
 
 
-async def started(fake: FakeDiscord, bot: BotProcess, identifies_before: int, timeout: float = 120) -> None:
+async def started(
+    fake: FakeDiscord, bot: BotProcess, identifies_before: int, timeout: float = 120
+) -> None:
     """Until the process has identified on the fake gateway (it synced its commands before that)."""
     await poll(
         lambda: len(fake.identifies) > identifies_before or bot.proc.poll() is not None,
-        timeout, "the bot to connect", bot.tail,
+        timeout,
+        "the bot to connect",
+        bot.tail,
     )
     assert bot.proc.poll() is None, f"bot exited with {bot.proc.returncode}\n{bot.tail()}"
-
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -195,10 +208,15 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
         users = [fake.add_member(name=f"user{i}") for i in range(4)]
         recs = []
         for i, user in enumerate(users):
-            recs.append(await fake.slash_command(
-                "dream", SLOW, user=user, channel=channels[i % 2],
-                attachments={"image": ("in.png", png_bytes(256, seed=i), "image/png")},
-            ))
+            recs.append(
+                await fake.slash_command(
+                    "dream",
+                    SLOW,
+                    user=user,
+                    channel=channels[i % 2],
+                    attachments={"image": ("in.png", png_bytes(256, seed=i), "image/png")},
+                )
+            )
         for rec in recs:
             cb = await rec.wait_for_callback(15)
             assert cb.type == 5, first.tail()
@@ -209,7 +227,9 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
 
         await poll(busy, 60, "4 reserved jobs, one running", first.tail)
         before_kill = first.processes()
-        assert first.pid in before_kill and len(before_kill) >= 2, before_kill  # the bot + its worker(s)
+        assert first.pid in before_kill and len(before_kill) >= 2, (
+            before_kill
+        )  # the bot + its worker(s)
 
         # --- the crash ---------------------------------------------------------------------------
         first.killpg(signal.SIGKILL)
@@ -220,8 +240,12 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
         done_before = {r["job_id"] for r in rows if r["status"] == "done"}
         in_flight = {r["job_id"]: r for r in rows if r["status"] in ("reserved", "running")}
         assert in_flight, f"nothing was in flight when the bot was killed: {rows}"
-        assert any(r["status"] == "running" for r in in_flight.values()) and len(in_flight) >= 2, rows
-        assert len({r["channel_id"] for r in in_flight.values()}) == 2, rows  # both channels affected
+        assert any(r["status"] == "running" for r in in_flight.values()) and len(in_flight) >= 2, (
+            rows
+        )
+        assert len({r["channel_id"] for r in in_flight.values()}) == 2, (
+            rows
+        )  # both channels affected
 
         # --- run 2: same store ---------------------------------------------------------------------
         seen = {m["id"] for c in channels for m in fake.messages_in(c["id"])}
@@ -237,11 +261,18 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
         # each affected user is told, mentioned, in the channel where they asked
         def notices():
             return [
-                m for c in channels for m in fake.messages_in(c["id"])
+                m
+                for c in channels
+                for m in fake.messages_in(c["id"])
                 if m["id"] not in seen and "lost" in (m.get("content") or "")
             ]
 
-        await poll(lambda: len(notices()) >= len(in_flight), 20, "a lost-dream notice per lost job", second.tail)
+        await poll(
+            lambda: len(notices()) >= len(in_flight),
+            20,
+            "a lost-dream notice per lost job",
+            second.tail,
+        )
         texts = [m["content"] for m in notices()]
         assert len(texts) == len(in_flight), texts
         for job_id, row in in_flight.items():
@@ -249,7 +280,9 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
             assert text is not None, (job_id, texts)
             assert f"<@{row['user_id']}>" in text and "lost" in text and "not counted" in text, text
         for m in notices():
-            assert m["channel_id"] == str(in_flight[next(j for j in in_flight if j in m["content"])]["channel_id"])
+            assert m["channel_id"] == str(
+                in_flight[next(j for j in in_flight if j in m["content"])]["channel_id"]
+            )
 
         # nobody is charged for a lost dream: only done rows cost, and only they count
         charged = {}
@@ -262,13 +295,20 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
         # --- a new /dream after the restart works and is charged once ---------------------------
         newcomer = users[0]
         rec = await fake.slash_command(
-            "dream", FAST, user=newcomer, attachments={"image": ("in.png", png_bytes(80, seed=9), "image/png")}
+            "dream",
+            FAST,
+            user=newcomer,
+            attachments={"image": ("in.png", png_bytes(80, seed=9), "image/png")},
         )
         await rec.wait_for_callback(15)
         await rec.wait_until(lambda r: any(has_file(m) for m in r.messages), 60)
         await poll(
-            lambda: [r for r in ledger(store) if r["job_id"] not in after and r["status"] == "done"],
-            20, "the new dream to be charged", second.tail,
+            lambda: [
+                r for r in ledger(store) if r["job_id"] not in after and r["status"] == "done"
+            ],
+            20,
+            "the new dream to be charged",
+            second.tail,
         )
         assert not [r for r in ledger(store) if r["status"] in ("reserved", "running")]
 
@@ -301,7 +341,12 @@ async def test_workers_exit_by_themselves_when_only_the_bot_process_is_killed(fa
         )
         await rec.wait_for_callback(15)
         store = tmp_path / "bot.sqlite3"
-        await poll(lambda: any(r["status"] == "running" for r in ledger(store)), 60, "a running job", bot.tail)
+        await poll(
+            lambda: any(r["status"] == "running" for r in ledger(store)),
+            60,
+            "a running job",
+            bot.tail,
+        )
         os.kill(bot.pid, signal.SIGKILL)
         assert await bot.wait_exit(10) == -signal.SIGKILL
         leftover = await wait_gone(set(procs) - {bot.pid}, 20)
@@ -317,7 +362,9 @@ async def test_workers_exit_by_themselves_when_only_the_bot_process_is_killed(fa
         "group",  # systemd KillMode=control-group, `kill -TERM -pgid`: the workers get it too
     ],
 )
-async def test_sigterm_mid_load_finishes_the_running_dream_and_refunds_the_queued_ones(fake, tmp_path, target):
+async def test_sigterm_mid_load_finishes_the_running_dream_and_refunds_the_queued_ones(
+    fake, tmp_path, target
+):
     """Graceful stop: the running dream is finished and posted, queued ones are refunded (cost 0)
     and their users told; the process exits 0 and leaves no worker behind."""
     store = tmp_path / "bot.sqlite3"
@@ -328,7 +375,10 @@ async def test_sigterm_mid_load_finishes_the_running_dream_and_refunds_the_queue
         users = [fake.add_member(name=f"term{i}") for i in range(3)]
         recs = [
             await fake.slash_command(
-                "dream", SLOW, user=u, attachments={"image": ("in.png", png_bytes(256, seed=i), "image/png")}
+                "dream",
+                SLOW,
+                user=u,
+                attachments={"image": ("in.png", png_bytes(256, seed=i), "image/png")},
             )
             for i, u in enumerate(users)
         ]

@@ -19,15 +19,24 @@ async def test_lost_reservation_is_refunded_and_the_user_told(fake, settings, po
     alice = fake.add_member(name="alice")
     store = await Store.open(settings.store.path)  # a previous run that crashed mid-job
     await QuotaService(store, settings.quota).reserve(
-        job_id="lostjob1", user_id=int(alice["user"]["id"]), guild_id=int(fake.guild["id"]),
-        channel_id=int(fake.channel["id"]), role_ids=[], source="slash", model="tiny", layer="relu3",
-        params={}, notify_channel_id=int(fake.channel["id"]),
+        job_id="lostjob1",
+        user_id=int(alice["user"]["id"]),
+        guild_id=int(fake.guild["id"]),
+        channel_id=int(fake.channel["id"]),
+        role_ids=[],
+        source="slash",
+        model="tiny",
+        layer="relu3",
+        params={},
+        notify_channel_id=int(fake.channel["id"]),
     )
     await store.close()
     runner = RunningBot(fake, settings, pool)
     bot = await runner.start()
     try:
-        msg = await fake.wait_for(lambda: next((m for m in fake.messages_in() if "lostjob1" in m["content"]), None), 10)
+        msg = await fake.wait_for(
+            lambda: next((m for m in fake.messages_in() if "lostjob1" in m["content"]), None), 10
+        )
         assert f"<@{alice['user']['id']}>" in msg["content"] and "not counted" in msg["content"]
         [row] = await bot.store.jobs()
         assert row.status == "lost" and row.cost == 0
@@ -41,7 +50,9 @@ async def strict_fake():
         yield f
 
 
-async def test_refused_message_content_intent_restarts_without_it(strict_fake, pool, tmp_path, caplog):
+async def test_refused_message_content_intent_restarts_without_it(
+    strict_fake, pool, tmp_path, caplog
+):
     settings = make_settings(strict_fake, tmp_path / "i.sqlite3")
     caplog.set_level(logging.INFO, logger="dreambot")
     task = asyncio.create_task(serve(settings, "fake-token", pool=pool))
@@ -56,17 +67,30 @@ async def test_refused_message_content_intent_restarts_without_it(strict_fake, p
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_workers_that_cannot_load_weights_stop_the_bot_with_one_clear_message(fake, tmp_path, caplog):
+async def test_workers_that_cannot_load_weights_stop_the_bot_with_one_clear_message(
+    fake, tmp_path, caplog
+):
     # A fresh machine, offline, without the default model's weights: no traceback, exit code 1.
     from bot.settings import Settings
 
     base = make_settings(fake, tmp_path / "w.sqlite3")
-    engine = base.engine.model_copy(update={"offline": True, "cache_dir": tmp_path / "empty-cache",
-                                            "models": ("inception5h", "tiny")})
-    pool_cfg = base.pool.model_copy(update={"warm_models": ("inception5h",), "start_timeout_s": 120.0})
+    engine = base.engine.model_copy(
+        update={
+            "offline": True,
+            "cache_dir": tmp_path / "empty-cache",
+            "models": ("inception5h", "tiny"),
+        }
+    )
+    pool_cfg = base.pool.model_copy(
+        update={"warm_models": ("inception5h",), "start_timeout_s": 120.0}
+    )
     settings = Settings.model_construct(**{**dict(base), "engine": engine, "pool": pool_cfg})
     caplog.set_level(logging.INFO, logger="dreambot")
     code = await asyncio.wait_for(serve(settings, "fake-token"), 120)
     assert code == 1
-    [line] = [r.getMessage() for r in caplog.records if r.name == "dreambot" and r.levelno >= logging.ERROR]
+    [line] = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "dreambot" and r.levelno >= logging.ERROR
+    ]
     assert line.startswith("Could not start:") and "dreambot fetch-weights inception5h" in line

@@ -59,7 +59,9 @@ class RecordingAnswer:
     async def deliver(self, upload):
         if self.refuse:
             self.refuse = False
-            raise discord.HTTPException(type("R", (), {"status": 413, "reason": "too large"})(), "too large")
+            raise discord.HTTPException(
+                type("R", (), {"status": 413, "reason": "too large"})(), "too large"
+            )
         self.uploads.append((upload.filename, upload.data))
 
     async def fail(self, text):
@@ -74,18 +76,35 @@ async def quota(tmp_path):
 
 
 def _order():
-    return DreamOrder(Requester(1, 2, 3), png(), make_params(model="tiny", layer="relu1", max_side=64), "slash")
+    return DreamOrder(
+        Requester(1, 2, 3), png(), make_params(model="tiny", layer="relu1", max_side=64), "slash"
+    )
 
 
 def _result(data):
-    return DreamResult(image=data, format="png", width=64, height=64, seed=1, model="tiny", target="relu1",
-                       octaves_run=1, seconds=0.5, objective_start=0, objective_end=1)
+    return DreamResult(
+        image=data,
+        format="png",
+        width=64,
+        height=64,
+        seed=1,
+        model="tiny",
+        target="relu1",
+        octaves_run=1,
+        seconds=0.5,
+        objective_start=0,
+        objective_end=1,
+    )
 
 
 def _events():
     p = DreamProgress(octave=1, octaves=1, step=1, steps=2)
-    return [JobEvent("queued", "j", position=2), JobEvent("started", "j", position=0),
-            JobEvent("progress", "j", progress=p), JobEvent("done", "j")]
+    return [
+        JobEvent("queued", "j", position=2),
+        JobEvent("started", "j", position=0),
+        JobEvent("progress", "j", progress=p),
+        JobEvent("done", "j"),
+    ]
 
 
 async def _rows(quota):
@@ -105,7 +124,10 @@ async def test_success_charges_once_and_passes_the_upload_limit(quota):
 
 async def test_failure_refunds_and_tells_the_job_id(quota):
     pool, answer = ScriptedPool(_events()[:2], WorkerCrashed("boom")), RecordingAnswer()
-    assert await DreamFlow(pool=pool, quota=quota, progress_interval_s=0.5).run(_order(), answer) is None
+    assert (
+        await DreamFlow(pool=pool, quota=quota, progress_interval_s=0.5).run(_order(), answer)
+        is None
+    )
     [row] = await _rows(quota)
     assert row.status == "failed" and row.cost == 0
     assert row.job_id in answer.failures[0] and "crashed" in answer.failures[0]
@@ -113,7 +135,10 @@ async def test_failure_refunds_and_tells_the_job_id(quota):
 
 async def test_413_reencodes_smaller_once(quota):
     big = png(256)
-    pool, answer = ScriptedPool(_events(), _result(big)), RecordingAnswer(upload_limit=len(big), refuse_first_upload=True)
+    pool, answer = (
+        ScriptedPool(_events(), _result(big)),
+        RecordingAnswer(upload_limit=len(big), refuse_first_upload=True),
+    )
     await DreamFlow(pool=pool, quota=quota, progress_interval_s=0.5).run(_order(), answer)
     [(_name, data)] = answer.uploads
     assert len(data) <= max(64 * 1024, len(big) // 2)
@@ -132,9 +157,14 @@ async def test_an_octave_preview_survives_throttling_and_is_shown_once(quota):
     # Steps come faster than the throttle lets edits through: the preview that arrived with a
     # skipped event rides along with the next edit that does go out, and only once.
     clock = iter([0.0, 0.1, 0.2, 1.0, 1.1, 2.0, 2.1, 3.0, 3.1, 4.0, 4.1])
-    steps = [DreamProgress(octave=1, octaves=2, step=s, steps=3, preview=b"jpeg1" if s == 3 else None) for s in (1, 2, 3)]
+    steps = [
+        DreamProgress(octave=1, octaves=2, step=s, steps=3, preview=b"jpeg1" if s == 3 else None)
+        for s in (1, 2, 3)
+    ]
     steps += [DreamProgress(octave=2, octaves=2, step=1, steps=3)]
-    events = [JobEvent("started", "j", position=0)] + [JobEvent("progress", "j", progress=p) for p in steps]
+    events = [JobEvent("started", "j", position=0)] + [
+        JobEvent("progress", "j", progress=p) for p in steps
+    ]
     pool, answer = ScriptedPool(events + [JobEvent("done", "j")], _result(png())), RecordingAnswer()
     flow = DreamFlow(pool=pool, quota=quota, progress_interval_s=0.5, clock=lambda: next(clock))
     await flow.run(_order(), answer)

@@ -32,7 +32,9 @@ class StubPool:
         self.alive = alive
 
     def stats(self):
-        return SimpleNamespace(workers_alive=self.alive, workers_busy=0, queue_depth=0, worker_restarts=0)
+        return SimpleNamespace(
+            workers_alive=self.alive, workers_busy=0, queue_depth=0, worker_restarts=0
+        )
 
 
 async def get_json(url: str) -> tuple[int, dict]:
@@ -47,12 +49,17 @@ def health_settings(fake, tmp_path):
 
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.timeout(120)
-async def test_healthz_on_a_running_bot_then_503_for_each_failed_part(fake, pool, health_settings, tmp_path):
+async def test_healthz_on_a_running_bot_then_503_for_each_failed_part(
+    fake, pool, health_settings, tmp_path
+):
     runner = RunningBot(fake, health_settings, pool)
     bot = await runner.start()
     try:
         url = f"{bot.health.url}/healthz"
-        assert await get_json(url) == (200, {"status": "ok", "gateway": True, "workers_alive": 1, "database": True})
+        assert await get_json(url) == (
+            200,
+            {"status": "ok", "gateway": True, "workers_alive": 1, "database": True},
+        )
 
         real_pool, bot.pool = bot.pool, StubPool(alive=0)  # no live worker
         try:
@@ -60,7 +67,12 @@ async def test_healthz_on_a_running_bot_then_503_for_each_failed_part(fake, pool
         finally:
             bot.pool = real_pool
         assert status == 503
-        assert body == {"status": "unhealthy", "gateway": True, "workers_alive": 0, "database": True}
+        assert body == {
+            "status": "unhealthy",
+            "gateway": True,
+            "workers_alive": 0,
+            "database": True,
+        }
 
         closed = await Store.open(tmp_path / "closed.sqlite3")
         await closed.close()
@@ -70,7 +82,12 @@ async def test_healthz_on_a_running_bot_then_503_for_each_failed_part(fake, pool
         finally:
             bot.store = real_store
         assert status == 503
-        assert body == {"status": "unhealthy", "gateway": True, "workers_alive": 1, "database": False}
+        assert body == {
+            "status": "unhealthy",
+            "gateway": True,
+            "workers_alive": 1,
+            "database": False,
+        }
         assert (await get_json(url))[0] == 200
     finally:
         await runner.stop()
@@ -83,10 +100,18 @@ async def test_healthz_on_a_running_bot_then_503_for_each_failed_part(fake, pool
 async def test_database_locked_by_another_writer_is_unhealthy(tmp_path):
     path = tmp_path / "locked.sqlite3"
     store = await Store.open(path, busy_timeout_s=0.2)
-    bot = SimpleNamespace(is_closed=lambda: False, is_ready=lambda: True, ws=SimpleNamespace(open=True),
-                          pool=StubPool(alive=2), store=store)
+    bot = SimpleNamespace(
+        is_closed=lambda: False,
+        is_ready=lambda: True,
+        ws=SimpleNamespace(open=True),
+        pool=StubPool(alive=2),
+        store=store,
+    )
     try:
-        assert await health(bot) == (True, {"status": "ok", "gateway": True, "workers_alive": 2, "database": True})
+        assert await health(bot) == (
+            True,
+            {"status": "ok", "gateway": True, "workers_alive": 2, "database": True},
+        )
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # someone else holds the write lock
         try:
@@ -103,13 +128,19 @@ async def test_database_locked_by_another_writer_is_unhealthy(tmp_path):
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(
     ("closed", "ready", "ws", "gateway"),
-    [(True, True, SimpleNamespace(open=True), False), (False, False, SimpleNamespace(open=True), False),
-     (False, True, None, False), (False, True, SimpleNamespace(open=False), False),
-     (False, True, SimpleNamespace(open=True), True)],
+    [
+        (True, True, SimpleNamespace(open=True), False),
+        (False, False, SimpleNamespace(open=True), False),
+        (False, True, None, False),
+        (False, True, SimpleNamespace(open=False), False),
+        (False, True, SimpleNamespace(open=True), True),
+    ],
 )
 async def test_gateway_check(closed, ready, ws, gateway, tmp_path):
     async with await Store.open(tmp_path / "g.sqlite3") as store:
-        bot = SimpleNamespace(is_closed=lambda: closed, is_ready=lambda: ready, ws=ws, pool=StubPool(1), store=store)
+        bot = SimpleNamespace(
+            is_closed=lambda: closed, is_ready=lambda: ready, ws=ws, pool=StubPool(1), store=store
+        )
         server = HealthServer(bot, BotMetrics(), port=0)
         await server.start()
         try:
@@ -186,8 +217,14 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
         "DREAMBOT_LOG__FORMAT": "json",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     lines: list[str] = []
     health_url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -217,8 +254,12 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
         assert workers, "no worker process found"
 
         alice = fake.add_member(name="alice")
-        rec = await dream(fake, alice, png_bytes(256), octaves=2, steps=100, size=256)  # a few seconds
-        await rec.wait_until(lambda r: r.original and "octave" in r.original["content"], 60)  # mid-dream
+        rec = await dream(
+            fake, alice, png_bytes(256), octaves=2, steps=100, size=256
+        )  # a few seconds
+        await rec.wait_until(
+            lambda r: r.original and "octave" in r.original["content"], 60
+        )  # mid-dream
         proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
         code = await asyncio.wait_for(proc.wait(), 30)
@@ -231,7 +272,9 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
     log_text = "".join(lines)
     assert code == 0, log_text[-3000:]
     assert took < 30
-    assert has_file(rec.original) or any(has_file(m) for m in rec.messages), "the running dream was not posted"
+    assert has_file(rec.original) or any(has_file(m) for m in rec.messages), (
+        "the running dream was not posted"
+    )
     assert "SIGTERM: shutting down" in log_text
     signalled = next(i for i, line in enumerate(lines) if "SIGTERM: shutting down" in line)
     done = next(i for i, line in enumerate(lines) if '"status": "done"' in line)

@@ -106,8 +106,13 @@ def test_json_format_puts_job_fields_in_the_object(restore_logging):
 
 def test_redactor_leaves_ordinary_text_alone():
     r = Redactor([TOKEN])
-    for text in ("dream.png 1.5 x 2.0", "version 2.7.1", "a.b.c", "https://cdn.discordapp.com/x/y.png",
-                 "job 0123456789ab done user=123456789012345678"):
+    for text in (
+        "dream.png 1.5 x 2.0",
+        "version 2.7.1",
+        "a.b.c",
+        "https://cdn.discordapp.com/x/y.png",
+        "job 0123456789ab done user=123456789012345678",
+    ):
         assert r(text) == text
     assert r(f"x{TOKEN}y") == f"x{REDACTED}y"  # the exact configured token, even glued to text
 
@@ -130,11 +135,17 @@ async def test_bot_run_with_the_token_never_logs_it(fake, pool, tmp_path, restor
     from bot.client import DreamBot
     from tests.bot.conftest import dream, finished_result, make_settings
 
-    settings = make_settings(fake, tmp_path / "t.sqlite3", discord={"token": TOKEN}, log=LogConfig(format="json",
-                                                                                                    level="DEBUG"))
+    settings = make_settings(
+        fake,
+        tmp_path / "t.sqlite3",
+        discord={"token": TOKEN},
+        log=LogConfig(format="json", level="DEBUG"),
+    )
     out = io.StringIO()
     setup_logging(settings, stream=out)
-    logging.getLogger("discord").setLevel(logging.DEBUG)  # the firehose too: it must not leak either
+    logging.getLogger("discord").setLevel(
+        logging.DEBUG
+    )  # the firehose too: it must not leak either
     bot = DreamBot(settings, pool=pool)
     task = asyncio.create_task(bot.start(TOKEN))
     try:
@@ -153,5 +164,9 @@ async def test_bot_run_with_the_token_never_logs_it(fake, pool, tmp_path, restor
     lines = [json.loads(line) for line in text.splitlines()]
     assert any(line["logger"].startswith("discord") for line in lines)
     job = next(line["job"] for line in lines if "job" in line)
-    assert job["status"] == "done" and job["model"] == "tiny" and job["user"] == int(alice["user"]["id"])
+    assert (
+        job["status"] == "done"
+        and job["model"] == "tiny"
+        and job["user"] == int(alice["user"]["id"])
+    )
     assert {"id", "guild", "source", "layer", "size", "queue_s", "run_s"} <= set(job)

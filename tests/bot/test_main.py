@@ -1,6 +1,5 @@
 """The `dreambot` command line (bot/__main__.py), run in-process."""
 
-
 from PIL import Image
 
 from bot.__main__ import main
@@ -10,7 +9,25 @@ from tests.helpers import noise_png
 def test_dream_a_file(tmp_path, capsys):
     src, out = tmp_path / "in.png", tmp_path / "out.jpg"
     src.write_bytes(noise_png((90, 60)))
-    assert main(["dream", str(src), "-o", str(out), "--model", "tiny", "--octaves", "2", "--steps", "2", "--seed", "4"]) == 0
+    assert (
+        main(
+            [
+                "dream",
+                str(src),
+                "-o",
+                str(out),
+                "--model",
+                "tiny",
+                "--octaves",
+                "2",
+                "--steps",
+                "2",
+                "--seed",
+                "4",
+            ]
+        )
+        == 0
+    )
     im = Image.open(out)
     assert (im.format, im.size) == ("JPEG", (90, 60))
     assert "seed 4" in capsys.readouterr().out

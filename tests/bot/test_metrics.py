@@ -14,8 +14,18 @@ from dreamcore.pool import PoolStats
 
 
 def stats(**values) -> PoolStats:
-    base = dict(workers_total=2, workers_alive=2, workers_busy=1, queue_depth=3, jobs_done=0, jobs_failed=0,
-                jobs_cancelled=0, jobs_timed_out=0, worker_restarts=4, mean_job_seconds=None)
+    base = dict(
+        workers_total=2,
+        workers_alive=2,
+        workers_busy=1,
+        queue_depth=3,
+        jobs_done=0,
+        jobs_failed=0,
+        jobs_cancelled=0,
+        jobs_timed_out=0,
+        worker_restarts=4,
+        mean_job_seconds=None,
+    )
     return PoolStats(**{**base, **values})
 
 
@@ -29,8 +39,11 @@ class StubPool:
 
 def samples(metrics: BotMetrics) -> dict[tuple[str, tuple], float]:
     body, _ = metrics.render()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for fam in text_string_to_metric_families(body.decode()) for s in fam.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(body.decode())
+        for s in fam.samples
+    }
 
 
 def test_pool_gauges_are_read_at_scrape_time():
@@ -43,7 +56,10 @@ def test_pool_gauges_are_read_at_scrape_time():
     assert got[("dreambot_worker_restarts_total", ())] == 4
     pool.s = stats(workers_alive=0, workers_busy=0, queue_depth=0, worker_restarts=5)
     got = samples(m)
-    assert got[("dreambot_workers_alive", ())] == 0 and got[("dreambot_worker_restarts_total", ())] == 5
+    assert (
+        got[("dreambot_workers_alive", ())] == 0
+        and got[("dreambot_worker_restarts_total", ())] == 5
+    )
 
 
 def test_no_pool_yet_reads_zero():
@@ -64,7 +80,10 @@ def test_each_bot_has_its_own_registry():
     assert ga[("dreambot_dream_seconds_bucket", (("le", "5.0"),))] == 1
     assert ga[("dreambot_dream_seconds_bucket", (("le", "2.0"),))] == 0
     assert ga[("dreambot_dream_seconds_bucket", (("le", "1200.0"),))] == 1
-    assert ga[("dreambot_queue_wait_seconds_count", ())] == 2 and gb[("dreambot_queue_wait_seconds_count", ())] == 1
+    assert (
+        ga[("dreambot_queue_wait_seconds_count", ())] == 2
+        and gb[("dreambot_queue_wait_seconds_count", ())] == 1
+    )
 
 
 def test_refusal_reason_comes_from_the_error():
@@ -91,8 +110,12 @@ def test_refused_counts_outcome_and_reason():
 async def test_metrics_after_a_real_dream_and_a_refusal(fake, pool, tmp_path):
     from tests.bot.conftest import RunningBot, dream, finished_result, make_settings, wait_ledger
 
-    settings = make_settings(fake, tmp_path / "m.sqlite3", quota={"user_daily": 1},
-                             health=HealthConfig(enabled=True, port=0))
+    settings = make_settings(
+        fake,
+        tmp_path / "m.sqlite3",
+        quota={"user_daily": 1},
+        health=HealthConfig(enabled=True, port=0),
+    )
     runner = RunningBot(fake, settings, pool)
     bot = await runner.start()
     try:

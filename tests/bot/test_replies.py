@@ -5,16 +5,42 @@ from dreamcore.request import DreamProgress, DreamResult, make_params
 
 
 def _result(**kw) -> DreamResult:
-    values = dict(image=b"x", format="png", width=80, height=60, seed=7, model="tiny", target="relu2:3",
-                  octaves_run=2, seconds=1.25, objective_start=0.0, objective_end=1.0)
+    values = dict(
+        image=b"x",
+        format="png",
+        width=80,
+        height=60,
+        seed=7,
+        model="tiny",
+        target="relu2:3",
+        octaves_run=2,
+        seconds=1.25,
+        objective_start=0.0,
+        objective_end=1.0,
+    )
     values.update(kw)
     return DreamResult(**values)
 
 
 def test_embed_round_trip_keeps_every_setting():
-    params = make_params(model="tiny", layer="relu2:3", octaves=2, steps=3, strength=0.7, jitter=4, seed=7, max_side=96)
-    embed = replies.result_embed(_result(), params, requester_id=42, job_id="abc", queue_s=3.0,
-                                 input_url="http://127.0.0.1/in.png")
+    params = make_params(
+        model="tiny",
+        layer="relu2:3",
+        octaves=2,
+        steps=3,
+        strength=0.7,
+        jitter=4,
+        seed=7,
+        max_side=96,
+    )
+    embed = replies.result_embed(
+        _result(),
+        params,
+        requester_id=42,
+        job_id="abc",
+        queue_s=3.0,
+        input_url="http://127.0.0.1/in.png",
+    )
     back = replies.params_from_embed(embed)
     assert back == params
     assert replies.is_result_embed(embed)
@@ -25,8 +51,14 @@ def test_embed_round_trip_keeps_every_setting():
 
 def test_embed_overrides_and_no_thumbnail_for_non_http():
     params = make_params(model="tiny", layer="relu1", seed=1)
-    embed = replies.result_embed(_result(target="relu1", format="jpeg"), params, requester_id=1, job_id="j",
-                                 queue_s=0.0, input_url="attachment://x.png")
+    embed = replies.result_embed(
+        _result(target="relu1", format="jpeg"),
+        params,
+        requester_id=1,
+        job_id="j",
+        queue_s=0.0,
+        input_url="attachment://x.png",
+    )
     assert replies.params_from_embed(embed, seed=None).seed is None
     assert replies.input_url_from_embed(embed) is None
     assert embed.image.url == "attachment://dream.jpg"

@@ -12,7 +12,11 @@ def test_custom_ids_are_short_and_match_the_template():
     view = result_view(123456789012345678)
     assert view.timeout is None
     ids = [item.custom_id for item in view.children]
-    assert ids == ["dream:deeper:123456789012345678", "dream:reroll:123456789012345678", "dream:delete:123456789012345678"]
+    assert ids == [
+        "dream:deeper:123456789012345678",
+        "dream:reroll:123456789012345678",
+        "dream:delete:123456789012345678",
+    ]
     template = DreamButton.__discord_ui_compiled_template__
     for cid in ids:
         assert len(cid) <= 100 and template.fullmatch(cid)

@@ -11,7 +11,13 @@ from dreamcore.request import DreamParams, DreamRequest, make_params
 def test_defaults_are_the_classic_recipe():
     p = make_params()
     assert (p.model, p.layer, p.octaves, p.octave_scale, p.steps, p.strength, p.jitter) == (
-        "inception5h", "mixed4c", 4, 1.4, 10, 1.5, 32,
+        "inception5h",
+        "mixed4c",
+        4,
+        1.4,
+        10,
+        1.5,
+        32,
     )
     assert p.channel is None and p.max_side == 1024
 
@@ -46,8 +52,17 @@ def test_aliases_resolve_to_canonical_names():
 
 @pytest.mark.parametrize(
     "field,value",
-    [("octaves", 0), ("octaves", 9), ("steps", 0), ("steps", 101), ("strength", 0), ("jitter", -1),
-     ("octave_scale", 1.0), ("max_side", 10), ("seed", -1)],
+    [
+        ("octaves", 0),
+        ("octaves", 9),
+        ("steps", 0),
+        ("steps", 101),
+        ("strength", 0),
+        ("jitter", -1),
+        ("octave_scale", 1.0),
+        ("max_side", 10),
+        ("seed", -1),
+    ],
 )
 def test_out_of_range_values_are_refused_with_the_field_named(field, value):
     with pytest.raises(InvalidParams, match=field):

@@ -28,8 +28,12 @@ def test_octaves_too_small_for_the_network_are_dropped():
 
 def test_dream_keeps_size_and_pixel_range_and_changes_the_image(tiny):
     image = torch.rand(1, 3, 70, 90) * 255
-    out = dream(image, Gradient(tiny, LayerObjective("relu2")), DreamParams(octaves=3, steps=3),
-                generator=torch.Generator().manual_seed(0))
+    out = dream(
+        image,
+        Gradient(tiny, LayerObjective("relu2")),
+        DreamParams(octaves=3, steps=3),
+        generator=torch.Generator().manual_seed(0),
+    )
     assert out.shape == image.shape
     assert out.min() >= 0 and out.max() <= 255
     assert (out - image).abs().mean() > 1.0
@@ -43,16 +47,23 @@ def test_progress_and_cancellation_between_steps(tiny):
         calls.append((octave, octaves, step, steps))
 
     with pytest.raises(DreamCancelled):
-        dream(torch.rand(1, 3, 64, 64) * 255, Gradient(tiny, LayerObjective("relu1")),
-              DreamParams(octaves=2, steps=5), min_side=16, on_step=on_step,
-              should_stop=lambda: len(calls) >= stop_after)
+        dream(
+            torch.rand(1, 3, 64, 64) * 255,
+            Gradient(tiny, LayerObjective("relu1")),
+            DreamParams(octaves=2, steps=5),
+            min_side=16,
+            on_step=on_step,
+            should_stop=lambda: len(calls) >= stop_after,
+        )
     assert calls == [(1, 2, s, 5) for s in range(1, 5)]
 
 
 def test_seeded_dreams_are_reproducible_and_seeds_matter(tiny):
     image = torch.rand(1, 3, 64, 64) * 255
     grad = Gradient(tiny, LayerObjective("relu3", channel=5))
-    run = lambda seed: dream(image, grad, DreamParams(octaves=2, steps=3), min_side=16,  # noqa: E731
-                             generator=torch.Generator().manual_seed(seed))
+    def run(seed):
+        params = DreamParams(octaves=2, steps=3)
+        return dream(image, grad, params, min_side=16, generator=torch.Generator().manual_seed(seed))
+
     assert torch.equal(run(1), run(1))
     assert not torch.equal(run(1), run(2))

@@ -51,7 +51,9 @@ def test_alpha_is_kept_and_put_back(dreamer):
 
 
 def gradient_in_mode(mode: str) -> Image.Image:
-    base = Image.frombytes("L", (72, 50), bytes((x * 3 + y) % 256 for y in range(50) for x in range(72)))
+    base = Image.frombytes(
+        "L", (72, 50), bytes((x * 3 + y) % 256 for y in range(50) for x in range(72))
+    )
     if mode == "I;16":  # 16-bit: spread 0..255 over 0..65280
         return base.convert("I").point(lambda v: v * 256).convert("I;16")
     if mode in ("P", "CMYK"):
@@ -74,8 +76,13 @@ def test_max_side_and_engine_cap_bound_the_output(dreamer):
 
 
 def test_output_fits_the_byte_limit(dreamer):
-    r = dreamer.run(DreamRequest(image=noise_png((256, 256)), params=make_params(model="tiny", octaves=1, steps=1),
-                                 output_max_bytes=20_000))
+    r = dreamer.run(
+        DreamRequest(
+            image=noise_png((256, 256)),
+            params=make_params(model="tiny", octaves=1, steps=1),
+            output_max_bytes=20_000,
+        )
+    )
     assert len(r.image) <= 20_000 and r.format in ("webp", "jpeg", "png")
 
 
@@ -90,7 +97,11 @@ def test_bad_inputs_are_clear_errors(dreamer):
 
 def test_progress_events_and_previews_then_cancel(dreamer):
     events = []
-    req = DreamRequest(image=noise_png((64, 64)), params=make_params(model="tiny", octaves=2, steps=3), preview=True)
+    req = DreamRequest(
+        image=noise_png((64, 64)),
+        params=make_params(model="tiny", octaves=2, steps=3),
+        preview=True,
+    )
     dreamer.run(req, events.append)
     assert [(e.octave, e.step) for e in events] == [(o, s) for o in (1, 2) for s in (1, 2, 3)]
     assert [e.preview is not None for e in events] == [False, False, True] * 2

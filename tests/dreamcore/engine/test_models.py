@@ -26,7 +26,9 @@ def test_inception5h_loads_a_file_with_the_manifest_keys_strictly(tmp_path):
     path = tmp_path / "inception5h.pth"
     torch.save({k: torch.randn(shape) for k, shape in expected.items()}, path)
     net = build_model("inception5h", EngineConfig(weights_files={"inception5h": path}))
-    assert torch.equal(net.conv2d0_pre_relu_conv.weight, torch.load(path)["conv2d0_pre_relu_conv.weight"])
+    assert torch.equal(
+        net.conv2d0_pre_relu_conv.weight, torch.load(path)["conv2d0_pre_relu_conv.weight"]
+    )
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -67,7 +69,11 @@ def test_tiny_weights_are_a_function_of_the_seed_only():
 def test_torchvision_models_load_torchvision_state_dicts(tmp_path, name):
     from torchvision.models import googlenet, vgg16
 
-    reference = googlenet(weights=None, aux_logits=True, init_weights=False) if name == "googlenet" else vgg16()
+    reference = (
+        googlenet(weights=None, aux_logits=True, init_weights=False)
+        if name == "googlenet"
+        else vgg16()
+    )
     path = tmp_path / model_spec(name).source.filename
     torch.save(reference.state_dict(), path)
     net = build_model(name, EngineConfig(weights_files={name: path}))
@@ -106,7 +112,12 @@ def test_offline_without_weights_names_model_url_local_file_and_fetch(tmp_path):
     with pytest.raises(WeightsUnavailable) as err:
         build_model("inception5h", EngineConfig(offline=True, cache_dir=tmp_path))
     text = str(err.value)
-    for needle in ("`inception5h`", "https://github.com/ProGamerGov", "WEIGHTS_FILES", "dreambot fetch-weights"):
+    for needle in (
+        "`inception5h`",
+        "https://github.com/ProGamerGov",
+        "WEIGHTS_FILES",
+        "dreambot fetch-weights",
+    ):
         assert needle in text
 
 
@@ -119,4 +130,6 @@ def test_fast_local_response_norm_equals_torchs():
     (g_fast,) = torch.autograd.grad(fast.sum(), x)
     (g_ref,) = torch.autograd.grad(ref.sum(), x)
     assert torch.allclose(g_fast, g_ref, rtol=1e-4, atol=1e-6)
-    assert torch.allclose(Inception5h(fast_lrn=True).lrn(x), Inception5h(fast_lrn=False).lrn(x), atol=1e-4)
+    assert torch.allclose(
+        Inception5h(fast_lrn=True).lrn(x), Inception5h(fast_lrn=False).lrn(x), atol=1e-4
+    )

@@ -31,15 +31,24 @@ PARAMS = make_params(model="vgg16-hed", layer="relu4_3", octaves=3, steps=8, see
 @pytest.fixture(scope="module")
 def dreamed():
     source = photo("chelsea.jpg")
-    result = Dreamer(EngineConfig(models=("vgg16-hed",), device="cpu")).run(DreamRequest(image=source, params=PARAMS))
-    before = Image.open(io.BytesIO(source)).convert("RGB").resize((result.width, result.height), Image.LANCZOS)
+    result = Dreamer(EngineConfig(models=("vgg16-hed",), device="cpu")).run(
+        DreamRequest(image=source, params=PARAMS)
+    )
+    before = (
+        Image.open(io.BytesIO(source))
+        .convert("RGB")
+        .resize((result.width, result.height), Image.LANCZOS)
+    )
     after = Image.open(io.BytesIO(result.image)).convert("RGB")
     return result, np.asarray(before, dtype=np.float64), np.asarray(after, dtype=np.float64)
 
 
 def test_objective_rises_at_least_threefold(dreamed):
     result, _, _ = dreamed
-    assert result.objective_end >= 3 * result.objective_start, (result.objective_start, result.objective_end)
+    assert result.objective_end >= 3 * result.objective_start, (
+        result.objective_start,
+        result.objective_end,
+    )
 
 
 def test_trained_features_rise_far_more_than_a_random_network_of_the_same_shape(dreamed):

