@@ -15,7 +15,8 @@ class EngineConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: fp16 autocast on CUDA only
+    # auto: bf16 on CPUs with native bf16 (AMX / AVX512-BF16), fp16 autocast on CUDA, else fp32
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     channels_last: Literal["auto", "on", "off"] = "auto"  # auto: on (faster on CPU and CUDA)
     cache_dir: Path = Path("~/.cache/dreambot")
     default_model: str = "inception5h"

@@ -1,8 +1,17 @@
-"""Device, precision and memory-format choices, made once from EngineConfig."""
+"""Device, precision and memory-format choices, made once from EngineConfig.
+
+Two ways to run a network in reduced precision:
+- CPU: the weights are cast to the working dtype once, when the model is placed, and the input is
+  cast after preprocessing (FeatureNet.forward). No autocast: it would re-cast every weight on
+  every gradient step, and its fp32 fallbacks (pow, pooling) cost layout round trips.
+- CUDA: fp32 weights under autocast (fp16), as before; not measured here (no GPU).
+The pixels, the preprocessing, the objective's sum, the normalised step and the clipping stay in
+fp32 either way (deepdream.py, objectives.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -10,18 +19,38 @@ from functools import partial
 import torch
 
 from dreamcore.config import EngineConfig
+from dreamcore.engine.featurenet import FeatureNet
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# cpuinfo's names (torch.cpu.get_capabilities) for bf16 dot products done in hardware:
+# x86 AVX512-BF16 or AMX-BF16; ARMv8.6 BF16 (NEON) or SVE BF16.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")
 
 
 @dataclass(frozen=True)
 class Placement:
     device: torch.device
-    autocast_dtype: torch.dtype | None
+    weights_dtype: torch.dtype  # what the network's weights (and so its activations) are stored in
+    autocast_dtype: torch.dtype | None  # CUDA: autocast to this; None: no autocast
     channels_last: bool
+
+    @property
+    def precision(self) -> str:
+        """The working precision's name (fp32 / bf16 / fp16), for logs and benchmarks."""
+        dtype = self.autocast_dtype or self.weights_dtype
+        return next(name for name, d in DTYPES.items() if d == dtype)
 
     def autocast(self) -> Callable[[], AbstractContextManager]:
         if self.autocast_dtype is None:
             return nullcontext
         return partial(torch.autocast, device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def prepare(self, net: FeatureNet) -> FeatureNet:
+        """Move a built network to the device, memory format and dtype it will run in (once)."""
+        net = net.to(self.device)
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        return net.to(self.weights_dtype)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -33,17 +62,44 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def cpu_capabilities() -> Mapping[str, object]:
+    """What torch's cpuinfo found on this CPU (flag -> bool); {} where torch can't say."""
+    get = getattr(torch.cpu, "get_capabilities", None)  # torch >= 2.9
+    if get is not None:
+        return get()
+    queries = {"avx512_bf16": "_is_avx512_bf16_supported", "amx_bf16": "_is_amx_tile_supported"}
+    flags = {}  # older torch: only these two x86 queries (AMX tiles always come with AMX-BF16)
+    for flag, query in queries.items():
+        fn = getattr(torch.cpu, query, None)
+        flags[flag] = bool(fn()) if fn is not None else False
+    return flags
+
+
+def native_bf16_flags() -> list[str]:
+    """The CPU flags that make bf16 fast here (empty: bf16 would be emulated, fp32 is faster)."""
+    caps = cpu_capabilities()
+    return [flag for flag in NATIVE_BF16_FLAGS if caps.get(flag) is True]
+
+
+def auto_precision(device: torch.device) -> str:
+    # CUDA: fp16 halves the work. CPU: bf16 only where the hardware multiplies bf16 itself
+    # (see README, Benchmarks); elsewhere bf16 is emulated and slower than fp32.
+    if device.type == "cuda":
+        return "fp16"
+    if device.type == "cpu" and native_bf16_flags():
+        return "bf16"
+    return "fp32"
+
+
 def placement(config: EngineConfig) -> Placement:
     device = resolve_device(config.device)
-    cuda = device.type == "cuda"
-    dtypes = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-    # On CPU, fp32 is the fast path here (no AMX/AVX512-BF16 assumed); on CUDA fp16 halves the work.
-    dtype = (
-        (torch.float16 if cuda else None)
-        if config.precision == "auto"
-        else dtypes[config.precision]
-    )
+    precision = auto_precision(device) if config.precision == "auto" else config.precision
+    dtype = DTYPES[precision]
+    if device.type == "cuda":
+        weights, autocast = torch.float32, (None if precision == "fp32" else dtype)
+    else:
+        weights, autocast = dtype, None
     # channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions: measured here
     # 1.4x (inception5h) to 2x (VGG16) per gradient step on CPU.
     channels_last = config.channels_last in ("auto", "on")
-    return Placement(device, dtype, channels_last)
+    return Placement(device, weights, autocast, channels_last)

@@ -47,20 +47,18 @@ class Dreamer:
 
     def add_model(self, name: str, net: FeatureNet) -> None:
         """Use `net` for `name` (e.g. a random-init control in tests, or a custom network)."""
-        self._models[name] = net.to(self.placement.device)
+        self._models[name] = self.placement.prepare(net)
 
     def model(self, name: str) -> FeatureNet:
         if name not in self._models:
             t0 = time.perf_counter()
             net = build_model(name, self.config, progress=self.progress_downloads)
-            net = net.to(self.placement.device)
-            if self.placement.channels_last:
-                net = net.to(memory_format=torch.channels_last)
-            self._models[name] = net
+            self._models[name] = self.placement.prepare(net)  # weights cast once, here
             log.info(
-                "loaded model %s on %s in %.1fs",
+                "loaded model %s on %s (%s) in %.1fs",
                 name,
                 self.placement.device,
+                self.placement.precision,
                 time.perf_counter() - t0,
             )
         return self._models[name]

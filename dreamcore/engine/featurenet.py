@@ -39,6 +39,15 @@ class FeatureNet(nn.Module):
     def stages(self) -> list[tuple[tuple[str, ...], Callable[[Tensor, Emit], Tensor]]]:
         raise NotImplementedError
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the weights are stored in, and so the one the network computes in."""
+        return next(self.parameters()).dtype
+
+    def fold_for_inference(self) -> None:
+        """After the weights are loaded: merge what frozen inference makes redundant (e.g. batch
+        norms into their convolutions). Same outputs up to rounding; nothing by default."""
+
     def layer_names(self) -> list[str]:
         return [name for names, _ in self.stages() for name in names]
 
@@ -54,7 +63,9 @@ class FeatureNet(nn.Module):
             if name in wanted:
                 found[name] = tensor
 
-        x = self.preprocess(pixels)
+        # Preprocess in fp32 (pixel arithmetic), then run in the weights' dtype (bf16 on CPUs with
+        # native bf16); autograd casts the gradient back to the pixels' fp32.
+        x = self.preprocess(pixels).to(self.dtype)
         for _, stage in stages:
             x = stage(x, emit)
             if len(found) == len(wanted):  # deepest target reached: skip the rest of the net

@@ -151,6 +151,7 @@ def build_model(
                 f"Could not load the weights of `{name}` from {path}: {err}"
             ) from None
     net.eval()
+    net.fold_for_inference()
     for p in net.parameters():
         p.requires_grad_(False)
     return net

@@ -41,6 +41,13 @@ def test_same_seed_same_bytes_and_unseeded_runs_report_their_seed(dreamer):
     assert run(dreamer, data, seed=r.seed).image == r.image
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_seeded_runs_are_reproducible_in_each_precision(precision):
+    dreamer = Dreamer(EngineConfig(models=("tiny",), device="cpu", precision=precision))
+    data = noise_png((64, 48), seed=5)
+    assert run(dreamer, data).image == run(dreamer, data).image
+
+
 def test_alpha_is_kept_and_put_back(dreamer):
     im = Image.new("RGBA", (80, 60), (200, 100, 50, 255))
     im.paste((0, 0, 0, 0), (0, 0, 40, 60))  # left half transparent

@@ -65,21 +65,47 @@ def test_tiny_weights_are_a_function_of_the_seed_only():
         assert torch.equal(pa, pb) and torch.equal(pa, pc)
 
 
+def _googlenet_reference():
+    """torchvision's GoogLeNet, run to inception3a as torchvision does (batch norms unfolded)."""
+    from torchvision.models import googlenet
+
+    net = googlenet(weights=None, aux_logits=True, init_weights=False)
+    for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-1, 1)  # statistics unlike the init's, so that folding
+        bn.running_var.uniform_(0.5, 2)  # them into the convolutions is tested too
+        bn.weight.data.uniform_(0.5, 2)
+        bn.bias.data.uniform_(-1, 1)
+
+    def run(x):
+        for name in ("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a"):
+            x = getattr(net, name)(x)
+        return x
+
+    return net, "inception3a", run
+
+
+def _vgg16_reference():
+    from torchvision.models import vgg16
+
+    net = vgg16()
+    return net, "conv1_1", net.features[0]
+
+
 @pytest.mark.parametrize("name", ["googlenet", "vgg16"])
 def test_torchvision_models_load_torchvision_state_dicts(tmp_path, name):
-    from torchvision.models import googlenet, vgg16
-
-    reference = (
-        googlenet(weights=None, aux_logits=True, init_weights=False)
-        if name == "googlenet"
-        else vgg16()
+    torch.manual_seed(0)
+    reference, layer, run_reference = (
+        _googlenet_reference() if name == "googlenet" else _vgg16_reference()
     )
+    reference.eval()
     path = tmp_path / model_spec(name).source.filename
     torch.save(reference.state_dict(), path)
     net = build_model(name, EngineConfig(weights_files={name: path}))
-    first_conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
-    ref_conv = next(m for m in reference.modules() if isinstance(m, torch.nn.Conv2d))
-    assert torch.equal(first_conv.weight, ref_conv.weight)
+    image = torch.rand(1, 3, 96, 96) * 255
+    with torch.no_grad():
+        expected = run_reference(net.preprocess(image))
+        got = net(image, [layer])[layer]
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max())
 
 
 def test_vgg16_hed_reads_the_real_trained_weights():
