@@ -46,11 +46,10 @@ class Placement:
         return partial(torch.autocast, device_type=self.device.type, dtype=self.autocast_dtype)
 
     def prepare(self, net: FeatureNet) -> FeatureNet:
-        """Move a built network to the device, memory format and dtype it will run in (once)."""
-        net = net.to(self.device)
-        if self.channels_last:
-            net = net.to(memory_format=torch.channels_last)
-        return net.to(self.weights_dtype)
+        """Move a built network to the device, memory format and dtype it will run in (once;
+        one copy of each weight, not one per attribute)."""
+        layout = torch.channels_last if self.channels_last else torch.preserve_format
+        return net.to(self.device, self.weights_dtype, memory_format=layout)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -21,13 +21,13 @@ from dreamcore.engine.featurenet import Emit, FeatureNet, Preprocess
 from dreamcore.engine.fusion import PointwiseGroup
 from dreamcore.engine.lrn import lrn, lrn_reference
 
-NEG_INF = float("-inf")
 POINTWISE = ("1x1", "3x3_bottleneck", "5x5_bottleneck")  # a mixed block's 1x1 convs of its input
 
 
 def _maxpool_s2(x: Tensor) -> Tensor:
-    # TF SAME for a 3x3/2 pool: one extra row/column of -inf at the bottom/right.
-    return F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=NEG_INF), kernel_size=3, stride=2)
+    # The graph's 3x3/2 pool: an extra row/column of -inf at the bottom/right, which is what
+    # ceil_mode does (same windows, odd or even sizes) without copying x into a padded tensor.
+    return F.max_pool2d(x, kernel_size=3, stride=2, ceil_mode=True)
 
 
 class Inception5h(FeatureNet):
@@ -37,7 +37,7 @@ class Inception5h(FeatureNet):
         self.preprocess = Preprocess(mean=(117.0, 117.0, 117.0))
         self.conv2d0_pre_relu_conv = nn.Conv2d(3, 64, 7, stride=2)
         self.conv2d1_pre_relu_conv = nn.Conv2d(64, 64, 1)
-        self.conv2d2_pre_relu_conv = nn.Conv2d(64, 192, 3)
+        self.conv2d2_pre_relu_conv = nn.Conv2d(64, 192, 3, padding=1)  # TF SAME: 1 all round
         in_ch = 192
         for block, widths in INCEPTION5H_BLOCKS.items():
             w = block_branch_widths(widths)
@@ -88,7 +88,7 @@ class Inception5h(FeatureNet):
         x = self.lrn(x)
         emit("localresponsenorm0", x)
         x = self._conv_relu("conv2d1", x, emit)
-        x = self._conv_relu("conv2d2", F.pad(x, (1, 1, 1, 1)), emit)
+        x = self._conv_relu("conv2d2", x, emit)
         x = self.lrn(x)
         emit("localresponsenorm1", x)
         x = _maxpool_s2(x)

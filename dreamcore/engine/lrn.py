@@ -18,29 +18,36 @@ from torch import Tensor
 LRN_SIZE, LRN_ALPHA, LRN_BETA, LRN_K = 9, 9.99999974738e-05, 0.5, 1.0
 
 
-@functools.lru_cache(maxsize=8)
-def _band(channels: int, device: torch.device, dtype: torch.dtype) -> Tensor:
-    """C x C x 1 x 1: averages over the 9 neighbouring channels; symmetric, so also its transpose."""
+@functools.lru_cache(maxsize=16)
+def _band(channels: int, scale: float, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """C x C x 1 x 1: `scale` times the mean over the 9 neighbouring channels; symmetric, so it is
+    also its own transpose (the backward's window)."""
     idx = torch.arange(channels)
-    band = ((idx[:, None] - idx[None, :]).abs() <= LRN_SIZE // 2).to(dtype) / LRN_SIZE
-    return band.to(device)[:, :, None, None]
+    band = ((idx[:, None] - idx[None, :]).abs() <= LRN_SIZE // 2).double() * (scale / LRN_SIZE)
+    return band.to(device, dtype)[:, :, None, None]
+
+
+@functools.lru_cache(maxsize=16)
+def _k(channels: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    return torch.full((channels,), LRN_K, device=device, dtype=dtype)
 
 
 class _LRN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor) -> Tensor:  # N x C x H x W
-        band = _band(x.shape[1], x.device, x.dtype)
-        d = F.conv2d(x * x, band).mul_(LRN_ALPHA).add_(LRN_K).rsqrt_()  # (k + alpha s)^-1/2
+        c = x.shape[1]
+        # (k + alpha * s): alpha rides in the band, k in the bias, so the convolution makes it
+        norm = F.conv2d(x * x, _band(c, LRN_ALPHA, x.device, x.dtype), _k(c, x.device, x.dtype))
+        d = norm.rsqrt_()  # (k + alpha s)^-1/2
         ctx.save_for_backward(x, d)
         return x * d
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:
-        # dy/dx = d * grad + 2x * B^T (grad * x * dd/ds), with dd/ds = -alpha/2 * d^3
+        # dx = d * grad + x * B^T (grad * x * 2 dd/ds), with 2 dd/ds = -alpha * d^3
         x, d = ctx.saved_tensors
-        t = grad * x
-        t.mul_(d).mul_(d).mul_(d).mul_(-LRN_ALPHA)  # = 2 * grad * x * dd/ds
-        back = F.conv2d(t, _band(x.shape[1], x.device, x.dtype))  # the band is symmetric
+        t = (grad * x).mul_(d.pow(3))
+        back = F.conv2d(t, _band(x.shape[1], -LRN_ALPHA, x.device, x.dtype))  # band symmetric
         return torch.addcmul(grad * d, back, x)
 
 

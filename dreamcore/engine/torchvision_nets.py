@@ -1,16 +1,24 @@
-"""torchvision's GoogLeNet and VGG16 (and VGG16 with HED weights) wrapped as FeatureNets."""
+"""torchvision's GoogLeNet and VGG16 (and VGG16 with HED weights) wrapped as FeatureNets.
+
+torchvision itself takes ~1 s to import, a quarter of a worker's start: only GoogLeNet needs its
+modules (imported when one is built); VGG16's layer stack is built here, in torchvision's layout
+(`features.<i>` names), so torchvision's and HED's weights load into it unchanged.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models import googlenet, vgg16
-from torchvision.models.googlenet import BasicConv2d, Inception
 
 from dreamcore.catalog import GOOGLENET_BLOCKS, GOOGLENET_POOL_BEFORE, vgg16_layer_names
 from dreamcore.engine.featurenet import Emit, FeatureNet, Preprocess, simple_stage
 from dreamcore.engine.fusion import PointwiseGroup, fold_batchnorm
+
+if TYPE_CHECKING:
+    from torchvision.models.googlenet import Inception
 
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
@@ -24,8 +32,12 @@ class GoogLeNetFeatures(FeatureNet):
         super().__init__()
         # IMAGENET1K_V1 was trained with transform_input: the first conv sees (x/255 - 0.5) / 0.5.
         self.preprocess = Preprocess(mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5))
+        from torchvision.models import googlenet
+
+        # init_weights=False: torchvision's truncated-normal init takes ~1 s and the weights are
+        # replaced by the loaded ones (random-init tests get PyTorch's default init instead).
         self.net = googlenet(
-            weights=None, aux_logits=True, init_weights=True, transform_input=False
+            weights=None, aux_logits=True, init_weights=False, transform_input=False
         )
 
     def drop_unused(self) -> None:
@@ -35,6 +47,8 @@ class GoogLeNetFeatures(FeatureNet):
         self.net.fc = nn.Identity()
 
     def fold_for_inference(self) -> None:
+        from torchvision.models.googlenet import BasicConv2d
+
         # Every BasicConv2d is conv -> batch norm -> relu; with frozen statistics the norm is a
         # per-channel affine map, merged into the convolution (its forward and backward: ~12% of
         # a bf16 step, ~5% of an fp32 one, measured on inception4d).
@@ -92,10 +106,7 @@ class VGG16Features(FeatureNet):
             self.preprocess = Preprocess(mean=CAFFE_MEAN_BGR, bgr=True)
         else:
             self.preprocess = Preprocess(mean=IMAGENET_MEAN, std=IMAGENET_STD)
-        self.features = vgg16(weights=None).features
-        for module in self.features:
-            if isinstance(module, nn.ReLU):
-                module.inplace = False  # the captured conv output must survive the ReLU
+        self.features = _vgg16_features()
 
     def stages(self):
         names = [name for name, _, _ in vgg16_layer_names()]
@@ -105,6 +116,22 @@ class VGG16Features(FeatureNet):
 
     def conv_modules(self) -> list[nn.Conv2d]:
         return [m for m in self.features if isinstance(m, nn.Conv2d)]
+
+
+def _vgg16_features() -> nn.Sequential:
+    """torchvision's `vgg16().features` (same modules, same indices), without building the
+    classifier: its 120M randomly initialised parameters took ~1 s to make and were dropped."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for _, kind, width in vgg16_layer_names():
+        if kind == "conv":
+            layers.append(nn.Conv2d(channels, width, kernel_size=3, padding=1))
+            channels = width
+        elif kind == "relu":
+            layers.append(nn.ReLU())  # not in place: the captured conv output must survive it
+        else:
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*layers)
 
 
 class TinyNet(FeatureNet):

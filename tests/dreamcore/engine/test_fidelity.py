@@ -4,9 +4,9 @@ Yardstick: the same fp32 dream with another seed (other jitter offsets). Dreamin
 rounding differences grow over the steps; bf16 must still land closer to the fp32 dream than a
 change of seed does, and raise the objective as much. Measured on a Sapphire Rapids CPU (AMX):
 
-    objective gain (judged by the fp32 net)   fp32 18.80   bf16 18.75 (-0.25%)   fp32 seed 8 18.98
-    mean |dream - fp32 dream| (0..255)        bf16 4.4     fp32 seed 8: 8.4      (dream's change 12.1)
-    correlation of the change with fp32's     bf16 0.935   fp32 seed 8: 0.765
+    objective gain (judged by the fp32 net)   fp32 18.80   bf16 18.75 (-0.25%)   seed 8: 18.98
+    mean |dream - fp32 dream| (0..255)        bf16 4.4     seed 8: 8.4   (the dream's change: 12.1)
+    correlation of the change with fp32's     bf16 0.935   seed 8: 0.765
 """
 
 import io

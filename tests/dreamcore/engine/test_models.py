@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from dreamcore.engine.models import build_model, model_spec
 from dreamcore.errors import WeightsUnavailable
 
 MANIFEST = Path(__file__).parents[2] / "data" / "inception5h_state_dict.json"
+ROOT = Path(__file__).parents[3]
 
 
 def test_inception5h_state_dict_matches_the_published_file_exactly():
@@ -69,6 +72,20 @@ def test_inception5h_folded_for_inference_computes_what_the_published_layout_doe
     (g_want,) = torch.autograd.grad(want["mixed4c"].pow(2).sum(), image)
     (g_got,) = torch.autograd.grad(got["mixed4c"].pow(2).sum(), image)
     assert torch.allclose(g_got, g_want, rtol=1e-3, atol=1e-4 * float(g_want.abs().max()))
+
+
+@pytest.mark.parametrize("size", [(9, 10), (10, 9), (12, 12), (11, 13)])
+def test_inception5h_stride_2_pool_is_the_graphs_pool_with_a_minus_inf_pad(size):
+    from torch.nn import functional as F
+
+    from dreamcore.engine.inception5h import _maxpool_s2
+
+    x = torch.randn(1, 4, *size, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    graph = F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=float("-inf")), kernel_size=3, stride=2)
+    ours = _maxpool_s2(x)
+    assert torch.equal(ours, graph)
+    upstream = torch.randn(graph.shape, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(*(torch.autograd.grad(y, x, upstream)[0] for y in (ours, graph)))
 
 
 def test_parameters_are_frozen_and_eval():
@@ -165,3 +182,27 @@ def test_offline_without_weights_names_model_url_local_file_and_fetch(tmp_path):
         "dreambot fetch-weights",
     ):
         assert needle in text
+
+
+def test_weights_urls_are_torchvisions():
+    from torchvision.models import GoogLeNet_Weights, VGG16_Weights
+
+    from dreamcore.engine.models import GOOGLENET_URL, VGG16_URL
+
+    assert GOOGLENET_URL == GoogLeNet_Weights.IMAGENET1K_V1.url
+    assert VGG16_URL == VGG16_Weights.IMAGENET1K_V1.url
+
+
+def test_a_worker_warming_inception5h_and_vgg16_hed_never_imports_torchvision():
+    # torchvision costs ~1 s of every worker start; only googlenet needs it.
+    code = (
+        "import sys\n"
+        "from dreamcore.engine.dreamer import Dreamer\n"
+        "from dreamcore.engine.models import build_model\n"
+        "for name in ('inception5h', 'vgg16-hed'):\n"
+        "    build_model(name, pretrained=False)\n"
+        "assert 'torchvision' not in sys.modules, 'torchvision was imported'\n"
+        "build_model('googlenet', pretrained=False)\n"
+        "assert 'torchvision' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
