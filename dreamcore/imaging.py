@@ -264,4 +264,8 @@ def encode_preview(rgb: Image.Image, side: int) -> bytes:
     """A small JPEG (long side <= side) for progress messages."""
     im = rgb.convert("RGB")  # convert copies, so thumbnail() leaves the caller's image alone
     im.thumbnail((side, side), Image.Resampling.BILINEAR)
-    return _save(im, "JPEG", quality=75)
+    return encode_jpeg(im, quality=75)
+
+
+def encode_jpeg(rgb: Image.Image, quality: int = 90) -> bytes:
+    return _save(rgb.convert("RGB"), "JPEG", quality=quality)

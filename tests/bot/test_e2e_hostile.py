@@ -57,22 +57,26 @@ class Watch:
         self.user_id = int(user["user"]["id"])
 
     async def __aenter__(self) -> Watch:
-        self.restarts = self.bot.pool.stats().worker_restarts
-        self.pids = self.bot.pool.worker_pids()
-        self.rows = {r.job_id for r in await self.bot.store.jobs()}
+        self.restarts = self.bot.services.backend.stats().worker_restarts
+        self.pids = self.bot.services.backend.worker_pids()
+        self.rows = {r.job_id for r in await self.bot.services.store.jobs()}
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if exc[0] is None:
-            assert self.bot.pool.stats().worker_restarts == self.restarts, "a worker was restarted"
-            assert self.bot.pool.worker_pids() == self.pids, "a worker was replaced"
+            assert self.bot.services.backend.stats().worker_restarts == self.restarts, (
+                "a worker was restarted"
+            )
+            assert self.bot.services.backend.worker_pids() == self.pids, "a worker was replaced"
 
     async def quota(self):
         guild_id = int(self.bot.guilds[0].id)
-        return await self.bot.quota.status(user_id=self.user_id, guild_id=guild_id, role_ids=[])
+        return await self.bot.services.quota.status(
+            user_id=self.user_id, guild_id=guild_id, role_ids=[]
+        )
 
     async def new_rows(self):
-        return [r for r in await self.bot.store.jobs() if r.job_id not in self.rows]
+        return [r for r in await self.bot.services.store.jobs() if r.job_id not in self.rows]
 
     async def settled(self, timeout: float = 20.0) -> list:
         """The new ledger rows once none is in flight (bounded)."""

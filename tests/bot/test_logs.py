@@ -146,7 +146,7 @@ async def test_bot_run_with_the_token_never_logs_it(fake, pool, tmp_path, restor
     logging.getLogger("discord").setLevel(
         logging.DEBUG
     )  # the firehose too: it must not leak either
-    bot = DreamBot(settings, pool=pool)
+    bot = DreamBot(settings, backend=pool)
     task = asyncio.create_task(bot.start(TOKEN))
     try:
         await asyncio.wait_for(bot.wait_until_ready(), 60)
