@@ -37,7 +37,7 @@ def job(job_id: str, **kw) -> LedgerRow:
 
 async def test_open_creates_folder_and_migrates_empty_db(tmp_path):
     path = tmp_path / "nested" / "dir" / "bot.sqlite3"
-    async with await Store.open(path) as store:
+    async with await Store.open(path):
         assert schema_version(path) == len(store_mod.MIGRATIONS)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -64,7 +64,7 @@ async def test_later_migration_applies_to_existing_db(tmp_path, monkeypatch):
     monkeypatch.setattr(
         store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, ("CREATE TABLE extra (x INTEGER)",)]
     )
-    async with await Store.open(path) as store:
+    async with await Store.open(path):
         assert schema_version(path) == len(store_mod.MIGRATIONS)
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT COUNT(*) FROM extra").fetchone()[0] == 0
