@@ -152,14 +152,28 @@ def bot(running) -> DreamBot:
 
 
 async def dream(
-    fake: FakeDiscord, user, image=None, *, filename="in.png", ctype="image/png", **options
+    fake: FakeDiscord,
+    user,
+    image=None,
+    *,
+    filename="in.png",
+    ctype="image/png",
+    channel=None,
+    **options,
 ):
     """Run /dream with fast defaults; returns the InteractionRecord."""
     opts = {**FAST, **options}
     data = png_bytes() if image is None else image
+    attachments = {"image": (filename, data, ctype)}
     return await fake.slash_command(
-        "dream", opts, user=user, attachments={"image": (filename, data, ctype)}
+        "dream", opts, user=user, channel=channel, attachments=attachments
     )
+
+
+def button(message: dict, action: str) -> str:
+    """The custom_id of a result's button."""
+    ids = [c["custom_id"] for row in message["components"] for c in row["components"]]
+    return next(i for i in ids if i.startswith(f"dream:{action}:"))
 
 
 def has_file(message: dict | None) -> bool:

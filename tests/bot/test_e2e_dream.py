@@ -90,3 +90,39 @@ async def test_progress_shows_a_preview_that_the_result_replaces(fake, bot, gate
     msg = await finished_result(rec)
     names = [a["filename"] for a in msg["attachments"]]
     assert names[0].startswith("dream.") and "preview.jpg" not in names  # the preview is gone
+
+
+async def test_acknowledged_in_time_while_the_database_writer_is_stuck(pool, tmp_path):
+    # Issue 9 #10: nothing before the acknowledgement may wait for the database writer. Another
+    # process holds SQLite's write lock, so alice's reservation waits on the bot's writer; bob's
+    # /dream must still be acknowledged within Discord's 3 s.
+    import sqlite3
+
+    from tests.bot.conftest import RunningBot, make_settings
+    from tests.fakediscord.server import FakeDiscord
+
+    async with FakeDiscord(ack_deadline=3.0) as strict:
+        settings = make_settings(strict, tmp_path / "locked.sqlite3")
+        runner = RunningBot(strict, settings, pool)
+        bot = await runner.start()
+        try:
+            alice, bob = strict.add_member(name="alice"), strict.add_member(name="bob")
+            other = sqlite3.connect(settings.store.path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # e.g. a backup, or an operator's sqlite3 shell
+            try:
+                first = await dream(strict, alice)
+                assert (await first.wait_for_callback(5)).type == 5
+                [upload] = first.payload["data"]["resolved"]["attachments"]
+                await strict.wait_for(lambda: upload in strict.state.downloads, 30)
+                # alice's order is now on its way to the (blocked) reservation
+                second = await dream(strict, bob)
+                cb = await second.wait_for_callback(30)
+                assert cb.type == 5 and second.ack_latency < 3.0  # deferred, in time
+            finally:
+                other.execute("ROLLBACK")
+                other.close()
+            await finished_result(first)
+            await finished_result(second)
+            await wait_ledger(bot, lambda rows: len(rows) == 2)
+        finally:
+            await runner.stop()
