@@ -79,7 +79,7 @@ class Answer(Protocol):
 
 @dataclass
 class ChannelAnswer:
-    """Answers as channel messages: one status message edited in place, then the result as a reply."""
+    """Answers as channel messages: one status line edited in place, then the result as a reply."""
 
     channel: discord.abc.Messageable
     requester_id: int
@@ -141,7 +141,8 @@ class ChannelAnswer:
 
 
 class InteractionAnswer:
-    """Answers through a deferred interaction until its token is (nearly) dead, then in the channel."""
+    """Answers through a deferred interaction until its token is (nearly) dead, then in the
+    channel."""
 
     def __init__(
         self,

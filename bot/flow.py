@@ -325,7 +325,7 @@ class DreamFlow:
         result: DreamResult | None = None,
         note: str = "",
     ) -> None:
-        """The job's one log line (with the same fields structured, for JSON logs) and its metrics."""
+        """The job's one log line (the same fields structured, for JSON logs) and its metrics."""
         now = self._clock()
         queue_s = (started or now) - accepted
         run_s = result.seconds if result else (now - started if started else 0.0)
@@ -346,7 +346,8 @@ class DreamFlow:
             "note": note,
         }
         log.info(
-            "job %s %s user=%s guild=%s source=%s model=%s layer=%s size=%s queue=%.1fs run=%.1fs %s",
+            "job %s %s user=%s guild=%s source=%s model=%s layer=%s size=%s "
+            "queue=%.1fs run=%.1fs %s",
             job_id,
             status,
             req.user_id,

@@ -31,7 +31,7 @@ CHUNK = 64 * 1024
 
 
 def pick_image_attachment(attachments: Sequence[Any]) -> Any:
-    """The first attachment that looks like an image (content type image/* or an image extension)."""
+    """The first attachment that looks like an image (type image/* or an image extension)."""
     for att in attachments:
         content_type = (getattr(att, "content_type", None) or "").split(";")[0].strip().lower()
         if content_type in NOT_RASTER:

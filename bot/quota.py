@@ -5,7 +5,8 @@ Semantics:
   the most generous `role` rule among the user's roles (the @everyone role id equals the guild id,
   so a rule on it is the server's per-user default); else `QuotaConfig.user_daily/user_concurrent`.
   Each field resolves on its own: a rule's None means "not set here", 0 means unlimited.
-- A `server` rule (target_id = guild id) caps the whole server (else `guild_daily/guild_concurrent`).
+- A `server` rule (target_id = guild id) caps the whole server (else `guild_daily` and
+  `guild_concurrent`).
 - DMs (guild_id None) use the config's per-user defaults only.
 - Usage is counted per scope (one guild, or DMs): done rows created since UTC midnight plus rows in
   flight (reserved/running), so concurrent requests cannot overshoot. Failed, cancelled and lost
@@ -206,7 +207,8 @@ class QuotaService:
         )
 
     async def reconcile_after_restart(self) -> list[LedgerRow]:
-        """Rows a previous run left in flight become 'lost' (never charged); returned for notices."""
+        """Rows a previous run left in flight become 'lost' (never charged), returned for
+        notices."""
         now = self.clock()
 
         def run(tx: Tx) -> list[LedgerRow]:

@@ -31,7 +31,8 @@ log = logging.getLogger("dreambot")
 INTENT_HELP = (
     "Discord refused the Message Content intent, so reactions can only re-dream the bot's own "
     "results. To allow reactions on members' images, turn it on in the Developer Portal → your "
-    "application → Bot → Privileged Gateway Intents → Message Content, then restart. Continuing without it."
+    "application → Bot → Privileged Gateway Intents → Message Content, then restart. "
+    "Continuing without it."
 )
 
 
@@ -95,14 +96,16 @@ async def serve(settings: Settings, token: str, *, backend: DreamBackend | None 
             except discord.PrivilegedIntentsRequired:
                 if not message_content:
                     log.error(
-                        "Discord refused a privileged intent the bot does not even ask for; giving up."
+                        "Discord refused a privileged intent the bot does not even ask for; "
+                        "giving up."
                     )
                     return 1
                 log.warning(INTENT_HELP)
                 message_content = False
             except discord.LoginFailure:
                 log.error(
-                    "Discord rejected the token (DREAMBOT_DISCORD__TOKEN); check it in the Developer Portal."
+                    "Discord rejected the token (DREAMBOT_DISCORD__TOKEN); "
+                    "check it in the Developer Portal."
                 )
                 return 1
             except DreamError as err:  # e.g. the workers could not load their weights

@@ -193,7 +193,8 @@ class Tx:
             raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
         sets = ", ".join(f"{k} = ?" for k in changes)
         cur = self.conn.execute(
-            f"UPDATE ledger SET {sets} WHERE job_id = ? AND status IN ({','.join('?' * len(only_if))})",
+            f"UPDATE ledger SET {sets} WHERE job_id = ? "
+            f"AND status IN ({','.join('?' * len(only_if))})",
             [*changes.values(), job_id, *only_if],
         )
         return cur.rowcount == 1
@@ -246,7 +247,8 @@ class Store:
         return await self._reader.run(lambda conn: fn(Tx(conn)))
 
     async def transaction(self, fn: Callable[[Tx], T]) -> T:
-        """Run `fn(tx)` on the store thread inside BEGIN IMMEDIATE; commit, or roll back on error."""
+        """Run `fn(tx)` on the writer thread inside BEGIN IMMEDIATE; commit, or roll back on
+        error."""
 
         def run(conn: sqlite3.Connection) -> T:
             conn.execute("BEGIN IMMEDIATE")

@@ -17,7 +17,7 @@ from dreamcore.config import EngineConfig
 from dreamcore.errors import InvalidImage
 
 # The formats we decode (Pillow knows many more; EPS would even run Ghostscript: refused), with
-# their file extensions, the first being what we write. The one list: intake, cli and replies use it.
+# their file extensions, the first being what we write. The one list: intake, cli, replies use it.
 FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "PNG": (".png",),
     "JPEG": (".jpg", ".jpeg", ".jfif"),

@@ -1,4 +1,4 @@
-"""Persistent buttons: state in the custom_id, no timeout, delete permission, what Re-roll dreams."""
+"""Persistent buttons: state in the custom_id, no timeout, who may delete, what Re-roll dreams."""
 
 import random
 import re

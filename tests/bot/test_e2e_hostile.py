@@ -190,7 +190,7 @@ async def test_refused_with_a_specific_reason_and_costs_nothing(
 
 
 async def test_attachment_that_lies_about_its_size_is_cut_off_at_the_cap(hfake, hbot):
-    """Declared 10 kB, really ~300 kB: the download stops at the cap instead of trusting the header."""
+    """Declared 10 kB, really ~300 kB: the download stops at the cap, not trusting the header."""
     user = hfake.add_member(name="liar")
     data = H.incompressible_png(300_000)
     async with Watch(hbot, user) as w:
@@ -277,8 +277,8 @@ async def test_animated_image_dreams_the_first_frame_and_says_so(hfake, hbot, fm
 
 
 async def test_exif_rotated_jpeg_is_dreamed_upright(hfake, hbot):
-    """Stored 96x64 with Orientation 6 (rotate 90 degrees clockwise): the dream is 64x96, and the red
-    top-left corner of the stored image is now top-right."""
+    """Stored 96x64 with Orientation 6 (rotate 90 degrees clockwise): the dream is 64x96, and the
+    red top-left corner of the stored image is now top-right."""
     user = hfake.add_member(name="exif")
     async with Watch(hbot, user) as w:
         rec = await send(

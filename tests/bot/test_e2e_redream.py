@@ -1,4 +1,5 @@
-"""Re-dreams end to end: reaction on a result, context menu on a user's image, buttons after restart."""
+"""Re-dreams end to end: reactions, the context menu on a user's image, buttons (after a restart
+too), and what they must not do."""
 
 from tests.bot.conftest import (
     E2E,

@@ -203,7 +203,7 @@ def gate(tmp_path):
     g.close()
 
 
-# --- the test ---------------------------------------------------------------------------------------
+# --- the test -------------------------------------------------------------------------------------
 
 
 async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
@@ -260,7 +260,7 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
             rows
         )  # both channels affected
 
-        # --- run 2: same store ---------------------------------------------------------------------
+        # --- run 2: same store --------------------------------------------------------------------
         seen = {m["id"] for c in channels for m in fake.messages_in(c["id"])}
         second.start()
         await started(fake, second, len(fake.identifies))

@@ -1,4 +1,5 @@
-"""Startup end to end: reservations lost in a crash are reported; a refused MESSAGE_CONTENT intent."""
+"""Startup end to end: reservations lost in a crash are reported; a refused Message Content
+intent."""
 
 import asyncio
 import logging

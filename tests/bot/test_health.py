@@ -1,4 +1,5 @@
-"""/healthz and the process lifecycle: 200 on a running bot, 503 naming what failed, SIGTERM drains."""
+"""/healthz and the process lifecycle: 200 on a running bot, 503 naming what failed, SIGTERM
+drains."""
 
 from __future__ import annotations
 
@@ -160,7 +161,7 @@ async def test_busy_port_fails_loudly():
         await first.stop()
 
 
-# --- `dreambot run` as a process: ready, healthy, a dream mid-run, SIGTERM -> drained, exit 0 ---------
+# --- `dreambot run` as a process: ready, healthy, a dream mid-run, SIGTERM -> drained, exit 0 -----
 
 
 def children_of(pid: int) -> list[int]:

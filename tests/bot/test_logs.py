@@ -13,7 +13,8 @@ from bot.logs import REDACTED, Redactor, setup_logging
 from bot.settings import DiscordConfig, LogConfig, Settings
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
-OTHER = "OTg3NjU0MzIxMDk4NzY1NDMy.Gzyxwv.ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zz"  # some other bot's token
+# some other bot's token
+OTHER = "OTg3NjU0MzIxMDk4NzY1NDMy.Gzyxwv.ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zz"
 
 
 def log_settings(fmt: str, level: str = "DEBUG", token: str = TOKEN) -> Settings:
