@@ -8,7 +8,7 @@ import random
 from discord import app_commands
 
 from bot.guilds import GuildSettings
-from dreamcore.catalog import check_offered, model_info
+from dreamcore.catalog import LOGITS, check_offered, model_info
 from dreamcore.config import EngineConfig
 from dreamcore.request import MAX_SEED, DreamParams, make_params
 
@@ -63,7 +63,10 @@ def layer_choices(model: str, current: str) -> list[app_commands.Choice[str]]:
     typed = current.strip().lower()
     if ":" in typed:  # `layer:channel` is passed through as typed
         return [app_commands.Choice(name=current[:100], value=current[:100])]
-    layers = sorted(info.layers, key=lambda layer: not layer.description)
+    layers = sorted(
+        (layer for layer in info.layers if layer.name != LOGITS),  # classes go through `class`
+        key=lambda layer: not layer.description,
+    )
     out = []
     for layer in layers:
         if typed in layer.name.lower():
