@@ -43,21 +43,22 @@ class ModelInfo:
     def layer_names(self) -> list[str]:
         return [layer.name for layer in self.layers]
 
-    def layer(self, name: str) -> LayerInfo:
-        """Resolve a layer name (aliases accepted); unknown names name the nearest match."""
+    def layer(self, name: str, *, within: str = "") -> LayerInfo:
+        """Resolve a layer name (aliases accepted); unknown names name the nearest match.
+        `within`: the expression the name came from, said in the error."""
         canonical = self.aliases.get(name, name)
         for layer in self.layers:
             if layer.name == canonical:
                 return layer
-        raise UnknownLayer(self._unknown_layer_message(name))
+        raise UnknownLayer(self._unknown_layer_message(name, within))
 
-    def _unknown_layer_message(self, name: str) -> str:
+    def _unknown_layer_message(self, name: str, within: str = "") -> str:
         candidates = self.layer_names() + list(self.aliases)
         nearest = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
         hint = f" Did you mean `{nearest[0]}`?" if nearest else ""
         main = [layer.name for layer in self.layers if layer.description]
         return (
-            f"`{name}` is not a layer of {self.name}.{hint} "
+            f"`{name}`{f' in `{within}`' if within else ''} is not a layer of {self.name}.{hint} "
             f"Layers: {', '.join(main)} (run `dreambot models` for every branch)."
         )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dreamcore.catalog import ModelInfo
-from dreamcore.errors import DreamError, InvalidParams
+from dreamcore.errors import InvalidParams
 
 MAX_TERMS = 4
 MAX_WEIGHT = 10.0
@@ -56,10 +56,7 @@ def _term(info: ModelInfo, part: str, *, whole: str) -> LayerTerm:
     where = f" in `{whole}`" if part != whole else ""
     name, star, weight_text = part.partition("*")
     name, colon, channel_text = name.strip().partition(":")
-    try:
-        layer = info.layer(name.strip())
-    except DreamError as err:
-        raise type(err)(str(err).replace(f"`{name.strip()}`", f"`{name.strip()}`{where}", 1))
+    layer = info.layer(name.strip(), within=whole if part != whole else "")
     channel = None
     if colon:
         if not channel_text.strip().isdigit():
