@@ -37,9 +37,7 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--preset", choices=PRESETS, default=None, help="a look, picked for you")
     p.add_argument("--guide", type=Path, default=None, help="image whose features to dream in")
-    p.add_argument(
-        "--class", dest="target_class", default=None, help="dream a class, e.g. banana"
-    )
+    p.add_argument("--class", dest="target_class", default=None, help="dream a class, e.g. banana")
     p.add_argument("--smooth", type=int, default=None, help="Laplacian levels, 1-8 (0: classic)")
     p.add_argument("--colors", choices=("dream", "original"), default=None,
                    help="original: keep the photo's colours")  # fmt: skip
