@@ -68,6 +68,42 @@ class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
         await services.orders.take(trigger, PLANS[self.action](message, services.settings.engine))
 
 
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"dream:cancel:(?P<uid>\d+):(?P<job>[0-9a-f]{12})",
+):
+    """Under a waiting or running dream: stops it (the requester, or a server manager)."""
+
+    def __init__(self, requester_id: int, job_id: str) -> None:
+        button = discord.ui.Button(
+            label="Cancel", emoji="✖️", style=discord.ButtonStyle.secondary,
+            custom_id=f"dream:cancel:{requester_id}:{job_id}",
+        )  # fmt: skip
+        super().__init__(button)
+        self.requester_id, self.job_id = requester_id, job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CancelButton:
+        return cls(int(match["uid"]), match["job"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        if not may_delete(interaction.user, self.requester_id):
+            await interaction.response.send_message(replies.ONLY_REQUESTER_CANCELS, ephemeral=True)
+            return
+        if not services_of(interaction.client).flow.cancel(self.job_id):
+            await interaction.response.send_message(replies.ALREADY_FINISHED, ephemeral=True)
+            return
+        await interaction.response.defer()  # the dream's own message will say it was cancelled
+
+
+def cancel_view(requester_id: int, job_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(requester_id, job_id))
+    return view
+
+
 def result_view(requester_id: int, *, still: bool = True) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for action in ACTIONS:
@@ -103,7 +139,7 @@ async def delete_result(interaction: discord.Interaction, requester_id: int) -> 
 
 
 def _attachment(message: discord.Message, prefix: str) -> discord.Attachment | None:
-    return next((a for a in message.attachments if a.filename.startswith(prefix)), None)
+    return replies.attachment_named(message, prefix)
 
 
 def _read(message: discord.Message) -> tuple[discord.Embed, DreamParams, discord.Attachment]:

@@ -22,11 +22,13 @@ import discord
 
 from bot.delivery import Answer, Upload, is_too_large
 from bot.errors import user_message
+from bot.estimates import QueueEstimates
 from bot.intake import HeldImage
 from bot.metrics import BotMetrics
 from bot.quota import QuotaService
 from bot.replies import (
     GUIDE_NAME,
+    SPOILER,
     progress_text,
     queued_text,
     result_embed,
@@ -62,6 +64,7 @@ class DreamOrder:
     notes: tuple[str, ...] = ()  # shown under the result (e.g. "the original was gone")
     guide: HeldImage | None = None  # when params.guided
     units: int = 1  # its price in dreams (an animation costs more)
+    spoiler: bool = False  # post the result as a spoiler
 
     def release(self) -> None:
         """Give the images' bytes back to the intake's budget."""
@@ -73,7 +76,25 @@ class DreamOrder:
     def extras(self) -> tuple[tuple[str, bytes], ...]:
         """Posted beside the dream: its source, and its guide (buttons dream them again)."""
         source = ((self.image.source_name, self.image.source),)
-        return source + (((GUIDE_NAME, self.guide.source),) if self.guide else ())
+        extras = source + (((GUIDE_NAME, self.guide.source),) if self.guide else ())
+        return tuple((spoiled(name, self.spoiler), data) for name, data in extras)
+
+
+def spoiled(filename: str, spoiler: bool) -> str:
+    """Discord blurs an attachment whose name starts with SPOILER_ until it is clicked."""
+    return f"{SPOILER}{filename}" if spoiler else filename
+
+
+@dataclass
+class LiveJob:
+    """A job on its way: what the queue estimate and /queue read."""
+
+    job_id: str
+    order: DreamOrder
+    job: Job
+    accepted: float
+    started: float | None = None
+    done: float = 0.0  # the fraction of the dream made
 
 
 class StatusLine:
@@ -81,8 +102,15 @@ class StatusLine:
     arrives too soon is sent when the interval is over (so the last progress and its preview
     appear even if the job then goes quiet for a while)."""
 
-    def __init__(self, answer: Answer, interval: float, clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        answer: Answer,
+        interval: float,
+        clock=time.monotonic,
+        view: discord.ui.View | None = None,
+    ) -> None:
         self._answer, self._interval, self._clock = answer, interval, clock
+        self._view = view  # controls under the status (Cancel), sent with the first update
         self._last = float("-inf")
         self._pending: tuple[str, bytes | None] | None = None
         self._wake = asyncio.Event()
@@ -121,7 +149,8 @@ class StatusLine:
 
     async def _send(self, text: str, preview: bytes | None) -> None:
         try:
-            await self._answer.status(text, preview)
+            await self._answer.status(text, preview, self._view)
+            self._view = None  # it stays on the message
         except Exception:  # noqa: BLE001 - answers swallow their own errors; belt and braces
             log.exception("status update failed")
 
@@ -135,10 +164,14 @@ class DreamFlow:
         metrics: BotMetrics,
         progress_interval_s: float,
         buttons: Callable[..., discord.ui.View],
+        controls: Callable[[int, str], discord.ui.View] | None = None,
         clock=time.monotonic,
     ) -> None:
         self.backend = backend
         self.buttons = buttons  # the view under a result, for its requester
+        self.controls = controls  # the view under a waiting job (Cancel): requester, job id
+        self.estimates = QueueEstimates()
+        self.live: dict[str, LiveJob] = {}
         self.quota = quota
         self.metrics = metrics
         self.progress_interval_s = progress_interval_s
@@ -173,6 +206,33 @@ class DreamFlow:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a queued or running job (its flow then refunds it and says so); False if it
+        is not running here any more."""
+        live = self.live.get(job_id)
+        if live is None or live.job.finished:
+            return False
+        live.job.cancel()
+        return True
+
+    def jobs_of(self, user_id: int) -> list[LiveJob]:
+        return [j for j in self.live.values() if j.order.requester.user_id == user_id]
+
+    def wait_estimate(self, job_id: str) -> float | None:
+        """About how long until a queued job starts."""
+        me = self.live.get(job_id)
+        if me is None or me.job.position is None or me.job.state != "queued":
+            return None
+        now = self._clock()
+        ahead = [
+            j.order.params
+            for j in self.live.values()
+            if j.job.state == "queued" and (j.job.position or 0) < me.job.position
+        ]
+        running = [(j.order.params, now - (j.started or now)) for j in self.live.values()
+                   if j.job.state == "running"]  # fmt: skip
+        return self.estimates.wait(ahead, running, self.backend.stats().workers_alive)
 
     # --- one job -----------------------------------------------------------------------------
 
@@ -232,17 +292,20 @@ class DreamFlow:
             preview=True,  # a small JPEG at the end of each octave, shown under the progress bar
         )
         job: Job | None = None
-        status = StatusLine(answer, self.progress_interval_s, self._clock)
+        controls = self.controls(order.requester.user_id, job_id) if self.controls else None
+        status = StatusLine(answer, self.progress_interval_s, self._clock, controls)
         try:
             job = self.backend.submit(request, job_id=job_id)
+            live = self.live[job_id] = LiveJob(job_id, order, job, accepted)
             async for event in job.events():
                 if event.kind == "queued" and event.position:
-                    status.show(queued_text(event.position))
+                    status.show(queued_text(event.position, self.wait_estimate(job_id)))
                 elif event.kind == "started":
-                    started = self._clock()
+                    started = live.started = self._clock()
                     status.show(starting_text())
                     await self.quota.mark_running(job_id)
                 elif event.kind == "progress" and event.progress:
+                    live.done = event.progress.fraction
                     status.show(progress_text(event.progress), event.progress.preview)
             result = await job.result()
             await status.close()
@@ -258,7 +321,10 @@ class DreamFlow:
                 units=order.units,
             )
             view = self.buttons(order.requester.user_id, still=result.frames == 1)
-            upload = Upload(result.image, result_filename(result), embed, view, extras)
+            name = spoiled(result_filename(result), order.spoiler)
+            if order.spoiler:  # an embed would show the picture: keep only its settings
+                embed.set_image(url=None).set_thumbnail(url=None)
+            upload = Upload(result.image, name, embed, view, extras)
             message = await self._deliver(upload, answer, reencodable=result.frames == 1)
         except asyncio.CancelledError:
             self._log_end(job_id, order, "cancelled", accepted, started, note="bot shutting down")
@@ -278,8 +344,10 @@ class DreamFlow:
             return None
         finally:
             await status.close()
+            self.live.pop(job_id, None)
             if job is not None and not job.finished:
                 job.cancel()  # nobody will read the result: free the worker
+        self.estimates.record(order.params, result.seconds)
         # Delivered: from here on nothing takes the dream back.
         where = (message.channel.id, message.id) if message is not None else None
         await self._charge(job_id, queue_s=queue_s, run_s=result.seconds, seed=result.seed,

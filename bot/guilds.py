@@ -41,6 +41,13 @@ class GuildSettings:
     reaction_redream: bool
     reaction_emoji: str
     max_frames: int | None = None  # None = the engine's cap only
+    spoiler: bool = False  # every result here as a spoiler
+    spoiler_channel_ids: tuple[int, ...] = ()  # ... or in these channels (and their threads)
+
+    def spoils(self, channel: ChannelRef) -> bool:
+        """Are results posted as spoilers in this channel?"""
+        listed = self.spoiler_channel_ids
+        return self.spoiler or channel.id in listed or channel.parent_id in listed
 
     def allows(self, channel: ChannelRef) -> bool:
         """Every channel when none is listed; a thread or forum post when its parent is."""
@@ -85,6 +92,8 @@ def resolve(row: GuildRow | None, defaults: DiscordConfig) -> GuildSettings:
         defaults.reaction_redream if row.reaction_redream is None else row.reaction_redream,
         row.reaction_emoji or defaults.reaction_emoji,
         row.max_frames,
+        bool(row.spoiler),
+        row.spoiler_channel_ids,
     )
 
 

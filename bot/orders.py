@@ -60,6 +60,7 @@ class Plan:
     fallback: ImageRef | None = None
     fallback_note: str = ""
     guide: ImageRef | None = None  # when params.guided
+    spoiler: bool = False  # asked for as a spoiler (a server or channel may ask for it too)
 
 
 Choose = Callable[[GuildSettings], Plan]  # raises DreamError to refuse (before acknowledging)
@@ -81,8 +82,20 @@ class Trigger:
         interaction: discord.Interaction,
         message: discord.Message | None = None,
     ) -> Trigger:
+        """Server settings and rules apply where the bot is installed to the server; a
+        user-installed command elsewhere (DMs, group DMs, other servers) is the user's own."""
         channel = ChannelRef.of(interaction.channel, interaction.channel_id or 0)
-        return cls(source, interaction.user, interaction.guild_id, channel, interaction, message)
+        guild_id = interaction.guild_id if interaction.is_guild_integration() else None
+        return cls(source, interaction.user, guild_id, channel, interaction, message)
+
+    @property
+    def can_post_in_channel(self) -> bool:
+        """Can the bot post in the channel on its own (not only through the interaction)?"""
+        if self.interaction is None:
+            return True  # a reaction: the bot saw the message, it is there
+        if self.guild_id is not None:
+            return True
+        return self.interaction.context.dm_channel is True  # its own DM with the user
 
 
 class OrderDesk:
@@ -144,7 +157,8 @@ class OrderDesk:
         params = animated(plan.params, image, engine, guild)
         units = self.quota.units_for(frames_of(params, image, engine))
         notes = (*plan.notes, *notes)
-        order = DreamOrder(requester, image, params, trigger.source, notes, guide, units)
+        spoiler = plan.spoiler or guild.spoils(trigger.channel)
+        order = DreamOrder(requester, image, params, trigger.source, notes, guide, units, spoiler)
         return self.flow.start(order, answer)
 
     async def _fetch_failed(self, answer: Answer, err: BaseException, what: str = "") -> None:
@@ -176,10 +190,16 @@ class OrderDesk:
         except discord.HTTPException as err:  # e.g. 10062: acknowledged too late
             log.warning("could not acknowledge interaction %s: %s", interaction.id, err)
             return None
-        fallback = self._channel_answer(trigger, interaction.filesize_limit)
+        fallback = None
+        if trigger.can_post_in_channel:
+            fallback = self._channel_answer(trigger, interaction.filesize_limit)
         d = self.settings.discord
         return InteractionAnswer(
-            interaction, fallback=fallback, lifetime_s=d.token_lifetime_s, margin_s=d.token_margin_s
+            interaction,
+            fallback=fallback,
+            upload_limit=interaction.filesize_limit,
+            lifetime_s=d.token_lifetime_s,
+            margin_s=d.token_margin_s,
         )
 
     async def _fetch(self, trigger: Trigger, plan: Plan) -> tuple[HeldImage, tuple[str, ...]]:

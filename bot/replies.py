@@ -44,10 +44,26 @@ _FLAGS = {"original colours": ("colors", "original"), "guided": ("guided", True)
 # --- while a dream runs -----------------------------------------------------------------------
 
 
-def queued_text(position: int) -> str:
+SPOILER = "SPOILER_"  # Discord blurs attachments whose name starts with it
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def about(seconds: float) -> str:
+    """A wait, rounded the way people say it."""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5)} s"
+    return f"about {duration(round(seconds / 60) * 60)}"
+
+
+def queued_text(position: int, wait_s: float | None = None) -> str:
+    estimate = f", {about(wait_s)}" if wait_s is not None else ""
     if position <= 1:
-        return "⏳ Queued: you are next in line."
-    return f"⏳ Queued: position {position} in line."
+        return f"⏳ Queued: you are next in line{estimate}."
+    return f"⏳ Queued: {ordinal(position)} in line{estimate}."
 
 
 def starting_text() -> str:
@@ -151,9 +167,51 @@ ONLY_REQUESTER_DELETES = (
     "Only the person who asked for this dream, or a server manager, can delete it."
 )
 ALREADY_DELETED = "That dream was already deleted."
+ONLY_REQUESTER_CANCELS = (
+    "Only the person who asked for this dream, or a server manager, can cancel it."
+)
+ALREADY_FINISHED = "That dream has already finished."
 CANNOT_DELETE = "I'm not allowed to delete that message here."
 SOURCE_GONE_NOTE = "The original image is gone, so this re-roll dreamed the result instead."
 GUIDE_GONE_NOTE = "The guide image is gone, so this one was dreamed without it."
+
+# --- /queue and /dreams ------------------------------------------------------------------------
+
+
+def job_line(job_id: str, target: str, state: str, position: int | None, done: float,
+             wait_s: float | None) -> str:  # fmt: skip
+    if state == "queued":
+        where = f"{ordinal(position or 1)} in line" + (f", {about(wait_s)}" if wait_s else "")
+    else:
+        where = f"dreaming, {done:.0%} done"
+    return f"• `{job_id}` {target}: {where}"
+
+
+def queue_text(lines: list[str], waiting: int, workers: int) -> str:
+    mine = "\n".join(lines) if lines else "You have no dreams waiting or running."
+    return f"{mine}\nIn the queue: {waiting} waiting · workers: {workers}."
+
+
+def jump_link(guild_id: int | None, channel_id: int | None, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+def history_text(rows: list) -> str:
+    """A user's recent dreams: when, a link, what, the seed (to dream it again)."""
+    if not rows:
+        return "You have no finished dreams yet."
+    lines = []
+    for row in rows:
+        when = f"<t:{int(row.finished_at or row.created_at)}:R>"
+        link = (
+            f"[open]({jump_link(row.guild_id, row.result_channel_id, row.result_message_id)})"
+            if row.result_message_id
+            else "(not linkable)"
+        )
+        seed = f" · seed {row.seed}" if row.seed is not None else ""
+        lines.append(f"• {when} {link} · {row.model} `{row.layer}`{seed}")
+    return "**Your recent dreams**\n" + "\n".join(lines)
+
 
 # --- admin --------------------------------------------------------------------------------------
 
@@ -221,13 +279,20 @@ def quota_me_text(
 
 
 def dreamconfig_text(
-    channel_ids: tuple[int, ...], max_side: int, reaction_redream: bool, emoji: str, frames: int
+    channel_ids: tuple[int, ...],
+    max_side: int,
+    reaction_redream: bool,
+    emoji: str,
+    frames: int,
+    spoiler: bool = False,
+    spoiler_channels: tuple[int, ...] = (),
 ) -> str:
     where = channel_list(channel_ids) or "every channel"
+    spoilers = "everywhere" if spoiler else (channel_list(spoiler_channels) or "off")
     return (
         f"Dreams allowed in: {where}\nMax size: {max_side} px\n"
         f"Reaction re-dream: {'on' if reaction_redream else 'off'} ({emoji})\n"
-        f"Animations: up to {frames} frames"
+        f"Animations: up to {frames} frames\nResults as spoilers: {spoilers}"
     )
 
 
@@ -353,6 +418,15 @@ def legacy_input_url(embed: discord.Embed) -> str | None:
 
 def is_result_embed(embed: discord.Embed) -> bool:
     return embed.title == EMBED_TITLE and _field(embed, "Model") is not None
+
+
+def attachment_named(message: discord.Message, prefix: str) -> discord.Attachment | None:
+    """A result's attachment by the start of its name (`dream.`, `source.`, `guide.jpg`),
+    whether or not it was posted as a spoiler."""
+    for attachment in message.attachments:
+        if attachment.filename.removeprefix(SPOILER).startswith(prefix):
+            return attachment
+    return None
 
 
 def result_embed_of(message: discord.Message) -> discord.Embed | None:

@@ -116,6 +116,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX ledger_status ON ledger (status)",
         "ALTER TABLE guild_settings ADD COLUMN max_frames INTEGER",  # NULL = config default
     ),
+    (
+        # Spoilers: a whole server (NULL = off), or some channels (JSON list).
+        "ALTER TABLE guild_settings ADD COLUMN spoiler INTEGER",
+        "ALTER TABLE guild_settings ADD COLUMN spoiler_channel_ids TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX ledger_results ON ledger (user_id, status, finished_at)",
+    ),
 ]
 
 
@@ -130,6 +136,8 @@ class GuildRow:
     reaction_emoji: str | None = None
     updated_at: float = 0.0
     max_frames: int | None = None  # an animation's frames, at most, on this server
+    spoiler: bool | None = None  # every result as a spoiler
+    spoiler_channel_ids: tuple[int, ...] = ()  # ... or only in these channels
 
 
 _GUILD_COLUMNS = tuple(f.name for f in fields(GuildRow))
@@ -140,7 +148,7 @@ def _guild_values(row: GuildRow) -> list[Any]:
     values = []
     for name in _GUILD_COLUMNS:
         value = getattr(row, name)
-        if name == "allowed_channel_ids":
+        if name in ("allowed_channel_ids", "spoiler_channel_ids"):
             value = json.dumps(list(value))
         elif isinstance(value, bool):
             value = int(value)
@@ -150,8 +158,10 @@ def _guild_values(row: GuildRow) -> list[Any]:
 
 def _guild_row(values: Sequence[Any]) -> GuildRow:
     data = dict(zip(_GUILD_COLUMNS, values, strict=True))
-    data["allowed_channel_ids"] = tuple(json.loads(data["allowed_channel_ids"]))
+    for name in ("allowed_channel_ids", "spoiler_channel_ids"):
+        data[name] = tuple(json.loads(data[name]))
     data["reaction_redream"] = _bool(data["reaction_redream"])
+    data["spoiler"] = _bool(data["spoiler"])
     return GuildRow(**data)
 
 
@@ -410,6 +420,19 @@ class Store:
 
     async def get_job(self, job_id: str) -> LedgerRow | None:
         return await self._run(lambda c: Tx(c).get_job(job_id))
+
+    async def results(self, user_id: int, limit: int = 10) -> list[LedgerRow]:
+        """A user's finished dreams, newest first (for /dreams)."""
+
+        def run(conn: sqlite3.Connection) -> list[LedgerRow]:
+            rows = conn.execute(
+                f"SELECT {','.join(_LEDGER_COLUMNS)} FROM ledger WHERE user_id = ? AND "
+                "status = 'done' ORDER BY finished_at DESC LIMIT ?",
+                (user_id, limit),
+            )
+            return [_ledger_row(r) for r in rows]
+
+        return await self._reader.run(run)
 
     async def jobs(
         self, *, statuses: Sequence[Status] | None = None, limit: int = 1000

@@ -31,9 +31,12 @@ class ScriptedJob:
     def __init__(self, events, outcome, gate: asyncio.Event | None = None):
         self._events, self._outcome, self._gate = events, outcome, gate
         self.cancelled = self.finished = False
+        self.state, self.position = "queued", None
 
     async def events(self):
         for e in self._events:
+            self.state = {"queued": "queued", "started": "running"}.get(e.kind, self.state)
+            self.position = e.position
             yield e
         if self._gate is not None:
             await self._gate.wait()
@@ -52,6 +55,9 @@ class ScriptedBackend:
     def __init__(self, events, outcome, gate=None):
         self.job, self.requests = ScriptedJob(events, outcome, gate), []
 
+    def stats(self):
+        return type("Stats", (), {"workers_alive": 1})()
+
     def submit(self, request, *, job_id=None):
         self.requests.append(request)
         return self.job
@@ -67,7 +73,7 @@ class RecordingAnswer:
         self.statuses, self.uploads, self.failures, self.previews = [], [], [], []
         self.changed = asyncio.Event()
 
-    async def status(self, text, preview=None):
+    async def status(self, text, preview=None, view=None):
         self.statuses.append(text)
         self.previews.append(preview)
         self.changed.set()

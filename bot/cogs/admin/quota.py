@@ -22,7 +22,12 @@ ScopeChoice = Literal["server", "role", "user"]
 
 
 class QuotaCommands(commands.Cog, name="Quota"):
-    quota = app_commands.Group(name="quota", description="Dream quotas", guild_only=True)
+    quota = app_commands.Group(
+        name="quota",
+        description="Dream quotas",
+        guild_only=True,
+        allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+    )
 
     def __init__(self, services: Services) -> None:
         self.services = services

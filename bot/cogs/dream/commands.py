@@ -55,6 +55,7 @@ class DreamCommands(commands.Cog, name="Dream"):
         colors="keep the photo's colours (original) or let the dream recolour it",
         animate="make an animation: zoom into the dream, spin, or pan",
         frames="frames of the animation (costs 1 dream + 1 per 4 frames)",
+        spoiler="post the result as a spoiler",
     )
     @app_commands.rename(target_class="class")
     @app_commands.choices(
@@ -62,7 +63,6 @@ class DreamCommands(commands.Cog, name="Dream"):
         colors=[app_commands.Choice(name=c, value=c) for c in ("dream", "original")],
         animate=[app_commands.Choice(name=m, value=m) for m in ("zoom", "spin", "pan")],
     )
-    @app_commands.guild_only()
     async def dream(
         self,
         interaction: discord.Interaction,
@@ -82,6 +82,7 @@ class DreamCommands(commands.Cog, name="Dream"):
         colors: str | None = None,
         animate: str | None = None,
         frames: app_commands.Range[int, 2, 64] | None = None,
+        spoiler: bool = False,
     ) -> None:
         def choose(guild: GuildSettings) -> Plan:
             pick_image_attachment([image])
@@ -95,7 +96,7 @@ class DreamCommands(commands.Cog, name="Dream"):
                 guided=True if guide is not None else None,
             )  # fmt: skip
             guide_ref = ImageRef(guide.url, guide.size) if guide else None
-            return Plan(params, ImageRef(image.url, image.size), guide=guide_ref)
+            return Plan(params, ImageRef(image.url, image.size), guide=guide_ref, spoiler=spoiler)
 
         await self.services.orders.take(Trigger.of_interaction("slash", interaction), choose)
 

@@ -17,7 +17,7 @@ from bot.guilds import ChannelRef, GuildSettings
 from bot.intake import pick_image_attachment
 from bot.orders import Choose, ImageRef, Plan, Trigger
 from bot.params import build_params, within_guild
-from bot.replies import params_from_embed, result_embed_of
+from bot.replies import attachment_named, params_from_embed, result_embed_of
 from bot.services import Services
 from dreamcore.errors import DreamError
 
@@ -72,7 +72,7 @@ class Reactions(commands.Cog):
         engine = self.services.settings.engine
         if ours:
             embed = result_embed_of(message)
-            dream = next((a for a in message.attachments if a.filename.startswith("dream.")), None)
+            dream = attachment_named(message, "dream.")
             if embed is None or dream is None:
                 return None
 
