@@ -34,6 +34,7 @@ class FakeInteraction:
     """Records edits; `fail_with` is raised by the next edit(s)."""
 
     def __init__(self) -> None:
+        self.user = type("User", (), {"id": 7})()
         self.edits: list[dict] = []
         self.fail_with: list[BaseException] = []
         self.original: FakeMessage | None = None
