@@ -104,9 +104,13 @@ def cancel_view(requester_id: int, job_id: str) -> discord.ui.View:
     return view
 
 
-def result_view(requester_id: int, *, still: bool = True) -> discord.ui.View:
+def result_view(requester_id: int, *, still: bool = True, batch: bool = False) -> discord.ui.View:
+    """Under a result. Several dreams in one reply get Delete only (the others would not
+    know which of them to dream)."""
     view = discord.ui.View(timeout=None)
     for action in ACTIONS:
+        if batch and action != "delete":
+            continue
         if action != "animate" or still:
             view.add_item(DreamButton(action, requester_id))
     return view

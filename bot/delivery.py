@@ -70,6 +70,11 @@ class Upload:
     embed: discord.Embed
     view: discord.ui.View | None
     extras: tuple[tuple[str, bytes], ...] = ()
+    more_embeds: list[discord.Embed] = field(default_factory=list)  # several dreams in one
+
+    @property
+    def embeds(self) -> list[discord.Embed]:
+        return [self.embed, *self.more_embeds]
 
     def files(self) -> list[discord.File]:
         named = [(self.filename, self.data), *self.extras]
@@ -129,7 +134,7 @@ class ChannelAnswer:
         message = await self.channel.send(
             ready_text(self.requester_id),
             files=upload.files(),
-            embed=upload.embed,
+            embeds=upload.embeds,
             view=upload.view,
             reference=self.reply_to,
             allowed_mentions=MENTION_USERS,
@@ -206,7 +211,7 @@ class InteractionAnswer:
         if self.token_usable:
             try:
                 return await self.interaction.edit_original_response(
-                    content=None, attachments=upload.files(), embed=upload.embed, view=upload.view
+                    content=None, attachments=upload.files(), embeds=upload.embeds, view=upload.view
                 )
             except discord.HTTPException as err:
                 if is_too_large(err):

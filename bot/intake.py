@@ -38,15 +38,14 @@ MAX_REDIRECTS = 3
 CHUNK = 64 * 1024
 
 
-def pick_image_attachment(attachments: Sequence[Any], what: str = "That file") -> Any:
-    """The first attachment that looks like an image (type image/* or an image extension)."""
-    for att in attachments:
-        content_type = (getattr(att, "content_type", None) or "").split(";")[0].strip().lower()
-        if content_type in NOT_RASTER:
-            continue
-        suffix = PurePosixPath(getattr(att, "filename", "") or "").suffix.lower()
-        if content_type.startswith("image/") or suffix in IMAGE_EXTENSIONS:
-            return att
+def pick_image_attachments(
+    attachments: Sequence[Any], limit: int = 1, what: str = "That file"
+) -> list[Any]:
+    """The attachments that look like images (type image/* or an image extension), the first
+    `limit` of them; NoImageFound when there is none."""
+    images = [att for att in attachments if _looks_like_an_image(att)][:limit]
+    if images:
+        return images
     if len(attachments) == 1:
         raise NoImageFound(f"{what} isn't an image; attach a PNG, JPEG, GIF or WebP.")
     if attachments:
@@ -54,6 +53,19 @@ def pick_image_attachment(attachments: Sequence[Any], what: str = "That file") -
             "None of those attachments is an image; attach a PNG, JPEG, GIF or WebP."
         )
     raise NoImageFound("I couldn't find an image there; attach a PNG, JPEG, GIF or WebP.")
+
+
+def pick_image_attachment(attachments: Sequence[Any], what: str = "That file") -> Any:
+    """The first attachment that looks like an image."""
+    return pick_image_attachments(attachments, 1, what)[0]
+
+
+def _looks_like_an_image(att: Any) -> bool:
+    content_type = (getattr(att, "content_type", None) or "").split(";")[0].strip().lower()
+    if content_type in NOT_RASTER:
+        return False
+    suffix = PurePosixPath(getattr(att, "filename", "") or "").suffix.lower()
+    return content_type.startswith("image/") or suffix in IMAGE_EXTENSIONS
 
 
 class HeldImage:

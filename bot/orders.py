@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.batch import Batch
 from bot.delivery import Answer, ChannelAnswer, InteractionAnswer
 from bot.errors import Busy, DownloadFailed, QuotaExceeded, user_message
 from bot.flow import DreamFlow, DreamOrder, Requester
@@ -63,7 +64,9 @@ class Plan:
     spoiler: bool = False  # asked for as a spoiler (a server or channel may ask for it too)
 
 
-Choose = Callable[[GuildSettings], Plan]  # raises DreamError to refuse (before acknowledging)
+# What to dream once the server's settings are known: one plan, or one per image of a message
+# (dreamed together, one reply). Raises DreamError to refuse (before acknowledging).
+Choose = Callable[[GuildSettings], Plan | list[Plan]]
 
 
 @dataclass(frozen=True)
@@ -126,9 +129,13 @@ class OrderDesk:
         guild = self.guilds.get(trigger.guild_id)
         try:
             guild.check_channel(trigger.channel)
-            plan = choose(guild)
+            chosen = choose(guild)
+            plans = chosen if isinstance(chosen, list) else [chosen]
             # an animation's price is known once its image is (below); a zoom's is close
-            estimate = self.quota.units_for(plan.params.frames or 16) if plan.params.animate else 1
+            estimate = sum(
+                self.quota.units_for(p.params.frames or 16) if p.params.animate else 1
+                for p in plans
+            )
             await self._peek_quota(trigger, estimate)
         except DreamError as err:
             await self._refuse(trigger, err)
@@ -136,6 +143,18 @@ class OrderDesk:
         answer = await self._acknowledge(trigger)
         if answer is None:
             return None
+        if len(plans) == 1:
+            return await self._start(trigger, guild, plans[0], answer)
+        batch = Batch(answer, len(plans), lambda: self.flow.buttons(trigger.user.id, batch=True),
+                      self.settings.discord.progress_interval_s)  # fmt: skip
+        for index, plan in enumerate(plans):  # one at a time: a user's downloads are capped
+            await self._start(trigger, guild, plan, batch.part(index))
+        return None
+
+    async def _start(
+        self, trigger: Trigger, guild: GuildSettings, plan: Plan, answer: Answer
+    ) -> asyncio.Task | None:
+        """Fetch the image (and guide) and start the job; a failure is said through `answer`."""
         try:
             image, notes = await self._fetch(trigger, plan)
         except Exception as err:  # noqa: BLE001 - DreamErrors are user text; others get logged

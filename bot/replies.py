@@ -84,6 +84,10 @@ def progress_text(progress: DreamProgress) -> str:
     )
 
 
+def batch_status_text(parts: list[str]) -> str:
+    return "\n".join(f"Image {i}: {text}" for i, text in enumerate(parts, 1))
+
+
 def ready_text(requester_id: int) -> str:
     return f"<@{requester_id}> your dream is ready."
 
@@ -439,28 +443,22 @@ def result_embed_of(message: discord.Message) -> discord.Embed | None:
 def help_text(models: list[str]) -> str:
     lines = [
         "**/dream** `image:` a picture, then optionally:",
-        "• `layer:` what to dream (autocompleted; `layer:channel` picks one channel, "
-        "e.g. `mixed4d:139`; `mixed4c+mixed4d:139*0.5` mixes layers, each weighted)",
-        "• `preset:` classic, textures, creatures, objects, or smooth (picks for you)",
-        "• `guide:` an image whose features the dream borrows (its shapes and textures)",
-        "• `class:` dream a thing instead of a layer, e.g. `banana` (googlenet, vgg16)",
-        "• `smooth:` 1-8 evens out the gradient's frequencies: softer, more colourful dreams",
-        "• `colors:` `original` keeps the photo's colours, only the dream's light and shade",
-        "• `model:` " + ", ".join(models),
-        "• `octaves:` scales to dream at (more = bigger patterns) · `steps:` per octave",
-        "• `strength:` step size · `jitter:` random shift per step · `seed:` repeatable results",
-        "• `size:` longest side of the result",
-        "• `animate:` zoom, spin or pan into the dream · `frames:` how many "
-        "(1 dream + 1 per 4 frames); animated GIF/WebP uploads come back animated",
-        "Buttons under a dream: **Dream deeper** (dream the result again), **Re-roll** "
-        "(another layer and seed), **Animate** (zoom into it), **Delete**. "
-        "Right-click an image → Apps → **Dream this image**.",
+        "• `layer:` what to dream (autocompleted); `mixed4d:139` one channel; "
+        "`mixed4c+mixed4d*0.5` a weighted mix",
+        "• `preset:` classic, textures, creatures, objects, smooth · `model:` " + ", ".join(models),
+        "• `guide:` an image whose shapes the dream borrows · `class:` a thing, e.g. `banana`",
+        "• `smooth:` 1-8, softer and more colourful · `colors:original` keeps the photo's colours",
+        "• `octaves:` `steps:` `strength:` `jitter:` `seed:` `size:` the classic knobs",
+        "• `animate:` zoom, spin or pan · `frames:` how many (1 dream + 1 per 4 frames); "
+        "animated uploads come back animated · `spoiler:` hide the result",
+        "Buttons: **Dream deeper**, **Re-roll** (new layer and seed), **Animate**, **Delete**; "
+        "**Cancel** while it waits. Apps → **Dream this image** dreams every image of a message. "
+        "React 🌀 to re-dream. `/queue`: your dreams on their way; `/dreams`: your recent ones.",
+        "Installed to your account, `/dream` works in DMs and any server, with your own daily "
+        "quota; reactions only work in servers the bot is in.",
         "",
     ]
-    for name in models:
-        info = model_info(name)
-        looks = [
-            f"`{layer.name}` {layer.description}" for layer in info.layers if layer.description
-        ]
-        lines.append(f"**{info.name}**: " + ", ".join(looks))
+    info = model_info(models[0])  # the default model's layers; the others autocomplete
+    looks = [f"`{layer.name}` {layer.description}" for layer in info.layers if layer.description]
+    lines.append(f"**{info.name}**: " + ", ".join(looks))
     return "\n".join(lines)[:1990]

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.guilds import GuildSettings
-from bot.intake import pick_image_attachment
+from bot.intake import pick_image_attachment, pick_image_attachments
 from bot.orders import ImageRef, Plan, Trigger
 from bot.params import build_params, layer_choices
 from bot.replies import help_text
@@ -129,15 +129,18 @@ class DreamCommands(commands.Cog, name="Dream"):
             return []
 
     async def dream_this(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        def choose(guild: GuildSettings) -> Plan:
-            attachment = pick_image_attachment(message.attachments)
+        limit = self.services.settings.discord.images_per_message
+
+        def choose(guild: GuildSettings) -> list[Plan]:  # every image of the message, up to limit
             params = build_params(self.engine, guild)
-            return Plan(params, ImageRef(attachment.url, attachment.size))
+            images = pick_image_attachments(message.attachments, limit)
+            return [Plan(params, ImageRef(a.url, a.size)) for a in images]
 
         trigger = Trigger.of_interaction("context", interaction, message)
         await self.services.orders.take(trigger, choose)
 
     @app_commands.command(name="dream-help", description="How to dream: layers and options")
     async def dream_help(self, interaction: discord.Interaction) -> None:
-        text = help_text(list(self.engine.models))
+        default = self.engine.default_model
+        text = help_text([default, *(m for m in self.engine.models if m != default)])
         await interaction.response.send_message(text, ephemeral=True)
