@@ -3,6 +3,10 @@
 An interaction token dies 15 minutes after the click; a job that waits in a long queue must then
 answer in the channel instead (mentioning the requester, replying to the source image when there is
 one). `InteractionAnswer` switches over by itself, before the deadline or on a 401/50027 reply.
+
+Status lines are best effort: any error there is logged and skipped, never a failed dream. A
+delivery that dies in transit (connection reset after the upload) is checked before anyone calls
+it failed: a dream that reached Discord is never taken back.
 """
 
 from __future__ import annotations
@@ -13,15 +17,31 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import aiohttp
 import discord
 
-from bot.replies import ready_text
+from bot.replies import lost_after_restart_text, ready_text
+from bot.store import LedgerRow
+from dreamcore.errors import DreamError
 
 log = logging.getLogger(__name__)
+TOKEN_EXPIRED_TEXT = (
+    "Your dream waited longer than Discord lets me answer here (15 minutes); it was not counted."
+)
+
+
+class TokenExpired(DreamError):
+    """The interaction's token died and there is no channel to answer in instead."""
+
+    code = "token_expired"
+
 
 INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
-MENTION_USERS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=True)
+# Mention the requester by name in the text; never ping the author of the message replied to
+# (ten people re-dreaming one picture must not ping its author ten times).
+MENTION_USERS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+TRANSIT_ERRORS = (aiohttp.ClientError, TimeoutError, ConnectionError)
 PREVIEW_NAME = "preview.jpg"
 
 
@@ -39,28 +59,48 @@ def is_too_large(err: discord.HTTPException) -> bool:
 
 @dataclass
 class Upload:
-    """A result ready to post; `file()` builds a fresh discord.File per attempt (they are one-shot)."""
+    """A result ready to post; `files()` builds fresh discord.Files per attempt (they are one-shot).
+
+    `extras` are attached after the dream: its source (the embed's "before" thumbnail and what
+    Re-roll dreams again) and a guide, as (name, bytes). Message attachments get fresh URLs
+    whenever the message is read, so buttons can always fetch them."""
 
     data: bytes
     filename: str
     embed: discord.Embed
     view: discord.ui.View | None
+    extras: tuple[tuple[str, bytes], ...] = ()
+    more_embeds: list[discord.Embed] = field(default_factory=list)  # several dreams in one
 
-    def file(self) -> discord.File:
-        return discord.File(io.BytesIO(self.data), filename=self.filename)
+    @property
+    def embeds(self) -> list[discord.Embed]:
+        return [self.embed, *self.more_embeds]
+
+    def files(self) -> list[discord.File]:
+        named = [(self.filename, self.data), *self.extras]
+        return [discord.File(io.BytesIO(data), filename=name) for name, data in named]
+
+    @property
+    def extras_size(self) -> int:
+        return sum(len(data) for _, data in self.extras)
+
+    def is_in(self, message: discord.Message | None) -> bool:
+        return message is not None and any(a.filename == self.filename for a in message.attachments)
 
 
 class Answer(Protocol):
     upload_limit: int
 
-    async def status(self, text: str, preview: bytes | None = None) -> None: ...
+    async def status(
+        self, text: str, preview: bytes | None = None, view: discord.ui.View | None = None
+    ) -> None: ...
     async def deliver(self, upload: Upload) -> discord.Message | None: ...
     async def fail(self, text: str) -> None: ...
 
 
 @dataclass
 class ChannelAnswer:
-    """Answers as channel messages: one status message edited in place, then the result as a reply."""
+    """Answers as channel messages: one status line edited in place, then the result as a reply."""
 
     channel: discord.abc.Messageable
     requester_id: int
@@ -68,8 +108,11 @@ class ChannelAnswer:
     reply_to: discord.MessageReference | None = None
     _status_message: discord.Message | None = field(default=None, init=False)
 
-    async def status(self, text: str, preview: bytes | None = None) -> None:
+    async def status(
+        self, text: str, preview: bytes | None = None, view: discord.ui.View | None = None
+    ) -> None:
         files = [preview_file(preview)] if preview else []
+        extra = {"view": view} if view is not None else {}
         try:
             if self._status_message is None:
                 self._status_message = await self.channel.send(
@@ -78,19 +121,20 @@ class ChannelAnswer:
                     reference=self.reply_to,
                     mention_author=False,
                     allowed_mentions=discord.AllowedMentions.none(),
+                    **extra,
                 )
             elif files:
-                await self._status_message.edit(content=text, attachments=files)
+                await self._status_message.edit(content=text, attachments=files, **extra)
             else:
-                await self._status_message.edit(content=text)
-        except discord.HTTPException as err:  # progress is a nicety; never fail a job over it
-            log.debug("status message failed: %s", err)
+                await self._status_message.edit(content=text, **extra)
+        except Exception as err:  # noqa: BLE001 - progress is a nicety; never fail a job over it
+            log.info("status message skipped: %r", err)
 
     async def deliver(self, upload: Upload) -> discord.Message | None:
         message = await self.channel.send(
             ready_text(self.requester_id),
-            file=upload.file(),
-            embed=upload.embed,
+            files=upload.files(),
+            embeds=upload.embeds,
             view=upload.view,
             reference=self.reply_to,
             allowed_mentions=MENTION_USERS,
@@ -109,33 +153,37 @@ class ChannelAnswer:
                 await self.channel.send(
                     content, reference=self.reply_to, allowed_mentions=MENTION_USERS
                 )
-        except discord.HTTPException as err:
-            log.warning("could not tell user %s about a failure: %s", self.requester_id, err)
+        except Exception as err:  # noqa: BLE001 - nothing more can be done; say so in the log
+            log.warning("could not tell user %s about a failure: %r", self.requester_id, err)
 
     async def _drop_status(self) -> None:
         if self._status_message is not None:
             try:
                 await self._status_message.delete()
-            except discord.HTTPException:
+            except Exception:  # noqa: BLE001 - a leftover status line is harmless
                 pass
             self._status_message = None
 
 
 class InteractionAnswer:
-    """Answers through a deferred interaction until its token is (nearly) dead, then in the channel."""
+    """Answers through a deferred interaction until its token is (nearly) dead, then in the
+    channel."""
 
     def __init__(
         self,
         interaction: discord.Interaction,
         *,
-        fallback: ChannelAnswer,
+        fallback: ChannelAnswer | None,
+        upload_limit: int,
         lifetime_s: float,
         margin_s: float,
         clock=time.monotonic,
     ) -> None:
+        """`fallback` None: the bot can't post in that channel on its own (a user-installed
+        command in a DM between users, or in a server the bot is not in)."""
         self.interaction = interaction
         self.fallback = fallback
-        self.upload_limit = fallback.upload_limit
+        self.upload_limit = upload_limit
         self._clock = clock
         self._deadline = clock() + lifetime_s - margin_s  # measured from when we received it
         self._dead = False
@@ -144,24 +192,26 @@ class InteractionAnswer:
     def token_usable(self) -> bool:
         return not self._dead and self._clock() < self._deadline
 
-    async def status(self, text: str, preview: bytes | None = None) -> None:
+    async def status(
+        self, text: str, preview: bytes | None = None, view: discord.ui.View | None = None
+    ) -> None:
         if not self.token_usable:
             return  # no progress in the channel: one result message is enough noise
+        extra: dict = {"view": view} if view is not None else {}
+        if preview:  # the dream so far, small, under the progress bar
+            extra["attachments"] = [preview_file(preview)]
         try:
-            if preview:  # the dream so far, small, under the progress bar
-                await self.interaction.edit_original_response(
-                    content=text, attachments=[preview_file(preview)]
-                )
-            else:
-                await self.interaction.edit_original_response(content=text)
+            await self.interaction.edit_original_response(content=text, **extra)
         except discord.HTTPException as err:
             self._note_failure(err)
+        except Exception as err:  # noqa: BLE001 - e.g. a connection reset: skip this update
+            log.info("progress edit skipped: %r", err)
 
     async def deliver(self, upload: Upload) -> discord.Message | None:
         if self.token_usable:
             try:
                 return await self.interaction.edit_original_response(
-                    content=None, attachments=[upload.file()], embed=upload.embed, view=upload.view
+                    content=None, attachments=upload.files(), embeds=upload.embeds, view=upload.view
                 )
             except discord.HTTPException as err:
                 if is_too_large(err):
@@ -169,6 +219,14 @@ class InteractionAnswer:
                 self._note_failure(err)
                 if not self._dead:
                     raise
+            except TRANSIT_ERRORS:
+                # The upload may have reached Discord before the connection died: look.
+                message = await self._original()
+                if upload.is_in(message):
+                    return message
+                raise
+        if self.fallback is None:
+            raise TokenExpired(TOKEN_EXPIRED_TEXT)
         return await self.fallback.deliver(upload)
 
     async def fail(self, text: str) -> None:
@@ -180,7 +238,19 @@ class InteractionAnswer:
                 return
             except discord.HTTPException as err:
                 self._note_failure(err)
-        await self.fallback.fail(text)
+            except Exception as err:  # noqa: BLE001 - fall back to the channel
+                log.info("interaction edit failed: %r", err)
+        if self.fallback is not None:
+            await self.fallback.fail(text)
+        else:
+            log.info("no way left to tell user %s: %s", self.interaction.user.id, text)
+
+    async def _original(self) -> discord.Message | None:
+        try:
+            return await self.interaction.original_response()
+        except Exception as err:  # noqa: BLE001 - unknown means not delivered
+            log.info("could not read the original response back: %r", err)
+            return None
 
     def _note_failure(self, err: discord.HTTPException) -> None:
         if is_token_dead(err):
@@ -188,3 +258,19 @@ class InteractionAnswer:
             self._dead = True
         else:
             log.warning("interaction edit failed: %s", err)
+
+
+async def announce_lost(client: discord.Client, rows: list[LedgerRow]) -> None:
+    """A restart lost these jobs (already refunded); tell each user where they asked."""
+    for row in rows:
+        channel_id = row.notify_channel_id or row.channel_id
+        try:
+            channel = client.get_partial_messageable(channel_id, guild_id=row.guild_id)
+            await channel.send(
+                lost_after_restart_text(row.user_id, row.job_id),
+                allowed_mentions=discord.AllowedMentions(users=True),
+            )
+        except discord.HTTPException as err:
+            log.warning(
+                "could not tell user %s about lost job %s: %s", row.user_id, row.job_id, err
+            )

@@ -1,31 +1,69 @@
-"""What the bot says: status lines, the result embed, and reading settings back from that embed.
+"""What the bot says: status lines, refusals, admin answers, the result embed, and reading a
+dream's settings back from that embed. (Errors become text in `bot.errors.user_message`.)
 
-Pure functions (no I/O), so every wording is unit-tested. The result embed doubles as durable state:
-buttons clicked after a restart read the dream's settings (and the input's URL) back from it.
+Pure functions (no I/O), so every wording is unit-tested. The result embed doubles as durable
+state: buttons clicked after a restart read the dream's settings back from it.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 import discord
 
 from dreamcore.catalog import model_info
+from dreamcore.imaging import file_extension
 from dreamcore.request import DreamParams, DreamProgress, DreamResult, make_params
 
 BAR_WIDTH = 12
 EMBED_TITLE = "DeepDream"
 SETTINGS_FIELD = "Settings"
-_SETTINGS_RE = re.compile(
-    r"octaves (?P<octaves>\d+) · steps (?P<steps>\d+) · strength (?P<strength>[\d.]+)"
-    r" · jitter (?P<jitter>\d+) · max side (?P<max_side>\d+)"
-)
+SOURCE_NAME = "source.jpg"  # the input, attached beside the dream: "before", and Re-roll's input
+SOURCE_PREFIX = "source."  # an animated input travels whole: source.gif, source.webp, ...
+GUIDE_NAME = "guide.jpg"  # a guided dream's guide, attached too, so Re-roll/Deeper keep it
+# "octaves 4 · steps 10 · strength 1.5 · jitter 32 · max side 1024[ · smooth 4][ · original
+# colours][ · guided]": the settings line, read back by buttons after a restart.
+_NUMBERS = {
+    "octaves": int,
+    "steps": int,
+    "strength": float,
+    "jitter": int,
+    "max side": int,
+    "smooth": int,
+    "frames": int,
+    "frame steps": int,
+    "fps": int,
+    "zoom": float,
+    "rotate": float,
+    "pan": int,
+}
+_WORDS = {"animate": ("zoom", "spin", "pan"), "as": ("gif", "mp4")}  # "animate zoom", "as gif"
+_FLAGS = {"original colours": ("colors", "original"), "guided": ("guided", True)}
+
+# --- while a dream runs -----------------------------------------------------------------------
 
 
-def queued_text(position: int) -> str:
+SPOILER = "SPOILER_"  # Discord blurs attachments whose name starts with it
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def about(seconds: float) -> str:
+    """A wait, rounded the way people say it."""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5)} s"
+    return f"about {duration(round(seconds / 60) * 60)}"
+
+
+def queued_text(position: int, wait_s: float | None = None) -> str:
+    estimate = f", {about(wait_s)}" if wait_s is not None else ""
     if position <= 1:
-        return "⏳ Queued: you are next in line."
-    return f"⏳ Queued: position {position} in line."
+        return f"⏳ Queued: you are next in line{estimate}."
+    return f"⏳ Queued: {ordinal(position)} in line{estimate}."
 
 
 def starting_text() -> str:
@@ -39,22 +77,276 @@ def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
 
 def progress_text(progress: DreamProgress) -> str:
     fraction = progress.fraction
+    frame = f"frame {progress.frame}/{progress.frames} · " if progress.frames else ""
     return (
-        f"🌀 Dreaming… octave {progress.octave}/{progress.octaves} · "
+        f"🌀 Dreaming… {frame}octave {progress.octave}/{progress.octaves} · "
         f"step {progress.step}/{progress.steps}\n`{progress_bar(fraction)}` {fraction:.0%}"
     )
 
 
+def batch_status_text(parts: list[str]) -> str:
+    return "\n".join(f"Image {i}: {text}" for i, text in enumerate(parts, 1))
+
+
+def ready_text(requester_id: int) -> str:
+    return f"<@{requester_id}> your dream is ready."
+
+
+def lost_after_restart_text(user_id: int, job_id: str) -> str:
+    return (
+        f"<@{user_id}> I restarted while your dream `{job_id}` was in progress, so it was lost. "
+        "It was not counted against your quota; please ask again."
+    )
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+
+def channel_list(channel_ids: Iterable[int]) -> str:
+    return ", ".join(f"<#{c}>" for c in channel_ids)
+
+
+def not_allowed_here_text(channels: str) -> str:
+    return f"Dreams are made in {channels} on this server."
+
+
+def dreams(n: int) -> str:
+    return f"{n} dream" if n == 1 else f"{n} dreams"
+
+
+def duration(seconds: float) -> str:
+    seconds = max(1, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def next_midnight(now: float) -> datetime:
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day + timedelta(days=1)
+
+
+def reset_text(now: float) -> str:
+    return f"more at 00:00 UTC (in {duration(next_midnight(now).timestamp() - now)})"
+
+
+def user_daily_text(limit: int, now: float) -> str:
+    return f"You've used your {dreams(limit)} for today; {reset_text(now)}."
+
+
+def costs_more_text(units: int, left: int) -> str:
+    return (
+        f"That costs {dreams(units)} and you have {dreams(left)} left today; ask for fewer frames."
+    )
+
+
+def user_concurrent_text(running: int) -> str:
+    return f"You already have {dreams(running)} running; wait for one to finish."
+
+
+def guild_daily_text(limit: int, now: float) -> str:
+    return f"This server has used its {dreams(limit)} for today; {reset_text(now)}."
+
+
+def guild_concurrent_text(running: int) -> str:
+    return f"This server already has {dreams(running)} running; try again when one finishes."
+
+
+def cooldown_text(wait_s: float) -> str:
+    return f"Slow down a little: you can dream again in {duration(wait_s)}."
+
+
+def downloads_busy_text() -> str:
+    return "I'm still fetching your other images; try again in a moment."
+
+
+def bot_busy_text() -> str:
+    return "Too many images are waiting to be dreamed right now; try again in a few minutes."
+
+
+MESSAGE_GONE = "That message is gone."
+UNREADABLE_SETTINGS = "I can't read that dream's settings."
+ONLY_REQUESTER_DELETES = (
+    "Only the person who asked for this dream, or a server manager, can delete it."
+)
+ALREADY_DELETED = "That dream was already deleted."
+ONLY_REQUESTER_CANCELS = (
+    "Only the person who asked for this dream, or a server manager, can cancel it."
+)
+ALREADY_FINISHED = "That dream has already finished."
+CANNOT_DELETE = "I'm not allowed to delete that message here."
+SOURCE_GONE_NOTE = "The original image is gone, so this re-roll dreamed the result instead."
+GUIDE_GONE_NOTE = "The guide image is gone, so this one was dreamed without it."
+
+# --- /queue and /dreams ------------------------------------------------------------------------
+
+
+def job_line(job_id: str, target: str, state: str, position: int | None, done: float,
+             wait_s: float | None) -> str:  # fmt: skip
+    if state == "queued":
+        where = f"{ordinal(position or 1)} in line" + (f", {about(wait_s)}" if wait_s else "")
+    else:
+        where = f"dreaming, {done:.0%} done"
+    return f"• `{job_id}` {target}: {where}"
+
+
+def queue_text(lines: list[str], waiting: int, workers: int) -> str:
+    mine = "\n".join(lines) if lines else "You have no dreams waiting or running."
+    return f"{mine}\nIn the queue: {waiting} waiting · workers: {workers}."
+
+
+def jump_link(guild_id: int | None, channel_id: int | None, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+def history_text(rows: list) -> str:
+    """A user's recent dreams: when, a link, what, the seed (to dream it again)."""
+    if not rows:
+        return "You have no finished dreams yet."
+    lines = []
+    for row in rows:
+        when = f"<t:{int(row.finished_at or row.created_at)}:R>"
+        link = (
+            f"[open]({jump_link(row.guild_id, row.result_channel_id, row.result_message_id)})"
+            if row.result_message_id
+            else "(not linkable)"
+        )
+        seed = f" · seed {row.seed}" if row.seed is not None else ""
+        lines.append(f"• {when} {link} · {row.model} `{row.layer}`{seed}")
+    return "**Your recent dreams**\n" + "\n".join(lines)
+
+
+# --- admin --------------------------------------------------------------------------------------
+
+ADMIN_ONLY = "Only members with **Manage Server** can change dream settings."
+GIVE_A_LIMIT = "Give `daily`, `concurrent` or both."
+RULE_REMOVED = "Rule removed."
+NO_SUCH_RULE = "There was no such rule."
+
+
+def scope_needs_target(scope: str) -> str:
+    return f"Scope `{scope}` needs the `{scope}` option."
+
+
+def limit_text(value: int | None) -> str:
+    return "unlimited" if not value else str(value)
+
+
+def rule_line(scope: str, target_id: int, daily: int | None, concurrent: int | None) -> str:
+    who = {"server": "server", "role": f"<@&{target_id}>", "user": f"<@{target_id}>"}[scope]
+    parts = []
+    if daily is not None:
+        parts.append(f"daily {limit_text(daily)}")
+    if concurrent is not None:
+        parts.append(f"concurrent {limit_text(concurrent)}")
+    return f"• {who}: " + (", ".join(parts) or "inherits")
+
+
+def rule_saved_text(line: str) -> str:
+    return f"Quota rule saved:\n{line}"
+
+
+def quota_defaults_text(user_daily: int, user_conc: int, guild_daily: int, guild_conc: int) -> str:
+    return (
+        f"Defaults: per user daily {limit_text(user_daily)}, concurrent {limit_text(user_conc)}; "
+        f"server daily {limit_text(guild_daily)}, concurrent {limit_text(guild_conc)}."
+    )
+
+
+def quota_show_text(lines: list[str], defaults: str) -> str:
+    return "\n".join([*(lines or ["No rules set."]), defaults])[:1990]
+
+
+def quota_me_text(
+    *,
+    remaining: int | None,
+    daily_limit: int | None,
+    used_today: int,
+    in_flight: int,
+    concurrent_limit: int | None,
+    resets_at: datetime,
+    limit_source: str,
+    frames_per_dream: int = 4,
+) -> str:
+    if daily_limit is None:
+        line = f"You have dreamed {used_today} times today; no daily limit here."
+    else:
+        line = f"You have **{remaining}** of {daily_limit} dreams left today."
+    at_once = f" (at most {concurrent_limit} at once)" if concurrent_limit else ""
+    resets = discord.utils.format_dt(resets_at, "R")
+    return (
+        f"{line}\nRunning or queued: {in_flight}{at_once}"
+        f"\nThe daily count resets {resets}. Limits from: {limit_source}."
+        f"\nA still costs 1 dream; an animation 1 + 1 per {frames_per_dream} frames after the first."
+    )
+
+
+def dreamconfig_text(
+    channel_ids: tuple[int, ...],
+    max_side: int,
+    reaction_redream: bool,
+    emoji: str,
+    frames: int,
+    spoiler: bool = False,
+    spoiler_channels: tuple[int, ...] = (),
+) -> str:
+    where = channel_list(channel_ids) or "every channel"
+    spoilers = "everywhere" if spoiler else (channel_list(spoiler_channels) or "off")
+    return (
+        f"Dreams allowed in: {where}\nMax size: {max_side} px\n"
+        f"Reaction re-dream: {'on' if reaction_redream else 'off'} ({emoji})\n"
+        f"Animations: up to {frames} frames\nResults as spoilers: {spoilers}"
+    )
+
+
+# --- the result ---------------------------------------------------------------------------------
+
+
 def result_filename(result: DreamResult) -> str:
-    ext = "jpg" if result.format == "jpeg" else result.format
-    return f"dream.{ext}"
+    return f"dream.{file_extension(result.format)}"
 
 
 def settings_line(params: DreamParams) -> str:
-    return (
-        f"octaves {params.octaves} · steps {params.steps} · strength {params.strength:g}"
-        f" · jitter {params.jitter} · max side {params.max_side}"
-    )
+    parts = [
+        f"octaves {params.octaves}",
+        f"steps {params.steps}",
+        f"strength {params.strength:g}",
+        f"jitter {params.jitter}",
+        f"max side {params.max_side}",
+    ]
+    if params.smooth:
+        parts.append(f"smooth {params.smooth}")
+    parts += [flag for flag, (key, value) in _FLAGS.items() if getattr(params, key) == value]
+    if params.animate:
+        parts.append(f"animate {params.animate}")
+    if params.animate or params.frames:
+        parts += [f"frames {params.frames or 16}", f"frame steps {params.frame_steps}"]
+        parts.append(f"fps {params.fps}")
+        parts += [f"{k} {getattr(params, k):g}" for k in ("zoom", "rotate", "pan")
+                  if getattr(params, k) is not None]  # fmt: skip
+    if params.output in ("gif", "mp4"):
+        parts.append(f"as {params.output}")
+    return " · ".join(parts)
+
+
+def _read_settings(line: str) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for part in (p.strip() for p in line.split("·")):
+        if part in _FLAGS:
+            key, value = _FLAGS[part]
+            values[key] = value
+            continue
+        name, _, number = part.rpartition(" ")
+        if name in _WORDS and number in _WORDS[name]:
+            values["animate" if name == "animate" else "output"] = number
+            continue
+        if name in _NUMBERS:
+            try:
+                values[name.replace(" ", "_")] = _NUMBERS[name](number)
+            except ValueError:
+                pass  # an edited or foreign embed: the default applies
+    return values
 
 
 def result_embed(
@@ -64,22 +356,33 @@ def result_embed(
     requester_id: int,
     job_id: str,
     queue_s: float,
-    input_url: str | None = None,
+    with_source: str | None = None,  # the source attachment's name
+    notes: Iterable[str] = (),
+    units: int = 1,
 ) -> discord.Embed:
     """The settings of a finished dream; enough to dream it again after a restart."""
     embed = discord.Embed(title=EMBED_TITLE, description=f"Dreamed for <@{requester_id}>")
     embed.add_field(name="Model", value=result.model)
-    embed.add_field(name="Layer", value=f"`{result.target}`")
+    if params.target_class:
+        embed.add_field(name="Class", value=params.target_class)
+    else:
+        embed.add_field(name="Layer", value=f"`{params.layer}`")
     embed.add_field(name="Seed", value=str(result.seed))
     embed.add_field(name=SETTINGS_FIELD, value=settings_line(params), inline=False)
-    embed.add_field(name="Size", value=f"{result.width}×{result.height}")
+    size = f"{result.width}×{result.height}"
+    embed.add_field(
+        name="Size", value=size + (f", {result.frames} frames" if result.frames > 1 else "")
+    )
     time = f"{result.seconds:.1f} s" + (f" (+{queue_s:.0f} s queued)" if queue_s >= 1 else "")
     embed.add_field(name="Time", value=time)
-    if result.notes:
-        embed.add_field(name="Notes", value="\n".join(result.notes)[:1000], inline=False)
+    if units > 1:
+        embed.add_field(name="Cost", value=f"{dreams(units)} (an animation)")
+    all_notes = [*result.notes, *notes]
+    if all_notes:
+        embed.add_field(name="Notes", value="\n".join(all_notes)[:1000], inline=False)
     embed.set_image(url=f"attachment://{result_filename(result)}")
-    if input_url and input_url.startswith(("http://", "https://")):
-        embed.set_thumbnail(url=input_url)  # shows "before", and lets Re-roll find the input
+    if with_source:
+        embed.set_thumbnail(url=f"attachment://{with_source}")  # "before"
     embed.set_footer(text=f"job {job_id}")
     return embed
 
@@ -96,62 +399,66 @@ def params_from_embed(embed: discord.Embed, **overrides: object) -> DreamParams:
     values: dict[str, object] = {}
     model = _field(embed, "Model")
     layer = _field(embed, "Layer")
+    target_class = _field(embed, "Class")
     seed = _field(embed, "Seed")
-    settings = _SETTINGS_RE.search(_field(embed, SETTINGS_FIELD) or "")
     if model:
         values["model"] = model.strip()
-    if layer:
+    if target_class:
+        values["target_class"] = target_class.strip()
+    elif layer:
         values["layer"] = layer.strip().strip("`")
     if seed and seed.strip().isdigit():
         values["seed"] = int(seed)
-    if settings:
-        values.update(
-            octaves=int(settings["octaves"]),
-            steps=int(settings["steps"]),
-            strength=float(settings["strength"]),
-            jitter=int(settings["jitter"]),
-            max_side=int(settings["max_side"]),
-        )
+    values.update(_read_settings(_field(embed, SETTINGS_FIELD) or ""))
     values.update(overrides)
     return make_params(**values)
 
 
-def input_url_from_embed(embed: discord.Embed) -> str | None:
-    return embed.thumbnail.url if embed.thumbnail and embed.thumbnail.url else None
+def legacy_input_url(embed: discord.Embed) -> str | None:
+    """Results from before the source was attached kept the input's CDN link as the thumbnail."""
+    url = embed.thumbnail.url if embed.thumbnail else None
+    return url if url and url.startswith(("http://", "https://")) else None
 
 
 def is_result_embed(embed: discord.Embed) -> bool:
     return embed.title == EMBED_TITLE and _field(embed, "Model") is not None
 
 
-def ready_text(requester_id: int) -> str:
-    return f"<@{requester_id}> your dream is ready."
+def attachment_named(message: discord.Message, prefix: str) -> discord.Attachment | None:
+    """A result's attachment by the start of its name (`dream.`, `source.`, `guide.jpg`),
+    whether or not it was posted as a spoiler."""
+    for attachment in message.attachments:
+        if attachment.filename.removeprefix(SPOILER).startswith(prefix):
+            return attachment
+    return None
 
 
-def lost_after_restart_text(user_id: int, job_id: str) -> str:
-    return (
-        f"<@{user_id}> I restarted while your dream `{job_id}` was in progress, so it was lost. "
-        "It was not counted against your quota; please ask again."
-    )
+def result_embed_of(message: discord.Message) -> discord.Embed | None:
+    return next((e for e in message.embeds if is_result_embed(e)), None)
+
+
+# --- help ---------------------------------------------------------------------------------------
 
 
 def help_text(models: list[str]) -> str:
     lines = [
         "**/dream** `image:` a picture, then optionally:",
-        "• `layer:` what to dream (autocompleted; `layer:channel` picks one channel, e.g. `mixed4d:139`)",
-        "• `preset:` classic, textures, creatures or objects (picks a layer for you)",
-        "• `model:` " + ", ".join(models),
-        "• `octaves:` scales to dream at (more = bigger patterns) · `steps:` per octave",
-        "• `strength:` step size · `jitter:` random shift per step · `seed:` repeatable results",
-        "• `size:` longest side of the result",
-        "Buttons under a dream: **Dream deeper** (dream the result again), **Re-roll** "
-        "(another layer and seed), **Delete**. Right-click an image → Apps → **Dream this image**.",
+        "• `layer:` what to dream (autocompleted); `mixed4d:139` one channel; "
+        "`mixed4c+mixed4d*0.5` a weighted mix",
+        "• `preset:` classic, textures, creatures, objects, smooth · `model:` " + ", ".join(models),
+        "• `guide:` an image whose shapes the dream borrows · `class:` a thing, e.g. `banana`",
+        "• `smooth:` 1-8, softer and more colourful · `colors:original` keeps the photo's colours",
+        "• `octaves:` `steps:` `strength:` `jitter:` `seed:` `size:` the classic knobs",
+        "• `animate:` zoom, spin or pan · `frames:` how many (1 dream + 1 per 4 frames); "
+        "animated uploads come back animated · `spoiler:` hide the result",
+        "Buttons: **Dream deeper**, **Re-roll** (new layer and seed), **Animate**, **Delete**; "
+        "**Cancel** while it waits. Apps → **Dream this image** dreams every image of a message. "
+        "React 🌀 to re-dream. `/queue`: your dreams on their way; `/dreams`: your recent ones.",
+        "Installed to your account, `/dream` works in DMs and any server, with your own daily "
+        "quota; reactions only work in servers the bot is in.",
         "",
     ]
-    for name in models:
-        info = model_info(name)
-        looks = [
-            f"`{layer.name}` {layer.description}" for layer in info.layers if layer.description
-        ]
-        lines.append(f"**{info.name}**: " + ", ".join(looks))
+    info = model_info(models[0])  # the default model's layers; the others autocomplete
+    looks = [f"`{layer.name}` {layer.description}" for layer in info.layers if layer.description]
+    lines.append(f"**{info.name}**: " + ", ".join(looks))
     return "\n".join(lines)[:1990]

@@ -1,14 +1,19 @@
 """The bot's persistent state in one SQLite file: guild settings, quota rules, the usage ledger.
 
-One connection, owned by one dedicated thread: every call is `async` and runs there, so the event
-loop never blocks on disk and calls are serialised. Read-modify-write (quota reservation) runs as a
-function inside `BEGIN IMMEDIATE` through `Store.transaction`, so it is atomic even if another
-process shares the file. Times are Unix seconds (float, UTC).
+Writes go through one connection owned by one thread (sqlite3 connections are not to be shared
+between threads, and one writer serialises them): every call is `async`, so the event loop never
+blocks on disk. Read-modify-write (quota reservation) runs as a function inside `BEGIN IMMEDIATE`
+through `Store.transaction`, so it is atomic even if another process shares the file.
+
+Reads that must stay fast (a quota check before acknowledging an interaction) go through
+`Store.read` on a second, read-only connection and thread: in WAL mode readers never wait for a
+writer, so a write stuck behind a lock cannot delay them. Times are Unix seconds (float, UTC).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -69,17 +74,95 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX ledger_guild ON ledger (guild_id, created_at)",
         "CREATE INDEX ledger_status ON ledger (status)",
     ),
+    (
+        # Jobs have a price in dreams (`units`: an animation costs more than a still) and
+        # `cost` becomes it when done; the result is remembered (history) with its seed.
+        # SQLite can't change a CHECK in place: the table is rebuilt, every row kept.
+        """CREATE TABLE ledger_v2 (
+            job_id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            guild_id INTEGER,
+            channel_id INTEGER NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('slash', 'context', 'reaction', 'button')),
+            model TEXT NOT NULL,
+            layer TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL CHECK (status IN
+                ('reserved', 'running', 'done', 'failed', 'cancelled', 'lost')),
+            error TEXT,
+            cost INTEGER NOT NULL DEFAULT 0 CHECK (cost >= 0),  -- units when done, else 0
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            queue_s REAL,
+            run_s REAL,
+            notify_channel_id INTEGER,
+            notify_message_id INTEGER,
+            units INTEGER NOT NULL DEFAULT 1 CHECK (units >= 1),  -- the job's price in dreams
+            seed INTEGER,                  -- the seed the dream used
+            result_channel_id INTEGER,     -- where the result was posted
+            result_message_id INTEGER
+        )""",
+        """INSERT INTO ledger_v2 (job_id, user_id, guild_id, channel_id, source, model, layer,
+            params, status, error, cost, created_at, started_at, finished_at, queue_s, run_s,
+            notify_channel_id, notify_message_id)
+           SELECT job_id, user_id, guild_id, channel_id, source, model, layer, params, status,
+            error, cost, created_at, started_at, finished_at, queue_s, run_s, notify_channel_id,
+            notify_message_id FROM ledger""",
+        "DROP TABLE ledger",
+        "ALTER TABLE ledger_v2 RENAME TO ledger",
+        "CREATE INDEX ledger_user ON ledger (user_id, guild_id, created_at)",
+        "CREATE INDEX ledger_guild ON ledger (guild_id, created_at)",
+        "CREATE INDEX ledger_status ON ledger (status)",
+        "ALTER TABLE guild_settings ADD COLUMN max_frames INTEGER",  # NULL = config default
+    ),
+    (
+        # Spoilers: a whole server (NULL = off), or some channels (JSON list).
+        "ALTER TABLE guild_settings ADD COLUMN spoiler INTEGER",
+        "ALTER TABLE guild_settings ADD COLUMN spoiler_channel_ids TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX ledger_results ON ledger (user_id, status, finished_at)",
+    ),
 ]
 
 
 @dataclass(frozen=True)
-class GuildSettings:
+class GuildRow:
+    """What a server's admins stored; None = not set (the config default applies)."""
+
     guild_id: int
     allowed_channel_ids: tuple[int, ...] = ()  # empty = every channel
-    max_side: int | None = None  # None = config default
+    max_side: int | None = None
     reaction_redream: bool | None = None
     reaction_emoji: str | None = None
     updated_at: float = 0.0
+    max_frames: int | None = None  # an animation's frames, at most, on this server
+    spoiler: bool | None = None  # every result as a spoiler
+    spoiler_channel_ids: tuple[int, ...] = ()  # ... or only in these channels
+
+
+_GUILD_COLUMNS = tuple(f.name for f in fields(GuildRow))
+
+
+def _guild_values(row: GuildRow) -> list[Any]:
+    """A GuildRow as SQLite values: the channel list as JSON, booleans as 0/1."""
+    values = []
+    for name in _GUILD_COLUMNS:
+        value = getattr(row, name)
+        if name in ("allowed_channel_ids", "spoiler_channel_ids"):
+            value = json.dumps(list(value))
+        elif isinstance(value, bool):
+            value = int(value)
+        values.append(value)
+    return values
+
+
+def _guild_row(values: Sequence[Any]) -> GuildRow:
+    data = dict(zip(_GUILD_COLUMNS, values, strict=True))
+    for name in ("allowed_channel_ids", "spoiler_channel_ids"):
+        data[name] = tuple(json.loads(data[name]))
+    data["reaction_redream"] = _bool(data["reaction_redream"])
+    data["spoiler"] = _bool(data["spoiler"])
+    return GuildRow(**data)
 
 
 @dataclass(frozen=True)
@@ -114,6 +197,10 @@ class LedgerRow:
     run_s: float | None = None
     notify_channel_id: int | None = None
     notify_message_id: int | None = None
+    units: int = 1  # the job's price in dreams (an animation costs more)
+    seed: int | None = None
+    result_channel_id: int | None = None
+    result_message_id: int | None = None
 
 
 _LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerRow))
@@ -140,9 +227,12 @@ class Tx:
         user_id: int | None = None,
         statuses: Sequence[Status],
         created_since: float | None = None,
+        units: bool = False,
     ) -> int:
-        """Rows in one scope (a guild, or DMs when guild_id is None), optionally one user's."""
-        sql = f"SELECT COUNT(*) FROM ledger WHERE status IN ({','.join('?' * len(statuses))})"
+        """Rows in one scope (a guild, or DMs when guild_id is None), optionally one user's;
+        with `units`, the sum of their prices instead of their number."""
+        what = "COALESCE(SUM(units), 0)" if units else "COUNT(*)"
+        sql = f"SELECT {what} FROM ledger WHERE status IN ({','.join('?' * len(statuses))})"
         args: list[Any] = list(statuses)
         sql += " AND guild_id IS ?"  # IS: matches NULL for DMs
         args.append(guild_id)
@@ -186,7 +276,8 @@ class Tx:
             raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
         sets = ", ".join(f"{k} = ?" for k in changes)
         cur = self.conn.execute(
-            f"UPDATE ledger SET {sets} WHERE job_id = ? AND status IN ({','.join('?' * len(only_if))})",
+            f"UPDATE ledger SET {sets} WHERE job_id = ? "
+            f"AND status IN ({','.join('?' * len(only_if))})",
             [*changes.values(), job_id, *only_if],
         )
         return cur.rowcount == 1
@@ -205,29 +296,25 @@ def _ledger_row(values: Sequence[Any]) -> LedgerRow:
 class Store:
     """Open with `store = await Store.open(path)` (or `async with await Store.open(path)`)."""
 
-    def __init__(self, executor: ThreadPoolExecutor, conn: sqlite3.Connection, path: Path) -> None:
-        self._executor = executor
-        self._conn: sqlite3.Connection | None = conn
+    def __init__(self, writer: _Connection, reader: _Connection, path: Path) -> None:
+        self._writer = writer
+        self._reader = reader
         self.path = path
 
     @classmethod
     async def open(cls, path: str | Path, *, busy_timeout_s: float = 10.0) -> Store:
         path = Path(path).expanduser()
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dreambot-store")
-        loop = asyncio.get_running_loop()
+        writer = await _Connection.open(lambda: _connect(path, busy_timeout_s), "store")
         try:
-            conn = await loop.run_in_executor(executor, _connect, path, busy_timeout_s)
+            reader = await _Connection.open(lambda: _connect_reader(path), "store-read")
         except BaseException:
-            executor.shutdown(wait=False)
+            await writer.close()
             raise
-        return cls(executor, conn, path)
+        return cls(writer, reader, path)
 
     async def close(self) -> None:
-        if self._conn is None:
-            return
-        conn, self._conn = self._conn, None
-        await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
-        self._executor.shutdown(wait=True)
+        await self._reader.close()
+        await self._writer.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -236,13 +323,15 @@ class Store:
         await self.close()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn
-        if conn is None:
-            raise RuntimeError("store is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, conn)
+        return await self._writer.run(fn)
+
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        """Run a read-only `fn(tx)` on the reader connection (never waits for a writer)."""
+        return await self._reader.run(lambda conn: fn(Tx(conn)))
 
     async def transaction(self, fn: Callable[[Tx], T]) -> T:
-        """Run `fn(tx)` on the store thread inside BEGIN IMMEDIATE; commit, or roll back on error."""
+        """Run `fn(tx)` on the writer thread inside BEGIN IMMEDIATE; commit, or roll back on
+        error."""
 
         def run(conn: sqlite3.Connection) -> T:
             conn.execute("BEGIN IMMEDIATE")
@@ -271,42 +360,26 @@ class Store:
 
         await self._run(run)
 
-    async def schema_version(self) -> int:
-        return await self._run(lambda c: int(c.execute("PRAGMA user_version").fetchone()[0]))
-
     # --- guild settings ---
 
-    async def get_guild_settings(self, guild_id: int) -> GuildSettings:
-        """The guild's settings; all defaults if it never changed any."""
+    async def guild_rows(self) -> list[GuildRow]:
+        """Every server's stored settings (few rows: only servers whose admins changed any)."""
 
-        def run(conn: sqlite3.Connection) -> GuildSettings:
-            row = conn.execute(
-                "SELECT guild_id, allowed_channel_ids, max_side, reaction_redream, reaction_emoji, "
-                "updated_at FROM guild_settings WHERE guild_id = ?",
-                (guild_id,),
-            ).fetchone()
-            if row is None:
-                return GuildSettings(guild_id)
-            redream = None if row[3] is None else bool(row[3])
-            return GuildSettings(row[0], tuple(json.loads(row[1])), row[2], redream, row[4], row[5])
+        def run(conn: sqlite3.Connection) -> list[GuildRow]:
+            rows = conn.execute(f"SELECT {','.join(_GUILD_COLUMNS)} FROM guild_settings")
+            return [_guild_row(r) for r in rows]
 
         return await self._run(run)
 
-    async def save_guild_settings(self, settings: GuildSettings, *, now: float) -> GuildSettings:
-        """Insert or replace a guild's settings (use dataclasses.replace on what get returned)."""
-        saved = GuildSettings(**{**settings.__dict__, "updated_at": now})
+    async def save_guild_row(self, row: GuildRow, *, now: float) -> GuildRow:
+        """Insert or replace a guild's settings (use dataclasses.replace on a row you have)."""
+        saved = dataclasses.replace(row, updated_at=now)
 
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(  # one statement: autocommitted
-                "INSERT OR REPLACE INTO guild_settings VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    saved.guild_id,
-                    json.dumps(list(saved.allowed_channel_ids)),
-                    saved.max_side,
-                    None if saved.reaction_redream is None else int(saved.reaction_redream),
-                    saved.reaction_emoji,
-                    saved.updated_at,
-                ),
+                f"INSERT OR REPLACE INTO guild_settings ({','.join(_GUILD_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(_GUILD_COLUMNS))})",
+                _guild_values(saved),
             )
 
         await self._run(run)
@@ -348,6 +421,19 @@ class Store:
     async def get_job(self, job_id: str) -> LedgerRow | None:
         return await self._run(lambda c: Tx(c).get_job(job_id))
 
+    async def results(self, user_id: int, limit: int = 10) -> list[LedgerRow]:
+        """A user's finished dreams, newest first (for /dreams)."""
+
+        def run(conn: sqlite3.Connection) -> list[LedgerRow]:
+            rows = conn.execute(
+                f"SELECT {','.join(_LEDGER_COLUMNS)} FROM ledger WHERE user_id = ? AND "
+                "status = 'done' ORDER BY finished_at DESC LIMIT ?",
+                (user_id, limit),
+            )
+            return [_ledger_row(r) for r in rows]
+
+        return await self._reader.run(run)
+
     async def jobs(
         self, *, statuses: Sequence[Status] | None = None, limit: int = 1000
     ) -> list[LedgerRow]:
@@ -363,6 +449,49 @@ class Store:
             return [_ledger_row(r) for r in conn.execute(sql, [*args, limit])]
 
         return await self._run(run)
+
+
+def _bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+class _Connection:
+    """One sqlite3 connection and the one thread it lives on (sqlite3 objects stay on the thread
+    that made them)."""
+
+    def __init__(self, executor: ThreadPoolExecutor, conn: sqlite3.Connection) -> None:
+        self._executor = executor
+        self._conn: sqlite3.Connection | None = conn
+
+    @classmethod
+    async def open(cls, connect: Callable[[], sqlite3.Connection], name: str) -> _Connection:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"dreambot-{name}")
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, connect)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(executor, conn)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, conn)
+
+    async def close(self) -> None:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=True)
+
+
+def _connect_reader(path: Path) -> sqlite3.Connection:
+    """A connection that can only read (the writer created and migrated the file already)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0, isolation_level=None)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
 
 
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:

@@ -28,6 +28,9 @@ class EngineConfig(BaseModel):
     min_side: Annotated[int, Field(ge=1)] = 32  # smaller images are refused (too small to dream)
     max_input_pixels: Annotated[int, Field(ge=1)] = 64_000_000  # decompression-bomb guard
     preview_side: Annotated[int, Field(ge=16)] = 256
+    animation_side: Annotated[int, Field(ge=32)] = 512  # an animation's long side by default
+    max_animation_frames: Annotated[int, Field(ge=2)] = 64
+    max_animation_pixels: Annotated[int, Field(ge=1)] = 16_777_216  # frames x width x height
 
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir.expanduser()
@@ -46,3 +49,6 @@ class PoolConfig(BaseModel):
     start_timeout_s: Annotated[float, Field(gt=0)] = 300.0  # worker start incl. loading weights
     warm_models: tuple[str, ...] = ("inception5h",)  # loaded by every worker at start
     retry_crashed: bool = False  # run a job again once if its worker died under it
+    max_queue_wait_s: Annotated[float, Field(gt=0)] = 900.0  # then a queued job fails (refunded)
+    no_worker_grace_s: Annotated[float, Field(gt=0)] = 120.0  # no worker alive this long: fail fast
+    handler: str = "dreamcore.engine.dreamer:Dreamer"  # what workers run (module:Class)

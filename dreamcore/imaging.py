@@ -17,7 +17,7 @@ from dreamcore.config import EngineConfig
 from dreamcore.errors import InvalidImage
 
 # The formats we decode (Pillow knows many more; EPS would even run Ghostscript: refused), with
-# their file extensions, the first being what we write. The one list: intake, cli and replies use it.
+# their file extensions, the first being what we write. The one list: intake, cli, replies use it.
 FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "PNG": (".png",),
     "JPEG": (".jpg", ".jpeg", ".jfif"),
@@ -56,6 +56,12 @@ class DecodedImage:
     format: str  # what the bytes really were ("PNG", "JPEG", "GIF", "WEBP", ...)
     animated: bool
     notes: tuple[str, ...]  # short user-facing notes
+
+
+def frames_in(data: bytes) -> int:
+    """How many frames an image file has (1 for a still)."""
+    with Image.open(io.BytesIO(data)) as im:
+        return int(getattr(im, "n_frames", 1))
 
 
 def decode_for_dream(data: bytes, engine: EngineConfig, max_side: int) -> DecodedImage:
@@ -129,8 +135,7 @@ def _decode_opened(
     animated = bool(getattr(im, "is_animated", False)) and fmt != "MPO"  # MPO: stereo pair
     notes: list[str] = []
     if animated:
-        im.seek(0)
-        notes.append("animated image: dreamed the first frame")
+        im.seek(0)  # checks and stills use the first frame; animations read every frame later
     if fmt == "JPEG" and target != (w, h):
         im.draft(None, target)  # libjpeg decodes at a reduced scale (still >= target): cheaper
     im.load()  # decode every pixel now, inside the caller's try, so damage is caught here
@@ -264,4 +269,8 @@ def encode_preview(rgb: Image.Image, side: int) -> bytes:
     """A small JPEG (long side <= side) for progress messages."""
     im = rgb.convert("RGB")  # convert copies, so thumbnail() leaves the caller's image alone
     im.thumbnail((side, side), Image.Resampling.BILINEAR)
-    return _save(im, "JPEG", quality=75)
+    return encode_jpeg(im, quality=75)
+
+
+def encode_jpeg(rgb: Image.Image, quality: int = 90) -> bytes:
+    return _save(rgb.convert("RGB"), "JPEG", quality=quality)

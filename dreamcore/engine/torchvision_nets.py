@@ -1,8 +1,8 @@
 """torchvision's GoogLeNet and VGG16 (and VGG16 with HED weights) wrapped as FeatureNets.
 
-torchvision itself takes ~1 s to import, a quarter of a worker's start: only GoogLeNet needs its
-modules (imported when one is built); VGG16's layer stack is built here, in torchvision's layout
-(`features.<i>` names), so torchvision's and HED's weights load into it unchanged.
+torchvision itself takes ~1 s to import, a quarter of a worker's start: GoogLeNet and the
+ImageNet VGG16 import it when one is built; vgg16-hed's layers are built here in torchvision's
+layout (`features.<i>`), so HED's weights load into them and its workers never import torchvision.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dreamcore.catalog import GOOGLENET_BLOCKS, GOOGLENET_POOL_BEFORE, vgg16_layer_names
+from dreamcore.catalog import GOOGLENET_BLOCKS, GOOGLENET_POOL_BEFORE, LOGITS, vgg16_layer_names
 from dreamcore.engine.featurenet import Emit, FeatureNet, Preprocess, simple_stage
 from dreamcore.engine.fusion import PointwiseGroup, fold_batchnorm
 
@@ -41,10 +41,9 @@ class GoogLeNetFeatures(FeatureNet):
         )
 
     def drop_unused(self) -> None:
-        """After loading: the aux classifiers and the head are never run."""
+        """After loading: the auxiliary classifiers are never run."""
         self.net.aux1 = None
         self.net.aux2 = None
-        self.net.fc = nn.Identity()
 
     def fold_for_inference(self) -> None:
         from torchvision.models.googlenet import BasicConv2d
@@ -80,7 +79,11 @@ class GoogLeNetFeatures(FeatureNet):
                 out.append(simple_stage(block, getattr(n, block)))
             else:
                 out.append(_folded_inception_stage(block, getattr(n, block), folded[block]))
+        out.append(simple_stage(LOGITS, self._logits))
         return out
+
+    def _logits(self, x):
+        return self.net.fc(torch.flatten(self.net.avgpool(x), 1))  # N x 1024 x h x w -> N x 1000
 
 
 def _folded_inception_stage(name: str, inception: Inception, pointwise: PointwiseGroup):
@@ -98,34 +101,51 @@ def _folded_inception_stage(name: str, inception: Inception, pointwise: Pointwis
 
 
 class VGG16Features(FeatureNet):
-    """torchvision's `vgg16().features`, layers named conv1_1, relu1_1, ..., pool5."""
+    """torchvision's VGG16, layers named conv1_1, relu1_1, ..., pool5, then `logits` (the
+    classifier; not with HED weights, which have none)."""
 
     def __init__(self, caffe: bool = False) -> None:
         super().__init__()
         if caffe:  # HED weights were trained Caffe-style: BGR, mean subtracted, no scaling.
             self.preprocess = Preprocess(mean=CAFFE_MEAN_BGR, bgr=True)
+            self.features = _vgg16_features()
+            self.classifier = None  # HED finds edges: no classifier
         else:
+            from torchvision.models import vgg16
+
             self.preprocess = Preprocess(mean=IMAGENET_MEAN, std=IMAGENET_STD)
-        self.features = _vgg16_features()
+            net = vgg16(weights=None)
+            self.features, self.avgpool, self.classifier = net.features, net.avgpool, net.classifier
+            for module in self.features:
+                if isinstance(module, nn.ReLU):
+                    module.inplace = False  # the captured conv output must survive the ReLU
 
     def stages(self):
         names = [name for name, _, _ in vgg16_layer_names()]
-        return [
-            simple_stage(name, module) for name, module in zip(names, self.features, strict=True)
-        ]
+        out = [simple_stage(name, m) for name, m in zip(names, self.features, strict=True)]
+        if self.classifier is not None:
+            out.append(simple_stage(LOGITS, self._logits))
+        return out
+
+    def _logits(self, x):
+        # N x 512 x h x w -> (adaptive 7 x 7) -> N x 1000
+        return self.classifier(torch.flatten(self.avgpool(x), 1))
 
     def conv_modules(self) -> list[nn.Conv2d]:
         return [m for m in self.features if isinstance(m, nn.Conv2d)]
 
 
 def _vgg16_features() -> nn.Sequential:
-    """torchvision's `vgg16().features` (same modules, same indices), without building the
-    classifier: its 120M randomly initialised parameters took ~1 s to make and were dropped."""
+    """torchvision's `vgg16().features` (same modules, indices and initialisation) without
+    torchvision and without the classifier, which HED lacks (120M parameters, ~1 s to make)."""
     layers: list[nn.Module] = []
     channels = 3
     for _, kind, width in vgg16_layer_names():
         if kind == "conv":
-            layers.append(nn.Conv2d(channels, width, kernel_size=3, padding=1))
+            conv = nn.Conv2d(channels, width, kernel_size=3, padding=1)
+            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(conv.bias)  # as torchvision's VGG: random-weight controls alike
+            layers.append(conv)
             channels = width
         elif kind == "relu":
             layers.append(nn.ReLU())  # not in place: the captured conv output must survive it
@@ -135,9 +155,10 @@ def _vgg16_features() -> nn.Sequential:
 
 
 class TinyNet(FeatureNet):
-    """Three small random convolutions (fixed seed): exercises the machinery in tests, fast on CPU."""
+    """Three small random convolutions and a 1000-way head (fixed seed): exercises the machinery
+    in tests, class targets included, fast on CPU."""
 
-    def __init__(self, widths: tuple[int, ...]) -> None:
+    def __init__(self, widths: tuple[int, ...], classes: int) -> None:
         super().__init__()
         self.preprocess = Preprocess(mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5))
         layers, cin = [], 3
@@ -146,10 +167,15 @@ class TinyNet(FeatureNet):
             layers.append(nn.ReLU())
             cin = width
         self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(cin, classes)
 
     def stages(self):
         out = []
         for i, module in enumerate(self.body):
             kind = "conv" if isinstance(module, nn.Conv2d) else "relu"
             out.append(simple_stage(f"{kind}{i // 2 + 1}", module))
+        out.append(simple_stage(LOGITS, self._logits))
         return out
+
+    def _logits(self, x):
+        return self.head(x.mean(dim=(2, 3)))  # N x C x h x w -> N x classes

@@ -1,25 +1,13 @@
 """Wording and the embed round trip (buttons read a dream's settings back after a restart)."""
 
 from bot import replies
-from dreamcore.request import DreamProgress, DreamResult, make_params
+from dreamcore.request import DreamProgress, make_params
+from tests.helpers import dream_result
 
 
-def _result(**kw) -> DreamResult:
-    values = dict(
-        image=b"x",
-        format="png",
-        width=80,
-        height=60,
-        seed=7,
-        model="tiny",
-        target="relu2:3",
-        octaves_run=2,
-        seconds=1.25,
-        objective_start=0.0,
-        objective_end=1.0,
-    )
-    values.update(kw)
-    return DreamResult(**values)
+def _result(**kw):
+    values = dict(width=80, height=60, seed=7, target="relu2:3", octaves_run=2, seconds=1.25)
+    return dream_result(**{**values, **kw})
 
 
 def test_embed_round_trip_keeps_every_setting():
@@ -34,34 +22,29 @@ def test_embed_round_trip_keeps_every_setting():
         max_side=96,
     )
     embed = replies.result_embed(
-        _result(),
-        params,
-        requester_id=42,
-        job_id="abc",
-        queue_s=3.0,
-        input_url="http://127.0.0.1/in.png",
-    )
+        _result(), params, requester_id=42, job_id="abc", queue_s=3.0, with_source="source.jpg",
+        notes=("the original was gone",),
+    )  # fmt: skip
     back = replies.params_from_embed(embed)
     assert back == params
     assert replies.is_result_embed(embed)
-    assert replies.input_url_from_embed(embed) == "http://127.0.0.1/in.png"
+    assert embed.thumbnail.url == "attachment://source.jpg"  # "before" travels with the dream
+    assert replies.legacy_input_url(embed) is None
     assert embed.image.url == "attachment://dream.png"
     assert "job abc" in embed.footer.text
+    assert "the original was gone" in {f.name: f.value for f in embed.fields}["Notes"]
 
 
-def test_embed_overrides_and_no_thumbnail_for_non_http():
+def test_embed_overrides_and_old_results_links():
     params = make_params(model="tiny", layer="relu1", seed=1)
     embed = replies.result_embed(
-        _result(target="relu1", format="jpeg"),
-        params,
-        requester_id=1,
-        job_id="j",
-        queue_s=0.0,
-        input_url="attachment://x.png",
+        _result(target="relu1", format="jpeg"), params, requester_id=1, job_id="j", queue_s=0.0
     )
     assert replies.params_from_embed(embed, seed=None).seed is None
-    assert replies.input_url_from_embed(embed) is None
+    assert embed.thumbnail.url is None
     assert embed.image.url == "attachment://dream.jpg"
+    embed.set_thumbnail(url="https://cdn.discordapp.com/attachments/1/2/in.png")  # round 1 style
+    assert replies.legacy_input_url(embed) == "https://cdn.discordapp.com/attachments/1/2/in.png"
 
 
 def test_progress_text_has_octave_step_and_bar():
@@ -71,8 +54,23 @@ def test_progress_text_has_octave_step_and_bar():
 
 
 def test_queue_and_help_texts():
-    assert "position 3" in replies.queued_text(3)
+    assert replies.queued_text(3) == "⏳ Queued: 3rd in line."
+    assert replies.queued_text(2, 42.0) == "⏳ Queued: 2nd in line, about 40 s."
+    assert replies.queued_text(11, 150.0) == "⏳ Queued: 11th in line, about 2 min."
     assert "next" in replies.queued_text(1)
+    assert [replies.ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22)] == [
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+    ]
     text = replies.help_text(["tiny"])
     assert "relu1" in text and len(text) < 2000
     assert "<@5>" in replies.lost_after_restart_text(5, "j1")
+    assert replies.channel_list([1, 2]) == "<#1>, <#2>"
+    assert "<#1>" in replies.not_allowed_here_text(replies.channel_list([1]))

@@ -1,0 +1,226 @@
+"""The buttons under a dream result: Dream deeper, Re-roll, Delete. They work after a restart.
+
+All state lives in the custom_id (`dream:<action>:<requester_id>`) and in the message itself
+(the dream, its source image and the settings embed), so `DynamicItem` rebuilds a button from
+any old message and the view has no timeout. Deeper and Re-roll go through the order desk like
+every other trigger; Delete removes the message through the interaction's own webhook.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+from collections.abc import Callable
+from typing import Any
+
+import discord
+
+from bot import replies
+from bot.errors import NoImageFound
+from bot.guilds import GuildSettings, can_manage_server
+from bot.orders import Choose, ImageRef, Plan, Trigger
+from bot.params import reroll, within_guild
+from bot.services import services_of
+from dreamcore.config import EngineConfig
+from dreamcore.errors import InvalidParams
+from dreamcore.request import DreamParams
+
+ACTIONS = {
+    "deeper": ("Dream deeper", "🌀", discord.ButtonStyle.primary),
+    "reroll": ("Re-roll", "🎲", discord.ButtonStyle.secondary),
+    "animate": ("Animate", "🎞️", discord.ButtonStyle.secondary),  # under stills only
+    "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+}
+TEMPLATE = r"dream:(?P<action>deeper|reroll|animate|delete):(?P<uid>\d+)"
+
+
+def custom_id(action: str, requester_id: int) -> str:
+    return f"dream:{action}:{requester_id}"
+
+
+class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
+    def __init__(self, action: str, requester_id: int) -> None:
+        label, emoji, style = ACTIONS[action]
+        button = discord.ui.Button(
+            label=label, emoji=emoji, style=style, custom_id=custom_id(action, requester_id)
+        )
+        super().__init__(button)
+        self.action = action
+        self.requester_id = requester_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DreamButton:
+        return cls(match["action"], int(match["uid"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        message = interaction.message
+        if message is None:
+            await interaction.response.send_message(replies.MESSAGE_GONE, ephemeral=True)
+            return
+        if self.action == "delete":
+            await delete_result(interaction, self.requester_id)
+            return
+        services = services_of(interaction.client)
+        trigger = Trigger.of_interaction("button", interaction, message)
+        await services.orders.take(trigger, PLANS[self.action](message, services.settings.engine))
+
+
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"dream:cancel:(?P<uid>\d+):(?P<job>[0-9a-f]{12})",
+):
+    """Under a waiting or running dream: stops it (the requester, or a server manager)."""
+
+    def __init__(self, requester_id: int, job_id: str) -> None:
+        button = discord.ui.Button(
+            label="Cancel", emoji="✖️", style=discord.ButtonStyle.secondary,
+            custom_id=f"dream:cancel:{requester_id}:{job_id}",
+        )  # fmt: skip
+        super().__init__(button)
+        self.requester_id, self.job_id = requester_id, job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CancelButton:
+        return cls(int(match["uid"]), match["job"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        if not may_delete(interaction.user, self.requester_id):
+            await interaction.response.send_message(replies.ONLY_REQUESTER_CANCELS, ephemeral=True)
+            return
+        if not services_of(interaction.client).flow.cancel(self.job_id):
+            await interaction.response.send_message(replies.ALREADY_FINISHED, ephemeral=True)
+            return
+        await interaction.response.defer()  # the dream's own message will say it was cancelled
+
+
+def cancel_view(requester_id: int, job_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(requester_id, job_id))
+    return view
+
+
+def result_view(requester_id: int, *, still: bool = True, batch: bool = False) -> discord.ui.View:
+    """Under a result. Several dreams in one reply get Delete only (the others would not
+    know which of them to dream)."""
+    view = discord.ui.View(timeout=None)
+    for action in ACTIONS:
+        if batch and action != "delete":
+            continue
+        if action != "animate" or still:
+            view.add_item(DreamButton(action, requester_id))
+    return view
+
+
+# --- Delete -----------------------------------------------------------------------------------
+
+
+def may_delete(user: object, requester_id: int) -> bool:
+    """The requester, or anyone who may manage the server."""
+    return getattr(user, "id", None) == requester_id or can_manage_server(user)
+
+
+async def delete_result(interaction: discord.Interaction, requester_id: int) -> None:
+    """Delete through the interaction's webhook (@original is the clicked message), which needs
+    none of the bot's own channel permissions; say so when it is already gone or not allowed."""
+    if not may_delete(interaction.user, requester_id):
+        await interaction.response.send_message(replies.ONLY_REQUESTER_DELETES, ephemeral=True)
+        return
+    await interaction.response.defer()
+    try:
+        await interaction.delete_original_response()
+    except discord.NotFound:
+        await interaction.followup.send(replies.ALREADY_DELETED, ephemeral=True)
+    except discord.Forbidden:
+        await interaction.followup.send(replies.CANNOT_DELETE, ephemeral=True)
+
+
+# --- what Deeper and Re-roll dream ------------------------------------------------------------
+
+
+def _attachment(message: discord.Message, prefix: str) -> discord.Attachment | None:
+    return replies.attachment_named(message, prefix)
+
+
+def _read(message: discord.Message) -> tuple[discord.Embed, DreamParams, discord.Attachment]:
+    embed = replies.result_embed_of(message)
+    if embed is None:
+        raise InvalidParams(replies.UNREADABLE_SETTINGS)
+    dream = _attachment(message, "dream.")
+    if dream is None:
+        raise NoImageFound("That dream's image is gone.")
+    return embed, replies.params_from_embed(embed), dream
+
+
+def _ref(attachment: discord.Attachment) -> ImageRef:
+    return ImageRef(attachment.url, attachment.size)
+
+
+def with_guide(message: discord.Message, params: DreamParams, plan: Plan) -> Plan:
+    """A guided dream's guide travels with it (guide.jpg); without it, dream unguided and say so."""
+    if not params.guided:
+        return plan
+    guide = _attachment(message, replies.GUIDE_NAME)
+    if guide is not None:
+        return dataclasses.replace(plan, guide=_ref(guide))
+    unguided = plan.params.model_copy(update={"guided": False})
+    return dataclasses.replace(plan, params=unguided, notes=(*plan.notes, replies.GUIDE_GONE_NOTE))
+
+
+def deeper_plan(message: discord.Message, engine: EngineConfig) -> Choose:
+    """Deeper dreams the result again, with the same settings (under today's server cap)."""
+
+    def choose(guild: GuildSettings) -> Plan:
+        _, params, dream = _read(message)
+        return with_guide(message, params, Plan(within_guild(params, engine, guild), _ref(dream)))
+
+    return choose
+
+
+def reroll_plan(
+    message: discord.Message, engine: EngineConfig, rng: random.Random | None = None
+) -> Choose:
+    """Re-roll dreams the original input with another layer and seed. The input travels with
+    the result (its `source` attachment, whose link is fresh whenever the message is read);
+    if it is gone, the result is dreamed instead and the reply says so."""
+
+    def choose(guild: GuildSettings) -> Plan:
+        embed, old, dream = _read(message)
+        params = within_guild(reroll(old, rng), engine, guild)
+        source = _attachment(message, replies.SOURCE_PREFIX)
+        legacy = replies.legacy_input_url(embed)
+        if source is not None:
+            plan = Plan(params, _ref(source))
+        elif legacy is not None:  # an older result: try its link, which may have expired
+            gone = replies.SOURCE_GONE_NOTE
+            plan = Plan(params, ImageRef(legacy), fallback=_ref(dream), fallback_note=gone)
+        else:
+            plan = Plan(params, _ref(dream), notes=(replies.SOURCE_GONE_NOTE,))
+        return with_guide(message, old, plan)
+
+    return choose
+
+
+def animate_plan(message: discord.Message, engine: EngineConfig) -> Choose:
+    """Animate zooms into this dream: frame 0 is the dream itself dreamed once more, then
+    each frame moves in and dreams again (the server's frame cap applies)."""
+
+    def choose(guild: GuildSettings) -> Plan:
+        _, params, dream = _read(message)
+        side = min(params.max_side, engine.animation_side)
+        zoom = params.model_copy(update={"animate": "zoom", "max_side": side})
+        zoom = within_guild(zoom, engine, guild)
+        return with_guide(message, params, Plan(zoom, _ref(dream)))
+
+    return choose
+
+
+PLANS: dict[str, Callable[[discord.Message, EngineConfig], Choose]] = {
+    "deeper": deeper_plan,
+    "reroll": reroll_plan,
+    "animate": animate_plan,
+}

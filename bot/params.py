@@ -1,0 +1,116 @@
+"""Turning what a user chose into DreamParams: options, presets, the server's size cap, re-rolls,
+and layer autocomplete. Pure functions: no Discord objects, no I/O."""
+
+from __future__ import annotations
+
+import random
+
+from discord import app_commands
+
+from bot.guilds import GuildSettings
+from bot.intake import HeldImage
+from dreamcore.animation import DEFAULT_ZOOM_FRAMES, frame_count
+from dreamcore.catalog import LOGITS, check_offered, model_info, preset_values
+from dreamcore.config import EngineConfig
+from dreamcore.request import MAX_SEED, DreamParams, make_params
+
+DEFAULT_SIDE = 1024
+
+
+def build_params(
+    engine: EngineConfig,
+    guild: GuildSettings,
+    *,
+    model: str | None = None,
+    layer: str | None = None,
+    preset: str | None = None,
+    size: int | None = None,
+    **knobs: object,
+) -> DreamParams:
+    """Params for a new dream: the config's defaults, the user's choices, the server's cap."""
+    model = model or engine.default_model
+    check_offered(model, engine.models)
+    chosen = {k: v for k, v in knobs.items() if v is not None}
+    if preset:  # what the user set explicitly wins over the preset
+        values = preset_values(model, preset)
+        preset_layer = values.pop("layer")
+        layer = layer or str(preset_layer)
+        chosen = {**values, **chosen}
+    default_side = engine.animation_side if chosen.get("animate") else DEFAULT_SIDE
+    max_side = min(size or default_side, guild.side_cap(engine.max_side_cap))
+    if chosen.get("frames"):
+        chosen["frames"] = min(int(chosen["frames"]), guild.frame_cap(engine.max_animation_frames))
+    return make_params(
+        model=model, layer=layer, max_side=max_side, tile_size=engine.tile_size, **chosen
+    )
+
+
+def animated(params: DreamParams, image: HeldImage, engine: EngineConfig,
+             guild: GuildSettings) -> DreamParams:  # fmt: skip
+    """Frames under the server's cap: a zoom's (16 unless asked), or an animated upload's (all
+    of them unless asked; it is dreamed frame by frame)."""
+    if image.frames <= 1 and not params.animate:
+        return params
+    cap = guild.frame_cap(engine.max_animation_frames)
+    wanted = params.frames or (cap if image.frames > 1 else DEFAULT_ZOOM_FRAMES)
+    return params.model_copy(update={"frames": min(wanted, cap)})
+
+
+def frames_of(params: DreamParams, image: HeldImage, engine: EngineConfig) -> int:
+    """How many frames the worker will make of this image with these params (1: a still);
+    the same arithmetic as the engine's, so the price is known before the dream."""
+    if image.frames <= 1 and not params.animate:
+        return 1
+    return frame_count(
+        requested=params.frames,
+        upload_frames=image.frames,
+        max_frames=engine.max_animation_frames,
+        max_pixels=engine.max_animation_pixels,
+        pixels=image.size[0] * image.size[1],
+    )
+
+
+def within_guild(params: DreamParams, engine: EngineConfig, guild: GuildSettings) -> DreamParams:
+    """Settings read back from an old result obey the server's size cap as it is now."""
+    check_offered(params.model, engine.models)
+    cap = guild.side_cap(engine.max_side_cap)
+    if params.max_side <= cap:
+        return params
+    return params.model_copy(update={"max_side": cap})
+
+
+def reroll(params: DreamParams, rng: random.Random | None = None) -> DreamParams:
+    """Another main layer (maybe one channel of it) and a new seed; everything else kept
+    (a class dream keeps its class)."""
+    rng = rng or random.Random()
+    values = params.model_dump()
+    values["seed"] = rng.randrange(MAX_SEED)
+    if params.target_class:  # a class dream stays that class
+        return make_params(**values)
+    info = model_info(params.model)
+    main = [layer for layer in info.layers if layer.description and layer.name != params.layer]
+    layer = rng.choice(main or list(info.layers))
+    single = not params.guided and rng.random() < 0.5  # a guide matches whole layers
+    values["layer"] = f"{layer.name}:{rng.randrange(layer.channels)}" if single else layer.name
+    return make_params(**values)
+
+
+def layer_choices(model: str, current: str) -> list[app_commands.Choice[str]]:
+    """Layers whose name contains what was typed; described (main) layers first. Max 25."""
+    info = model_info(model)
+    typed = current.strip().lower()
+    if ":" in typed:  # `layer:channel` is passed through as typed
+        return [app_commands.Choice(name=current[:100], value=current[:100])]
+    layers = sorted(
+        (layer for layer in info.layers if layer.name != LOGITS),  # classes go through `class`
+        key=lambda layer: not layer.description,
+    )
+    out = []
+    for layer in layers:
+        if typed in layer.name.lower():
+            label = f"{layer.name} — {layer.description}" if layer.description else layer.name
+            label += f" ({layer.channels} ch)"
+            out.append(app_commands.Choice(name=label[:100], value=layer.name))
+        if len(out) == 25:
+            break
+    return out
