@@ -66,12 +66,12 @@ def _load_googlenet(net: FeatureNet, path: Path) -> None:
 
 
 def _load_vgg16(net: FeatureNet, path: Path) -> None:
-    assert isinstance(net, VGG16Features)
+    """torchvision's file: the layer stack, and the classifier that class targets read."""
+    assert isinstance(net, VGG16Features) and net.classifier is not None
     state = _read_state_dict(path)
-    features = {
-        k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")
-    }
-    net.features.load_state_dict(features, strict=True)
+    for prefix, module in (("features.", net.features), ("classifier.", net.classifier)):
+        part = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+        module.load_state_dict(part, strict=True)
 
 
 def _load_hed(net: FeatureNet, path: Path) -> None:

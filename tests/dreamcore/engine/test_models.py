@@ -184,6 +184,21 @@ def test_offline_without_weights_names_model_url_local_file_and_fetch(tmp_path):
         assert needle in text
 
 
+def test_vgg16_loads_torchvisions_classifier_too(tmp_path):
+    from torchvision.models import vgg16
+
+    torch.manual_seed(0)
+    reference = vgg16().eval()
+    path = tmp_path / model_spec("vgg16").source.filename
+    torch.save(reference.state_dict(), path)
+    net = build_model("vgg16", EngineConfig(weights_files={"vgg16": path}))
+    image = torch.rand(1, 3, 64, 64) * 255
+    with torch.no_grad():
+        expected = reference(net.preprocess(image))  # N x 1000
+        got = net(image, ["logits"])["logits"]
+    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-4 * float(expected.abs().max()))
+
+
 def test_weights_urls_are_torchvisions():
     from torchvision.models import GoogLeNet_Weights, VGG16_Weights
 
