@@ -1,12 +1,22 @@
-"""Engine vs the textbook DeepDream loop, same photo/model/layer/settings, measured in one run.
+"""Engine (fp32 and bf16) vs the textbook DeepDream loop, for inception5h and googlenet, in one run.
 
-    python benchmarks/bench_dream.py [--model inception5h] [--layer mixed4c] [--side 512] [--repeats 2]
-    python benchmarks/bench_dream.py --memory        # peak memory of tiled gradients, 1024 vs 2048 px
+    python benchmarks/bench_dream.py [--models inception5h googlenet] [--side 512] [--repeats 3]
+    python benchmarks/bench_dream.py --profile     # also: where the bf16 engine's time goes
+    python benchmarks/bench_dream.py --memory      # peak memory of tiled gradients, 1024 vs 2048 px
 
 Speed only depends on the architecture, so networks without downloadable weights here run with
 random weights (said in the output). The baseline is what most tutorials write: the full network
 forward with a hook on the target layer (no truncation), parameters left requiring grad, fp32,
-default memory format, whole-image gradients. Both share the octave/jitter/step schedule and seed.
+default memory format, whole-image gradients, nothing folded. The engine runs as the Dreamer
+places it (channels-last, folded layers, weights cast once) in fp32 and in bf16. All share the
+octave/jitter/step schedule and seed.
+
+The variants take turns, dream by dream, and each figure is the best of the repeats. Two times per
+variant: the best whole dream, and the sum over the dream's steps of each step's best time (a
+step's best is what it costs when no other process interrupts it: on a shared machine this is the
+steadier of the two). GFLOP/s counts the convolutions' and matrix products' work (torch's
+FlopCounterMode) per second of the step-best time, against the machine's own matmul peaks in
+fp32 and bf16, measured in this run too.
 """
 
 from __future__ import annotations
@@ -29,22 +39,23 @@ sys.path.insert(0, str(ROOT))
 from dreamcore.catalog import model_info  # noqa: E402
 from dreamcore.config import EngineConfig  # noqa: E402
 from dreamcore.engine.deepdream import dream  # noqa: E402
-from dreamcore.engine.device import placement  # noqa: E402
+from dreamcore.engine.device import DTYPES, native_bf16_flags, placement  # noqa: E402
 from dreamcore.engine.gradient import Gradient  # noqa: E402
 from dreamcore.engine.imageio import to_tensor  # noqa: E402
-from dreamcore.engine.models import build_model  # noqa: E402
+from dreamcore.engine.models import build_model, model_spec  # noqa: E402
 from dreamcore.engine.objectives import LayerObjective  # noqa: E402
 from dreamcore.errors import WeightsUnavailable  # noqa: E402
 from dreamcore.request import DreamParams  # noqa: E402
 
 PHOTO = ROOT / "tests" / "data" / "chelsea.jpg"
+SCHEDULE = DreamParams(octaves=4, steps=10)
 
 
 def load_net(name: str):
     try:
         return build_model(name, EngineConfig(offline=True)), "trained weights"
     except WeightsUnavailable:
-        return build_model(name, pretrained=False), "random weights (speed does not depend on them)"
+        return build_model(name, pretrained=False), "random weights: speed does not depend on them"
 
 
 def photo_tensor(side: int) -> torch.Tensor:
@@ -55,12 +66,13 @@ def photo_tensor(side: int) -> torch.Tensor:
 
 
 def baseline_net(name: str):
-    """The same architecture as a tutorial would build it (inception5h: torch's own LRN)."""
+    """The same architecture as a tutorial would build it (inception5h: torch's own LRN;
+    googlenet: torchvision's modules, batch norms and all)."""
     if name == "inception5h":
         from dreamcore.engine.inception5h import Inception5h
 
         return Inception5h(fast_lrn=False).eval()
-    return build_model(name, pretrained=False)
+    return model_spec(name).build().eval()
 
 
 class NaiveGradient:
@@ -80,23 +92,38 @@ class NaiveGradient:
         return x.grad
 
 
-def timed_dream(gradient, image, config, seed=0) -> float:
-    t0 = time.perf_counter()
-    dream(image, gradient, config, generator=torch.Generator().manual_seed(seed))
-    return time.perf_counter() - t0
+class StepTimes:
+    """Wraps a gradient: remembers each step's best time over the dreams it took part in."""
+
+    def __init__(self, gradient) -> None:
+        self.gradient, self.best, self._step = gradient, {}, 0
+
+    def start_dream(self) -> None:
+        self._step = 0
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        t0 = time.perf_counter()
+        g = self.gradient(image)
+        seconds = time.perf_counter() - t0
+        self.best[self._step] = min(self.best.get(self._step, seconds), seconds)
+        self._step += 1
+        return g
+
+    def step_best_sum(self) -> float:
+        return sum(self.best.values())
 
 
-def count_flops(gradient, image, config) -> int:
+def count_flops(gradient, image) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
-    one_step = config.model_copy(update={"steps": 1})
+    one_step = SCHEDULE.model_copy(update={"steps": 1})
     with FlopCounterMode(display=False) as counter:
         dream(image, gradient, one_step, generator=torch.Generator().manual_seed(0))
-    return counter.get_total_flops() * config.steps
+    return counter.get_total_flops() * SCHEDULE.steps
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
     a @ b
     t0 = time.perf_counter()
     for _ in range(repeats):
@@ -104,59 +131,92 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
 
 
-def where_time_goes(gradient, image, top: int = 8) -> str:
+def where_time_goes(gradient, image, top: int = 12) -> str:
     from torch.profiler import ProfilerActivity, profile
 
+    gradient(image)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        gradient(image)
+        for _ in range(3):
+            gradient(image)
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top)
 
 
-def bench_speed(args) -> None:
-    info = model_info(args.model)
+def engine_gradient(name: str, layer: str, precision: str, side: int):
+    place = placement(EngineConfig(device="cpu", precision=precision))
+    net, weights = load_net(name)
+    net = place.prepare(net)
+    gradient = Gradient(net, LayerObjective(layer), tile_size=side, channels_last=True)
+    return gradient, weights
+
+
+def bench_model(name: str, args, peaks: dict[str, list[float]]) -> None:
+    info = model_info(name)
     layer = info.layer(args.layer or info.default_layer).name
-    net, weights = load_net(args.model)
     image = photo_tensor(args.side)
-    config = DreamParams(octaves=4, steps=10)  # whole image (tile = side): same work for both
-    place = placement(EngineConfig(device="cpu"))  # what the Dreamer would choose on this machine
-    if place.channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    engine = Gradient(
-        net, LayerObjective(layer), tile_size=args.side, channels_last=place.channels_last
-    )
-    naive = NaiveGradient(baseline_net(args.model), layer, info.layers[-1].name)
+    engine32, weights = engine_gradient(name, layer, "fp32", args.side)
+    engine16, _ = engine_gradient(name, layer, "bf16", args.side)
+    naive = NaiveGradient(baseline_net(name), layer, info.layers[-1].name)
+    variants = {
+        "tutorial fp32": (StepTimes(naive), "fp32"),
+        "engine fp32": (StepTimes(engine32), "fp32"),
+        "engine bf16": (StepTimes(engine16), "bf16"),
+    }
     print(
-        f"model {args.model} ({weights}), layer {layer}, photo {tuple(image.shape[-2:])}, "
-        f"4 octaves x 10 steps, torch {torch.__version__}, {torch.get_num_threads()} threads"
+        f"\n{name} ({weights}), layer {layer}, photo {tuple(image.shape[-2:])}, "
+        f"{SCHEDULE.octaves} octaves x {SCHEDULE.steps} steps"
     )
-    print(
-        f"engine: truncated at {layer}, frozen parameters, channels_last={place.channels_last}"
-        + (", fast LRN" if args.model == "inception5h" else "")
-        + "; baseline: full network, hook, parameter grads, contiguous fp32"
-    )
-    warm = DreamParams(octaves=1, steps=1)
-    timed_dream(engine, image, warm), timed_dream(naive, image, warm)
-    t_engine, t_naive = [], []
-    for _ in range(args.repeats):  # interleaved, so drift in machine load hits both alike
-        t_naive.append(timed_dream(naive, image, config))
-        t_engine.append(timed_dream(engine, image, config))
-    best_e, best_n = min(t_engine), min(t_naive)
+    for timed, _ in variants.values():  # every octave size's kernels made before timing
+        dream(image, timed.gradient, SCHEDULE.model_copy(update={"steps": 1}))
+    whole: dict[str, list[float]] = {v: [] for v in variants}
+    for _ in range(args.repeats):  # interleaved, so drift in machine load hits all alike
+        for variant, (timed, _) in variants.items():
+            timed.start_dream()
+            t0 = time.perf_counter()
+            dream(image, timed, SCHEDULE, generator=torch.Generator().manual_seed(0))
+            whole[variant].append(time.perf_counter() - t0)
+        for precision, values in peaks.items():
+            values.append(matmul_gflops(DTYPES[precision]))
     for p in naive.net.parameters():
         p.requires_grad_(True)
-    f_engine, f_naive = count_flops(engine, image, config), count_flops(naive, image, config)
-    peak = matmul_peak_gflops()
+    flops = {v: count_flops(timed.gradient, image) for v, (timed, _) in variants.items()}
     print(
-        f"baseline : {best_n:7.2f} s/dream  {f_naive / 1e9:8.1f} GFLOP  {f_naive / best_n / 1e9:6.1f} GFLOP/s"
+        f"{'':14s} {'best dream':>10s} {'step-best':>10s} {'GFLOP':>7s} {'GFLOP/s':>8s} "
+        f"{'of peak':>8s} {'vs tutorial':>12s} {'vs engine fp32':>15s}"
     )
+    base = variants["tutorial fp32"][0].step_best_sum()
+    engine_fp32 = variants["engine fp32"][0].step_best_sum()
+    for variant, (timed, dtype) in variants.items():
+        t = timed.step_best_sum()
+        rate = flops[variant] / t / 1e9
+        print(
+            f"{variant:14s} {min(whole[variant]):9.2f}s {t:9.2f}s {flops[variant] / 1e9:7.1f} "
+            f"{rate:8.1f} {rate / max(peaks[dtype]):7.0%} {dtype:>4s} "
+            f"{base / t:7.2f}x {engine_fp32 / t:14.2f}x"
+        )
+    best = {variant: min(times) for variant, times in whole.items()}
     print(
-        f"engine   : {best_e:7.2f} s/dream  {f_engine / 1e9:8.1f} GFLOP  {f_engine / best_e / 1e9:6.1f} GFLOP/s"
+        f"(best whole dreams: engine bf16 {best['engine fp32'] / best['engine bf16']:.2f}x "
+        f"engine fp32, {best['tutorial fp32'] / best['engine bf16']:.2f}x tutorial)"
     )
-    print(f"speedup  : {best_n / best_e:.2f}x   (work ratio {f_naive / f_engine:.2f}x)")
+    if args.profile:
+        print(f"\nwhere the bf16 engine's time goes ({name}, three full-size gradients):")
+        print(where_time_goes(engine16, image))
+
+
+def bench_speed(args) -> None:
+    flags = native_bf16_flags()
+    auto = placement(EngineConfig(device="cpu")).precision
     print(
-        f"matmul peak (2048^3 fp32): {peak:.1f} GFLOP/s; engine reaches {f_engine / best_e / 1e9 / peak:.0%} of it"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; CPU flags for native bf16: "
+        f"{', '.join(flags) or 'none'} -> precision auto = {auto}"
     )
-    print("\nwhere the engine's time goes (one full-size gradient):")
-    print(where_time_goes(engine, image))
+    peaks: dict[str, list[float]] = {"fp32": [], "bf16": []}  # GFLOP/s, one per repeat
+    for name in args.models:
+        bench_model(name, args, peaks)
+    print(
+        f"\nmatmul peaks (2048^3, best of {len(peaks['fp32'])} measured between the dreams): "
+        f"fp32 {max(peaks['fp32']):.0f} GFLOP/s, bf16 {max(peaks['bf16']):.0f} GFLOP/s"
+    )
 
 
 def _rss_mb() -> float:
@@ -178,18 +238,18 @@ def memory_child(model: str, layer: str, side: int, tile: int) -> None:
 
 
 def bench_memory(args) -> None:
-    info = model_info(args.model)
+    model = args.models[0]
+    info = model_info(model)
     layer = info.layer(args.layer or info.default_layer).name
     rows = {}
     for side, tile in ((1024, 512), (2048, 512), (1024, 4096), (2048, 4096)):
         out = subprocess.run(
-            [sys.executable, __file__, "--memory-child", args.model, layer, str(side), str(tile)],
+            [sys.executable, __file__, "--memory-child", model, layer, str(side), str(tile)],
             check=True, capture_output=True, text=True,
         ).stdout.strip().splitlines()[-1]  # fmt: skip
         rows[(side, tile)] = json.loads(out)["peak_growth_mb"]
-        print(
-            f"{side:5d} px, tile {tile if tile < side else 'none':>4}: peak memory growth {rows[(side, tile)]:8.0f} MB"
-        )
+        label = tile if tile < side else "none"
+        print(f"{side:5d} px, tile {label:>4}: peak memory growth {rows[(side, tile)]:8.0f} MB")
     print(f"tiled   2048/1024 ratio: {rows[(2048, 512)] / rows[(1024, 512)]:.2f}x  (aim: <= 1.5x)")
     print(f"untiled 2048/1024 ratio: {rows[(2048, 4096)] / rows[(1024, 4096)]:.2f}x")
 
@@ -202,10 +262,11 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--model", default="inception5h")
-    p.add_argument("--layer", default=None)
+    p.add_argument("--models", nargs="+", default=["inception5h", "googlenet"])
+    p.add_argument("--layer", default=None, help="default: each model's default layer")
     p.add_argument("--side", type=int, default=512)
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--profile", action="store_true")
     p.add_argument("--memory", action="store_true")
     args = p.parse_args()
     bench_memory(args) if args.memory else bench_speed(args)
