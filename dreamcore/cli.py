@@ -67,6 +67,13 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default=None, help="auto, cpu, cuda, cuda:1 (default: engine.device)"
     )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "fp16", "bf16"),
+        default=None,
+        help="auto: bf16 on CPUs with native bf16, fp16 on CUDA, else fp32 (default: "
+        "engine.precision)",
+    )
 
 
 ANIMATION_FLAGS = ("animate", "frames", "zoom", "rotate", "pan", "frame_steps", "fps")
@@ -95,6 +102,8 @@ def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
     updates: dict = {"models": tuple(dict.fromkeys((*config.models, params.model)))}
     if args.device:
         updates["device"] = args.device
+    if args.precision:
+        updates["precision"] = args.precision
     config = config.model_copy(update=updates)
 
     from tqdm import tqdm
