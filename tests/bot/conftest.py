@@ -16,6 +16,7 @@ import pytest_asyncio
 from PIL import Image
 
 from bot.client import DreamBot
+from bot.localdiscord.server import FakeDiscord
 from bot.settings import (
     DiscordConfig,
     HealthConfig,
@@ -25,7 +26,6 @@ from bot.settings import (
     StoreConfig,
 )
 from dreamcore.config import EngineConfig, PoolConfig
-from tests.fakediscord.server import FakeDiscord
 
 E2E = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 ENGINE = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)

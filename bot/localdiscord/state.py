@@ -17,7 +17,7 @@ from .records import RequestRecord, UploadedFile
 if TYPE_CHECKING:
     from .records import InteractionRecord
 
-log = logging.getLogger("fakediscord")
+log = logging.getLogger("localdiscord")
 
 
 class FakeState:
@@ -380,7 +380,7 @@ class FakeState:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(
-                    f"fakediscord.wait_for timed out after {timeout}s\n" + self.dump()
+                    f"localdiscord.wait_for timed out after {timeout}s\n" + self.dump()
                 )
             fut: asyncio.Future[None] = loop.create_future()
             self._waiters.add(fut)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .gateway import Gateway
     from .state import FakeState
 
-log = logging.getLogger("fakediscord.rest")
+log = logging.getLogger("localdiscord.rest")
 Handler = Callable[..., Awaitable[tuple[int, Any]]]
 _API_PREFIX = re.compile(r"^/api(?:/v\d+)?")
 
@@ -88,18 +88,18 @@ class Rest:
             found = self.router.match(request.method, path)
             if found is None:
                 st.unhandled.append(f"{request.method} {path}")
-                log.warning("fakediscord has no route for %s %s", request.method, path)
+                log.warning("localdiscord has no route for %s %s", request.method, path)
                 raise FakeError(
-                    404, 0, f"404: Not Found (fakediscord has no route for {request.method} {path})"
+                    404, 0, f"404: Not Found (localdiscord has no route for {request.method} {path})"
                 )
             handler, params = found
             status, data = await handler(rec, **params)
         except FakeError as e:
             status, data = e.status, e.body
         except Exception as e:  # a bug in the fake: answer 4xx so discord.py does not retry
-            log.exception("fakediscord handler failed for %s %s", request.method, path)
+            log.exception("localdiscord handler failed for %s %s", request.method, path)
             st.errors.append(f"{request.method} {path}: {e!r}")
-            status, data = 400, {"code": 50035, "message": f"fakediscord handler error: {e!r}"}
+            status, data = 400, {"code": 50035, "message": f"localdiscord handler error: {e!r}"}
         rec.status, rec.response = status, data
         st.notify()
         if status == 204 or data is None:

@@ -20,7 +20,7 @@ from .compression import make_encoder, zstd_available
 if TYPE_CHECKING:
     from .state import FakeState
 
-log = logging.getLogger("fakediscord.gateway")
+log = logging.getLogger("localdiscord.gateway")
 
 GUILDS, GUILD_MEMBERS = 1 << 0, 1 << 1
 GUILD_MESSAGES, GUILD_MESSAGE_REACTIONS = 1 << 9, 1 << 10
@@ -243,4 +243,4 @@ class Gateway:
     async def close_all(self, code: int = 1001) -> None:
         for s in list(self.active):
             if not s.ws.closed:
-                await self._close(s.ws, code, "fakediscord shutting down")
+                await self._close(s.ws, code, "localdiscord shutting down")

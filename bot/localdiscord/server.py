@@ -26,7 +26,7 @@ from .rest import Rest, react
 from .state import FakeState
 from .webhooks import Webhooks
 
-log = logging.getLogger("fakediscord")
+log = logging.getLogger("localdiscord")
 
 
 class FakeDiscord:
@@ -368,7 +368,7 @@ class FakeDiscord:
         mid = inject._id(message_id)
         msg = self.state.messages.get(mid)
         if msg is None:
-            raise KeyError(f"fakediscord: no message {mid}")
+            raise KeyError(f"localdiscord: no message {mid}")
         event = await react(self.state, self.gateway, msg, emoji, user)
         self.state.notify()
         return event
