@@ -90,7 +90,9 @@ class Rest:
                 st.unhandled.append(f"{request.method} {path}")
                 log.warning("localdiscord has no route for %s %s", request.method, path)
                 raise FakeError(
-                    404, 0, f"404: Not Found (localdiscord has no route for {request.method} {path})"
+                    404,
+                    0,
+                    f"404: Not Found (localdiscord has no route for {request.method} {path})",
                 )
             handler, params = found
             status, data = await handler(rec, **params)
