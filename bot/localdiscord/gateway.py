@@ -141,11 +141,13 @@ class Gateway:
             pass
         finally:
             self.active.discard(session)
+            self.state.emit("gateway", "disconnect")
             self.state.notify()
         return ws
 
     async def _close(self, ws: web.WebSocketResponse, code: int, reason: str) -> None:
         self.close_codes.append(code)
+        self.state.emit("gateway", "close")
         await ws.close(code=code, message=reason.encode())
 
     async def _on_message(self, s: Session, msg: dict[str, Any]) -> None:
@@ -196,6 +198,7 @@ class Gateway:
         if s.intents & GUILDS:
             await s.send({"op": 0, "t": "GUILD_CREATE", "d": st.guild_create_payload()})
         self.ready.set()
+        st.emit("gateway", "ready")
 
     async def _resume(self, s: Session, d: dict[str, Any]) -> None:
         old = self.sessions.get(d.get("session_id") or "")

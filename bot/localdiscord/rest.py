@@ -103,6 +103,7 @@ class Rest:
             st.errors.append(f"{request.method} {path}: {e!r}")
             status, data = 400, {"code": 50035, "message": f"localdiscord handler error: {e!r}"}
         rec.status, rec.response = status, data
+        st.emit("request", rec)
         st.notify()
         if status == 204 or data is None:
             return web.Response(status=204)
@@ -307,6 +308,7 @@ class Rest:
                 r["count"] -= 1
                 r["me"] = self.state.bot_user["id"] in r["_users"]
         msg["reactions"] = [r for r in msg["reactions"] if r["count"] > 0]
+        self.state.emit("message", msg)
         return 204, None
 
     # guilds ---------------------------------------------------------------
@@ -383,6 +385,7 @@ async def react(
         r["count"] += 1
         r["count_details"]["normal"] += 1
     r["me"] = state.bot_user["id"] in r["_users"]
+    state.emit("message", msg)
     event = {
         "user_id": u["id"],
         "channel_id": msg["channel_id"],
