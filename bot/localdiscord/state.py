@@ -1,6 +1,6 @@
 """The fake's world: one guild with channels, roles and members, messages, commands, interactions,
 and the log of requests. Also the waiting primitive (`wait_for`) every other part notifies, and a
-change feed (`listeners`, `emit`) for watchers that need every change in order (the sandbox page)."""
+change feed (`listeners`, `emit`) for watchers that need every change in order (the sandbox)."""
 
 from __future__ import annotations
 

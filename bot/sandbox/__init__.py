@@ -1,1 +1,1 @@
-"""`dreambot sandbox`: the real bot against a local Discord, with a page that looks like a channel."""
+"""`dreambot sandbox`: the real bot against a local Discord, on a page like a Discord channel."""

@@ -93,8 +93,8 @@ class Rules:
                 "error",
                 "ack",
                 f"{self._what(rec)} was answered after {latency:.1f} s. Discord allows "
-                f"{self.ack_deadline:g} s: it would refuse the answer and show “The application did "
-                "not respond”.",
+                f"{self.ack_deadline:g} s: it would refuse the answer and show “The application "
+                "did not respond”.",
                 interaction_id=rec.id,
             )
         elif latency > ACK_WARN_S:

@@ -89,7 +89,7 @@ class PageServer:
         except ApiError as err:
             return web.json_response({"error": str(err)}, status=err.status)
 
-    # --- page, attachments, state ------------------------------------------------------------------
+    # --- page, attachments, state ---------------------------------------------------------------
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html")
@@ -126,7 +126,7 @@ class PageServer:
             self.bridge.unsubscribe(queue)
         return resp
 
-    # --- helpers -----------------------------------------------------------------------------------
+    # --- helpers -------------------------------------------------------------------------------
 
     def _member(self, user_id: Any) -> dict[str, Any]:
         member = self.local.state.members.get(str(user_id))
@@ -183,7 +183,7 @@ class PageServer:
             raise ApiError(400, "expected a JSON object")
         return data
 
-    # --- what a member does ------------------------------------------------------------------------
+    # --- what a member does --------------------------------------------------------------------
 
     async def message(self, request: web.Request) -> web.StreamResponse:
         fields, files = await self._form(request)

@@ -60,7 +60,9 @@ const actions = {
       };
       menu.append(item);
     }
-    if (!commands.length) menu.insertAdjacentHTML("beforeend", "<div class=\"menu-title\">none synced</div>");
+    if (!commands.length) {
+      menu.insertAdjacentHTML("beforeend", '<div class="menu-title">none synced</div>');
+    }
     node.append(menu);
   },
 };

@@ -33,7 +33,8 @@ export function renderPalette(filter = "") {
   for (const leaf of leaves().filter((l) => l.path.startsWith(filter.trim()))) {
     const item = document.createElement("li");
     item.dataset.command = leaf.path;
-    item.innerHTML = `/${escapeHtml(leaf.path)}<small>${escapeHtml(leaf.spec.description || "")}</small>`;
+    const about = escapeHtml(leaf.spec.description || "");
+    item.innerHTML = `/${escapeHtml(leaf.path)}<small>${about}</small>`;
     const missing = missingPermissions(leaf.command);
     if (missing) {
       item.classList.add("denied");
@@ -81,12 +82,13 @@ function select(items, required) {
 
 function inputFor(option) {
   const members = S.world.members.filter((m) => !m.bot).map((m) => [m.id, m.name]);
-  if (option.choices?.length) return select(option.choices.map((c) => [c.value, c.name]), option.required);
+  const required = Boolean(option.required);
+  if (option.choices?.length) return select(option.choices.map((c) => [c.value, c.name]), required);
   switch (option.type) {
-    case T.BOOLEAN: return select([["true", "true"], ["false", "false"]], option.required);
-    case T.USER: case T.MENTIONABLE: return select(members, option.required);
-    case T.CHANNEL: return select(S.world.channels.map((c) => [c.id, `#${c.name}`]), option.required);
-    case T.ROLE: return select(S.world.roles.map((r) => [r.id, r.name]), option.required);
+    case T.BOOLEAN: return select([["true", "true"], ["false", "false"]], required);
+    case T.USER: case T.MENTIONABLE: return select(members, required);
+    case T.CHANNEL: return select(S.world.channels.map((c) => [c.id, `#${c.name}`]), required);
+    case T.ROLE: return select(S.world.roles.map((r) => [r.id, r.name]), required);
     default: break;
   }
   const input = document.createElement("input");
@@ -208,7 +210,9 @@ async function run(event) {
   form.append("name", current.path);
   form.append("options", JSON.stringify(values()));
   for (const input of inputs) {
-    if (input.type === "file" && input.files.length) form.append(`option:${input.name}`, input.files[0]);
+    if (input.type === "file" && input.files.length) {
+      form.append(`option:${input.name}`, input.files[0]);
+    }
   }
   const button = $("#run-command");
   button.disabled = true;

@@ -18,8 +18,10 @@ export function timestamp(unix, style) {
     const [unit, size] = UNITS.find(([, s]) => Math.abs(delta) >= s) || ["second", 1];
     return relative.format(Math.round(delta / size), unit);
   }
-  const formats = { t: { timeStyle: "short" }, T: { timeStyle: "medium" },
-    d: { dateStyle: "short" }, D: { dateStyle: "long" }, F: { dateStyle: "full", timeStyle: "short" } };
+  const formats = {
+    t: { timeStyle: "short" }, T: { timeStyle: "medium" }, d: { dateStyle: "short" },
+    D: { dateStyle: "long" }, F: { dateStyle: "full", timeStyle: "short" },
+  };
   return date.toLocaleString("en", formats[style] || { dateStyle: "long", timeStyle: "short" });
 }
 

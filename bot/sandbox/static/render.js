@@ -1,6 +1,6 @@
 // One message as Discord shows it: author, content, images, embeds, buttons, reactions; plus what
-// the sandbox adds: who used which command, how fast the bot answered, the message's progress edits,
-// and the rules it ran into.
+// the sandbox adds: who used which command, how fast the bot answered, the message's progress
+// edits, and the rules it ran into.
 
 import { escapeHtml, markdown } from "./markdown.js";
 import { S, names, noticesFor, userName } from "./state.js";
@@ -24,15 +24,19 @@ function contextLine(msg, actions) {
   const rec = S.interactions.get(meta.id);
   const who = `<b>${escapeHtml(userName(meta.user_id))}</b>`;
   let what = "pressed a button";
-  if (meta.name) what = meta.command_type === 1 ? `used <code>/${escapeHtml(rec?.name || meta.name)}</code>`
-    : `used <code>${escapeHtml(meta.name)}</code>`;
+  if (meta.name && meta.command_type === 1) {
+    what = `used <code>/${escapeHtml(rec?.name || meta.name)}</code>`;
+  } else if (meta.name) {
+    what = `used <code>${escapeHtml(meta.name)}</code>`;
+  }
   const line = el("div", "context", `↳ ${who} ${what}`);
   if (rec) {
     const limit = S.limits.ack_deadline || 3;
     let ack = el("span", "ack warn", " · waiting for the bot's answer");
     if (rec.acknowledged) {
-      const level = rec.ack_latency > limit ? "error" : rec.ack_latency > limit * 2 / 3 ? "warn" : "ok";
-      ack = el("span", `ack ${level}`, ` · answered in ${seconds(rec.ack_latency)} (${rec.callback})`);
+      const took = rec.ack_latency;
+      const level = took > limit ? "error" : took > (limit * 2) / 3 ? "warn" : "ok";
+      ack = el("span", `ack ${level}`, ` · answered in ${seconds(took)} (${rec.callback})`);
       ack.title = `Discord allows ${limit} s to answer or defer`;
     }
     line.append(ack);
@@ -57,12 +61,15 @@ function embedNode(embed) {
   const main = el("div", "embed-main");
   const n = names();
   if (embed.title) main.append(el("div", "embed-title", escapeHtml(embed.title)));
-  if (embed.description) main.append(el("div", "embed-desc content", markdown(embed.description, n)));
+  if (embed.description) {
+    main.append(el("div", "embed-desc content", markdown(embed.description, n)));
+  }
   if (embed.fields?.length) {
     const fields = el("div", "embed-fields");
     for (const f of embed.fields) {
       const field = el("div", f.inline ? "field inline" : "field");
-      field.append(el("div", "fname", escapeHtml(f.name)), el("div", "fvalue", markdown(f.value, n)));
+      field.append(el("div", "fname", escapeHtml(f.name)));
+      field.append(el("div", "fvalue", markdown(f.value, n)));
       fields.append(field);
     }
     main.append(fields);
@@ -125,7 +132,8 @@ function reactionsNode(msg, actions) {
   const box = el("div", "reactions");
   for (const r of msg.reactions) {
     const mine = r.users.includes(S.me);
-    const chip = el("button", mine ? "reaction mine" : "reaction", `${escapeHtml(r.emoji)} ${r.count}`);
+    const label = `${escapeHtml(r.emoji)} ${r.count}`;
+    const chip = el("button", mine ? "reaction mine" : "reaction", label);
     chip.type = "button";
     chip.title = r.users.map(userName).join(", ");
     chip.onclick = () => actions.react(msg, r.emoji);

@@ -13,7 +13,8 @@ function ackState() {
     : "measured, not enforced";
   if (!answered.length) return `No interaction yet; ${enforced}.`;
   const slowest = Math.max(...answered.map((i) => i.ack_latency));
-  return `Slowest answer so far: ${slowest.toFixed(2)} s (${answered.length} answered); ${enforced}.`;
+  const count = `${answered.length} answered`;
+  return `Slowest answer so far: ${slowest.toFixed(2)} s (${count}); ${enforced}.`;
 }
 
 function uploadState() {
@@ -45,7 +46,8 @@ export function renderRules() {
     ["Message Content is a privileged intent", intentState()],
   ];
   $("#rule-list").innerHTML = rules
-    .map(([title, state]) => `<li><b>${escapeHtml(title)}</b><span class="state">${escapeHtml(state)}</span></li>`)
+    .map(([title, state]) => `<li><b>${escapeHtml(title)}</b>`
+      + `<span class="state">${escapeHtml(state)}</span></li>`)
     .join("");
 }
 
