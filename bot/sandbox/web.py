@@ -164,13 +164,12 @@ class PageServer:
         """Fields and files of a multipart form (files as (filename, bytes, content type))."""
         fields: dict[str, str] = {}
         files: dict[str, tuple[str, bytes, str]] = {}
-        reader = await request.multipart()
-        async for part in reader:
-            if part.filename is not None:
-                ctype = part.headers.get("Content-Type", "application/octet-stream")
-                files[part.name or ""] = (part.filename, bytes(await part.read()), ctype)
+        for name, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                ctype = value.content_type or "application/octet-stream"
+                files[name] = (value.filename, value.file.read(), ctype)
             else:
-                fields[part.name or ""] = await part.text()
+                fields[name] = str(value)
         return fields, files
 
     @staticmethod

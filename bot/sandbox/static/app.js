@@ -284,8 +284,20 @@ function setupComposer() {
   });
 }
 
-$("#messages").addEventListener("scroll", () => { stick = nearBottom(); });
+// Only the reader's own scrolling (wheel, keys, scrollbar) stops the following; layout changes
+// (an image loading, the command form opening) keep it.
+let gesture = 0;
+const touched = () => { gesture = Date.now(); };
+$("#messages").addEventListener("wheel", touched, { passive: true });
+$("#messages").addEventListener("pointerdown", touched);
+document.addEventListener("keydown", (e) => {
+  if (!e.target.closest("input, select, textarea")) touched();
+});
+$("#messages").addEventListener("scroll", () => {
+  if (Date.now() - gesture < 1000) stick = nearBottom();
+});
 $("#messages").addEventListener("load", follow, true); // load events do not bubble: capture
+new ResizeObserver(follow).observe($("#messages"));
 setupCommands(toast);
 setupComposer();
 connect();
