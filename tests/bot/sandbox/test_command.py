@@ -1,5 +1,6 @@
-"""`dreambot sandbox` as a user runs it: a process that checks the models, prints the page's address,
-runs the bot until Ctrl-C, and exits cleanly; or says which weights to fetch when it has none."""
+"""`dreambot sandbox` as a user runs it: a process that checks the models, prints the page's
+address, runs the bot until Ctrl-C and exits cleanly; or says which weights to fetch when it has
+none."""
 
 from __future__ import annotations
 
