@@ -19,7 +19,7 @@ from bot.settings import (
 )
 from tests.bot.conftest import ENGINE, POOL
 
-READY_TIMEOUT_S = 120  # a bound for a failing start, not a measurement: workers start in seconds
+READY_TIMEOUT_S = 240  # bounds a failing start (workers start in seconds, slower under load)
 
 
 def sandbox_settings(**sandbox) -> Settings:
