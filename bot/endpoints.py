@@ -1,7 +1,7 @@
 """Point discord.py at a Discord-compatible server other than discord.com.
 
-Used for the local Discord (bot/localdiscord: tests, `dreambot sandbox`) and for self-hosted
-proxies. discord.py has no public option for this, so we set the two class attributes it reads:
+Used for the loopback Discord (tests, the sandbox) and for self-hosted proxies. discord.py has
+no public option for this, so we set the two class attributes it reads:
 
 - ``discord.http.Route.BASE``: every REST call, including interaction callbacks and webhook
   (followup) calls, is built from it.

@@ -54,7 +54,8 @@ class DreamParams(BaseModel):
         layer = info.layer(self.layer or info.default_layer)
         if self.channel is not None and self.channel >= layer.channels:
             raise InvalidParams(
-                f"channel {self.channel} is out of range: `{layer.name}` has channels 0..{layer.channels - 1}."
+                f"channel {self.channel} is out of range: `{layer.name}` has channels "
+                f"0..{layer.channels - 1}."
             )
         if (
             layer.name != self.layer

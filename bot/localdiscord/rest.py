@@ -95,6 +95,8 @@ class Rest:
                     f"404: Not Found (localdiscord has no route for {request.method} {path})",
                 )
             handler, params = found
+            if params.get("cid") in st.hidden_channels:  # the bot lacks View Channel there
+                raise FakeError(403, 50001, "Missing Access")
             status, data = await handler(rec, **params)
         except FakeError as e:
             status, data = e.status, e.body

@@ -5,6 +5,15 @@ Importing this package never imports torch; workers load it in their own process
 
 from dreamcore.pool.backend import DreamBackend, PoolStats
 from dreamcore.pool.jobs import Job, JobEvent
+from dreamcore.pool.messages import new_job_id
 from dreamcore.pool.pool import DEFAULT_HANDLER, LocalPool
 
-__all__ = ["DEFAULT_HANDLER", "DreamBackend", "Job", "JobEvent", "LocalPool", "PoolStats"]
+__all__ = [
+    "DEFAULT_HANDLER",
+    "DreamBackend",
+    "Job",
+    "JobEvent",
+    "LocalPool",
+    "PoolStats",
+    "new_job_id",
+]

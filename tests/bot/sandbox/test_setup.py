@@ -87,3 +87,13 @@ def test_the_bots_runtime_never_imports_the_local_discord():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path.cwd()
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_readme_starts_with_the_sandbox_and_shows_it():
+    root = Path(__file__).resolve().parents[3]
+    readme = (root / "README.md").read_text()
+    first = readme.split("\n## ")[1]  # the first section after the introduction
+    assert first.startswith("Try it first") and "scripts/dreambot sandbox" in first
+    png = root / "docs" / "sandbox.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size < 300 * 1024
+    assert "(docs/sandbox.png)" in readme and "scripts/screenshot-sandbox" in readme

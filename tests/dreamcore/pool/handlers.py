@@ -17,6 +17,7 @@ from pathlib import Path
 from dreamcore.config import EngineConfig
 from dreamcore.errors import DreamCancelled, DreamError, InvalidImage, WeightsUnavailable
 from dreamcore.request import DreamProgress, DreamRequest, DreamResult
+from tests.gates import wait_at_gate
 
 
 def script(**values: object) -> bytes:
@@ -48,6 +49,8 @@ class SleepyHandler:
         t0 = time.perf_counter()
         s = json.loads(request.image)
         steps, sleep = s.get("steps", 3), s.get("sleep", 0.02)
+        if "gate" in s:  # held until the test releases it (tests/gates.py)
+            wait_at_gate(s["gate"], should_stop)
         for step in range(1, steps + 1):
             if should_stop() and not (self.ignore_stop or s.get("ignore_stop")):
                 raise DreamCancelled("stopped")
