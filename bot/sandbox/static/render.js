@@ -92,10 +92,10 @@ function embedNode(embed) {
 }
 
 function attachmentsNode(msg) {
-  const shown = new Set(msg.embeds.map((e) => e.image?.url).filter(Boolean));
+  const shown = new Set(msg.embeds.flatMap((e) => [e.image?.url, e.thumbnail?.url]));
   const box = el("div", "attachments");
   for (const a of msg.attachments) {
-    if (shown.has(a.url)) continue; // an embed shows it, as in Discord
+    if (shown.has(a.url)) continue; // an embed shows it (image or thumbnail), as in Discord
     if (a.content_type.startsWith("image/")) {
       const img = el("img");
       img.src = a.url;
