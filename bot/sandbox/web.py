@@ -283,11 +283,12 @@ class PageServer:
             raise ApiError(400, "no emoji")
         intents = bot_intents(self.local) or 0
         if not msg["author"].get("bot") and not intents & MESSAGE_CONTENT:
+            author = msg["author"].get("global_name") or msg["author"]["username"]
             self.bridge.rules.note(
                 "warn",
                 "intent",
-                f"Without the Message Content intent the bot sees {msg['author']['username']}'s "
-                f"message without its image, so this {emoji} cannot re-dream it.",
+                f"Without the Message Content intent the bot sees {author}'s message without "
+                f"its image, so this {emoji} cannot re-dream it.",
                 message_id=msg["id"],
             )
         await self.local.add_reaction(msg["id"], emoji, user=member)
