@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -28,9 +29,10 @@ from dreamcore.request import DreamParams
 ACTIONS = {
     "deeper": ("Dream deeper", "🌀", discord.ButtonStyle.primary),
     "reroll": ("Re-roll", "🎲", discord.ButtonStyle.secondary),
+    "animate": ("Animate", "🎞️", discord.ButtonStyle.secondary),  # under stills only
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
 }
-TEMPLATE = r"dream:(?P<action>deeper|reroll|delete):(?P<uid>\d+)"
+TEMPLATE = r"dream:(?P<action>deeper|reroll|animate|delete):(?P<uid>\d+)"
 
 
 def custom_id(action: str, requester_id: int) -> str:
@@ -62,16 +64,15 @@ class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
             await delete_result(interaction, self.requester_id)
             return
         services = services_of(interaction.client)
-        engine = services.settings.engine
-        plan = deeper_plan if self.action == "deeper" else reroll_plan
         trigger = Trigger.of_interaction("button", interaction, message)
-        await services.orders.take(trigger, plan(message, engine))
+        await services.orders.take(trigger, PLANS[self.action](message, services.settings.engine))
 
 
-def result_view(requester_id: int) -> discord.ui.View:
+def result_view(requester_id: int, *, still: bool = True) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for action in ACTIONS:
-        view.add_item(DreamButton(action, requester_id))
+        if action != "animate" or still:
+            view.add_item(DreamButton(action, requester_id))
     return view
 
 
@@ -150,7 +151,7 @@ def reroll_plan(
     def choose(guild: GuildSettings) -> Plan:
         embed, old, dream = _read(message)
         params = within_guild(reroll(old, rng), engine, guild)
-        source = _attachment(message, replies.SOURCE_NAME)
+        source = _attachment(message, replies.SOURCE_PREFIX)
         legacy = replies.legacy_input_url(embed)
         if source is not None:
             plan = Plan(params, _ref(source))
@@ -162,3 +163,24 @@ def reroll_plan(
         return with_guide(message, old, plan)
 
     return choose
+
+
+def animate_plan(message: discord.Message, engine: EngineConfig) -> Choose:
+    """Animate zooms into this dream: frame 0 is the dream itself dreamed once more, then
+    each frame moves in and dreams again (the server's frame cap applies)."""
+
+    def choose(guild: GuildSettings) -> Plan:
+        _, params, dream = _read(message)
+        side = min(params.max_side, engine.animation_side)
+        zoom = params.model_copy(update={"animate": "zoom", "max_side": side})
+        zoom = within_guild(zoom, engine, guild)
+        return with_guide(message, params, Plan(zoom, _ref(dream)))
+
+    return choose
+
+
+PLANS: dict[str, Callable[[discord.Message, EngineConfig], Choose]] = {
+    "deeper": deeper_plan,
+    "reroll": reroll_plan,
+    "animate": animate_plan,
+}

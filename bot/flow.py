@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
@@ -26,7 +27,6 @@ from bot.metrics import BotMetrics
 from bot.quota import QuotaService
 from bot.replies import (
     GUIDE_NAME,
-    SOURCE_NAME,
     progress_text,
     queued_text,
     result_embed,
@@ -41,6 +41,7 @@ from dreamcore.request import DreamParams, DreamRequest, DreamResult
 
 log = logging.getLogger(__name__)
 MIN_UPLOAD_BYTES = 8 * 1024  # below this an image is not worth sending
+TOO_LARGE = "The dream came out too large to upload here; try a smaller size or fewer frames."
 CHARGE_RETRIES_S = (1, 5, 15, 60, 300)  # a failed charge is tried again after these waits
 
 
@@ -60,6 +61,7 @@ class DreamOrder:
     source: Source  # slash | context | reaction | button (the ledger's column)
     notes: tuple[str, ...] = ()  # shown under the result (e.g. "the original was gone")
     guide: HeldImage | None = None  # when params.guided
+    units: int = 1  # its price in dreams (an animation costs more)
 
     def release(self) -> None:
         """Give the images' bytes back to the intake's budget."""
@@ -70,7 +72,7 @@ class DreamOrder:
     @property
     def extras(self) -> tuple[tuple[str, bytes], ...]:
         """Posted beside the dream: its source, and its guide (buttons dream them again)."""
-        source = ((SOURCE_NAME, self.image.source),)
+        source = ((self.image.source_name, self.image.source),)
         return source + (((GUIDE_NAME, self.guide.source),) if self.guide else ())
 
 
@@ -132,7 +134,7 @@ class DreamFlow:
         quota: QuotaService,
         metrics: BotMetrics,
         progress_interval_s: float,
-        buttons: Callable[[int], discord.ui.View],
+        buttons: Callable[..., discord.ui.View],
         clock=time.monotonic,
     ) -> None:
         self.backend = backend
@@ -202,6 +204,7 @@ class DreamFlow:
                 layer=order.params.target,
                 params=order.params.model_dump(mode="json"),
                 notify_channel_id=req.channel_id,
+                units=order.units,
             )
             return True
         except DreamError as err:
@@ -250,12 +253,13 @@ class DreamFlow:
                 requester_id=order.requester.user_id,
                 job_id=job_id,
                 queue_s=queue_s,
-                with_source=True,
+                with_source=order.image.source_name,
                 notes=order.notes,
+                units=order.units,
             )
-            view = self.buttons(order.requester.user_id)
+            view = self.buttons(order.requester.user_id, still=result.frames == 1)
             upload = Upload(result.image, result_filename(result), embed, view, extras)
-            await self._deliver(upload, answer)
+            message = await self._deliver(upload, answer, reencodable=result.frames == 1)
         except asyncio.CancelledError:
             self._log_end(job_id, order, "cancelled", accepted, started, note="bot shutting down")
             raise
@@ -277,17 +281,24 @@ class DreamFlow:
             if job is not None and not job.finished:
                 job.cancel()  # nobody will read the result: free the worker
         # Delivered: from here on nothing takes the dream back.
-        await self._charge(job_id, queue_s=queue_s, run_s=result.seconds)
+        where = (message.channel.id, message.id) if message is not None else None
+        await self._charge(job_id, queue_s=queue_s, run_s=result.seconds, seed=result.seed,
+                           result=where)  # fmt: skip
         self._log_end(job_id, order, "done", accepted, started, result=result)
         return result
 
-    async def _deliver(self, upload: Upload, answer: Answer) -> None:
-        """Post the result; on 413 re-encode once below half the limit and try again."""
+    async def _deliver(
+        self, upload: Upload, answer: Answer, *, reencodable: bool = True
+    ) -> discord.Message | None:
+        """Post the result; on 413 re-encode a still once below half the limit and try again
+        (an animation was already fitted to the limit by the worker)."""
         try:
-            await answer.deliver(upload)
+            return await answer.deliver(upload)
         except discord.HTTPException as err:
             if not is_too_large(err):
                 raise
+            if not reencodable:
+                raise DreamError(TOO_LARGE) from None
             limit = max(MIN_UPLOAD_BYTES, min(answer.upload_limit, len(upload.data)) // 2)
             limit -= upload.extras_size
             log.info(
@@ -297,28 +308,26 @@ class DreamFlow:
             upload.data, upload.filename = data, f"dream.{file_extension(fmt)}"
             upload.embed.set_image(url=f"attachment://{upload.filename}")
             try:
-                await answer.deliver(upload)
+                return await answer.deliver(upload)
             except discord.HTTPException as again:
                 if is_too_large(again):
-                    raise DreamError(
-                        "The dream came out too large to upload here; try a smaller size."
-                    ) from None
+                    raise DreamError(TOO_LARGE) from None
                 raise
 
-    async def _charge(self, job_id: str, *, queue_s: float, run_s: float) -> None:
+    async def _charge(self, job_id: str, **details: Any) -> None:
         try:
-            await self.quota.charge(job_id, queue_s=queue_s, run_s=run_s)
+            await self.quota.charge(job_id, **details)
         except Exception:  # noqa: BLE001 - the dream stands; settle the ledger later
             log.exception("job %s: charge failed; retrying in the background", job_id)
-            task = asyncio.create_task(self._charge_later(job_id, queue_s, run_s))
+            task = asyncio.create_task(self._charge_later(job_id, details))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _charge_later(self, job_id: str, queue_s: float, run_s: float) -> None:
+    async def _charge_later(self, job_id: str, details: dict[str, Any]) -> None:
         for wait in CHARGE_RETRIES_S:
             await asyncio.sleep(wait)
             try:
-                await self.quota.charge(job_id, queue_s=queue_s, run_s=run_s)
+                await self.quota.charge(job_id, **details)
                 log.info("job %s: charged after a retry", job_id)
                 return
             except Exception as err:  # noqa: BLE001

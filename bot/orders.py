@@ -29,6 +29,7 @@ from bot.flow import DreamFlow, DreamOrder, Requester
 from bot.guilds import ChannelRef, GuildDirectory, GuildSettings, member_role_ids
 from bot.intake import HeldImage, Intake
 from bot.metrics import BotMetrics
+from bot.params import animated, frames_of
 from bot.quota import QuotaService
 from bot.settings import Settings
 from bot.store import Source
@@ -113,7 +114,9 @@ class OrderDesk:
         try:
             guild.check_channel(trigger.channel)
             plan = choose(guild)
-            await self._peek_quota(trigger)
+            # an animation's price is known once its image is (below); a zoom's is close
+            estimate = self.quota.units_for(plan.params.frames or 16) if plan.params.animate else 1
+            await self._peek_quota(trigger, estimate)
         except DreamError as err:
             await self._refuse(trigger, err)
             return None
@@ -137,8 +140,11 @@ class OrderDesk:
             trigger.channel.id,
             member_role_ids(trigger.user, trigger.guild_id),
         )
+        engine = self.settings.engine
+        params = animated(plan.params, image, engine, guild)
+        units = self.quota.units_for(frames_of(params, image, engine))
         notes = (*plan.notes, *notes)
-        order = DreamOrder(requester, image, plan.params, trigger.source, notes, guide)
+        order = DreamOrder(requester, image, params, trigger.source, notes, guide, units)
         return self.flow.start(order, answer)
 
     async def _fetch_failed(self, answer: Answer, err: BaseException, what: str = "") -> None:
@@ -148,9 +154,11 @@ class OrderDesk:
 
     # --- steps -------------------------------------------------------------------------------
 
-    async def _peek_quota(self, trigger: Trigger) -> None:
+    async def _peek_quota(self, trigger: Trigger, units: int) -> None:
         roles = member_role_ids(trigger.user, trigger.guild_id)
-        peek = self.quota.peek(user_id=trigger.user.id, guild_id=trigger.guild_id, role_ids=roles)
+        peek = self.quota.peek(
+            user_id=trigger.user.id, guild_id=trigger.guild_id, role_ids=roles, units=units
+        )
         try:
             refusal = await asyncio.wait_for(peek, PEEK_BUDGET_S)
         except TimeoutError:

@@ -20,6 +20,7 @@ BAR_WIDTH = 12
 EMBED_TITLE = "DeepDream"
 SETTINGS_FIELD = "Settings"
 SOURCE_NAME = "source.jpg"  # the input, attached beside the dream: "before", and Re-roll's input
+SOURCE_PREFIX = "source."  # an animated input travels whole: source.gif, source.webp, ...
 GUIDE_NAME = "guide.jpg"  # a guided dream's guide, attached too, so Re-roll/Deeper keep it
 # "octaves 4 · steps 10 · strength 1.5 · jitter 32 · max side 1024[ · smooth 4][ · original
 # colours][ · guided]": the settings line, read back by buttons after a restart.
@@ -30,7 +31,14 @@ _NUMBERS = {
     "jitter": int,
     "max side": int,
     "smooth": int,
+    "frames": int,
+    "frame steps": int,
+    "fps": int,
+    "zoom": float,
+    "rotate": float,
+    "pan": int,
 }
+_WORDS = {"animate": ("zoom", "spin", "pan"), "as": ("gif", "mp4")}  # "animate zoom", "as gif"
 _FLAGS = {"original colours": ("colors", "original"), "guided": ("guided", True)}
 
 # --- while a dream runs -----------------------------------------------------------------------
@@ -53,8 +61,9 @@ def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
 
 def progress_text(progress: DreamProgress) -> str:
     fraction = progress.fraction
+    frame = f"frame {progress.frame}/{progress.frames} · " if progress.frames else ""
     return (
-        f"🌀 Dreaming… octave {progress.octave}/{progress.octaves} · "
+        f"🌀 Dreaming… {frame}octave {progress.octave}/{progress.octaves} · "
         f"step {progress.step}/{progress.steps}\n`{progress_bar(fraction)}` {fraction:.0%}"
     )
 
@@ -104,6 +113,12 @@ def reset_text(now: float) -> str:
 
 def user_daily_text(limit: int, now: float) -> str:
     return f"You've used your {dreams(limit)} for today; {reset_text(now)}."
+
+
+def costs_more_text(units: int, left: int) -> str:
+    return (
+        f"That costs {dreams(units)} and you have {dreams(left)} left today; ask for fewer frames."
+    )
 
 
 def user_concurrent_text(running: int) -> str:
@@ -190,6 +205,7 @@ def quota_me_text(
     concurrent_limit: int | None,
     resets_at: datetime,
     limit_source: str,
+    frames_per_dream: int = 4,
 ) -> str:
     if daily_limit is None:
         line = f"You have dreamed {used_today} times today; no daily limit here."
@@ -200,16 +216,18 @@ def quota_me_text(
     return (
         f"{line}\nRunning or queued: {in_flight}{at_once}"
         f"\nThe daily count resets {resets}. Limits from: {limit_source}."
+        f"\nA still costs 1 dream; an animation 1 + 1 per {frames_per_dream} frames after the first."
     )
 
 
 def dreamconfig_text(
-    channel_ids: tuple[int, ...], max_side: int, reaction_redream: bool, emoji: str
+    channel_ids: tuple[int, ...], max_side: int, reaction_redream: bool, emoji: str, frames: int
 ) -> str:
     where = channel_list(channel_ids) or "every channel"
     return (
         f"Dreams allowed in: {where}\nMax size: {max_side} px\n"
-        f"Reaction re-dream: {'on' if reaction_redream else 'off'} ({emoji})"
+        f"Reaction re-dream: {'on' if reaction_redream else 'off'} ({emoji})\n"
+        f"Animations: up to {frames} frames"
     )
 
 
@@ -231,6 +249,15 @@ def settings_line(params: DreamParams) -> str:
     if params.smooth:
         parts.append(f"smooth {params.smooth}")
     parts += [flag for flag, (key, value) in _FLAGS.items() if getattr(params, key) == value]
+    if params.animate:
+        parts.append(f"animate {params.animate}")
+    if params.animate or params.frames:
+        parts += [f"frames {params.frames or 16}", f"frame steps {params.frame_steps}"]
+        parts.append(f"fps {params.fps}")
+        parts += [f"{k} {getattr(params, k):g}" for k in ("zoom", "rotate", "pan")
+                  if getattr(params, k) is not None]  # fmt: skip
+    if params.output in ("gif", "mp4"):
+        parts.append(f"as {params.output}")
     return " · ".join(parts)
 
 
@@ -242,6 +269,9 @@ def _read_settings(line: str) -> dict[str, object]:
             values[key] = value
             continue
         name, _, number = part.rpartition(" ")
+        if name in _WORDS and number in _WORDS[name]:
+            values["animate" if name == "animate" else "output"] = number
+            continue
         if name in _NUMBERS:
             try:
                 values[name.replace(" ", "_")] = _NUMBERS[name](number)
@@ -257,8 +287,9 @@ def result_embed(
     requester_id: int,
     job_id: str,
     queue_s: float,
-    with_source: bool = False,
+    with_source: str | None = None,  # the source attachment's name
     notes: Iterable[str] = (),
+    units: int = 1,
 ) -> discord.Embed:
     """The settings of a finished dream; enough to dream it again after a restart."""
     embed = discord.Embed(title=EMBED_TITLE, description=f"Dreamed for <@{requester_id}>")
@@ -269,15 +300,20 @@ def result_embed(
         embed.add_field(name="Layer", value=f"`{params.layer}`")
     embed.add_field(name="Seed", value=str(result.seed))
     embed.add_field(name=SETTINGS_FIELD, value=settings_line(params), inline=False)
-    embed.add_field(name="Size", value=f"{result.width}×{result.height}")
+    size = f"{result.width}×{result.height}"
+    embed.add_field(
+        name="Size", value=size + (f", {result.frames} frames" if result.frames > 1 else "")
+    )
     time = f"{result.seconds:.1f} s" + (f" (+{queue_s:.0f} s queued)" if queue_s >= 1 else "")
     embed.add_field(name="Time", value=time)
+    if units > 1:
+        embed.add_field(name="Cost", value=f"{dreams(units)} (an animation)")
     all_notes = [*result.notes, *notes]
     if all_notes:
         embed.add_field(name="Notes", value="\n".join(all_notes)[:1000], inline=False)
     embed.set_image(url=f"attachment://{result_filename(result)}")
     if with_source:
-        embed.set_thumbnail(url=f"attachment://{SOURCE_NAME}")  # "before"
+        embed.set_thumbnail(url=f"attachment://{with_source}")  # "before"
     embed.set_footer(text=f"job {job_id}")
     return embed
 
@@ -340,8 +376,11 @@ def help_text(models: list[str]) -> str:
         "• `octaves:` scales to dream at (more = bigger patterns) · `steps:` per octave",
         "• `strength:` step size · `jitter:` random shift per step · `seed:` repeatable results",
         "• `size:` longest side of the result",
+        "• `animate:` zoom, spin or pan into the dream · `frames:` how many "
+        "(1 dream + 1 per 4 frames); animated GIF/WebP uploads come back animated",
         "Buttons under a dream: **Dream deeper** (dream the result again), **Re-roll** "
-        "(another layer and seed), **Delete**. Right-click an image → Apps → **Dream this image**.",
+        "(another layer and seed), **Animate** (zoom into it), **Delete**. "
+        "Right-click an image → Apps → **Dream this image**.",
         "",
     ]
     for name in models:

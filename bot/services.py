@@ -50,7 +50,7 @@ class Services:
         settings: Settings,
         client: discord.Client,
         *,
-        buttons: Callable[[int], discord.ui.View],
+        buttons: Callable[..., discord.ui.View],
         metrics: BotMetrics,
         backend: DreamBackend | None = None,
         store: Store | None = None,

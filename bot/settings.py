@@ -57,6 +57,7 @@ class QuotaConfig(BaseModel):
     guild_daily: Annotated[int, Field(ge=0)] = 0
     guild_concurrent: Annotated[int, Field(ge=0)] = 0
     cooldown_s: Annotated[float, Field(ge=0)] = 0.0
+    frames_per_dream: Annotated[int, Field(ge=1)] = 4  # an animation: 1 + a dream per this many
 
 
 class IntakeConfig(BaseModel):

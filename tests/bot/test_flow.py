@@ -99,13 +99,15 @@ def make_flow(backend, quota, **kw) -> DreamFlow:
         quota=quota,
         metrics=BotMetrics(),
         progress_interval_s=kw.pop("interval", 0.5),
-        buttons=lambda _uid: discord.ui.View(timeout=None),
+        buttons=lambda _uid, still=True: discord.ui.View(timeout=None),
         **kw,
     )
 
 
 def _order(budget: ByteBudget | None = None):
-    image = HeldImage(png(), b"source-jpeg", budget)
+    image = HeldImage(png(), b"source-jpeg")
+    if budget is not None:
+        image.count_against(budget)
     params = make_params(model="tiny", layer="relu1", max_side=64)
     return DreamOrder(Requester(1, 2, 3), image, params, "slash")
 
@@ -144,7 +146,6 @@ async def test_success_charges_once_and_sends_the_dream_with_its_source(quota):
     budget = ByteBudget(10**9)
     backend, answer = ScriptedBackend(_events(), _result(png())), RecordingAnswer(500_000)
     order = _order(budget)
-    budget.take(order.image.size)
     assert await make_flow(backend, quota).run(order, answer) is not None
     # the source image travels with the dream, so the dream gets the rest of the upload limit
     assert backend.requests[0].output_max_bytes == 500_000 - len(b"source-jpeg")

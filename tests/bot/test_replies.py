@@ -34,7 +34,7 @@ def test_embed_round_trip_keeps_every_setting():
         max_side=96,
     )
     embed = replies.result_embed(
-        _result(), params, requester_id=42, job_id="abc", queue_s=3.0, with_source=True,
+        _result(), params, requester_id=42, job_id="abc", queue_s=3.0, with_source="source.jpg",
         notes=("the original was gone",),
     )  # fmt: skip
     back = replies.params_from_embed(embed)

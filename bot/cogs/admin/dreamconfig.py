@@ -31,6 +31,7 @@ class DreamConfigCommand(commands.Cog, name="DreamConfig"):
         max_size="longest side of results on this server",
         reaction_redream="re-dream images people react to",
         emoji="the reaction that re-dreams",
+        max_frames="frames of an animation, at most, on this server",
     )
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
@@ -44,6 +45,7 @@ class DreamConfigCommand(commands.Cog, name="DreamConfig"):
         max_size: app_commands.Range[int, 64, 8192] | None = None,
         reaction_redream: bool | None = None,
         emoji: str | None = None,
+        max_frames: app_commands.Range[int, 2, 240] | None = None,
     ) -> None:
         guild_id = interaction.guild_id or 0
         guilds = self.services.guilds
@@ -59,9 +61,15 @@ class DreamConfigCommand(commands.Cog, name="DreamConfig"):
             changes["reaction_redream"] = reaction_redream
         if emoji:
             changes["reaction_emoji"] = emoji.strip()
+        if max_frames is not None:
+            changes["max_frames"] = max_frames
         saved = await guilds.update(guild_id, **changes)
-        cap = saved.side_cap(self.services.settings.engine.max_side_cap)
+        engine = self.services.settings.engine
         text = replies.dreamconfig_text(
-            saved.allowed_channel_ids, cap, saved.reaction_redream, saved.reaction_emoji
+            saved.allowed_channel_ids,
+            saved.side_cap(engine.max_side_cap),
+            saved.reaction_redream,
+            saved.reaction_emoji,
+            saved.frame_cap(engine.max_animation_frames),
         )
         await interaction.response.send_message(text, ephemeral=True)

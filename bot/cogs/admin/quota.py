@@ -47,6 +47,7 @@ class QuotaCommands(commands.Cog, name="Quota"):
             concurrent_limit=st.concurrent_limit,
             resets_at=st.resets_at,
             limit_source=st.limit_source,
+            frames_per_dream=self.services.settings.quota.frames_per_dream,
         )
         await interaction.response.send_message(text, ephemeral=True)
 

@@ -53,11 +53,14 @@ class DreamCommands(commands.Cog, name="Dream"):
         target_class="dream a thing instead of a layer, e.g. banana",
         smooth="1-8: softer, more colourful dreams (0 = classic)",
         colors="keep the photo's colours (original) or let the dream recolour it",
+        animate="make an animation: zoom into the dream, spin, or pan",
+        frames="frames of the animation (costs 1 dream + 1 per 4 frames)",
     )
     @app_commands.rename(target_class="class")
     @app_commands.choices(
         preset=[app_commands.Choice(name=p, value=p) for p in PRESETS],
         colors=[app_commands.Choice(name=c, value=c) for c in ("dream", "original")],
+        animate=[app_commands.Choice(name=m, value=m) for m in ("zoom", "spin", "pan")],
     )
     @app_commands.guild_only()
     async def dream(
@@ -77,6 +80,8 @@ class DreamCommands(commands.Cog, name="Dream"):
         target_class: str | None = None,
         smooth: app_commands.Range[int, 0, MAX_SMOOTH] | None = None,
         colors: str | None = None,
+        animate: str | None = None,
+        frames: app_commands.Range[int, 2, 64] | None = None,
     ) -> None:
         def choose(guild: GuildSettings) -> Plan:
             pick_image_attachment([image])
@@ -85,7 +90,8 @@ class DreamCommands(commands.Cog, name="Dream"):
             params = build_params(
                 self.engine, guild, model=model, layer=layer, preset=preset, size=size,
                 octaves=octaves, steps=steps, strength=strength, jitter=jitter, seed=seed,
-                target_class=target_class, smooth=smooth, colors=colors,
+                target_class=target_class, smooth=smooth, colors=colors, animate=animate,
+                frames=frames,
                 guided=True if guide is not None else None,
             )  # fmt: skip
             guide_ref = ImageRef(guide.url, guide.size) if guide else None
