@@ -89,11 +89,8 @@ async def test_a_slash_command_with_an_image_dreams_and_keeps_its_progress_edits
     )
     view = sandbox.bridge.message(msg)
     assert view["embeds"][0]["image"]["url"].startswith("/attachments/")
-    assert [c["custom_id"].split(":")[1] for c in view["components"][0]["components"]] == [
-        "deeper",
-        "reroll",
-        "delete",
-    ]
+    actions = {c["custom_id"].split(":")[1] for c in view["components"][0]["components"]}
+    assert {"deeper", "reroll", "delete"} <= actions  # the buttons, whatever else the bot adds
     statuses = [v["content"] for v in view["history"]]
     assert any("Queued" in s or "Dreaming" in s for s in statuses), statuses
     async with http.get(view["embeds"][0]["image"]["url"]) as resp:
