@@ -17,6 +17,7 @@ import pytest_asyncio
 from PIL import Image
 
 from bot.client import DreamBot
+from bot.localdiscord.server import FakeDiscord
 from bot.settings import (
     DiscordConfig,
     HealthConfig,
@@ -26,7 +27,6 @@ from bot.settings import (
     StoreConfig,
 )
 from dreamcore.config import EngineConfig, PoolConfig
-from tests.fakediscord.server import FakeDiscord
 from tests.gates import ENV, Gate
 from tests.gates import HANDLER as GATED_HANDLER
 

@@ -5,6 +5,7 @@ import signal
 
 import pytest_asyncio
 
+from bot.localdiscord.server import FakeDiscord
 from tests.bot.conftest import (
     E2E,
     RunningBot,
@@ -15,7 +16,6 @@ from tests.bot.conftest import (
     png_bytes,
     wait_ledger,
 )
-from tests.fakediscord.server import FakeDiscord
 from tests.gates import gated_png
 
 pytestmark = E2E

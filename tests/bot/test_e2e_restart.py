@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bot.localdiscord.server import FakeDiscord
 from tests.bot.conftest import has_file, png_bytes
-from tests.fakediscord.server import FakeDiscord
 from tests.gates import HANDLER as GATED_HANDLER
 from tests.gates import Gate, gated_png
 

@@ -35,7 +35,7 @@ def interaction_base(
 ) -> dict[str, Any]:
     ch = state.channels.get(_id(channel)) if channel is not None else state.channel
     if ch is None:
-        raise KeyError(f"fakediscord: unknown channel {channel!r}")
+        raise KeyError(f"localdiscord: unknown channel {channel!r}")
     member = state.member_payload(user, with_permissions=True)
     gid = state.guild["id"]
     return {

@@ -26,7 +26,7 @@ from .rest import Rest, react
 from .state import FakeState
 from .webhooks import Webhooks
 
-log = logging.getLogger("fakediscord")
+log = logging.getLogger("localdiscord")
 
 
 class FakeDiscord:
@@ -37,14 +37,18 @@ class FakeDiscord:
         filesize_limit: int = 10 * 1024 * 1024,
         bot_permissions: int = P.BOT_PERMISSIONS,
         ack_deadline: float | None = None,
+        token_lifetime: float | None = None,
     ):
         """`ack_deadline`: seconds within which an interaction must be acknowledged (Discord: 3);
-        None = not enforced (the record's `ack_latency` still tells how long it took)."""
+        None = not enforced (the record's `ack_latency` still tells how long it took).
+        `token_lifetime`: seconds an interaction token works (Discord: 900); None = until
+        `expire_token`."""
         self.state = FakeState(
             allow_message_content=allow_message_content,
             filesize_limit=filesize_limit,
             bot_permissions=bot_permissions,
             ack_deadline=ack_deadline,
+            token_lifetime=token_lifetime,
         )
         self.gateway = Gateway(self.state, gateway_url=lambda: self.gateway_url)
         self.state.dispatch = self.gateway.dispatch
@@ -236,6 +240,12 @@ class FakeDiscord:
     def dump(self) -> str:
         return self.state.dump()
 
+    def listen(self, listener: Callable[[str, Any], None]) -> Callable[[], None]:
+        """Call `listener(kind, obj)` on every change, in order (see FakeState.listeners).
+        Returns a function that stops listening."""
+        self.state.listeners.append(listener)
+        return lambda: self.state.listeners.remove(listener)
+
     async def request_reconnect(self) -> None:
         await self.gateway.request_reconnect()
 
@@ -244,6 +254,7 @@ class FakeDiscord:
         await self.wait_until_ready()
         rec = InteractionRecord(self.state, payload)
         self.state.interactions[rec.id] = rec
+        self.state.emit("interaction", rec)
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return rec
 
@@ -368,7 +379,7 @@ class FakeDiscord:
         mid = inject._id(message_id)
         msg = self.state.messages.get(mid)
         if msg is None:
-            raise KeyError(f"fakediscord: no message {mid}")
+            raise KeyError(f"localdiscord: no message {mid}")
         event = await react(self.state, self.gateway, msg, emoji, user)
         self.state.notify()
         return event
