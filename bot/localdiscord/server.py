@@ -267,9 +267,11 @@ class FakeDiscord:
         channel: Any = None,
         attachments: dict[str, tuple[str, bytes, str]] | None = None,
         subcommand: str | None = None,
+        where: str = "guild",
     ) -> InteractionRecord:
-        """Invoke `/name` (`name="quota set"` or `subcommand="set"` for subcommands)."""
-        payload = inject.interaction_base(self.state, 2, user, channel)
+        """Invoke `/name` (`name="quota set"` or `subcommand="set"` for subcommands); `where`:
+        see `inject.interaction_base` (the bot's server, or a user install elsewhere)."""
+        payload = inject.interaction_base(self.state, 2, user, channel, where)
         payload["data"] = inject.build_command_data(
             self.state, name, options, subcommand=subcommand, attachments=attachments
         )
@@ -298,10 +300,18 @@ class FakeDiscord:
         return rec.choices or []
 
     async def context_menu(
-        self, name: str, message: dict[str, Any], *, user: dict[str, Any], channel: Any = None
+        self,
+        name: str,
+        message: dict[str, Any],
+        *,
+        user: dict[str, Any],
+        channel: Any = None,
+        where: str = "guild",
     ) -> InteractionRecord:
         """Message context-menu command on `message` (a stored message dict, or any with `id`)."""
-        payload = inject.interaction_base(self.state, 2, user, channel or message.get("channel_id"))
+        payload = inject.interaction_base(
+            self.state, 2, user, channel or message.get("channel_id"), where
+        )
         payload["data"] = inject.context_menu_data(self.state, name, 3, message)
         return await self._dispatch_interaction(payload)
 
@@ -316,6 +326,21 @@ class FakeDiscord:
         self, message: dict[str, Any], custom_id: str, *, user: dict[str, Any]
     ) -> InteractionRecord:
         return await self._component(message, {"custom_id": custom_id, "component_type": 2}, user)
+
+    def user_installed_message(
+        self, author: dict[str, Any], attachments: list[tuple[str, bytes, str]], where: str
+    ) -> dict[str, Any]:
+        """A message with images where the bot is not (a group DM: `private`, another server:
+        `elsewhere`); nothing reaches the bot's gateway, but "Dream this image" works on it."""
+        from .records import UploadedFile
+
+        channel = inject.interaction_base(self.state, 2, author, None, where)["channel_id"]
+        files = [
+            UploadedFile(f"files[{i}]", fn, ct, data)
+            for i, (fn, data, ct) in enumerate(attachments)
+        ]
+        u = copy.deepcopy(author.get("user", author))
+        return copy.deepcopy(self.state.create_message(channel, u, {"content": ""}, files))
 
     async def select(
         self,
@@ -337,7 +362,9 @@ class FakeDiscord:
     ) -> InteractionRecord:
         stored = self.state.messages.get(str(message["id"]))
         msg = P.public(stored if stored is not None else message)
-        payload = inject.interaction_base(self.state, 3, user, msg["channel_id"])
+        payload = inject.interaction_base(
+            self.state, 3, user, msg["channel_id"], self.state.place_of(msg["channel_id"])
+        )
         payload["data"] = data
         payload["message"] = msg
         return await self._dispatch_interaction(payload)

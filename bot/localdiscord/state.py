@@ -71,6 +71,8 @@ class FakeState:
         # Channels the bot cannot view: its REST calls there get 403 Missing Access (interaction
         # callbacks and webhooks still work, as on Discord).
         self.hidden_channels: set[str] = set()
+        self.foreign_channels: dict[str, dict[str, Any]] = {}  # see foreign_channel()
+        self.foreign_guild_id = P.snowflake()  # a server with the user-installed app, not the bot
         self.unhandled: list[str] = []  # "METHOD /path" the fake has no route for
         self.errors: list[str] = []  # handler exceptions (answered with 400)
         self._waiters: set[asyncio.Future[None]] = set()
@@ -103,6 +105,27 @@ class FakeState:
         if self.dispatch is not None:  # a connected bot learns of it as from Discord
             self.spawn(self.dispatch("CHANNEL_CREATE", copy.deepcopy(ch)))
         return ch
+
+    def foreign_channel(self, kind: int, **fields: Any) -> dict[str, Any]:
+        """A channel the bot is not in (a group DM, a server without the bot): the bot's REST
+        calls there get 404, and nothing said there reaches its gateway."""
+        if kind == 0:  # a server's text channel
+            guild_id = fields.pop("guild_id")
+            ch = P.text_channel(P.snowflake(), guild_id, "elsewhere", position=0) | fields
+        else:
+            ch = {"id": P.snowflake(), "type": kind, "name": "elsewhere", "flags": 0, **fields}
+        self.foreign_channels[ch["id"]] = ch
+        self.channel_messages[ch["id"]] = []
+        return ch
+
+    def place_of(self, channel_id: str) -> str:
+        """Where a channel is, as `inject.interaction_base` names it."""
+        if channel_id in self.dm_channels:
+            return "dm"
+        ch = self.foreign_channels.get(channel_id)
+        if ch is not None:
+            return "private" if ch["type"] in (1, 3) else "elsewhere"
+        return "guild"
 
     def dm_channel_for(self, user_id: str) -> dict[str, Any]:
         for ch in self.dm_channels.values():

@@ -73,8 +73,13 @@ class Webhooks:
         return msg
 
     async def _announce(self, event: str, msg: dict[str, Any]) -> None:
-        if not msg["flags"] & P.MESSAGE_FLAG_EPHEMERAL:
-            await self.gateway.dispatch(event, msg)
+        # ephemeral messages, and anything where the bot is not, never reach its gateway
+        if (
+            msg["flags"] & P.MESSAGE_FLAG_EPHEMERAL
+            or msg["channel_id"] in self.state.foreign_channels
+        ):
+            return
+        await self.gateway.dispatch(event, msg)
 
     def _target(self, rec: InteractionRecord, mid: str) -> dict[str, Any]:
         mid = rec.original_id if mid == "@original" else mid

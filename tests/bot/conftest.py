@@ -182,7 +182,10 @@ def button(message: dict, action: str) -> str:
 def has_file(message: dict | None) -> bool:
     """The message carries a dream (progress previews, `preview.jpg`, don't count)."""
     attachments = (message or {}).get("attachments") or []
-    return any(a.get("data") and a["filename"].startswith("dream.") for a in attachments)
+    return any(
+        a.get("data") and a["filename"].removeprefix("SPOILER_").startswith("dream.")
+        for a in attachments
+    )
 
 
 async def finished_result(rec, timeout: float = 60.0) -> dict:
