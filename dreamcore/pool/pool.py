@@ -1,15 +1,17 @@
-"""LocalPool: a bounded FIFO queue of dreams, fed to worker processes on this machine.
+"""A bounded FIFO queue of dreams fed to a set of workers (WorkerPool), and LocalPool: the
+workers are processes on this machine.
 
 Everything here runs on the event loop thread, so the bookkeeping needs no locks: pipes are served
 by link threads, processes are the Supervisor's, timeouts and grace periods are loop timers, and a
-crash arrives as a callback from the link's sentinel watch.
+crash arrives as a callback from the link's sentinel watch. WorkerPool knows jobs, not processes:
+another kind of worker set (Ray actors, dreamcore.pool.ray_backend) plugs in through `Workers`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import (
@@ -31,7 +33,28 @@ DEFAULT_HANDLER = "dreamcore.engine.dreamer:Dreamer"
 CHILD_SLACK_S = 1.0  # the child's own deadline is only a backstop: the parent's timer fires first
 
 
-class LocalPool:
+class Workers(Protocol):
+    """What WorkerPool needs of its worker set (the Supervisor's processes, or Ray actors).
+
+    Its workers have `state`, `job`, `pid`, a `dead` future, `take(job, run)` and `release()`
+    (see supervisor.Worker); it reports through the callbacks WorkerPool hands to `_make_workers`.
+    """
+
+    slots: list[Any]  # one per planned worker
+    workers: set[Any]  # every live worker
+    restarts: int
+
+    def idle(self) -> Any | None: ...
+    def running(self, job: Job) -> Any | None: ...
+    def count(self, *states: str) -> int: ...
+    def pids(self) -> list[int]: ...
+    def stop_job(self, worker: Any, job: Job) -> None: ...
+    async def shutdown(self, grace: float) -> None: ...
+
+
+class WorkerPool:
+    """The queue, positions, timeouts, cancels, retries and drain; subclasses bring the workers."""
+
     def __init__(
         self, pool: PoolConfig, engine: EngineConfig, handler: str = DEFAULT_HANDLER
     ) -> None:
@@ -40,21 +63,21 @@ class LocalPool:
         self.config = pool
         self._state: Literal["new", "starting", "running", "closing", "closed"] = "new"
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._workers = Supervisor(
-            pool,
-            engine,
-            handler,
-            on_ready=lambda _: self._dispatch(),
-            on_message=self._on_message,
-            on_died=self._on_died,
-        )
+        self._workers = self._make_workers(pool, engine, handler)
         self._queue: deque[Job] = deque()
         self._live: dict[str, Job] = {}  # unfinished jobs by id
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._counts = dict(done=0, failed=0, cancelled=0, timed_out=0)
         self._busy_seconds = 0.0
 
-    async def __aenter__(self) -> LocalPool:
+    def _make_workers(self, pool: PoolConfig, engine: EngineConfig, handler: str) -> Workers:
+        raise NotImplementedError
+
+    async def _start_workers(self) -> None:
+        """Start the workers and wait until they are warm; raise the start error if none is."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> WorkerPool:
         await self.start()
         return self
 
@@ -70,8 +93,7 @@ class LocalPool:
         self._loop = asyncio.get_running_loop()
         self._state = "starting"
         try:
-            devices = await plan_devices(self.config, self._workers.engine)
-            await self._workers.start(devices, threads_per_worker(self.config, len(devices)))
+            await self._start_workers()
         except BaseException:
             await self.close(timeout=0)
             raise
@@ -108,7 +130,7 @@ class LocalPool:
         )
 
     def worker_pids(self) -> list[int]:
-        """Pids of the worker processes alive now (starting ones included)."""
+        """Pids of the workers alive now."""
         return self._workers.pids()
 
     async def close(self, timeout: float | None = None) -> None:
@@ -189,10 +211,20 @@ class LocalPool:
             self._renumber()
             self._dispatch()
             return
-        message = (
-            f"The dream worker stopped unexpectedly (exit code {exitcode}) during job {job.id}."
-        )
+        code = "" if exitcode is None else f" (exit code {exitcode})"
+        message = f"The dream worker stopped unexpectedly{code} during job {job.id}."
         self._fail(job, WorkerCrashed(message))
+
+    def _on_lost(self, worker: Any, job: Job | None) -> None:
+        """The worker was gone before it began `job`: the job runs elsewhere, first in line."""
+        if job is None or job.state != "running" or self._state not in ("starting", "running"):
+            self._on_died(worker, job, None)
+            return
+        self._cancel_timer(job)
+        job.attempts -= 1  # this one never ran
+        self._queue.appendleft(job)
+        self._renumber()
+        self._dispatch()
 
     def _cancel(self, job: Job) -> None:
         if job.state == "queued" and job in self._queue:
@@ -240,3 +272,27 @@ class LocalPool:
         timer = self._timers.pop(job.id, None)
         if timer is not None:
             timer.cancel()
+
+
+class LocalPool(WorkerPool):
+    """Worker processes on this machine: one per GPU, or `cpu_workers` CPU workers."""
+
+    def _make_workers(self, pool: PoolConfig, engine: EngineConfig, handler: str) -> Supervisor:
+        return Supervisor(
+            pool,
+            engine,
+            handler,
+            on_ready=lambda _: self._dispatch(),
+            on_message=self._on_message,
+            on_died=self._on_died,
+        )
+
+    async def _start_workers(self) -> None:
+        workers = self._workers
+        assert isinstance(workers, Supervisor)
+        devices = await plan_devices(self.config, workers.engine)
+        await workers.start(devices, threads_per_worker(self.config, len(devices)))
+
+    async def __aenter__(self) -> LocalPool:
+        await self.start()
+        return self
