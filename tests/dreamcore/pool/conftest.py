@@ -1,17 +1,27 @@
+"""Pool fixtures. The contract tests take `make_pool`, which runs them once per backend: `local`
+(worker processes) and `ray` (actors on the session's local Ray cluster, see raycluster.py), so
+the two backends cannot drift apart. `pytest -k ray` runs the Ray half."""
+
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dreamcore.config import EngineConfig, PoolConfig
-from dreamcore.pool import LocalPool
+from dreamcore.pool import make_backend
+from dreamcore.pool.pool import WorkerPool
 from dreamcore.request import DreamRequest
 from tests.dreamcore.pool.handlers import script
 
 HANDLERS = "tests.dreamcore.pool.handlers:"
 ENGINE = EngineConfig(device="cpu")
+BACKENDS = ("local", "ray")
 
 
 def pool_config(**overrides: object) -> PoolConfig:
@@ -40,15 +50,79 @@ def pid_gone(pid: int) -> bool:
     return "\nState:\tZ" in status
 
 
-MakePool = Callable[..., Awaitable[LocalPool]]
+async def wait_until(condition: Callable[[], bool], what: str, limit: float = 30.0) -> None:
+    """Wait for something the test cannot be told about directly (a process reaped, a cluster
+    change noticed). `limit` only turns a hang into a failure; nothing is timed."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for: {what}")
+        await asyncio.sleep(0.02)
+
+
+async def all_gone(pids: list[int]) -> None:
+    # A local worker is reaped by close(); Ray reaps a killed actor's process a moment later.
+    await wait_until(lambda: all(pid_gone(pid) for pid in pids), f"workers {pids} to exit")
+
+
+def cores(backend: str) -> int:
+    """The CPUs a backend shares among its CPU workers (this machine, or the biggest Ray node)."""
+    if backend == "local":
+        return os.cpu_count() or 1
+    import ray
+
+    return int(max(n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    pytest.importorskip("ray", reason="the Ray backend needs `pip install dreambot[ray]`")
+    from tests.dreamcore.pool.raycluster import session_cluster
+
+    with session_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "ray":
+        request.getfixturevalue("ray_cluster")
+    return request.param
+
+
+def new_pool(backend: str, handler: str = "SleepyHandler", **overrides: object) -> WorkerPool:
+    pool = make_backend(pool_config(backend=backend, **overrides), ENGINE, HANDLERS + handler)
+    assert isinstance(pool, WorkerPool)
+    return pool
+
+
+MakePool = Callable[..., Awaitable[WorkerPool]]
 
 
 @pytest.fixture
-async def make_pool() -> AsyncIterator[MakePool]:
-    pools: list[LocalPool] = []
+async def make_pool(backend: str) -> AsyncIterator[MakePool]:
+    pools: list[WorkerPool] = []
 
-    async def make(handler: str = "SleepyHandler", **overrides: object) -> LocalPool:
-        pool = LocalPool(pool_config(**overrides), ENGINE, HANDLERS + handler)
+    async def make(handler: str = "SleepyHandler", **overrides: object) -> WorkerPool:
+        pool = new_pool(backend, handler, **overrides)
+        pools.append(pool)
+        await pool.start()
+        return pool
+
+    yield make
+    for pool in pools:
+        pids = pool.worker_pids()
+        await pool.close(timeout=1.0)
+        await all_gone(pids)
+
+
+@pytest.fixture
+async def make_local_pool() -> AsyncIterator[MakePool]:
+    """For what only LocalPool has (process exit codes, the Supervisor's restart backoff)."""
+    pools: list[WorkerPool] = []
+
+    async def make(handler: str = "SleepyHandler", **overrides: object) -> WorkerPool:
+        pool = new_pool("local", handler, **overrides)
         pools.append(pool)
         await pool.start()
         return pool
@@ -58,3 +132,9 @@ async def make_pool() -> AsyncIterator[MakePool]:
         pids = pool.worker_pids()
         await pool.close(timeout=1.0)
         assert all(pid_gone(pid) for pid in pids), f"workers left behind: {pids}"
+
+
+@pytest.fixture
+def hold(tmp_path: Path) -> Path:
+    """A gate for held jobs (`request(hold=str(hold))`); handlers.release(hold) opens it."""
+    return tmp_path / "release"

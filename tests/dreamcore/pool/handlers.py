@@ -2,6 +2,10 @@
 
 A request's image bytes are a JSON script telling the handler what to do, so one pool can run
 ordinary jobs, crash, hang or fail on demand. No torch here: workers start fast.
+
+`hold`: a file path; after its first step (and its progress event) a job waits until that file
+exists, checking should_stop meanwhile, so a test decides when a job may go on (release())
+instead of guessing how long it takes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ def expected_digest(image: bytes) -> bytes:
     return hashlib.sha256(image).digest()
 
 
+def release(hold: Path) -> None:
+    """Let every job held on `hold` go on."""
+    hold.touch()
+
+
 class SleepyHandler:
     """`steps` steps of `sleep` s each, a DreamProgress per step; honours should_stop."""
 
@@ -48,8 +57,9 @@ class SleepyHandler:
         t0 = time.perf_counter()
         s = json.loads(request.image)
         steps, sleep = s.get("steps", 3), s.get("sleep", 0.02)
+        stoppable = not (self.ignore_stop or s.get("ignore_stop"))
         for step in range(1, steps + 1):
-            if should_stop() and not (self.ignore_stop or s.get("ignore_stop")):
+            if should_stop() and stoppable:
                 raise DreamCancelled("stopped")
             if step == s.get("crash_at") and self._should_crash(s):
                 if s.get("crash") == "exit":
@@ -58,6 +68,8 @@ class SleepyHandler:
             self._fail_if_asked(s, request)
             time.sleep(sleep)
             on_progress(DreamProgress(octave=1, octaves=1, step=step, steps=steps))
+            if step < steps:
+                self._wait_for_release(s.get("hold"), should_stop if stoppable else lambda: False)
         return DreamResult(
             image=expected_digest(request.image),
             format="png",
@@ -76,6 +88,13 @@ class SleepyHandler:
                 f"warmed={','.join(self.warmed)}",
             ),
         )
+
+    @staticmethod
+    def _wait_for_release(hold: str | None, should_stop: Callable[[], bool]) -> None:
+        while hold is not None and not Path(hold).exists():
+            if should_stop():
+                raise DreamCancelled("stopped")
+            time.sleep(0.005)
 
     @staticmethod
     def _should_crash(s: dict) -> bool:
@@ -120,3 +139,12 @@ class WarmFailsOnceBrokenHandler(SleepyHandler):
     def warm(self, models: tuple[str, ...]) -> None:
         if Path(os.environ["DREAMBOT_TEST_BREAK_WARM"]).exists():
             raise WeightsUnavailable("weights vanished")
+
+
+class WhereHandler(SleepyHandler):
+    """Also says which GPU the worker was given (CUDA_VISIBLE_DEVICES, as Ray sets it)."""
+
+    def run(self, request, on_progress, should_stop):  # type: ignore[no-untyped-def]
+        result = super().run(request, on_progress, should_stop)
+        gpu = f"gpu={os.environ.get('CUDA_VISIBLE_DEVICES')}"
+        return result.model_copy(update={"notes": (*result.notes, gpu)})
