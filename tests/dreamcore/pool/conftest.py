@@ -5,6 +5,7 @@ the two backends cannot drift apart. `pytest -k ray` runs the Ray half."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -29,7 +30,7 @@ def pool_config(**overrides: object) -> PoolConfig:
         workers=1,
         queue_size=32,
         job_timeout_s=20.0,
-        cancel_grace_s=0.5,
+        cancel_grace_s=10.0,  # a handler that honours cancel stops long before; stubborn: 0.3
         shutdown_timeout_s=5.0,
         start_timeout_s=60.0,
         warm_models=("tiny",),
@@ -99,8 +100,9 @@ def new_pool(backend: str, handler: str = "SleepyHandler", **overrides: object) 
 MakePool = Callable[..., Awaitable[WorkerPool]]
 
 
-@pytest.fixture
-async def make_pool(backend: str) -> AsyncIterator[MakePool]:
+@contextlib.asynccontextmanager
+async def pools_of(backend: str) -> AsyncIterator[MakePool]:
+    """make(handler, **config) starts a pool; all are closed, their workers gone, at the end."""
     pools: list[WorkerPool] = []
 
     async def make(handler: str = "SleepyHandler", **overrides: object) -> WorkerPool:
@@ -109,29 +111,32 @@ async def make_pool(backend: str) -> AsyncIterator[MakePool]:
         await pool.start()
         return pool
 
-    yield make
-    for pool in pools:
-        pids = pool.worker_pids()
-        await pool.close(timeout=1.0)
-        await all_gone(pids)
+    try:
+        yield make
+    finally:
+        for pool in pools:
+            pids = pool.worker_pids()
+            await pool.close(timeout=1.0)
+            await all_gone(pids)
+
+
+@pytest.fixture
+async def make_pool(backend: str) -> AsyncIterator[MakePool]:
+    async with pools_of(backend) as make:
+        yield make
 
 
 @pytest.fixture
 async def make_local_pool() -> AsyncIterator[MakePool]:
     """For what only LocalPool has (process exit codes, the Supervisor's restart backoff)."""
-    pools: list[WorkerPool] = []
+    async with pools_of("local") as make:
+        yield make
 
-    async def make(handler: str = "SleepyHandler", **overrides: object) -> WorkerPool:
-        pool = new_pool("local", handler, **overrides)
-        pools.append(pool)
-        await pool.start()
-        return pool
 
-    yield make
-    for pool in pools:
-        pids = pool.worker_pids()
-        await pool.close(timeout=1.0)
-        assert all(pid_gone(pid) for pid in pids), f"workers left behind: {pids}"
+@pytest.fixture
+async def make_ray_pool(ray_cluster: Any) -> AsyncIterator[MakePool]:
+    async with pools_of("ray") as make:
+        yield make
 
 
 @pytest.fixture

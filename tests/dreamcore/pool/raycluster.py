@@ -20,13 +20,16 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def ray_env(tmp: str) -> dict[str, str]:
-    """The environment for a Ray of the tests' own (also given to `ray start` subprocesses)."""
+    """The environment for a Ray of the tests' own, with a token of its own."""
     path = os.environ.get("PYTHONPATH")
     return {
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_AUTH_MODE": "token",
-        "RAY_AUTH_TOKEN": os.environ.get("RAY_AUTH_TOKEN") or secrets.token_hex(16),
+        "RAY_AUTH_TOKEN": secrets.token_hex(16),
         "RAY_TMPDIR": tmp,
+        # Ray nices its workers (15): on a machine busy with other work they starve for minutes
+        # and miss Ray's registration timeout. Tests want them as prompt as local workers.
+        "RAY_worker_niceness": "0",
         # actors import the test handlers (tests.dreamcore.pool.handlers) from the checkout
         "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT),
     }
@@ -72,3 +75,10 @@ def session_cluster() -> Iterator[object]:
             cluster.shutdown()
             shutil.rmtree(tmp, ignore_errors=True)
     Config.initialize("")
+
+
+def subprocess_env(tmp: str) -> dict[str, str]:
+    """This process's environment for a child with a Ray of its own (none of the session's)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.pop("PYTHONPATH", None)
+    return {**env, **ray_env(tmp)}
