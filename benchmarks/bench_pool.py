@@ -37,7 +37,9 @@ ENGINE = EngineConfig(device="cpu", models=("tiny",))
 CORES = os.cpu_count() or 1
 
 
-def make_requests(n: int, side: int, steps: int, octaves: int, seed0: int = 0) -> list[DreamRequest]:
+def make_requests(
+    n: int, side: int, steps: int, octaves: int, seed0: int = 0
+) -> list[DreamRequest]:
     from PIL import Image
 
     requests = []
@@ -240,7 +242,9 @@ async def bench(args: argparse.Namespace) -> None:
         print(f"                       {lags[key].summary()}")
     for b in backends:
         speedup = med(r[(b, 1)]["wall"] / r[(b, 2)]["wall"] for r in rows)
-        print(f"{b:5} 2 vs 1 worker    : {speedup:4.2f}x throughput (median of {args.rounds} rounds)")
+        print(
+            f"{b:5} 2 vs 1 worker    : {speedup:4.2f}x throughput (median of {args.rounds} rounds)"
+        )
     for b in backends:
         print(f"{b:5} {args.inflight} jobs in flight: {inflight[b].summary()}  (2 workers)")
     for b in backends:
