@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 WATCH_S = 1.0  # how often the cluster's size is read (a cheap GCS call, off the loop)
 ASK_AGAIN_S = 0.2  # a restarting actor is asked again this often
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 60.0  # restarts after failed starts, as in the Supervisor
+STRAGGLERS_S = 30.0  # start() waits this long after the first actor is up for the rest to be placed
 
 
 @dataclass(eq=False)
@@ -121,7 +122,7 @@ class ActorFleet:
         self.plan = plan = plan_actors(self.config, self.engine, await _look())
         first = [self._add(plan) for _ in range(plan.count)]
         limit = self.config.start_timeout_s
-        await asyncio.wait([a.ready for a in first], timeout=limit)
+        await _wait_first_then_some([a.ready for a in first], limit, STRAGGLERS_S)
         if not self.count("idle", "busy"):
             errors = [a.ready.exception() for a in first if a.ready.done()]
             raise next((e for e in errors if e is not None), None) or WorkerCrashed(
@@ -132,6 +133,8 @@ class ActorFleet:
         for a in first:
             if a.ready.done() and a.ready.exception() is not None:
                 self._restart_later(a)  # the others are up: keep trying this one, with backoff
+        if waiting := sum(not a.ready.done() for a in first):
+            log.warning("%d dream actor(s) still wait for room in the Ray cluster", waiting)
         self._watch = self._loop.create_task(self._watch_cluster())
 
     async def shutdown(self, grace: float) -> None:
@@ -241,8 +244,11 @@ class ActorFleet:
                 return
             except RayActorError:  # restarting, or waiting for a node with room
                 await asyncio.sleep(ASK_AGAIN_S)
-                if actor.life != life or actor.state == "dead":
-                    return
+            except Exception:  # not the actor's death: say so, and ask again more slowly
+                log.warning("dream actor: ready() failed", exc_info=True)
+                await asyncio.sleep(1.0)
+            if actor.life != life or actor.state == "dead":
+                return
         if actor.life != life or actor.state == "dead":
             return
         self._spawn(actor, self._follow_lifeline(actor, life))
@@ -366,6 +372,7 @@ class ActorFleet:
         task = self._loop.create_task(coro)
         actor.tasks.add(task)
         task.add_done_callback(actor.tasks.discard)
+        task.add_done_callback(_log_failure)
         return task
 
 
@@ -381,6 +388,20 @@ def look_at_cluster() -> ClusterView:
     )
 
 
+async def _wait_first_then_some(
+    futures: list[asyncio.Future[None]], limit: float, stragglers: float
+) -> None:
+    """Until every future is done, or `limit` passed, or `stragglers` after the first success
+    (an actor Ray cannot place yet must not hold the bot's start for the whole start timeout)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    pending = set(futures)
+    while pending and (left := deadline - loop.time()) > 0:
+        _, pending = await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        if any(f.done() and f.exception() is None for f in futures):
+            deadline = min(deadline, loop.time() + stragglers)
+
+
 def _kill(handle: Any, *, restart: bool) -> None:
     try:
         ray.kill(handle, no_restart=not restart)
@@ -391,6 +412,11 @@ def _kill(handle: Any, *, restart: bool) -> None:
 def _cancel(handle: asyncio.TimerHandle | None) -> None:
     if handle is not None:
         handle.cancel()
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("dream actor fleet: %s failed", task.get_name(), exc_info=task.exception())
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
