@@ -1,6 +1,7 @@
 # dreambot on a CUDA GPU (falls back to CPU workers where no GPU is visible).
 #   docker build -t dreambot .
-#   docker run --gpus all -e DREAMBOT_DISCORD__TOKEN=... -v dreambot-data:/data dreambot
+#   docker run --gpus all --stop-timeout 60 -e DREAMBOT_DISCORD__TOKEN=... -v dreambot-data:/data dreambot
+# (the graceful drain on SIGTERM takes up to ~45 s: running dreams finish and are posted)
 # The base image's torch (CUDA 12.4) satisfies pyproject's range; the constraint below makes pip
 # keep it (and take the torchvision built for it) instead of pulling another build.
 ARG BASE_IMAGE=pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime

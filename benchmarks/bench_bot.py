@@ -126,7 +126,7 @@ async def run(args: argparse.Namespace) -> int:
         )
         pool = LocalPool(pool_cfg, engine)
         await pool.start()
-        bot = DreamBot(settings, pool=pool)
+        bot = DreamBot(settings, backend=pool)
         bot_task = asyncio.create_task(bot.start("bench-token"))
         try:
             async with asyncio.timeout(args.abort_after):
@@ -195,7 +195,7 @@ async def run(args: argparse.Namespace) -> int:
                         t_last = time.perf_counter()
                         pending -= answered
                 # ledger charges land just after the upload
-                while await bot.store.jobs(statuses=("reserved", "running")):
+                while await bot.services.store.jobs(statuses=("reserved", "running")):
                     await asyncio.sleep(0.05)
                 await lag.stop()
                 wall = t_last - t0
@@ -227,7 +227,7 @@ async def run(args: argparse.Namespace) -> int:
 
                 # --- checks ------------------------------------------------------------------
                 print("\nchecks:")
-                rows = await bot.store.jobs(limit=100_000)
+                rows = await bot.services.store.jobs(limit=100_000)
                 by_status: dict[str, int] = {}
                 for r in rows:
                     by_status[r.status] = by_status.get(r.status, 0) + 1
@@ -287,7 +287,7 @@ async def run(args: argparse.Namespace) -> int:
                 guild_id = int(fake.guild["id"])
                 quota_ok = True
                 for uid in ids:
-                    q = await bot.quota.status(user_id=uid, guild_id=guild_id, role_ids=[])
+                    q = await bot.services.quota.status(user_id=uid, guild_id=guild_id, role_ids=[])
                     quota_ok &= q.used_today == 1 and q.in_flight == 0 and q.remaining == 0
                 check(quota_ok, "quota status: used 1, in flight 0, remaining 0 for every user")
                 check(

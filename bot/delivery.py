@@ -3,6 +3,10 @@
 An interaction token dies 15 minutes after the click; a job that waits in a long queue must then
 answer in the channel instead (mentioning the requester, replying to the source image when there is
 one). `InteractionAnswer` switches over by itself, before the deadline or on a 401/50027 reply.
+
+Status lines are best effort: any error there is logged and skipped, never a failed dream. A
+delivery that dies in transit (connection reset after the upload) is checked before anyone calls
+it failed: a dream that reached Discord is never taken back.
 """
 
 from __future__ import annotations
@@ -13,15 +17,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import aiohttp
 import discord
 
-from bot.replies import ready_text
+from bot.replies import SOURCE_NAME, lost_after_restart_text, ready_text
+from bot.store import LedgerRow
 
 log = logging.getLogger(__name__)
 
 INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
-MENTION_USERS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=True)
+# Mention the requester by name in the text; never ping the author of the message replied to
+# (ten people re-dreaming one picture must not ping its author ten times).
+MENTION_USERS = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False)
+TRANSIT_ERRORS = (aiohttp.ClientError, TimeoutError, ConnectionError)
 PREVIEW_NAME = "preview.jpg"
 
 
@@ -39,15 +48,25 @@ def is_too_large(err: discord.HTTPException) -> bool:
 
 @dataclass
 class Upload:
-    """A result ready to post; `file()` builds a fresh discord.File per attempt (they are one-shot)."""
+    """A result ready to post; `files()` builds fresh discord.Files per attempt (they are one-shot).
+
+    `source` is the input, small, attached beside the dream: the embed's "before" thumbnail and
+    what Re-roll dreams again (message attachments get fresh URLs whenever the message is read)."""
 
     data: bytes
     filename: str
     embed: discord.Embed
     view: discord.ui.View | None
+    source: bytes | None = None
 
-    def file(self) -> discord.File:
-        return discord.File(io.BytesIO(self.data), filename=self.filename)
+    def files(self) -> list[discord.File]:
+        files = [discord.File(io.BytesIO(self.data), filename=self.filename)]
+        if self.source is not None:
+            files.append(discord.File(io.BytesIO(self.source), filename=SOURCE_NAME))
+        return files
+
+    def is_in(self, message: discord.Message | None) -> bool:
+        return message is not None and any(a.filename == self.filename for a in message.attachments)
 
 
 class Answer(Protocol):
@@ -60,7 +79,7 @@ class Answer(Protocol):
 
 @dataclass
 class ChannelAnswer:
-    """Answers as channel messages: one status message edited in place, then the result as a reply."""
+    """Answers as channel messages: one status line edited in place, then the result as a reply."""
 
     channel: discord.abc.Messageable
     requester_id: int
@@ -83,13 +102,13 @@ class ChannelAnswer:
                 await self._status_message.edit(content=text, attachments=files)
             else:
                 await self._status_message.edit(content=text)
-        except discord.HTTPException as err:  # progress is a nicety; never fail a job over it
-            log.debug("status message failed: %s", err)
+        except Exception as err:  # noqa: BLE001 - progress is a nicety; never fail a job over it
+            log.info("status message skipped: %r", err)
 
     async def deliver(self, upload: Upload) -> discord.Message | None:
         message = await self.channel.send(
             ready_text(self.requester_id),
-            file=upload.file(),
+            files=upload.files(),
             embed=upload.embed,
             view=upload.view,
             reference=self.reply_to,
@@ -109,20 +128,21 @@ class ChannelAnswer:
                 await self.channel.send(
                     content, reference=self.reply_to, allowed_mentions=MENTION_USERS
                 )
-        except discord.HTTPException as err:
-            log.warning("could not tell user %s about a failure: %s", self.requester_id, err)
+        except Exception as err:  # noqa: BLE001 - nothing more can be done; say so in the log
+            log.warning("could not tell user %s about a failure: %r", self.requester_id, err)
 
     async def _drop_status(self) -> None:
         if self._status_message is not None:
             try:
                 await self._status_message.delete()
-            except discord.HTTPException:
+            except Exception:  # noqa: BLE001 - a leftover status line is harmless
                 pass
             self._status_message = None
 
 
 class InteractionAnswer:
-    """Answers through a deferred interaction until its token is (nearly) dead, then in the channel."""
+    """Answers through a deferred interaction until its token is (nearly) dead, then in the
+    channel."""
 
     def __init__(
         self,
@@ -156,12 +176,14 @@ class InteractionAnswer:
                 await self.interaction.edit_original_response(content=text)
         except discord.HTTPException as err:
             self._note_failure(err)
+        except Exception as err:  # noqa: BLE001 - e.g. a connection reset: skip this update
+            log.info("progress edit skipped: %r", err)
 
     async def deliver(self, upload: Upload) -> discord.Message | None:
         if self.token_usable:
             try:
                 return await self.interaction.edit_original_response(
-                    content=None, attachments=[upload.file()], embed=upload.embed, view=upload.view
+                    content=None, attachments=upload.files(), embed=upload.embed, view=upload.view
                 )
             except discord.HTTPException as err:
                 if is_too_large(err):
@@ -169,6 +191,12 @@ class InteractionAnswer:
                 self._note_failure(err)
                 if not self._dead:
                     raise
+            except TRANSIT_ERRORS:
+                # The upload may have reached Discord before the connection died: look.
+                message = await self._original()
+                if upload.is_in(message):
+                    return message
+                raise
         return await self.fallback.deliver(upload)
 
     async def fail(self, text: str) -> None:
@@ -180,7 +208,16 @@ class InteractionAnswer:
                 return
             except discord.HTTPException as err:
                 self._note_failure(err)
+            except Exception as err:  # noqa: BLE001 - fall back to the channel
+                log.info("interaction edit failed: %r", err)
         await self.fallback.fail(text)
+
+    async def _original(self) -> discord.Message | None:
+        try:
+            return await self.interaction.original_response()
+        except Exception as err:  # noqa: BLE001 - unknown means not delivered
+            log.info("could not read the original response back: %r", err)
+            return None
 
     def _note_failure(self, err: discord.HTTPException) -> None:
         if is_token_dead(err):
@@ -188,3 +225,19 @@ class InteractionAnswer:
             self._dead = True
         else:
             log.warning("interaction edit failed: %s", err)
+
+
+async def announce_lost(client: discord.Client, rows: list[LedgerRow]) -> None:
+    """A restart lost these jobs (already refunded); tell each user where they asked."""
+    for row in rows:
+        channel_id = row.notify_channel_id or row.channel_id
+        try:
+            channel = client.get_partial_messageable(channel_id, guild_id=row.guild_id)
+            await channel.send(
+                lost_after_restart_text(row.user_id, row.job_id),
+                allowed_mentions=discord.AllowedMentions(users=True),
+            )
+        except discord.HTTPException as err:
+            log.warning(
+                "could not tell user %s about lost job %s: %s", row.user_id, row.job_id, err
+            )

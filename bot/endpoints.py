@@ -1,6 +1,6 @@
 """Point discord.py at a Discord-compatible server other than discord.com.
 
-Used for the loopback double in tests (tests/fakediscord) and for self-hosted proxies. discord.py has
+Used for the loopback Discord (tests, the sandbox) and for self-hosted proxies. discord.py has
 no public option for this, so we set the two class attributes it reads:
 
 - ``discord.http.Route.BASE``: every REST call, including interaction callbacks and webhook

@@ -10,9 +10,11 @@ from dreamcore.errors import (
     DreamCancelled,
     DreamError,
     JobTimeout,
+    NoWorkers,
     OutOfMemory,
     PoolClosed,
     QueueFull,
+    QueueTimeout,
     WeightsUnavailable,
     WorkerCrashed,
 )
@@ -54,6 +56,12 @@ class NotPermitted(DreamError):
     code = "not_permitted"
 
 
+class Busy(DreamError):
+    """Too much is being fetched or held right now (per user, or for the whole bot)."""
+
+    code = "busy"
+
+
 MAX_MESSAGE_CHARS = 400  # a DreamError message longer than this is not user text
 
 
@@ -63,6 +71,10 @@ def user_message(err: BaseException, *, job_id: str | None = None) -> str:
     if isinstance(err, QueueFull):
         count = f" ({err.waiting} waiting)" if err.waiting is not None else ""
         return f"The dream queue is full right now{count}; try again in a few minutes."
+    if isinstance(err, QueueTimeout):
+        return "Your dream waited too long for a free worker and was dropped; it was not counted."
+    if isinstance(err, NoWorkers):
+        return "The dream workers are down right now; nothing was counted. Try again later."
     if isinstance(err, JobTimeout):
         return "Your dream took too long and was stopped; try a smaller image or fewer steps."
     if isinstance(err, WorkerCrashed):

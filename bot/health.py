@@ -1,11 +1,15 @@
-"""The health and metrics HTTP endpoint (aiohttp), owned by DreamBot: started in setup_hook, stopped in close.
+"""The health and metrics HTTP endpoint (aiohttp), owned by DreamBot (started in setup_hook,
+stopped in close).
 
 GET /healthz  200 {"status":"ok","gateway":true,"workers_alive":N,"database":true}
               503 with the same fields when the gateway is down, no worker is alive or the
-              database cannot be written; "status" is then "unhealthy".
+              database cannot be written; "status" is then "unhealthy", and while no worker
+              is alive "workers_down_s" says for how long (queued dreams fail after
+              pool.no_worker_grace_s).
 GET /metrics  Prometheus text format.
 
-The bot is duck-typed (is_closed(), is_ready(), ws, pool, store) so checks can be tested with stubs.
+The checks take the client (is_closed(), is_ready(), ws), the backend (stats()) and the store
+(check_writable()) as they are at each request, so they can be tested with stubs.
 """
 
 from __future__ import annotations
@@ -38,34 +42,48 @@ def gateway_connected(bot: Any) -> bool:
     return bool(not bot.is_closed() and bot.is_ready() and ws is not None and ws.open)
 
 
-def workers_alive(pool: Any) -> int:
-    if pool is None:
-        return 0
+def workers(backend: Any) -> tuple[int, float | None]:
+    """(workers alive, seconds since none was) from the backend's stats."""
+    if backend is None:
+        return 0, None
     try:
-        return int(pool.stats().workers_alive)
+        stats = backend.stats()
     except Exception:  # noqa: BLE001
-        log.exception("health: pool.stats() failed")
-        return 0
+        log.exception("health: backend.stats() failed")
+        return 0, None
+    down = getattr(stats, "workers_down_s", None)
+    return int(stats.workers_alive), (round(down, 1) if down is not None else None)
 
 
-async def health(bot: Any) -> tuple[bool, dict[str, Any]]:
-    gateway = gateway_connected(bot)
-    alive = workers_alive(bot.pool)
-    database = await database_writable(bot.store)
+async def health(client: Any, backend: Any, store: Any) -> tuple[bool, dict[str, Any]]:
+    gateway = gateway_connected(client)
+    alive, down_s = workers(backend)
+    database = await database_writable(store)
     ok = gateway and alive > 0 and database
-    return ok, {
+    body: dict[str, Any] = {
         "status": "ok" if ok else "unhealthy",
         "gateway": gateway,
         "workers_alive": alive,
         "database": database,
     }
+    if down_s is not None:  # queued dreams fail once this passes pool.no_worker_grace_s
+        body["workers_down_s"] = down_s
+    return ok, body
 
 
 class HealthServer:
+    """`services` is read at each request (its backend and store), so what it checks is live."""
+
     def __init__(
-        self, bot: Any, metrics: BotMetrics, host: str = "127.0.0.1", port: int = 9108
+        self,
+        client: Any,
+        services: Any,
+        metrics: BotMetrics,
+        host: str = "127.0.0.1",
+        port: int = 9108,
     ) -> None:
-        self.bot, self.metrics, self.host, self._port = bot, metrics, host, port
+        self.client, self.services, self.metrics = client, services, metrics
+        self.host, self._port = host, port
         self._runner: web.AppRunner | None = None
 
     @property
@@ -103,7 +121,7 @@ class HealthServer:
             await runner.cleanup()
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        ok, body = await health(self.bot)
+        ok, body = await health(self.client, self.services.backend, self.services.store)
         return web.json_response(body, status=200 if ok else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:

@@ -1,11 +1,15 @@
-"""Getting an image out of Discord safely: pick the attachment, download it with hard caps.
+"""Getting an image out of Discord safely: pick the attachment, download it with hard caps, and
+check that it decodes at the size it will be dreamed at, before it costs any quota.
 
-Decoding (bombs, junk, sizes) is `dreamcore.imaging.decode_image`; this module only fetches bytes.
+`Intake` owns the HTTP session and three bounds: downloads at once per user, decodes at once
+(a large image needs hundreds of MB to decode), and the bytes that accepted orders hold while
+they wait for a worker. Decoding itself (bombs, junk, sizes) is `dreamcore.imaging`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -13,19 +17,21 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from bot.errors import DownloadFailed, NoImageFound
+from bot import replies
+from bot.errors import Busy, DownloadFailed, NoImageFound
 from bot.settings import IntakeConfig
+from dreamcore.config import EngineConfig
+from dreamcore.imaging import IMAGE_EXTENSIONS, decode_for_dream, encode_jpeg
 
-IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".jfif", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif"}
-)
+DECODES_AT_ONCE = 2
+SOURCE_QUALITY = 90
 NOT_RASTER = frozenset({"image/svg+xml"})  # image/* that Pillow can't dream
 MAX_REDIRECTS = 3
 CHUNK = 64 * 1024
 
 
 def pick_image_attachment(attachments: Sequence[Any]) -> Any:
-    """The first attachment that looks like an image (content type image/* or an image extension)."""
+    """The first attachment that looks like an image (type image/* or an image extension)."""
     for att in attachments:
         content_type = (getattr(att, "content_type", None) or "").split(";")[0].strip().lower()
         if content_type in NOT_RASTER:
@@ -33,11 +39,92 @@ def pick_image_attachment(attachments: Sequence[Any]) -> Any:
         suffix = PurePosixPath(getattr(att, "filename", "") or "").suffix.lower()
         if content_type.startswith("image/") or suffix in IMAGE_EXTENSIONS:
             return att
+    if len(attachments) == 1:
+        raise NoImageFound("That file isn't an image; attach a PNG, JPEG, GIF or WebP.")
     if attachments:
         raise NoImageFound(
             "None of those attachments is an image; attach a PNG, JPEG, GIF or WebP."
         )
     raise NoImageFound("I couldn't find an image there; attach a PNG, JPEG, GIF or WebP.")
+
+
+class HeldImage:
+    """An image an order holds until its job ends; its bytes count against the bot's budget.
+
+    `data` is what was uploaded; `source` the same picture as a JPEG at the size it will be
+    dreamed at, posted beside the dream (the "before", and what Re-roll dreams again)."""
+
+    def __init__(self, data: bytes, source: bytes, budget: ByteBudget | None = None) -> None:
+        self.data = data
+        self.source = source
+        self._budget = budget
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + len(self.source)
+
+    def release(self) -> None:
+        if self._budget is not None:
+            self._budget.give_back(self.size)
+            self._budget = None
+
+
+class ByteBudget:
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held = limit, 0
+
+    def take(self, n: int) -> None:
+        if self.held + n > self.limit:
+            raise Busy(replies.bot_busy_text())
+        self.held += n
+
+    def give_back(self, n: int) -> None:
+        self.held = max(0, self.held - n)
+
+
+class Intake:
+    def __init__(self, config: IntakeConfig, engine: EngineConfig) -> None:
+        self.config = config
+        self.engine = engine
+        self.budget = ByteBudget(config.max_held_bytes)
+        self._session: aiohttp.ClientSession | None = None
+        self._decodes = asyncio.Semaphore(DECODES_AT_ONCE)
+        self._downloading: Counter[int] = Counter()  # user id -> downloads in progress
+
+    async def open(self) -> None:
+        self._session = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def fetch(
+        self, url: str, *, user_id: int, max_side: int, declared_size: int | None = None
+    ) -> HeldImage:
+        """Download an attachment and check it decodes at `max_side`; raises a DreamError."""
+        if self._downloading[user_id] >= self.config.downloads_per_user:
+            raise Busy(replies.downloads_busy_text())
+        assert self._session is not None, "Intake.open() first"
+        self._downloading[user_id] += 1
+        try:
+            data = await download_attachment(
+                self._session, url, config=self.config, declared_size=declared_size
+            )
+            async with self._decodes:
+                source = await asyncio.to_thread(_checked_source, data, self.engine, max_side)
+        finally:
+            self._downloading[user_id] -= 1
+            if not self._downloading[user_id]:
+                del self._downloading[user_id]
+        held = HeldImage(data, source, self.budget)
+        self.budget.take(held.size)
+        return held
+
+
+def _checked_source(data: bytes, engine: EngineConfig, max_side: int) -> bytes:
+    """Decode exactly as the worker will (refusing what it would refuse); the source JPEG."""
+    return encode_jpeg(decode_for_dream(data, engine, max_side).rgb, quality=SOURCE_QUALITY)
 
 
 async def download_attachment(

@@ -3,7 +3,7 @@
 The flow calls `job_ended` / `refused`; pool gauges are read from `pool.stats()` at scrape time.
 
     dreambot_dreams_total{outcome="done|failed|cancelled|refused"}   counter
-    dreambot_dream_seconds                                           histogram (run time of done dreams)
+    dreambot_dream_seconds                                  histogram (run time of done dreams)
     dreambot_queue_wait_seconds                                      histogram (accepted -> started)
     dreambot_quota_refusals_total{reason=...}                        counter
     dreambot_queue_depth, dreambot_workers_alive, dreambot_workers_busy   gauges (pool.stats())

@@ -5,12 +5,16 @@ Semantics:
   the most generous `role` rule among the user's roles (the @everyone role id equals the guild id,
   so a rule on it is the server's per-user default); else `QuotaConfig.user_daily/user_concurrent`.
   Each field resolves on its own: a rule's None means "not set here", 0 means unlimited.
-- A `server` rule (target_id = guild id) caps the whole server (else `guild_daily/guild_concurrent`).
+- A `server` rule (target_id = guild id) caps the whole server (else `guild_daily` and
+  `guild_concurrent`).
 - DMs (guild_id None) use the config's per-user defaults only.
 - Usage is counted per scope (one guild, or DMs): done rows created since UTC midnight plus rows in
   flight (reserved/running), so concurrent requests cannot overshoot. Failed, cancelled and lost
   rows never count. Only `done` costs 1.
 - `cooldown_s`: minimum time between a user's accepted requests (any outcome, any scope).
+
+`peek` asks the same question read-only (on the store's reader, which never waits for a writer),
+so a trigger can refuse before it acknowledges publicly or downloads anything; `reserve` decides.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
+from bot import replies
 from bot.errors import QuotaExceeded
 from bot.settings import QuotaConfig
 from bot.store import IN_FLIGHT, LedgerRow, QuotaRule, Scope, Store, Tx
@@ -119,47 +124,47 @@ class QuotaService:
         )
 
         def check_and_insert(tx: Tx) -> None:
-            rules = tx.rules(guild_id) if guild_id is not None else []
-            user = self.user_limits(rules, user_id, role_ids)
-            used, running = _user_usage(tx, guild_id, user_id, now)
-            if user.daily and used + running >= user.daily:
-                raise QuotaExceeded(
-                    f"You've used your {_dreams(user.daily)} for today; {_reset_text(now)}.",
-                    "user_daily",
-                )
-            if user.concurrent and running >= user.concurrent:
-                raise QuotaExceeded(
-                    f"You already have {_dreams(running)} running; wait for one to finish.",
-                    "user_concurrent",
-                )
-            if guild_id is not None:
-                server = self.server_limits(rules)
-                g_used = tx.count_jobs(
-                    guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now)
-                )
-                g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
-                if server.daily and g_used + g_running >= server.daily:
-                    raise QuotaExceeded(
-                        f"This server has used its {_dreams(server.daily)} for today; {_reset_text(now)}.",
-                        "guild_daily",
-                    )
-                if server.concurrent and g_running >= server.concurrent:
-                    raise QuotaExceeded(
-                        f"This server already has {_dreams(g_running)} running; "
-                        "try again when one finishes.",
-                        "guild_concurrent",
-                    )
-            if self.defaults.cooldown_s:
-                last = tx.last_request_at(user_id)
-                wait = (last + self.defaults.cooldown_s - now) if last is not None else 0
-                if wait > 0:
-                    raise QuotaExceeded(
-                        f"Slow down a little: you can dream again in {_duration(wait)}.",
-                        "cooldown",
-                    )
+            refusal = self._refusal(tx, user_id, guild_id, role_ids, now)
+            if refusal is not None:
+                raise refusal
             tx.insert_job(row)
 
         await self.store.transaction(check_and_insert)
+
+    async def peek(
+        self, *, user_id: int, guild_id: int | None, role_ids: Sequence[int]
+    ) -> QuotaExceeded | None:
+        """Would a request be refused now? Read-only; `reserve` still decides atomically."""
+        now = self.clock()
+        return await self.store.read(lambda tx: self._refusal(tx, user_id, guild_id, role_ids, now))
+
+    def _refusal(
+        self, tx: Tx, user_id: int, guild_id: int | None, role_ids: Sequence[int], now: float
+    ) -> QuotaExceeded | None:
+        """The first limit a new request would break, or None."""
+        rules = tx.rules(guild_id) if guild_id is not None else []
+        user = self.user_limits(rules, user_id, role_ids)
+        used, running = _user_usage(tx, guild_id, user_id, now)
+        if user.daily and used + running >= user.daily:
+            return QuotaExceeded(replies.user_daily_text(user.daily, now), "user_daily")
+        if user.concurrent and running >= user.concurrent:
+            return QuotaExceeded(replies.user_concurrent_text(running), "user_concurrent")
+        if guild_id is not None:
+            server = self.server_limits(rules)
+            g_used = tx.count_jobs(
+                guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now)
+            )
+            g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
+            if server.daily and g_used + g_running >= server.daily:
+                return QuotaExceeded(replies.guild_daily_text(server.daily, now), "guild_daily")
+            if server.concurrent and g_running >= server.concurrent:
+                return QuotaExceeded(replies.guild_concurrent_text(g_running), "guild_concurrent")
+        if self.defaults.cooldown_s:
+            last = tx.last_request_at(user_id)
+            wait = (last + self.defaults.cooldown_s - now) if last is not None else 0
+            if wait > 0:
+                return QuotaExceeded(replies.cooldown_text(wait), "cooldown")
+        return None
 
     async def mark_running(self, job_id: str) -> None:
         now = self.clock()
@@ -202,7 +207,8 @@ class QuotaService:
         )
 
     async def reconcile_after_restart(self) -> list[LedgerRow]:
-        """Rows a previous run left in flight become 'lost' (never charged); returned for notices."""
+        """Rows a previous run left in flight become 'lost' (never charged), returned for
+        notices."""
         now = self.clock()
 
         def run(tx: Tx) -> list[LedgerRow]:
@@ -249,13 +255,13 @@ class QuotaService:
                 in_flight=running,
                 remaining=max(0, limits.daily - used - running) if limits.daily else None,
                 concurrent_limit=limits.concurrent or None,
-                resets_at=datetime.fromtimestamp(_midnight(now) + 86400, UTC),
+                resets_at=replies.next_midnight(now),
                 limit_source=limits.source,
                 server_daily_limit=server_daily,
                 server_used_today=server_used,
             )
 
-        return await self.store.transaction(run)
+        return await self.store.read(run)
 
     # --- admin ---
 
@@ -288,25 +294,7 @@ class QuotaService:
 
 
 def _midnight(ts: float) -> float:
-    day = datetime.fromtimestamp(ts, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day.timestamp()
-
-
-def _reset_text(now: float) -> str:
-    nxt = datetime.fromtimestamp(_midnight(now), UTC) + timedelta(days=1)
-    return f"more at 00:00 UTC (in {_duration(nxt.timestamp() - now)})"
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(1, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    hours, minutes = divmod(seconds // 60, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
-
-
-def _dreams(n: int) -> str:
-    return f"{n} dream" if n == 1 else f"{n} dreams"
+    return replies.next_midnight(ts).timestamp() - 86400
 
 
 def _user_usage(tx: Tx, guild_id: int | None, user_id: int, now: float) -> tuple[int, int]:

@@ -1,25 +1,32 @@
-"""What the bot says: status lines, the result embed, and reading settings back from that embed.
+"""What the bot says: status lines, refusals, admin answers, the result embed, and reading a
+dream's settings back from that embed. (Errors become text in `bot.errors.user_message`.)
 
-Pure functions (no I/O), so every wording is unit-tested. The result embed doubles as durable state:
-buttons clicked after a restart read the dream's settings (and the input's URL) back from it.
+Pure functions (no I/O), so every wording is unit-tested. The result embed doubles as durable
+state: buttons clicked after a restart read the dream's settings back from it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 import discord
 
 from dreamcore.catalog import model_info
+from dreamcore.imaging import file_extension
 from dreamcore.request import DreamParams, DreamProgress, DreamResult, make_params
 
 BAR_WIDTH = 12
 EMBED_TITLE = "DeepDream"
 SETTINGS_FIELD = "Settings"
+SOURCE_NAME = "source.jpg"  # the input, attached beside the dream: "before", and Re-roll's input
 _SETTINGS_RE = re.compile(
     r"octaves (?P<octaves>\d+) · steps (?P<steps>\d+) · strength (?P<strength>[\d.]+)"
     r" · jitter (?P<jitter>\d+) · max side (?P<max_side>\d+)"
 )
+
+# --- while a dream runs -----------------------------------------------------------------------
 
 
 def queued_text(position: int) -> str:
@@ -45,9 +52,164 @@ def progress_text(progress: DreamProgress) -> str:
     )
 
 
+def ready_text(requester_id: int) -> str:
+    return f"<@{requester_id}> your dream is ready."
+
+
+def lost_after_restart_text(user_id: int, job_id: str) -> str:
+    return (
+        f"<@{user_id}> I restarted while your dream `{job_id}` was in progress, so it was lost. "
+        "It was not counted against your quota; please ask again."
+    )
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+
+def channel_list(channel_ids: Iterable[int]) -> str:
+    return ", ".join(f"<#{c}>" for c in channel_ids)
+
+
+def not_allowed_here_text(channels: str) -> str:
+    return f"Dreams are made in {channels} on this server."
+
+
+def dreams(n: int) -> str:
+    return f"{n} dream" if n == 1 else f"{n} dreams"
+
+
+def duration(seconds: float) -> str:
+    seconds = max(1, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def next_midnight(now: float) -> datetime:
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day + timedelta(days=1)
+
+
+def reset_text(now: float) -> str:
+    return f"more at 00:00 UTC (in {duration(next_midnight(now).timestamp() - now)})"
+
+
+def user_daily_text(limit: int, now: float) -> str:
+    return f"You've used your {dreams(limit)} for today; {reset_text(now)}."
+
+
+def user_concurrent_text(running: int) -> str:
+    return f"You already have {dreams(running)} running; wait for one to finish."
+
+
+def guild_daily_text(limit: int, now: float) -> str:
+    return f"This server has used its {dreams(limit)} for today; {reset_text(now)}."
+
+
+def guild_concurrent_text(running: int) -> str:
+    return f"This server already has {dreams(running)} running; try again when one finishes."
+
+
+def cooldown_text(wait_s: float) -> str:
+    return f"Slow down a little: you can dream again in {duration(wait_s)}."
+
+
+def downloads_busy_text() -> str:
+    return "I'm still fetching your other images; try again in a moment."
+
+
+def bot_busy_text() -> str:
+    return "Too many images are waiting to be dreamed right now; try again in a few minutes."
+
+
+MESSAGE_GONE = "That message is gone."
+UNREADABLE_SETTINGS = "I can't read that dream's settings."
+ONLY_REQUESTER_DELETES = (
+    "Only the person who asked for this dream, or a server manager, can delete it."
+)
+ALREADY_DELETED = "That dream was already deleted."
+CANNOT_DELETE = "I'm not allowed to delete that message here."
+SOURCE_GONE_NOTE = "The original image is gone, so this re-roll dreamed the result instead."
+
+# --- admin --------------------------------------------------------------------------------------
+
+ADMIN_ONLY = "Only members with **Manage Server** can change dream settings."
+GIVE_A_LIMIT = "Give `daily`, `concurrent` or both."
+RULE_REMOVED = "Rule removed."
+NO_SUCH_RULE = "There was no such rule."
+
+
+def scope_needs_target(scope: str) -> str:
+    return f"Scope `{scope}` needs the `{scope}` option."
+
+
+def limit_text(value: int | None) -> str:
+    return "unlimited" if not value else str(value)
+
+
+def rule_line(scope: str, target_id: int, daily: int | None, concurrent: int | None) -> str:
+    who = {"server": "server", "role": f"<@&{target_id}>", "user": f"<@{target_id}>"}[scope]
+    parts = []
+    if daily is not None:
+        parts.append(f"daily {limit_text(daily)}")
+    if concurrent is not None:
+        parts.append(f"concurrent {limit_text(concurrent)}")
+    return f"• {who}: " + (", ".join(parts) or "inherits")
+
+
+def rule_saved_text(line: str) -> str:
+    return f"Quota rule saved:\n{line}"
+
+
+def quota_defaults_text(user_daily: int, user_conc: int, guild_daily: int, guild_conc: int) -> str:
+    return (
+        f"Defaults: per user daily {limit_text(user_daily)}, concurrent {limit_text(user_conc)}; "
+        f"server daily {limit_text(guild_daily)}, concurrent {limit_text(guild_conc)}."
+    )
+
+
+def quota_show_text(lines: list[str], defaults: str) -> str:
+    return "\n".join([*(lines or ["No rules set."]), defaults])[:1990]
+
+
+def quota_me_text(
+    *,
+    remaining: int | None,
+    daily_limit: int | None,
+    used_today: int,
+    in_flight: int,
+    concurrent_limit: int | None,
+    resets_at: datetime,
+    limit_source: str,
+) -> str:
+    if daily_limit is None:
+        line = f"You have dreamed {used_today} times today; no daily limit here."
+    else:
+        line = f"You have **{remaining}** of {daily_limit} dreams left today."
+    at_once = f" (at most {concurrent_limit} at once)" if concurrent_limit else ""
+    resets = discord.utils.format_dt(resets_at, "R")
+    return (
+        f"{line}\nRunning or queued: {in_flight}{at_once}"
+        f"\nThe daily count resets {resets}. Limits from: {limit_source}."
+    )
+
+
+def dreamconfig_text(
+    channel_ids: tuple[int, ...], max_side: int, reaction_redream: bool, emoji: str
+) -> str:
+    where = channel_list(channel_ids) or "every channel"
+    return (
+        f"Dreams allowed in: {where}\nMax size: {max_side} px\n"
+        f"Reaction re-dream: {'on' if reaction_redream else 'off'} ({emoji})"
+    )
+
+
+# --- the result ---------------------------------------------------------------------------------
+
+
 def result_filename(result: DreamResult) -> str:
-    ext = "jpg" if result.format == "jpeg" else result.format
-    return f"dream.{ext}"
+    return f"dream.{file_extension(result.format)}"
 
 
 def settings_line(params: DreamParams) -> str:
@@ -64,7 +226,8 @@ def result_embed(
     requester_id: int,
     job_id: str,
     queue_s: float,
-    input_url: str | None = None,
+    with_source: bool = False,
+    notes: Iterable[str] = (),
 ) -> discord.Embed:
     """The settings of a finished dream; enough to dream it again after a restart."""
     embed = discord.Embed(title=EMBED_TITLE, description=f"Dreamed for <@{requester_id}>")
@@ -75,11 +238,12 @@ def result_embed(
     embed.add_field(name="Size", value=f"{result.width}×{result.height}")
     time = f"{result.seconds:.1f} s" + (f" (+{queue_s:.0f} s queued)" if queue_s >= 1 else "")
     embed.add_field(name="Time", value=time)
-    if result.notes:
-        embed.add_field(name="Notes", value="\n".join(result.notes)[:1000], inline=False)
+    all_notes = [*result.notes, *notes]
+    if all_notes:
+        embed.add_field(name="Notes", value="\n".join(all_notes)[:1000], inline=False)
     embed.set_image(url=f"attachment://{result_filename(result)}")
-    if input_url and input_url.startswith(("http://", "https://")):
-        embed.set_thumbnail(url=input_url)  # shows "before", and lets Re-roll find the input
+    if with_source:
+        embed.set_thumbnail(url=f"attachment://{SOURCE_NAME}")  # "before"
     embed.set_footer(text=f"job {job_id}")
     return embed
 
@@ -116,29 +280,28 @@ def params_from_embed(embed: discord.Embed, **overrides: object) -> DreamParams:
     return make_params(**values)
 
 
-def input_url_from_embed(embed: discord.Embed) -> str | None:
-    return embed.thumbnail.url if embed.thumbnail and embed.thumbnail.url else None
+def legacy_input_url(embed: discord.Embed) -> str | None:
+    """Results from before the source was attached kept the input's CDN link as the thumbnail."""
+    url = embed.thumbnail.url if embed.thumbnail else None
+    return url if url and url.startswith(("http://", "https://")) else None
 
 
 def is_result_embed(embed: discord.Embed) -> bool:
     return embed.title == EMBED_TITLE and _field(embed, "Model") is not None
 
 
-def ready_text(requester_id: int) -> str:
-    return f"<@{requester_id}> your dream is ready."
+def result_embed_of(message: discord.Message) -> discord.Embed | None:
+    return next((e for e in message.embeds if is_result_embed(e)), None)
 
 
-def lost_after_restart_text(user_id: int, job_id: str) -> str:
-    return (
-        f"<@{user_id}> I restarted while your dream `{job_id}` was in progress, so it was lost. "
-        "It was not counted against your quota; please ask again."
-    )
+# --- help ---------------------------------------------------------------------------------------
 
 
 def help_text(models: list[str]) -> str:
     lines = [
         "**/dream** `image:` a picture, then optionally:",
-        "• `layer:` what to dream (autocompleted; `layer:channel` picks one channel, e.g. `mixed4d:139`)",
+        "• `layer:` what to dream (autocompleted; `layer:channel` picks one channel, "
+        "e.g. `mixed4d:139`)",
         "• `preset:` classic, textures, creatures or objects (picks a layer for you)",
         "• `model:` " + ", ".join(models),
         "• `octaves:` scales to dream at (more = bigger patterns) · `steps:` per octave",

@@ -16,21 +16,23 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator
-from typing import Any
 
 import aiohttp
 import discord
 
+from bot.client import DreamBot
 from bot.logs import setup_logging, token_of
 from bot.settings import Settings
 from dreamcore.errors import DreamError
+from dreamcore.pool import DreamBackend
 
 log = logging.getLogger("dreambot")
 
 INTENT_HELP = (
     "Discord refused the Message Content intent, so reactions can only re-dream the bot's own "
     "results. To allow reactions on members' images, turn it on in the Developer Portal → your "
-    "application → Bot → Privileged Gateway Intents → Message Content, then restart. Continuing without it."
+    "application → Bot → Privileged Gateway Intents → Message Content, then restart. "
+    "Continuing without it."
 )
 
 
@@ -42,7 +44,7 @@ class _Shutdown:
 
     def __init__(self) -> None:
         self.requested = False
-        self.bot: Any = None
+        self.bot: DreamBot | None = None
         self.task: asyncio.Task[None] | None = None
 
     def __call__(self, signame: str) -> None:
@@ -78,15 +80,14 @@ def _signals(shutdown: _Shutdown) -> Iterator[None]:
             loop.remove_signal_handler(sig)
 
 
-async def serve(settings: Settings, token: str, **bot_kwargs: object) -> int:
-    """Run until closed (or SIGTERM/SIGINT); on 4014 with the intent requested, run again once without it."""
-    from bot.client import DreamBot
-
+async def serve(settings: Settings, token: str, *, backend: DreamBackend | None = None) -> int:
+    """Run until closed (or SIGTERM/SIGINT); on 4014 with the intent requested, run again once
+    without it. A `backend` passed in is used (and left open) instead of starting one."""
     message_content = settings.discord.message_content_intent
     shutdown = _Shutdown()
     with _signals(shutdown):
         while not shutdown.requested:
-            bot = DreamBot(settings, message_content=message_content, **bot_kwargs)  # type: ignore[arg-type]
+            bot = DreamBot(settings, message_content=message_content, backend=backend)
             shutdown.bot = bot
             try:
                 async with bot:
@@ -95,14 +96,16 @@ async def serve(settings: Settings, token: str, **bot_kwargs: object) -> int:
             except discord.PrivilegedIntentsRequired:
                 if not message_content:
                     log.error(
-                        "Discord refused a privileged intent the bot does not even ask for; giving up."
+                        "Discord refused a privileged intent the bot does not even ask for; "
+                        "giving up."
                     )
                     return 1
                 log.warning(INTENT_HELP)
                 message_content = False
             except discord.LoginFailure:
                 log.error(
-                    "Discord rejected the token (DREAMBOT_DISCORD__TOKEN); check it in the Developer Portal."
+                    "Discord rejected the token (DREAMBOT_DISCORD__TOKEN); "
+                    "check it in the Developer Portal."
                 )
                 return 1
             except DreamError as err:  # e.g. the workers could not load their weights

@@ -65,6 +65,8 @@ class IntakeConfig(BaseModel):
     max_download_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
     download_timeout_s: Annotated[float, Field(gt=0)] = 30.0
     allowed_hosts: tuple[str, ...] = ("cdn.discordapp.com", "media.discordapp.net")
+    downloads_per_user: Annotated[int, Field(ge=1)] = 2  # at once; more are refused
+    max_held_bytes: Annotated[int, Field(ge=1024)] = 512 * 1024 * 1024  # images orders hold
 
 
 class HealthConfig(BaseModel):

@@ -1,14 +1,19 @@
 """The bot's persistent state in one SQLite file: guild settings, quota rules, the usage ledger.
 
-One connection, owned by one dedicated thread: every call is `async` and runs there, so the event
-loop never blocks on disk and calls are serialised. Read-modify-write (quota reservation) runs as a
-function inside `BEGIN IMMEDIATE` through `Store.transaction`, so it is atomic even if another
-process shares the file. Times are Unix seconds (float, UTC).
+Writes go through one connection owned by one thread (sqlite3 connections are not to be shared
+between threads, and one writer serialises them): every call is `async`, so the event loop never
+blocks on disk. Read-modify-write (quota reservation) runs as a function inside `BEGIN IMMEDIATE`
+through `Store.transaction`, so it is atomic even if another process shares the file.
+
+Reads that must stay fast (a quota check before acknowledging an interaction) go through
+`Store.read` on a second, read-only connection and thread: in WAL mode readers never wait for a
+writer, so a write stuck behind a lock cannot delay them. Times are Unix seconds (float, UTC).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -73,10 +78,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
 
 
 @dataclass(frozen=True)
-class GuildSettings:
+class GuildRow:
+    """What a server's admins stored; None = not set (the config default applies)."""
+
     guild_id: int
     allowed_channel_ids: tuple[int, ...] = ()  # empty = every channel
-    max_side: int | None = None  # None = config default
+    max_side: int | None = None
     reaction_redream: bool | None = None
     reaction_emoji: str | None = None
     updated_at: float = 0.0
@@ -186,7 +193,8 @@ class Tx:
             raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
         sets = ", ".join(f"{k} = ?" for k in changes)
         cur = self.conn.execute(
-            f"UPDATE ledger SET {sets} WHERE job_id = ? AND status IN ({','.join('?' * len(only_if))})",
+            f"UPDATE ledger SET {sets} WHERE job_id = ? "
+            f"AND status IN ({','.join('?' * len(only_if))})",
             [*changes.values(), job_id, *only_if],
         )
         return cur.rowcount == 1
@@ -205,29 +213,25 @@ def _ledger_row(values: Sequence[Any]) -> LedgerRow:
 class Store:
     """Open with `store = await Store.open(path)` (or `async with await Store.open(path)`)."""
 
-    def __init__(self, executor: ThreadPoolExecutor, conn: sqlite3.Connection, path: Path) -> None:
-        self._executor = executor
-        self._conn: sqlite3.Connection | None = conn
+    def __init__(self, writer: _Connection, reader: _Connection, path: Path) -> None:
+        self._writer = writer
+        self._reader = reader
         self.path = path
 
     @classmethod
     async def open(cls, path: str | Path, *, busy_timeout_s: float = 10.0) -> Store:
         path = Path(path).expanduser()
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dreambot-store")
-        loop = asyncio.get_running_loop()
+        writer = await _Connection.open(lambda: _connect(path, busy_timeout_s), "store")
         try:
-            conn = await loop.run_in_executor(executor, _connect, path, busy_timeout_s)
+            reader = await _Connection.open(lambda: _connect_reader(path), "store-read")
         except BaseException:
-            executor.shutdown(wait=False)
+            await writer.close()
             raise
-        return cls(executor, conn, path)
+        return cls(writer, reader, path)
 
     async def close(self) -> None:
-        if self._conn is None:
-            return
-        conn, self._conn = self._conn, None
-        await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
-        self._executor.shutdown(wait=True)
+        await self._reader.close()
+        await self._writer.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -236,13 +240,15 @@ class Store:
         await self.close()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn
-        if conn is None:
-            raise RuntimeError("store is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, conn)
+        return await self._writer.run(fn)
+
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        """Run a read-only `fn(tx)` on the reader connection (never waits for a writer)."""
+        return await self._reader.run(lambda conn: fn(Tx(conn)))
 
     async def transaction(self, fn: Callable[[Tx], T]) -> T:
-        """Run `fn(tx)` on the store thread inside BEGIN IMMEDIATE; commit, or roll back on error."""
+        """Run `fn(tx)` on the writer thread inside BEGIN IMMEDIATE; commit, or roll back on
+        error."""
 
         def run(conn: sqlite3.Connection) -> T:
             conn.execute("BEGIN IMMEDIATE")
@@ -271,30 +277,25 @@ class Store:
 
         await self._run(run)
 
-    async def schema_version(self) -> int:
-        return await self._run(lambda c: int(c.execute("PRAGMA user_version").fetchone()[0]))
-
     # --- guild settings ---
 
-    async def get_guild_settings(self, guild_id: int) -> GuildSettings:
-        """The guild's settings; all defaults if it never changed any."""
+    async def guild_rows(self) -> list[GuildRow]:
+        """Every server's stored settings (few rows: only servers whose admins changed any)."""
 
-        def run(conn: sqlite3.Connection) -> GuildSettings:
-            row = conn.execute(
+        def run(conn: sqlite3.Connection) -> list[GuildRow]:
+            rows = conn.execute(
                 "SELECT guild_id, allowed_channel_ids, max_side, reaction_redream, reaction_emoji, "
-                "updated_at FROM guild_settings WHERE guild_id = ?",
-                (guild_id,),
-            ).fetchone()
-            if row is None:
-                return GuildSettings(guild_id)
-            redream = None if row[3] is None else bool(row[3])
-            return GuildSettings(row[0], tuple(json.loads(row[1])), row[2], redream, row[4], row[5])
+                "updated_at FROM guild_settings"
+            )
+            return [
+                GuildRow(r[0], tuple(json.loads(r[1])), r[2], _bool(r[3]), r[4], r[5]) for r in rows
+            ]
 
         return await self._run(run)
 
-    async def save_guild_settings(self, settings: GuildSettings, *, now: float) -> GuildSettings:
-        """Insert or replace a guild's settings (use dataclasses.replace on what get returned)."""
-        saved = GuildSettings(**{**settings.__dict__, "updated_at": now})
+    async def save_guild_row(self, row: GuildRow, *, now: float) -> GuildRow:
+        """Insert or replace a guild's settings (use dataclasses.replace on a row you have)."""
+        saved = dataclasses.replace(row, updated_at=now)
 
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(  # one statement: autocommitted
@@ -363,6 +364,49 @@ class Store:
             return [_ledger_row(r) for r in conn.execute(sql, [*args, limit])]
 
         return await self._run(run)
+
+
+def _bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+class _Connection:
+    """One sqlite3 connection and the one thread it lives on (sqlite3 objects stay on the thread
+    that made them)."""
+
+    def __init__(self, executor: ThreadPoolExecutor, conn: sqlite3.Connection) -> None:
+        self._executor = executor
+        self._conn: sqlite3.Connection | None = conn
+
+    @classmethod
+    async def open(cls, connect: Callable[[], sqlite3.Connection], name: str) -> _Connection:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"dreambot-{name}")
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, connect)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(executor, conn)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, conn)
+
+    async def close(self) -> None:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=True)
+
+
+def _connect_reader(path: Path) -> sqlite3.Connection:
+    """A connection that can only read (the writer created and migrated the file already)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0, isolation_level=None)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
 
 
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:

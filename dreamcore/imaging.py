@@ -17,7 +17,7 @@ from dreamcore.config import EngineConfig
 from dreamcore.errors import InvalidImage
 
 # The formats we decode (Pillow knows many more; EPS would even run Ghostscript: refused), with
-# their file extensions, the first being what we write. The one list: intake, cli and replies use it.
+# their file extensions, the first being what we write. The one list: intake, cli, replies use it.
 FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "PNG": (".png",),
     "JPEG": (".jpg", ".jpeg", ".jfif"),
@@ -264,4 +264,8 @@ def encode_preview(rgb: Image.Image, side: int) -> bytes:
     """A small JPEG (long side <= side) for progress messages."""
     im = rgb.convert("RGB")  # convert copies, so thumbnail() leaves the caller's image alone
     im.thumbnail((side, side), Image.Resampling.BILINEAR)
-    return _save(im, "JPEG", quality=75)
+    return encode_jpeg(im, quality=75)
+
+
+def encode_jpeg(rgb: Image.Image, quality: int = 90) -> bytes:
+    return _save(rgb.convert("RGB"), "JPEG", quality=quality)

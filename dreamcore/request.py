@@ -10,21 +10,31 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dreamcore.catalog import model_info
+from dreamcore.catalog import LOGITS, find_class, model_info
 from dreamcore.errors import DreamError, InvalidParams
+from dreamcore.targets import LayerTerm, format_terms, parse_terms
 
 DEFAULT_MODEL = "inception5h"
 MAX_SEED = 2**31 - 1
+MAX_SMOOTH = 8
 
 
 class DreamParams(BaseModel):
-    """The knobs DeepDream users know. `layer` may carry a channel: `mixed4d:139`."""
+    """The knobs DeepDream users know, and a few more.
+
+    `layer` is a target expression (see dreamcore.targets): `mixed4c`, `mixed4d:139` or a mix
+    `mixed4c+mixed4d:139*0.5`; validation stores it canonical. `target_class` dreams a class
+    instead of layers ("more banana"); `guided` says the request carries a guide image.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str = DEFAULT_MODEL
-    layer: str | None = Field(None, description="layer name, optionally `layer:channel`")
-    channel: Annotated[int, Field(ge=0)] | None = None
+    layer: str | None = Field(None, description="a layer, `layer:channel`, or a weighted mix")
+    target_class: str | None = Field(None, description="a class name of the model's classifier")
+    guided: bool = False
+    smooth: Annotated[int, Field(ge=0, le=MAX_SMOOTH)] = 0  # Laplacian levels; 0 = classic
+    colors: Literal["dream", "original"] = "dream"
     octaves: Annotated[int, Field(ge=1, le=8)] = 4
     octave_scale: Annotated[float, Field(gt=1.0, le=2.0)] = 1.4
     steps: Annotated[int, Field(ge=1, le=100)] = 10
@@ -36,36 +46,45 @@ class DreamParams(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _split_channel(cls, data: object) -> object:
-        if isinstance(data, dict) and isinstance(data.get("layer"), str) and ":" in data["layer"]:
-            name, _, channel = data["layer"].partition(":")
-            if not channel.strip().isdigit():
-                raise ValueError(
-                    f"channel in `{data['layer']}` must be a whole number, like `mixed4d:139`"
-                )
-            if data.get("channel") is not None and int(channel) != data["channel"]:
-                raise ValueError("give the channel once: either `layer:channel` or `channel`")
-            data = {**data, "layer": name.strip(), "channel": int(channel)}
+    def _fold_channel(cls, data: object) -> object:
+        """`channel=139` with `layer="mixed4d"` is `layer="mixed4d:139"` (one spelling kept)."""
+        if isinstance(data, dict) and data.get("channel") is not None:
+            data = dict(data)
+            channel = data.pop("channel")
+            layer = data.get("layer")
+            if not isinstance(layer, str) or ":" in layer or "+" in layer:
+                raise ValueError("give the channel once, as `layer:channel`")
+            data["layer"] = f"{layer}:{channel}"
+        elif isinstance(data, dict) and "channel" in data:
+            data = {k: v for k, v in data.items() if k != "channel"}
         return data
 
     @model_validator(mode="after")
-    def _check_layer(self) -> DreamParams:
+    def _check_target(self) -> DreamParams:
         info = model_info(self.model)
-        layer = info.layer(self.layer or info.default_layer)
-        if self.channel is not None and self.channel >= layer.channels:
-            raise InvalidParams(
-                f"channel {self.channel} is out of range: `{layer.name}` has channels 0..{layer.channels - 1}."
-            )
-        if (
-            layer.name != self.layer
-        ):  # store the canonical name (aliases resolved, default filled in)
-            object.__setattr__(self, "layer", layer.name)
+        if self.target_class is not None:
+            if self.guided:
+                raise InvalidParams("A guide image works with layers, not with `class`.")
+            _, name = find_class(self.model, self.target_class)
+            object.__setattr__(self, "target_class", name)
+            object.__setattr__(self, "layer", None)  # the class is the whole objective
+            return self
+        terms = parse_terms(info, self.layer or info.default_layer)
+        if self.guided and any(t.channel is not None for t in terms):
+            raise InvalidParams("A guide image matches whole layers; drop the `:channel`.")
+        if any(t.layer == LOGITS for t in terms):
+            raise InvalidParams("To dream a class, use `class` (e.g. `class:banana`).")
+        object.__setattr__(self, "layer", format_terms(terms))  # canonical
         return self
 
     @property
+    def terms(self) -> tuple[LayerTerm, ...]:
+        return parse_terms(model_info(self.model), self.layer) if self.layer else ()
+
+    @property
     def target(self) -> str:
-        """`layer` or `layer:channel`, as a user would type it."""
-        return self.layer if self.channel is None else f"{self.layer}:{self.channel}"
+        """What is dreamed, as a user would type it: the layer expression, or `class:<name>`."""
+        return f"class:{self.target_class}" if self.target_class else str(self.layer)
 
 
 def make_params(**values: object) -> DreamParams:
@@ -99,8 +118,15 @@ class DreamRequest(BaseModel):
 
     image: bytes
     params: DreamParams = DreamParams()
+    guide: bytes | None = None  # the guide image, when params.guided
     output_max_bytes: Annotated[int, Field(ge=1024)] | None = None  # e.g. the Discord upload limit
     preview: bool = False  # attach a small JPEG to progress events at the end of each octave
+
+    @model_validator(mode="after")
+    def _guide_iff_guided(self) -> DreamRequest:
+        if self.params.guided != (self.guide is not None):
+            raise InvalidParams("`guided` params need the guide image, and only they do.")
+        return self
 
 
 class DreamProgress(BaseModel):

@@ -81,3 +81,16 @@ def test_ci_runs_the_readme_test_command():
     assert "scripts/test" in ci
     assert "\nscripts/test\n" in README
     assert (ROOT / "docs" / "dreams.jpg").exists()
+
+
+def test_documented_stop_timeouts_cover_the_whole_drain():
+    # Issue 9 #8: Docker's 10 s default would SIGKILL the bot mid-drain.
+    from bot.services import DRAIN_ANSWERS_S
+
+    pool = Settings.model_construct().pool
+    drain = pool.shutdown_timeout_s + pool.cancel_grace_s + DRAIN_ANSWERS_S
+    run = re.search(r"docker run [^\n]*--stop-timeout (\d+)", README)
+    compose = re.search(r"stop_grace_period: (\d+)s", README)
+    assert run and compose
+    assert int(run.group(1)) >= drain and int(compose.group(1)) >= drain
+    assert "--stop-timeout" in DOCKERFILE  # the file's own usage line says it too

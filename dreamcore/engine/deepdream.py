@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dreamcore.engine import laplacian
 from dreamcore.errors import DreamCancelled
 from dreamcore.request import DreamParams
 
@@ -76,6 +77,7 @@ def ascent_step(
     dy, dx = (_randint(params.jitter, generator) for _ in range(2))
     rolled = torch.roll(img, shifts=(dy, dx), dims=(2, 3))
     g = gradient(rolled)
+    g = laplacian.normalize(g, params.smooth)  # smooth > 0: every frequency band counts alike
     g = g / (g.abs().mean() + 1e-8)
     rolled = (rolled + params.strength * g).clamp_(0.0, 255.0)
     return torch.roll(rolled, shifts=(-dy, -dx), dims=(2, 3))

@@ -17,13 +17,14 @@ from PIL import Image
 
 from dreamcore.catalog import check_offered
 from dreamcore.config import EngineConfig
+from dreamcore.engine.colors import keep_original_colors
+from dreamcore.engine.compose import objective_for
 from dreamcore.engine.deepdream import dream, effective_octaves
 from dreamcore.engine.device import placement
 from dreamcore.engine.featurenet import FeatureNet
 from dreamcore.engine.gradient import Gradient
 from dreamcore.engine.imageio import to_image, to_tensor
 from dreamcore.engine.models import build_model
-from dreamcore.engine.objectives import LayerObjective
 from dreamcore.imaging import decode_for_dream, encode_image, encode_preview
 from dreamcore.request import MAX_SEED, DreamProgress, DreamRequest, DreamResult
 
@@ -76,18 +77,30 @@ class Dreamer:
         check_offered(params.model, self.config.models)
         decoded = decode_for_dream(request.image, self.config, params.max_side)
         net = self.model(params.model)
-        gradient = Gradient(
-            net,
-            LayerObjective(params.layer or "", params.channel),
-            tile_size=params.tile_size or self.config.tile_size,
-            autocast=self.placement.autocast(),
-            channels_last=self.placement.channels_last,
+        tile = params.tile_size or self.config.tile_size
+        pixels = to_tensor(decoded.rgb, self.placement.device)  # 1 x 3 x H x W, 0..255
+
+        def gradient_of(objective) -> Gradient:
+            return Gradient(
+                net,
+                objective,
+                tile_size=tile,
+                autocast=self.placement.autocast(),
+                channels_last=self.placement.channels_last,
+            )
+
+        guide = None
+        if request.guide is not None:
+            guide_image = decode_for_dream(request.guide, self.config, self.config.max_side_cap)
+            guide = to_tensor(guide_image.rgb, self.placement.device)
+        objective = objective_for(
+            params, net, guide=guide, total=lambda o: gradient_of(o).objective_total(pixels)
         )
+        gradient = gradient_of(objective)
         seed = params.seed if params.seed is not None else random.randint(0, MAX_SEED)
         generator = torch.Generator().manual_seed(
             seed
         )  # jitter offsets: CPU generator, reproducible
-        pixels = to_tensor(decoded.rgb, self.placement.device)  # 1 x 3 x H x W, 0..255
         before = gradient.objective_value(pixels)
 
         def step_done(octave: int, octaves: int, step: int, steps: int, img: torch.Tensor) -> None:
@@ -107,6 +120,8 @@ class Dreamer:
             on_step=step_done, should_stop=should_stop,
         )  # fmt: skip
         after = gradient.objective_value(out)
+        if params.colors == "original":
+            out = keep_original_colors(out, pixels)
         data, fmt = encode_image(to_image(out), decoded.alpha, max_bytes=request.output_max_bytes)
         width, height = Image.open(io.BytesIO(data)).size
         notes = list(decoded.notes)

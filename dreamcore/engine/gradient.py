@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from dreamcore.engine.featurenet import FeatureNet
-from dreamcore.engine.objectives import LayerObjective
+from dreamcore.engine.objectives import Objective
 
 TILE_ALIGN = 32  # the deepest stride of our networks: tiles start on multiples of it
 
@@ -39,7 +39,7 @@ class Gradient:
     def __init__(
         self,
         net: FeatureNet,
-        objective: LayerObjective,
+        objective: Objective,
         *,
         tile_size: int = 512,
         tile_margin: int = 32,
@@ -72,9 +72,18 @@ class Gradient:
                 grad[:, :, cy0:cy1, cx0:cx1] = g[:, :, cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
         return grad
 
-    @torch.no_grad()
     def objective_value(self, image: Tensor) -> float:
-        """Mean of squared activations over the image (in tiles without margins; no gradient)."""
+        """The objective's mean over the image (the classic "mean of squared activations")."""
+        total, count = self._measure(image)
+        return total / max(count, 1)
+
+    def objective_total(self, image: Tensor) -> float:
+        """The objective's sum over the image: what the ascent maximises."""
+        return self._measure(image)[0]
+
+    @torch.no_grad()
+    def _measure(self, image: Tensor) -> tuple[float, int]:
+        """(sum, count) over the image, in tiles without margins (no gradient)."""
         _, _, h, w = image.shape
         total, count = 0.0, 0
         for y0, y1, _, _ in tile_spans(h, self.tile_size, 0):
@@ -83,4 +92,4 @@ class Gradient:
                     acts = self.net(image[:, :, y0:y1, x0:x1], self.objective.layers)
                 total += float(self.objective.loss(acts))
                 count += self.objective.count(acts)
-        return total / max(count, 1)
+        return total, count

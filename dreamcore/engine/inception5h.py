@@ -16,7 +16,9 @@ from torch import Tensor, nn
 from dreamcore.catalog import (
     BRANCHES,
     INCEPTION5H_BLOCKS,
+    INCEPTION5H_CLASSES,
     INCEPTION5H_POOL_BEFORE,
+    LOGITS,
     block_branch_widths,
 )
 from dreamcore.engine.featurenet import Emit, FeatureNet, Preprocess
@@ -71,8 +73,8 @@ class Inception5h(FeatureNet):
             self._conv(f"{block}_3x3", w["3x3_bottleneck"], w["3x3"], 3)
             self._conv(f"{block}_5x5", w["5x5_bottleneck"], w["5x5"], 5)
             in_ch = w["1x1"] + w["3x3"] + w["5x5"] + w["pool_reduce"]
-        # Only the classifier's weights: kept so the published file loads strictly; never run.
-        self.softmax2_pre_activation_matmul = nn.Linear(1024, 1008)
+        # The classifier (softmax2's pre-activation): the `logits` layer, for class targets.
+        self.softmax2_pre_activation_matmul = nn.Linear(1024, INCEPTION5H_CLASSES)
         self._stages = self._build_stages()
 
     def _conv(self, name: str, cin: int, cout: int, k: int) -> None:
@@ -130,7 +132,14 @@ class Inception5h(FeatureNet):
                 f"{block}_{b}{suffix}" for b in BRANCHES for suffix in ("_pre_relu", "")
             ) + (f"{block}_pool", block)
             stages.append((names, _mixed_stage(self, block)))
+        stages.append(((LOGITS,), self._logits))
         return stages
+
+    def _logits(self, x: Tensor, emit: Emit) -> Tensor:
+        # TF's avgpool0 is a 7x7 average over mixed5b's 7x7 at 224 px: global, at any size.
+        y = self.softmax2_pre_activation_matmul(F.adaptive_avg_pool2d(x, 1).flatten(1))  # N x 1008
+        emit(LOGITS, y)
+        return y
 
     def stages(self):
         return self._stages

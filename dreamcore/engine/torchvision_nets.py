@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torchvision.models import googlenet, vgg16
 
-from dreamcore.catalog import GOOGLENET_BLOCKS, GOOGLENET_POOL_BEFORE, vgg16_layer_names
+from dreamcore.catalog import GOOGLENET_BLOCKS, GOOGLENET_POOL_BEFORE, LOGITS, vgg16_layer_names
 from dreamcore.engine.featurenet import FeatureNet, Preprocess, simple_stage
 
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
@@ -25,10 +26,9 @@ class GoogLeNetFeatures(FeatureNet):
         )
 
     def drop_unused(self) -> None:
-        """After loading: the aux classifiers and the head are never run."""
+        """After loading: the auxiliary classifiers are never run."""
         self.net.aux1 = None
         self.net.aux2 = None
-        self.net.fc = nn.Identity()
 
     def stages(self):
         n = self.net
@@ -41,28 +41,41 @@ class GoogLeNetFeatures(FeatureNet):
                 pool = GOOGLENET_POOL_BEFORE[block]
                 out.append(simple_stage(pool, getattr(n, pool)))
             out.append(simple_stage(block, getattr(n, block)))
+        out.append(simple_stage(LOGITS, self._logits))
         return out
+
+    def _logits(self, x):
+        return self.net.fc(torch.flatten(self.net.avgpool(x), 1))  # N x 1024 x h x w -> N x 1000
 
 
 class VGG16Features(FeatureNet):
-    """torchvision's `vgg16().features`, layers named conv1_1, relu1_1, ..., pool5."""
+    """torchvision's VGG16, layers named conv1_1, relu1_1, ..., pool5, then `logits` (the
+    classifier; not with HED weights, which have none)."""
 
     def __init__(self, caffe: bool = False) -> None:
         super().__init__()
+        net = vgg16(weights=None)
         if caffe:  # HED weights were trained Caffe-style: BGR, mean subtracted, no scaling.
             self.preprocess = Preprocess(mean=CAFFE_MEAN_BGR, bgr=True)
+            self.classifier = None  # HED finds edges: no classifier
         else:
             self.preprocess = Preprocess(mean=IMAGENET_MEAN, std=IMAGENET_STD)
-        self.features = vgg16(weights=None).features
+            self.avgpool, self.classifier = net.avgpool, net.classifier
+        self.features = net.features
         for module in self.features:
             if isinstance(module, nn.ReLU):
                 module.inplace = False  # the captured conv output must survive the ReLU
 
     def stages(self):
         names = [name for name, _, _ in vgg16_layer_names()]
-        return [
-            simple_stage(name, module) for name, module in zip(names, self.features, strict=True)
-        ]
+        out = [simple_stage(name, m) for name, m in zip(names, self.features, strict=True)]
+        if self.classifier is not None:
+            out.append(simple_stage(LOGITS, self._logits))
+        return out
+
+    def _logits(self, x):
+        # N x 512 x h x w -> (adaptive 7 x 7) -> N x 1000
+        return self.classifier(torch.flatten(self.avgpool(x), 1))
 
     def conv_modules(self) -> list[nn.Conv2d]:
         return [m for m in self.features if isinstance(m, nn.Conv2d)]

@@ -7,6 +7,7 @@ Importing this package never imports torch (workers load it in their own process
 from dreamcore.pool.backend import DreamBackend, PoolStats
 from dreamcore.pool.factory import make_backend
 from dreamcore.pool.jobs import Job, JobEvent
+from dreamcore.pool.messages import new_job_id
 from dreamcore.pool.pool import DEFAULT_HANDLER, LocalPool
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "LocalPool",
     "PoolStats",
     "make_backend",
+    "new_job_id",
 ]

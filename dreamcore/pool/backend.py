@@ -23,6 +23,7 @@ class PoolStats:
     jobs_timed_out: int
     worker_restarts: int
     mean_job_seconds: float | None
+    workers_down_s: float | None = None  # how long no worker has been alive (None: some are)
 
 
 @runtime_checkable

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import DreamError
 from dreamcore.pool.backend import DreamBackend
-from dreamcore.pool.pool import DEFAULT_HANDLER, LocalPool
+from dreamcore.pool.pool import LocalPool
 
 
 def make_backend(
-    pool: PoolConfig, engine: EngineConfig, handler: str = DEFAULT_HANDLER
+    pool: PoolConfig, engine: EngineConfig, handler: str | None = None
 ) -> DreamBackend:
-    """LocalPool, or RayBackend for `pool.backend = "ray"` (Ray is imported only then)."""
+    """LocalPool, or RayBackend for `pool.backend = "ray"` (Ray is imported only then).
+    `handler` (module:Class) overrides `pool.handler`, what the workers run jobs with."""
     if pool.backend == "ray":
         try:
             from dreamcore.pool.ray_backend import RayBackend

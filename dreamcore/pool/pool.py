@@ -18,18 +18,20 @@ from dreamcore.errors import (
     DreamCancelled,
     DreamError,
     JobTimeout,
+    NoWorkers,
     PoolClosed,
     QueueFull,
+    QueueTimeout,
     WorkerCrashed,
 )
 from dreamcore.pool.backend import PoolStats
 from dreamcore.pool.devices import plan_devices, threads_per_worker
 from dreamcore.pool.jobs import Job
 from dreamcore.pool.messages import Done, Failed, JobMessage, Progress, Run
-from dreamcore.pool.supervisor import Supervisor, Worker
+from dreamcore.pool.supervisor import Supervisor
 from dreamcore.request import DreamRequest, DreamResult
 
-DEFAULT_HANDLER = "dreamcore.engine.dreamer:Dreamer"
+DEFAULT_HANDLER = PoolConfig().handler
 CHILD_SLACK_S = 1.0  # the child's own deadline is only a backstop: the parent's timer fires first
 
 
@@ -53,22 +55,23 @@ class Workers(Protocol):
 
 
 class WorkerPool:
-    """The queue, positions, timeouts, cancels, retries and drain; subclasses bring the workers."""
+    """The queue, positions, deadlines, cancels, retries and drain; subclasses bring the workers."""
 
-    def __init__(
-        self, pool: PoolConfig, engine: EngineConfig, handler: str = DEFAULT_HANDLER
-    ) -> None:
+    def __init__(self, pool: PoolConfig, engine: EngineConfig, handler: str | None = None) -> None:
+        """`handler` (module:Class) overrides `pool.handler`, the object workers run jobs with."""
         if pool.workers != "auto" and pool.workers < 1:
             raise ValueError("PoolConfig.workers must be 'auto' or at least 1")
         self.config = pool
         self._state: Literal["new", "starting", "running", "closing", "closed"] = "new"
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._workers = self._make_workers(pool, engine, handler)
+        self._workers = self._make_workers(pool, engine, handler or pool.handler)
         self._queue: deque[Job] = deque()
         self._live: dict[str, Job] = {}  # unfinished jobs by id
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._counts = dict(done=0, failed=0, cancelled=0, timed_out=0)
         self._busy_seconds = 0.0
+        self._down_since: float | None = None  # when the last live worker went away
+        self._down_timer: asyncio.TimerHandle | None = None
 
     def _make_workers(self, pool: PoolConfig, engine: EngineConfig, handler: str) -> Workers:
         raise NotImplementedError
@@ -103,6 +106,8 @@ class WorkerPool:
     def submit(self, request: DreamRequest, *, job_id: str | None = None) -> Job:
         if self._state in ("closing", "closed"):
             raise PoolClosed("The dream service is shutting down; try again in a moment.")
+        if self._workers_down():
+            raise NoWorkers("No dream worker is running right now.")
         if len(self._queue) >= self.config.queue_size:
             raise QueueFull(waiting=len(self._queue))
         if job_id is not None and job_id in self._live:
@@ -110,6 +115,9 @@ class WorkerPool:
         job = Job(request, job_id, self._cancel)
         self._live[job.id] = job
         self._queue.append(job)
+        self._timers[job.id] = asyncio.get_running_loop().call_later(
+            self.config.max_queue_wait_s, self._waited_too_long, job
+        )
         job.set_queued(len(self._queue))
         self._dispatch()
         return job
@@ -127,6 +135,9 @@ class WorkerPool:
             jobs_timed_out=c["timed_out"],
             worker_restarts=w.restarts,
             mean_job_seconds=self._busy_seconds / c["done"] if c["done"] else None,
+            workers_down_s=self._loop.time() - self._down_since
+            if self._loop and self._down_since is not None
+            else None,
         )
 
     def worker_pids(self) -> list[int]:
@@ -156,6 +167,7 @@ class WorkerPool:
                     job, PoolClosed("The dream service shut down before your dream finished.")
                 )
         await self._workers.shutdown(grace=self.config.cancel_grace_s)
+        _cancel(self._down_timer)
         self._state = "closed"
 
     # --- scheduling --------------------------------------------------------------------------------
@@ -168,6 +180,7 @@ class WorkerPool:
         while self._queue and (worker := self._workers.idle()) is not None:
             job = self._queue.popleft()
             moved = True
+            self._cancel_timer(job)  # its queue deadline; the run timeout replaces it
             job.set_running(worker.pid, self._loop.time())
             worker.take(job, Run(job.id, job.request, self.config.job_timeout_s + CHILD_SLACK_S))
             self._timers[job.id] = self._loop.call_later(
@@ -180,7 +193,7 @@ class WorkerPool:
         for position, waiting in enumerate(self._queue, start=1):
             waiting.set_queued(position)
 
-    def _on_message(self, worker: Worker, msg: JobMessage) -> None:
+    def _on_message(self, worker: Any, msg: JobMessage) -> None:
         job = worker.job
         if job is None or job.id != msg.job_id:
             return  # about a job this worker has already given back
@@ -198,7 +211,46 @@ class WorkerPool:
                     self._fail(job, error, cancelled=isinstance(error, DreamCancelled))
         self._dispatch()
 
-    def _on_died(self, worker: Worker, job: Job | None, exitcode: int | None) -> None:
+    # --- workers coming and going ------------------------------------------------------------------
+
+    def _worker_ready(self, worker: Any) -> None:
+        self._down_since = None
+        _cancel(self._down_timer)
+        self._dispatch()
+
+    def _note_workers(self) -> None:
+        """Start the no-worker clock when the last live worker is gone."""
+        if self._workers.count("idle", "busy") or self._down_since is not None:
+            return
+        if self._state not in ("starting", "running"):
+            return
+        assert self._loop is not None
+        self._down_since = self._loop.time()
+        self._down_timer = self._loop.call_later(
+            self.config.no_worker_grace_s, self._fail_queued_for_no_workers
+        )
+
+    def _workers_down(self) -> bool:
+        """No worker has been alive for the grace period."""
+        if self._down_since is None or self._loop is None:
+            return False
+        return self._loop.time() - self._down_since >= self.config.no_worker_grace_s
+
+    def _fail_queued_for_no_workers(self) -> None:
+        grace = self.config.no_worker_grace_s
+        while self._queue:
+            error = NoWorkers(f"No dream worker has been running for {grace:g} s.")
+            self._fail(self._queue.popleft(), error)
+
+    def _waited_too_long(self, job: Job) -> None:
+        if job.state == "queued" and job in self._queue:
+            self._queue.remove(job)
+            limit = self.config.max_queue_wait_s
+            self._fail(job, QueueTimeout(f"The dream waited over {limit:g} s for a worker."))
+            self._renumber()
+
+    def _on_died(self, worker: Any, job: Job | None, exitcode: int | None) -> None:
+        self._note_workers()
         if job is None or job.state != "running":
             return
         if (
@@ -208,6 +260,10 @@ class WorkerPool:
         ):
             self._cancel_timer(job)
             self._queue.appendleft(job)  # retried once, ahead of everyone else
+            assert self._loop is not None
+            self._timers[job.id] = self._loop.call_later(
+                self.config.max_queue_wait_s, self._waited_too_long, job
+            )
             self._renumber()
             self._dispatch()
             return
@@ -220,9 +276,14 @@ class WorkerPool:
         if job is None or job.state != "running" or self._state not in ("starting", "running"):
             self._on_died(worker, job, None)
             return
+        self._note_workers()
         self._cancel_timer(job)
         job.attempts -= 1  # this one never ran
         self._queue.appendleft(job)
+        assert self._loop is not None
+        self._timers[job.id] = self._loop.call_later(
+            self.config.max_queue_wait_s, self._waited_too_long, job
+        )
         self._renumber()
         self._dispatch()
 
@@ -282,7 +343,7 @@ class LocalPool(WorkerPool):
             pool,
             engine,
             handler,
-            on_ready=lambda _: self._dispatch(),
+            on_ready=self._worker_ready,
             on_message=self._on_message,
             on_died=self._on_died,
         )
@@ -296,3 +357,8 @@ class LocalPool(WorkerPool):
     async def __aenter__(self) -> LocalPool:
         await self.start()
         return self
+
+
+def _cancel(handle: asyncio.TimerHandle | None) -> None:
+    if handle is not None:
+        handle.cancel()

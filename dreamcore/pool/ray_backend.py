@@ -15,7 +15,7 @@ import ray
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import DreamError
-from dreamcore.pool.pool import DEFAULT_HANDLER, WorkerPool
+from dreamcore.pool.pool import WorkerPool
 from dreamcore.pool.ray_fleet import ActorFleet
 
 AUTH_HINT = (
@@ -28,17 +28,12 @@ class RayBackend(WorkerPool):
     _fleet: ActorFleet
     _owns_ray = False  # this backend called ray.init, so close() calls ray.shutdown
 
-    def __init__(
-        self, pool: PoolConfig, engine: EngineConfig, handler: str = DEFAULT_HANDLER
-    ) -> None:
-        super().__init__(pool, engine, handler)
-
     def _make_workers(self, pool: PoolConfig, engine: EngineConfig, handler: str) -> ActorFleet:
         self._fleet = ActorFleet(
             pool,
             engine,
             handler,
-            on_ready=lambda _: self._dispatch(),
+            on_ready=self._worker_ready,
             on_message=self._on_message,
             on_died=self._on_died,
             on_lost=self._on_lost,

@@ -241,6 +241,7 @@ class ActorFleet:
             except ActorDiedError:  # a fresh call to a dead actor: it will not come back
                 if actor.life == life:
                     self._gone(actor)
+                    self._on_died(actor, None, None)
                 return
             except RayActorError:  # restarting, or waiting for a node with room
                 await asyncio.sleep(ASK_AGAIN_S)
@@ -289,8 +290,10 @@ class ActorFleet:
             self.restarts += 1
             if was_up:
                 log.warning("dream actor %d died during %s; Ray restarts it", actor.pid, job)
-        if job is not None:
-            (self._on_died(actor, job, None) if taken else self._on_lost(actor, job))
+        if job is not None and not taken:
+            self._on_lost(actor, job)
+        else:
+            self._on_died(actor, job, None)  # with no job too: the pool counts who is alive
         if actor.state != "dead":
             self._spawn(actor, self._bring_up(actor, actor.life))
 
@@ -314,6 +317,7 @@ class ActorFleet:
     def _retire_now(self, actor: Actor) -> None:
         _kill(actor.handle, restart=False)
         self._gone(actor)
+        self._on_died(actor, None, None)  # not a crash; the pool counts who is alive
 
     def _gone(self, actor: Actor) -> None:
         if actor.state == "dead":

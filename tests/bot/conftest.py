@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ from bot.settings import (
 )
 from dreamcore.config import EngineConfig, PoolConfig
 from tests.fakediscord.server import FakeDiscord
+from tests.gates import ENV, Gate
+from tests.gates import HANDLER as GATED_HANDLER
 
 E2E = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 ENGINE = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)
@@ -80,7 +83,7 @@ class RunningBot:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> DreamBot:
-        self.bot = DreamBot(self.settings, pool=self.pool)
+        self.bot = DreamBot(self.settings, backend=self.pool)
         self._task = asyncio.create_task(self.bot.start("fake-token"))
         ready = asyncio.create_task(self.bot.wait_until_ready())
         done, _ = await asyncio.wait(
@@ -102,14 +105,26 @@ class RunningBot:
         self.bot = self._task = None
 
 
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory):
+    """Holds dreams of `gated_png` images at the end of their first octave until released."""
+    g = Gate(tmp_path_factory.mktemp("gate"))
+    yield g
+    g.close()
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def pool():
+async def pool(gate):
     from dreamcore.pool import LocalPool
 
-    p = LocalPool(POOL, ENGINE)
-    await p.start()
-    yield p
-    await p.close(10)
+    os.environ.update(gate.env)  # spawned workers (replacements too) inherit it
+    p = LocalPool(POOL, ENGINE, handler=GATED_HANDLER)
+    try:
+        await p.start()
+        yield p
+        await p.close(10)
+    finally:
+        os.environ.pop(ENV, None)
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -137,14 +152,28 @@ def bot(running) -> DreamBot:
 
 
 async def dream(
-    fake: FakeDiscord, user, image=None, *, filename="in.png", ctype="image/png", **options
+    fake: FakeDiscord,
+    user,
+    image=None,
+    *,
+    filename="in.png",
+    ctype="image/png",
+    channel=None,
+    **options,
 ):
     """Run /dream with fast defaults; returns the InteractionRecord."""
     opts = {**FAST, **options}
     data = png_bytes() if image is None else image
+    attachments = {"image": (filename, data, ctype)}
     return await fake.slash_command(
-        "dream", opts, user=user, attachments={"image": (filename, data, ctype)}
+        "dream", opts, user=user, channel=channel, attachments=attachments
     )
+
+
+def button(message: dict, action: str) -> str:
+    """The custom_id of a result's button."""
+    ids = [c["custom_id"] for row in message["components"] for c in row["components"]]
+    return next(i for i in ids if i.startswith(f"dream:{action}:"))
 
 
 def has_file(message: dict | None) -> bool:
@@ -164,7 +193,7 @@ async def wait_ledger(bot: DreamBot, predicate, timeout: float = 20.0):
     """Poll the ledger until `predicate(rows)` is truthy (charges land just after the upload)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        rows = await bot.store.jobs()
+        rows = await bot.services.store.jobs()
         if predicate(rows):
             return rows
         if asyncio.get_running_loop().time() > deadline:

@@ -10,7 +10,7 @@ async def test_non_admin_cannot_set_quota(fake, bot):
     rec = await fake.slash_command("quota set", {"scope": "server", "daily": 0}, user=alice)
     cb = await rec.wait_for_callback(5)
     assert cb.type == 4 and cb.data["flags"] & 64 and "Manage Server" in cb.data["content"]
-    assert await bot.store.get_rules(int(fake.guild["id"])) == []
+    assert await bot.services.store.get_rules(int(fake.guild["id"])) == []
 
 
 async def test_admin_sets_a_user_quota_and_it_applies(fake, bot):
@@ -38,4 +38,4 @@ async def test_dreamconfig_restricts_channels(fake, bot):
     rec = await dream(fake, alice)  # in #general: refused
     cb = await rec.wait_for_callback(5)
     assert cb.type == 4 and f"<#{other['id']}>" in cb.data["content"]
-    assert await bot.store.jobs() == []
+    assert await bot.services.store.jobs() == []

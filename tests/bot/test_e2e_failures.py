@@ -16,15 +16,16 @@ from tests.bot.conftest import (
     wait_ledger,
 )
 from tests.fakediscord.server import FakeDiscord
+from tests.gates import gated_png
 
 pytestmark = E2E
 LIMIT = 50_000  # below a 160 px noisy PNG (~75 kB), above half of it
-SLOW = {"octaves": 2, "steps": 60, "size": 160}  # long enough (~1-3 s) to interfere with
+SLOW = {"octaves": 2, "steps": 3, "size": 160}  # two octaves: the gate holds it after the first
 
 
 async def test_worker_killed_mid_job_refunds_and_tells_the_user(fake, bot, pool):
     alice = fake.add_member(name="alice")
-    rec = await dream(fake, alice, png_bytes(160), **SLOW)
+    rec = await dream(fake, alice, gated_png(160), **SLOW)  # held after its first octave
     await rec.wait_until(lambda r: r.original and "octave" in r.original["content"], 60)
     for pid in pool.worker_pids():
         os.kill(pid, signal.SIGKILL)
@@ -36,11 +37,12 @@ async def test_worker_killed_mid_job_refunds_and_tells_the_user(fake, bot, pool)
     assert not has_file(rec.original)
 
 
-async def test_expired_token_posts_the_result_in_the_channel(fake, bot):
+async def test_expired_token_posts_the_result_in_the_channel(fake, bot, gate):
     alice = fake.add_member(name="alice")
-    rec = await dream(fake, alice, png_bytes(160), **SLOW)
-    await rec.wait_for_callback(5)
-    fake.expire_token(rec.token)
+    rec = await dream(fake, alice, gated_png(160), **SLOW)
+    await rec.wait_until(lambda r: r.original and "octave" in r.original["content"], 60)
+    fake.expire_token(rec.token)  # while the dream waits at the gate
+    gate.release()
     uid = alice["user"]["id"]
     msg = await fake.wait_for(
         lambda: next(

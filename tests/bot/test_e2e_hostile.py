@@ -57,22 +57,26 @@ class Watch:
         self.user_id = int(user["user"]["id"])
 
     async def __aenter__(self) -> Watch:
-        self.restarts = self.bot.pool.stats().worker_restarts
-        self.pids = self.bot.pool.worker_pids()
-        self.rows = {r.job_id for r in await self.bot.store.jobs()}
+        self.restarts = self.bot.services.backend.stats().worker_restarts
+        self.pids = self.bot.services.backend.worker_pids()
+        self.rows = {r.job_id for r in await self.bot.services.store.jobs()}
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if exc[0] is None:
-            assert self.bot.pool.stats().worker_restarts == self.restarts, "a worker was restarted"
-            assert self.bot.pool.worker_pids() == self.pids, "a worker was replaced"
+            assert self.bot.services.backend.stats().worker_restarts == self.restarts, (
+                "a worker was restarted"
+            )
+            assert self.bot.services.backend.worker_pids() == self.pids, "a worker was replaced"
 
     async def quota(self):
         guild_id = int(self.bot.guilds[0].id)
-        return await self.bot.quota.status(user_id=self.user_id, guild_id=guild_id, role_ids=[])
+        return await self.bot.services.quota.status(
+            user_id=self.user_id, guild_id=guild_id, role_ids=[]
+        )
 
     async def new_rows(self):
-        return [r for r in await self.bot.store.jobs() if r.job_id not in self.rows]
+        return [r for r in await self.bot.services.store.jobs() if r.job_id not in self.rows]
 
     async def settled(self, timeout: float = 20.0) -> list:
         """The new ledger rows once none is in flight (bounded)."""
@@ -186,7 +190,7 @@ async def test_refused_with_a_specific_reason_and_costs_nothing(
 
 
 async def test_attachment_that_lies_about_its_size_is_cut_off_at_the_cap(hfake, hbot):
-    """Declared 10 kB, really ~300 kB: the download stops at the cap instead of trusting the header."""
+    """Declared 10 kB, really ~300 kB: the download stops at the cap, not trusting the header."""
     user = hfake.add_member(name="liar")
     data = H.incompressible_png(300_000)
     async with Watch(hbot, user) as w:
@@ -273,8 +277,8 @@ async def test_animated_image_dreams_the_first_frame_and_says_so(hfake, hbot, fm
 
 
 async def test_exif_rotated_jpeg_is_dreamed_upright(hfake, hbot):
-    """Stored 96x64 with Orientation 6 (rotate 90 degrees clockwise): the dream is 64x96, and the red
-    top-left corner of the stored image is now top-right."""
+    """Stored 96x64 with Orientation 6 (rotate 90 degrees clockwise): the dream is 64x96, and the
+    red top-left corner of the stored image is now top-right."""
     user = hfake.add_member(name="exif")
     async with Watch(hbot, user) as w:
         rec = await send(

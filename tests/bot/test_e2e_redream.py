@@ -1,8 +1,10 @@
-"""Re-dreams end to end: reaction on a result, context menu on a user's image, buttons after restart."""
+"""Re-dreams end to end: reactions, the context menu on a user's image, buttons (after a restart
+too), and what they must not do."""
 
 from tests.bot.conftest import (
     E2E,
     RunningBot,
+    button,
     dream,
     finished_result,
     has_file,
@@ -11,11 +13,6 @@ from tests.bot.conftest import (
 )
 
 pytestmark = E2E
-
-
-def _button(msg: dict, action: str) -> str:
-    ids = [c["custom_id"] for row in msg["components"] for c in row["components"]]
-    return next(i for i in ids if i.startswith(f"dream:{action}:"))
 
 
 def _results(fake) -> list[dict]:
@@ -38,15 +35,16 @@ async def test_reaction_on_a_result_dreams_it_again(fake, bot):
 
 
 async def test_bot_ignores_its_own_reactions_and_other_emoji(fake, bot):
-    alice = fake.add_member(name="alice")
+    alice, bob = fake.add_member(name="alice"), fake.add_member(name="bob")
     first = await finished_result(await dream(fake, alice))
     await fake.add_reaction(first["id"], "👍", user=alice)
     await fake.add_reaction(first["id"], "🌀", user=fake.bot_user)
-    await wait_ledger(bot, lambda rows: len(rows) == 1)
-    import asyncio
-
-    await asyncio.sleep(1.0)
-    assert len(await bot.store.jobs()) == 1
+    # A reaction that does count, after them: once its dream is in the ledger, the two before
+    # it (delivered and handled in order) would have left rows too if they counted.
+    await fake.add_reaction(first["id"], "🌀", user=bob)
+    rows = await wait_ledger(bot, lambda rows: any(r.source == "reaction" for r in rows))
+    assert sorted(r.source for r in rows) == ["reaction", "slash"]
+    assert [r.user_id for r in rows if r.source == "reaction"] == [int(bob["user"]["id"])]
 
 
 async def test_context_menu_on_a_users_image(fake, bot):
@@ -81,10 +79,10 @@ async def test_buttons_work_after_a_restart(fake, settings, pool):
     runner = RunningBot(fake, settings, pool)  # same store, same fake: a restarted process
     bot = await runner.start()
     try:
-        rec = await fake.click_button(first, _button(first, "deeper"), user=alice)
+        rec = await fake.click_button(first, button(first, "deeper"), user=alice)
         deeper = await finished_result(rec)
         assert deeper["id"] != first["id"]
-        rec = await fake.click_button(first, _button(first, "reroll"), user=alice)
+        rec = await fake.click_button(first, button(first, "reroll"), user=alice)
         await finished_result(rec)
         rows = await wait_ledger(
             bot, lambda rows: len(rows) == 3 and all(r.status == "done" for r in rows)
@@ -92,12 +90,82 @@ async def test_buttons_work_after_a_restart(fake, settings, pool):
         assert sorted(r.source for r in rows) == ["button", "button", "slash"]
 
         rec = await fake.click_button(
-            deeper, _button(deeper, "delete"), user=bob
+            deeper, button(deeper, "delete"), user=bob
         )  # not the requester
         cb = await rec.wait_for_callback(5)
         assert cb.type == 4 and cb.data["flags"] & 64 and "Only" in cb.data["content"]
         assert fake.message(deeper["id"]) is not None
-        rec = await fake.click_button(deeper, _button(deeper, "delete"), user=alice)
+        rec = await fake.click_button(deeper, button(deeper, "delete"), user=alice)
         await fake.wait_for(lambda: fake.message(deeper["id"]) is None, 10)
     finally:
         await runner.stop()
+
+
+async def test_reaction_replies_do_not_ping_the_author_of_someone_elses_image(fake, bot):
+    # Issue 9 #11: ten people reacting to one picture must not ping its author ten times.
+    alice, bob = fake.add_member(name="alice"), fake.add_member(name="bob")
+    posted = await fake.user_message(
+        author=alice, attachments=[("cat.png", png_bytes(64), "image/png")]
+    )
+    await fake.add_reaction(posted["id"], "🌀", user=bob)
+    reply = await fake.wait_for(lambda: next(iter(_results(fake)), None), 60)
+    assert reply["message_reference"]["message_id"] == posted["id"]
+    assert f"<@{bob['user']['id']}>" in reply["content"]  # the requester is named
+    [post] = [r for r in fake.find_requests("POST", "/channels/*/messages") if r.files]
+    mentions = post.json["allowed_mentions"]
+    assert not mentions.get("replied_user") and mentions["parse"] == ["users"]  # absent = false
+
+
+async def test_deeper_obeys_the_servers_current_size_cap(fake, bot):
+    # Issue 9 #5: settings read back from an old result are clamped to today's /dreamconfig.
+    admin, alice = fake.add_member(name="boss", admin=True), fake.add_member(name="alice")
+    first = await finished_result(await dream(fake, alice, png_bytes(200), size=200))
+    assert "max side 200" in str(first["embeds"][0])
+    rec = await fake.slash_command("dreamconfig", {"max_size": 96}, user=admin)
+    await rec.wait_for_callback(5)
+    deeper = await finished_result(
+        await fake.click_button(first, button(first, "deeper"), user=alice)
+    )
+    assert "max side 96" in str(deeper["embeds"][0])
+    size = {f["name"]: f["value"] for f in deeper["embeds"][0]["fields"]}["Size"]
+    assert max(int(v) for v in size.split("×")) <= 96
+
+
+async def test_reroll_dreams_the_original_even_after_its_upload_link_expired(fake, bot):
+    # Issue 9 #12: the original travels with the result (source.jpg), so an expired link to
+    # the uploaded file does not matter, and the "before" thumbnail never breaks.
+    alice = fake.add_member(name="alice")
+    rec = await dream(fake, alice, png_bytes(96))
+    first = await finished_result(rec)
+    [uploaded] = rec.payload["data"]["resolved"]["attachments"]
+    del fake.state.attachments[uploaded]  # the signed CDN link has expired
+    names = [a["filename"] for a in first["attachments"]]
+    assert names[1:] == ["source.jpg"]
+    assert first["embeds"][0]["thumbnail"]["url"].endswith("source.jpg")
+    source_id = first["attachments"][1]["id"]
+    again = await finished_result(
+        await fake.click_button(first, button(first, "reroll"), user=alice)
+    )
+    assert fake.state.downloads[-1] == source_id  # the original, not the dream
+    notes = {f["name"]: f["value"] for f in again["embeds"][0]["fields"]}.get("Notes", "")
+    assert "gone" not in notes
+
+
+async def test_delete_works_where_the_bot_cannot_see_the_channel_and_says_when_gone(fake, bot):
+    # Issue 9 #9: delete through the interaction's webhook, not the bot's channel permissions.
+    alice = fake.add_member(name="alice")
+    hidden = fake.add_channel("private-dreams")
+    fake.state.hidden_channels.add(hidden["id"])
+    first = await finished_result(await dream(fake, alice, channel=hidden))
+    rec = await fake.click_button(first, button(first, "delete"), user=alice)
+    await fake.wait_for(lambda: fake.message(first["id"]) is None, 10)
+    second = await finished_result(await dream(fake, alice, channel=hidden))
+    fake.state.delete_message(second["id"])  # someone else deleted it meanwhile
+    rec = await fake.click_button(second, button(second, "delete"), user=alice)
+    text = await rec.wait_until(
+        lambda r: next(
+            (m["content"] for m in r.messages if "already deleted" in m["content"]), None
+        ),
+        10,
+    )
+    assert "already deleted" in text

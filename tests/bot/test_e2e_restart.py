@@ -24,11 +24,13 @@ import pytest_asyncio
 
 from tests.bot.conftest import has_file, png_bytes
 from tests.fakediscord.server import FakeDiscord
+from tests.gates import HANDLER as GATED_HANDLER
+from tests.gates import Gate, gated_png
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[2]
-SLOW = {"octaves": 3, "steps": 100, "size": 256, "seed": 1}  # ~3 s each on one CPU worker
+SLOW = {"octaves": 2, "steps": 3, "size": 256, "seed": 1}  # with gated_png: held mid-dream
 FAST = {"octaves": 1, "steps": 2, "size": 64}
 
 
@@ -125,9 +127,11 @@ class BotProcess:
             self.log.close()
 
 
-def bot_env(fake: FakeDiscord, store: Path) -> dict[str, str]:
+def bot_env(fake: FakeDiscord, store: Path, gate: Gate) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DREAMBOT_")}
+    env.update(gate.env)
     env.update(
+        DREAMBOT_POOL__HANDLER=GATED_HANDLER,  # dreams of gated images wait for the test
         DREAMBOT_DISCORD__TOKEN="restart-test-token",
         DREAMBOT_DISCORD__API_BASE=fake.api_base,
         DREAMBOT_DISCORD__GATEWAY_URL=fake.gateway_url,
@@ -192,12 +196,21 @@ async def fake():
         yield f
 
 
-# --- the test ---------------------------------------------------------------------------------------
+@pytest.fixture
+def gate(tmp_path):
+    g = Gate(tmp_path)
+    yield g
+    g.close()
 
 
-async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(fake, tmp_path):
+# --- the test -------------------------------------------------------------------------------------
+
+
+async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
+    fake, tmp_path, gate
+):
     store = tmp_path / "bot.sqlite3"
-    env = bot_env(fake, store)
+    env = bot_env(fake, store, gate)
     first = BotProcess(env, tmp_path / "first.log")
     second = BotProcess(env, tmp_path / "second.log")
     try:
@@ -214,7 +227,7 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
                     SLOW,
                     user=user,
                     channel=channels[i % 2],
-                    attachments={"image": ("in.png", png_bytes(256, seed=i), "image/png")},
+                    attachments={"image": ("in.png", gated_png(256, seed=i), "image/png")},
                 )
             )
         for rec in recs:
@@ -247,7 +260,7 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
             rows
         )  # both channels affected
 
-        # --- run 2: same store ---------------------------------------------------------------------
+        # --- run 2: same store --------------------------------------------------------------------
         seen = {m["id"] for c in channels for m in fake.messages_in(c["id"])}
         second.start()
         await started(fake, second, len(fake.identifies))
@@ -326,9 +339,9 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
         second.close()
 
 
-async def test_workers_exit_by_themselves_when_only_the_bot_process_is_killed(fake, tmp_path):
+async def test_workers_exit_by_themselves_when_only_the_bot_process_is_killed(fake, tmp_path, gate):
     """SIGKILL to the main process only (the OOM killer's way): its workers must not linger."""
-    bot = BotProcess(bot_env(fake, tmp_path / "bot.sqlite3"), tmp_path / "bot.log")
+    bot = BotProcess(bot_env(fake, tmp_path / "bot.sqlite3", gate), tmp_path / "bot.log")
     try:
         bot.start()
         await started(fake, bot, len(fake.identifies))
@@ -337,7 +350,7 @@ async def test_workers_exit_by_themselves_when_only_the_bot_process_is_killed(fa
         assert workers, procs
         user = fake.add_member(name="busy")
         rec = await fake.slash_command(
-            "dream", SLOW, user=user, attachments={"image": ("in.png", png_bytes(256), "image/png")}
+            "dream", SLOW, user=user, attachments={"image": ("in.png", gated_png(256), "image/png")}
         )
         await rec.wait_for_callback(15)
         store = tmp_path / "bot.sqlite3"
@@ -363,12 +376,12 @@ async def test_workers_exit_by_themselves_when_only_the_bot_process_is_killed(fa
     ],
 )
 async def test_sigterm_mid_load_finishes_the_running_dream_and_refunds_the_queued_ones(
-    fake, tmp_path, target
+    fake, tmp_path, target, gate
 ):
     """Graceful stop: the running dream is finished and posted, queued ones are refunded (cost 0)
     and their users told; the process exits 0 and leaves no worker behind."""
     store = tmp_path / "bot.sqlite3"
-    bot = BotProcess(bot_env(fake, store), tmp_path / "bot.log")
+    bot = BotProcess(bot_env(fake, store, gate), tmp_path / "bot.log")
     try:
         bot.start()
         await started(fake, bot, len(fake.identifies))
@@ -378,7 +391,7 @@ async def test_sigterm_mid_load_finishes_the_running_dream_and_refunds_the_queue
                 "dream",
                 SLOW,
                 user=u,
-                attachments={"image": ("in.png", png_bytes(256, seed=i), "image/png")},
+                attachments={"image": ("in.png", gated_png(256, seed=i), "image/png")},
             )
             for i, u in enumerate(users)
         ]
@@ -396,6 +409,12 @@ async def test_sigterm_mid_load_finishes_the_running_dream_and_refunds_the_queue
             os.kill(bot.pid, signal.SIGTERM)
         else:
             bot.killpg(signal.SIGTERM)
+
+        def queued_refunded():
+            return sum(r["status"] == "cancelled" for r in ledger(store)) == 2
+
+        await poll(queued_refunded, 30, "the queued dreams refunded", bot.tail)
+        gate.release()  # only now may the running dream finish: it must still be posted
         code = await bot.wait_exit(45)
         assert code == 0, f"exit code {code}\n{bot.tail()}"
         assert not await wait_gone(procs, 15), bot.tail()

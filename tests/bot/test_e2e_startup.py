@@ -1,4 +1,5 @@
-"""Startup end to end: reservations lost in a crash are reported; a refused MESSAGE_CONTENT intent."""
+"""Startup end to end: reservations lost in a crash are reported; a refused Message Content
+intent."""
 
 import asyncio
 import logging
@@ -38,7 +39,7 @@ async def test_lost_reservation_is_refunded_and_the_user_told(fake, settings, po
             lambda: next((m for m in fake.messages_in() if "lostjob1" in m["content"]), None), 10
         )
         assert f"<@{alice['user']['id']}>" in msg["content"] and "not counted" in msg["content"]
-        [row] = await bot.store.jobs()
+        [row] = await bot.services.store.jobs()
         assert row.status == "lost" and row.cost == 0
     finally:
         await runner.stop()
@@ -55,7 +56,7 @@ async def test_refused_message_content_intent_restarts_without_it(
 ):
     settings = make_settings(strict_fake, tmp_path / "i.sqlite3")
     caplog.set_level(logging.INFO, logger="dreambot")
-    task = asyncio.create_task(serve(settings, "fake-token", pool=pool))
+    task = asyncio.create_task(serve(settings, "fake-token", backend=pool))
     try:
         await strict_fake.wait_for(lambda: len(strict_fake.identifies) >= 2, 30)
         await strict_fake.wait_until_ready()

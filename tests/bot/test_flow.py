@@ -1,12 +1,18 @@
-"""The job flow with a scripted pool and a real quota service: charge, refund, 413 retry, throttle."""
+"""The job flow with a scripted backend and a real quota service: charge, refund, 413 retry,
+progress throttling, and what happens when Discord or the database misbehave mid-job."""
 
+import asyncio
 import io
 
+import aiohttp
 import discord
 import pytest
 from PIL import Image
 
-from bot.flow import DreamFlow, DreamOrder, Requester, Throttle
+from bot import flow as flow_mod
+from bot.flow import DreamFlow, DreamOrder, Requester, StatusLine
+from bot.intake import ByteBudget, HeldImage
+from bot.metrics import BotMetrics
 from bot.quota import QuotaService
 from bot.settings import QuotaConfig
 from bot.store import Store
@@ -22,14 +28,18 @@ def png(side=64) -> bytes:
 
 
 class ScriptedJob:
-    def __init__(self, events, outcome):
-        self._events, self._outcome, self.cancelled = events, outcome, False
+    def __init__(self, events, outcome, gate: asyncio.Event | None = None):
+        self._events, self._outcome, self._gate = events, outcome, gate
+        self.cancelled = self.finished = False
 
     async def events(self):
         for e in self._events:
             yield e
+        if self._gate is not None:
+            await self._gate.wait()
 
     async def result(self):
+        self.finished = True
         if isinstance(self._outcome, Exception):
             raise self._outcome
         return self._outcome
@@ -38,9 +48,9 @@ class ScriptedJob:
         self.cancelled = True
 
 
-class ScriptedPool:
-    def __init__(self, events, outcome):
-        self.job, self.requests = ScriptedJob(events, outcome), []
+class ScriptedBackend:
+    def __init__(self, events, outcome, gate=None):
+        self.job, self.requests = ScriptedJob(events, outcome, gate), []
 
     def submit(self, request, *, job_id=None):
         self.requests.append(request)
@@ -48,13 +58,21 @@ class ScriptedPool:
 
 
 class RecordingAnswer:
-    def __init__(self, upload_limit=10_000_000, refuse_first_upload=False):
-        self.upload_limit, self.refuse = upload_limit, refuse_first_upload
+    def __init__(self, upload_limit=10_000_000, refuse_first_upload=False, status_error=None):
+        self.upload_limit, self.refuse, self.status_error = (
+            upload_limit,
+            refuse_first_upload,
+            status_error,
+        )
         self.statuses, self.uploads, self.failures, self.previews = [], [], [], []
+        self.changed = asyncio.Event()
 
     async def status(self, text, preview=None):
         self.statuses.append(text)
         self.previews.append(preview)
+        self.changed.set()
+        if self.status_error is not None:
+            raise self.status_error
 
     async def deliver(self, upload):
         if self.refuse:
@@ -62,7 +80,7 @@ class RecordingAnswer:
             raise discord.HTTPException(
                 type("R", (), {"status": 413, "reason": "too large"})(), "too large"
             )
-        self.uploads.append((upload.filename, upload.data))
+        self.uploads.append((upload.filename, upload.data, upload.source))
 
     async def fail(self, text):
         self.failures.append(text)
@@ -75,10 +93,21 @@ async def quota(tmp_path):
     await store.close()
 
 
-def _order():
-    return DreamOrder(
-        Requester(1, 2, 3), png(), make_params(model="tiny", layer="relu1", max_side=64), "slash"
+def make_flow(backend, quota, **kw) -> DreamFlow:
+    return DreamFlow(
+        backend=backend,
+        quota=quota,
+        metrics=BotMetrics(),
+        progress_interval_s=kw.pop("interval", 0.5),
+        buttons=lambda _uid: discord.ui.View(timeout=None),
+        **kw,
     )
+
+
+def _order(budget: ByteBudget | None = None):
+    image = HeldImage(png(), b"source-jpeg", budget)
+    params = make_params(model="tiny", layer="relu1", max_side=64)
+    return DreamOrder(Requester(1, 2, 3), image, params, "slash")
 
 
 def _result(data):
@@ -111,23 +140,24 @@ async def _rows(quota):
     return await quota.store.jobs()
 
 
-async def test_success_charges_once_and_passes_the_upload_limit(quota):
-    pool, answer = ScriptedPool(_events(), _result(png())), RecordingAnswer(upload_limit=500_000)
-    flow = DreamFlow(pool=pool, quota=quota, progress_interval_s=0.5)
-    assert await flow.run(_order(), answer) is not None
-    assert pool.requests[0].output_max_bytes == 500_000
-    assert answer.uploads and answer.uploads[0][0] == "dream.png"
-    assert "position 2" in answer.statuses[0]
+async def test_success_charges_once_and_sends_the_dream_with_its_source(quota):
+    budget = ByteBudget(10**9)
+    backend, answer = ScriptedBackend(_events(), _result(png())), RecordingAnswer(500_000)
+    order = _order(budget)
+    budget.take(order.image.size)
+    assert await make_flow(backend, quota).run(order, answer) is not None
+    # the source image travels with the dream, so the dream gets the rest of the upload limit
+    assert backend.requests[0].output_max_bytes == 500_000 - len(b"source-jpeg")
+    [(name, _data, source)] = answer.uploads
+    assert name == "dream.png" and source == b"source-jpeg"
     [row] = await _rows(quota)
     assert row.status == "done" and row.cost == 1
+    assert budget.held == 0  # the order's image bytes were given back
 
 
 async def test_failure_refunds_and_tells_the_job_id(quota):
-    pool, answer = ScriptedPool(_events()[:2], WorkerCrashed("boom")), RecordingAnswer()
-    assert (
-        await DreamFlow(pool=pool, quota=quota, progress_interval_s=0.5).run(_order(), answer)
-        is None
-    )
+    backend, answer = ScriptedBackend(_events()[:2], WorkerCrashed("boom")), RecordingAnswer()
+    assert await make_flow(backend, quota).run(_order(), answer) is None
     [row] = await _rows(quota)
     assert row.status == "failed" and row.cost == 0
     assert row.job_id in answer.failures[0] and "crashed" in answer.failures[0]
@@ -135,38 +165,84 @@ async def test_failure_refunds_and_tells_the_job_id(quota):
 
 async def test_413_reencodes_smaller_once(quota):
     big = png(256)
-    pool, answer = (
-        ScriptedPool(_events(), _result(big)),
-        RecordingAnswer(upload_limit=len(big), refuse_first_upload=True),
-    )
-    await DreamFlow(pool=pool, quota=quota, progress_interval_s=0.5).run(_order(), answer)
-    [(_name, data)] = answer.uploads
+    backend = ScriptedBackend(_events(), _result(big))
+    answer = RecordingAnswer(upload_limit=len(big), refuse_first_upload=True)
+    await make_flow(backend, quota).run(_order(), answer)
+    [(_name, data, _source)] = answer.uploads
     assert len(data) <= max(64 * 1024, len(big) // 2)
     assert (await _rows(quota))[0].status == "done"
 
 
-def test_throttle():
-    now = [0.0]
-    t = Throttle(2.0, clock=lambda: now[0])
-    assert t.ready() and not t.ready()
-    now[0] = 2.5
-    assert t.ready()
+async def test_status_line_shows_the_newest_update_once_the_interval_is_over():
+    answer = RecordingAnswer()
+    line = StatusLine(answer, interval=0.05)
+    line.show("first")
+    line.show("second", b"preview")  # too soon after... nothing sent yet, or "first" only
+    line.show("third")  # newer text; the unsent preview rides along with it
+    while "third" not in answer.statuses:
+        answer.changed.clear()
+        await asyncio.wait_for(answer.changed.wait(), 10)
+    assert answer.previews[answer.statuses.index("third")] == b"preview"
+    assert "second" not in answer.statuses  # superseded before it was due
+    await line.close()
 
 
-async def test_an_octave_preview_survives_throttling_and_is_shown_once(quota):
-    # Steps come faster than the throttle lets edits through: the preview that arrived with a
-    # skipped event rides along with the next edit that does go out, and only once.
-    clock = iter([0.0, 0.1, 0.2, 1.0, 1.1, 2.0, 2.1, 3.0, 3.1, 4.0, 4.1])
-    steps = [
-        DreamProgress(octave=1, octaves=2, step=s, steps=3, preview=b"jpeg1" if s == 3 else None)
-        for s in (1, 2, 3)
-    ]
-    steps += [DreamProgress(octave=2, octaves=2, step=1, steps=3)]
-    events = [JobEvent("started", "j", position=0)] + [
-        JobEvent("progress", "j", progress=p) for p in steps
-    ]
-    pool, answer = ScriptedPool(events + [JobEvent("done", "j")], _result(png())), RecordingAnswer()
-    flow = DreamFlow(pool=pool, quota=quota, progress_interval_s=0.5, clock=lambda: next(clock))
-    await flow.run(_order(), answer)
-    assert pool.requests[0].preview is True
-    assert [p for p in answer.previews if p] == [b"jpeg1"]
+async def test_progress_edit_transport_errors_are_skipped_not_fatal(quota):
+    # Issue 9 #2: a connection reset while editing progress must not fail the dream.
+    reset = aiohttp.ClientOSError(104, "Connection reset by peer")
+    backend = ScriptedBackend(_events(), _result(png()))
+    answer = RecordingAnswer(status_error=reset)
+    assert await make_flow(backend, quota).run(_order(), answer) is not None
+    assert answer.uploads and not answer.failures
+    assert (await _rows(quota))[0].status == "done"
+
+
+async def test_any_error_on_the_way_cancels_the_job_in_the_backend(quota, monkeypatch):
+    # Issue 9 #2: the flow gives up (here: the database fails while the job starts); the job
+    # must not keep its worker busy for nobody.
+    async def broken(job_id):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(quota, "mark_running", broken)
+    backend, answer = ScriptedBackend(_events(), _result(png())), RecordingAnswer()
+    assert await make_flow(backend, quota).run(_order(), answer) is None
+    assert backend.job.cancelled
+    [row] = await _rows(quota)
+    assert row.status == "failed" and row.cost == 0
+
+
+async def test_a_failed_charge_never_takes_a_delivered_dream_back(quota, monkeypatch):
+    # Issue 9 #3: the upload went through, then the database refused the charge.
+    real_charge, calls = quota.charge, []
+
+    async def flaky(job_id, **kw):
+        calls.append(job_id)
+        if len(calls) == 1:
+            raise RuntimeError("disk I/O error")
+        await real_charge(job_id, **kw)
+
+    monkeypatch.setattr(quota, "charge", flaky)
+    monkeypatch.setattr(flow_mod, "CHARGE_RETRIES_S", (0,))
+    backend, answer = ScriptedBackend(_events(), _result(png())), RecordingAnswer()
+    flow = make_flow(backend, quota)
+    assert await flow.run(_order(), answer) is not None
+    assert answer.uploads and answer.failures == []  # the dream stays, nobody is told it failed
+    await flow.drain(10)  # the retry is one of the flow's tasks
+    [row] = await _rows(quota)
+    assert row.status == "done" and row.cost == 1 and len(calls) == 2
+
+
+async def test_an_octave_preview_is_shown_even_when_the_job_then_goes_quiet(quota):
+    # The end-of-octave progress carries a preview; the job then pauses (the gate). The preview
+    # must still appear within the interval, not wait for the next event.
+    gate = asyncio.Event()
+    p = DreamProgress(octave=1, octaves=2, step=3, steps=3, preview=b"jpeg1")
+    events = [JobEvent("started", "j", position=0), JobEvent("progress", "j", progress=p)]
+    backend, answer = ScriptedBackend(events, _result(png()), gate), RecordingAnswer()
+    run = asyncio.create_task(make_flow(backend, quota, interval=0.05).run(_order(), answer))
+    while b"jpeg1" not in answer.previews:
+        answer.changed.clear()
+        await asyncio.wait_for(answer.changed.wait(), 10)
+    assert backend.requests[0].preview is True
+    gate.set()
+    assert await run is not None

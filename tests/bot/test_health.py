@@ -1,4 +1,5 @@
-"""/healthz and the process lifecycle: 200 on a running bot, 503 naming what failed, SIGTERM drains."""
+"""/healthz and the process lifecycle: 200 on a running bot, 503 naming what failed, SIGTERM
+drains."""
 
 from __future__ import annotations
 
@@ -61,11 +62,12 @@ async def test_healthz_on_a_running_bot_then_503_for_each_failed_part(
             {"status": "ok", "gateway": True, "workers_alive": 1, "database": True},
         )
 
-        real_pool, bot.pool = bot.pool, StubPool(alive=0)  # no live worker
+        services = bot.services
+        real_pool, services.backend = services.backend, StubPool(alive=0)  # no live worker
         try:
             status, body = await get_json(url)
         finally:
-            bot.pool = real_pool
+            services.backend = real_pool
         assert status == 503
         assert body == {
             "status": "unhealthy",
@@ -76,11 +78,11 @@ async def test_healthz_on_a_running_bot_then_503_for_each_failed_part(
 
         closed = await Store.open(tmp_path / "closed.sqlite3")
         await closed.close()
-        real_store, bot.store = bot.store, closed  # a closed database
+        real_store, services.store = services.store, closed  # a closed database
         try:
             status, body = await get_json(url)
         finally:
-            bot.store = real_store
+            services.store = real_store
         assert status == 503
         assert body == {
             "status": "unhealthy",
@@ -101,26 +103,24 @@ async def test_database_locked_by_another_writer_is_unhealthy(tmp_path):
     path = tmp_path / "locked.sqlite3"
     store = await Store.open(path, busy_timeout_s=0.2)
     bot = SimpleNamespace(
-        is_closed=lambda: False,
-        is_ready=lambda: True,
-        ws=SimpleNamespace(open=True),
-        pool=StubPool(alive=2),
-        store=store,
+        is_closed=lambda: False, is_ready=lambda: True, ws=SimpleNamespace(open=True)
     )
+    backend = StubPool(alive=2)
     try:
-        assert await health(bot) == (
+        assert await health(bot, backend, store) == (
             True,
             {"status": "ok", "gateway": True, "workers_alive": 2, "database": True},
         )
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # someone else holds the write lock
         try:
-            ok, body = await health(bot)
+            ok, body = await health(bot, backend, store)
         finally:
             other.execute("ROLLBACK")
             other.close()
         assert not ok and body["database"] is False
-        assert await store.schema_version() > 0  # the probe left the schema alone
+        version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
+        assert version > 0  # the probe left the schema alone
     finally:
         await store.close()
 
@@ -138,10 +138,9 @@ async def test_database_locked_by_another_writer_is_unhealthy(tmp_path):
 )
 async def test_gateway_check(closed, ready, ws, gateway, tmp_path):
     async with await Store.open(tmp_path / "g.sqlite3") as store:
-        bot = SimpleNamespace(
-            is_closed=lambda: closed, is_ready=lambda: ready, ws=ws, pool=StubPool(1), store=store
-        )
-        server = HealthServer(bot, BotMetrics(), port=0)
+        bot = SimpleNamespace(is_closed=lambda: closed, is_ready=lambda: ready, ws=ws)
+        services = SimpleNamespace(backend=StubPool(1), store=store)
+        server = HealthServer(bot, services, BotMetrics(), port=0)
         await server.start()
         try:
             status, body = await get_json(f"{server.url}/healthz")
@@ -152,17 +151,17 @@ async def test_gateway_check(closed, ready, ws, gateway, tmp_path):
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_busy_port_fails_loudly():
-    first = HealthServer(SimpleNamespace(), BotMetrics(), port=0)
+    first = HealthServer(SimpleNamespace(), SimpleNamespace(), BotMetrics(), port=0)
     await first.start()
     try:
-        second = HealthServer(SimpleNamespace(), BotMetrics(), port=first.port)
+        second = HealthServer(SimpleNamespace(), SimpleNamespace(), BotMetrics(), port=first.port)
         with pytest.raises(OSError):
             await second.start()
     finally:
         await first.stop()
 
 
-# --- `dreambot run` as a process: ready, healthy, a dream mid-run, SIGTERM -> drained, exit 0 ---------
+# --- `dreambot run` as a process: ready, healthy, a dream mid-run, SIGTERM -> drained, exit 0 -----
 
 
 def children_of(pid: int) -> list[int]:
@@ -191,10 +190,14 @@ def alive(pid: int) -> bool:
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.timeout(180)
 async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_path):
-    from tests.bot.conftest import dream, has_file, png_bytes
+    from tests.bot.conftest import dream, has_file
+    from tests.gates import HANDLER, Gate, gated_png
 
+    gate = Gate(tmp_path)
     env = {
         **os.environ,
+        **gate.env,
+        "DREAMBOT_POOL__HANDLER": HANDLER,  # the dream below waits mid-way for the test
         "DREAMBOT_CONFIG": str(ROOT / "config" / "default.toml"),
         "DREAMBOT_DISCORD__TOKEN": TOKEN,
         "DREAMBOT_DISCORD__API_BASE": fake.api_base,
@@ -254,14 +257,19 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
         assert workers, "no worker process found"
 
         alice = fake.add_member(name="alice")
-        rec = await dream(
-            fake, alice, png_bytes(256), octaves=2, steps=100, size=256
-        )  # a few seconds
+        rec = await dream(fake, alice, gated_png(256), octaves=2, steps=3, size=256)
         await rec.wait_until(
             lambda r: r.original and "octave" in r.original["content"], 60
-        )  # mid-dream
+        )  # mid-dream, held at the gate
         proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
+        for _ in range(
+            300
+        ):  # until the bot has taken the signal (polling its log, no deadline race)
+            if any("SIGTERM: shutting down" in line for line in lines):
+                break
+            await asyncio.sleep(0.05)
+        gate.release()  # the running dream may finish now, after the signal
         code = await asyncio.wait_for(proc.wait(), 30)
         took = time.monotonic() - t0
     finally:
@@ -269,6 +277,7 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
             proc.kill()
             await proc.wait()
         await asyncio.wait_for(reader, 10)
+        gate.close()
     log_text = "".join(lines)
     assert code == 0, log_text[-3000:]
     assert took < 30

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.errors import DownloadFailed, NoImageFound
-from bot.intake import download_attachment, pick_image_attachment
+from bot.errors import Busy, DownloadFailed, NoImageFound
+from bot.intake import Intake, download_attachment, pick_image_attachment
 from bot.settings import IntakeConfig
 
 CAP = 4096
@@ -172,3 +172,83 @@ def test_pick_refuses_non_images():
         pick_image_attachment([att("a.txt", "text/plain"), att("logo.svg", "image/svg+xml")])
     with pytest.raises(NoImageFound, match="couldn't find an image"):
         pick_image_attachment([])
+
+
+# --- Intake: a user's downloads at once, the bytes orders hold (issue 9 #4) ------------------
+
+
+@pytest.fixture
+async def held_server():
+    """Serves a real PNG; /held.png answers only when the test sets `release`."""
+    from tests.helpers import noise_png
+
+    png = noise_png((64, 48))
+    release = asyncio.Event()
+
+    async def image(request):
+        return web.Response(body=png, content_type="image/png")
+
+    async def held(request):
+        await release.wait()
+        return web.Response(body=png, content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/img.png", image)
+    app.router.add_get("/held.png", held)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", release, len(png)
+    release.set()
+    await runner.cleanup()
+
+
+def intake_with(**overrides) -> Intake:
+    from dreamcore.config import EngineConfig
+
+    config = IntakeConfig(allowed_hosts=("127.0.0.1",), download_timeout_s=60, **overrides)
+    return Intake(config, EngineConfig(min_side=8))
+
+
+async def test_a_user_cannot_fetch_more_than_their_share_at_once(held_server):
+    base, release, _ = held_server
+    intake = intake_with(downloads_per_user=2)
+    await intake.open()
+    try:
+        slow = [
+            asyncio.create_task(intake.fetch(f"{base}/held.png", user_id=1, max_side=64))
+            for _ in range(2)
+        ]
+        while sum(intake._downloading.values()) < 2:  # both downloads under way
+            await asyncio.sleep(0.01)
+        with pytest.raises(Busy, match="still fetching"):
+            await intake.fetch(f"{base}/img.png", user_id=1, max_side=64)
+        other = await intake.fetch(f"{base}/img.png", user_id=2, max_side=64)  # others may
+        release.set()
+        for task in slow:
+            (await task).release()
+        other.release()
+        again = await intake.fetch(f"{base}/img.png", user_id=1, max_side=64)  # free again
+        assert again.source[:2] == b"\xff\xd8"  # the source JPEG that travels with the dream
+        again.release()
+    finally:
+        await intake.close()
+
+
+async def test_images_held_by_waiting_orders_are_bounded(held_server):
+    base, _, png_size = held_server
+    intake = intake_with(max_held_bytes=1024 + png_size * 2)
+    await intake.open()
+    try:
+        first = await intake.fetch(f"{base}/img.png", user_id=1, max_side=64)
+        assert intake.budget.held == first.size
+        with pytest.raises(Busy, match="Too many images"):
+            await intake.fetch(f"{base}/img.png", user_id=2, max_side=64)
+        first.release()
+        assert intake.budget.held == 0
+        second = await intake.fetch(f"{base}/img.png", user_id=2, max_side=64)
+        second.release()
+        second.release()  # idempotent
+        assert intake.budget.held == 0
+    finally:
+        await intake.close()

@@ -13,7 +13,8 @@ from bot.logs import REDACTED, Redactor, setup_logging
 from bot.settings import DiscordConfig, LogConfig, Settings
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
-OTHER = "OTg3NjU0MzIxMDk4NzY1NDMy.Gzyxwv.ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zz"  # some other bot's token
+# some other bot's token
+OTHER = "OTg3NjU0MzIxMDk4NzY1NDMy.Gzyxwv.ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zz"
 
 
 def log_settings(fmt: str, level: str = "DEBUG", token: str = TOKEN) -> Settings:
@@ -146,7 +147,7 @@ async def test_bot_run_with_the_token_never_logs_it(fake, pool, tmp_path, restor
     logging.getLogger("discord").setLevel(
         logging.DEBUG
     )  # the firehose too: it must not leak either
-    bot = DreamBot(settings, pool=pool)
+    bot = DreamBot(settings, backend=pool)
     task = asyncio.create_task(bot.start(TOKEN))
     try:
         await asyncio.wait_for(bot.wait_until_ready(), 60)

@@ -1,4 +1,5 @@
-"""Prometheus metrics: per-bot registry, pool gauges at scrape time, and counters from real dreams."""
+"""Prometheus metrics: a registry per bot, pool gauges at scrape time, counters from real
+dreams."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def test_refused_counts_outcome_and_reason():
     assert got[("dreambot_queue_wait_seconds_count", ())] == 0
 
 
-# --- end to end: a real dream, then a quota refusal, scraped over HTTP ------------------------------
+# --- end to end: a real dream, then a quota refusal, scraped over HTTP ----------------------------
 
 
 @pytest.mark.asyncio(loop_scope="module")

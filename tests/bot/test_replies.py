@@ -34,34 +34,29 @@ def test_embed_round_trip_keeps_every_setting():
         max_side=96,
     )
     embed = replies.result_embed(
-        _result(),
-        params,
-        requester_id=42,
-        job_id="abc",
-        queue_s=3.0,
-        input_url="http://127.0.0.1/in.png",
-    )
+        _result(), params, requester_id=42, job_id="abc", queue_s=3.0, with_source=True,
+        notes=("the original was gone",),
+    )  # fmt: skip
     back = replies.params_from_embed(embed)
     assert back == params
     assert replies.is_result_embed(embed)
-    assert replies.input_url_from_embed(embed) == "http://127.0.0.1/in.png"
+    assert embed.thumbnail.url == "attachment://source.jpg"  # "before" travels with the dream
+    assert replies.legacy_input_url(embed) is None
     assert embed.image.url == "attachment://dream.png"
     assert "job abc" in embed.footer.text
+    assert "the original was gone" in {f.name: f.value for f in embed.fields}["Notes"]
 
 
-def test_embed_overrides_and_no_thumbnail_for_non_http():
+def test_embed_overrides_and_old_results_links():
     params = make_params(model="tiny", layer="relu1", seed=1)
     embed = replies.result_embed(
-        _result(target="relu1", format="jpeg"),
-        params,
-        requester_id=1,
-        job_id="j",
-        queue_s=0.0,
-        input_url="attachment://x.png",
+        _result(target="relu1", format="jpeg"), params, requester_id=1, job_id="j", queue_s=0.0
     )
     assert replies.params_from_embed(embed, seed=None).seed is None
-    assert replies.input_url_from_embed(embed) is None
+    assert embed.thumbnail.url is None
     assert embed.image.url == "attachment://dream.jpg"
+    embed.set_thumbnail(url="https://cdn.discordapp.com/attachments/1/2/in.png")  # round 1 style
+    assert replies.legacy_input_url(embed) == "https://cdn.discordapp.com/attachments/1/2/in.png"
 
 
 def test_progress_text_has_octave_step_and_bar():
@@ -76,3 +71,5 @@ def test_queue_and_help_texts():
     text = replies.help_text(["tiny"])
     assert "relu1" in text and len(text) < 2000
     assert "<@5>" in replies.lost_after_restart_text(5, "j1")
+    assert replies.channel_list([1, 2]) == "<#1>, <#2>"
+    assert "<#1>" in replies.not_allowed_here_text(replies.channel_list([1]))

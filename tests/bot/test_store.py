@@ -10,7 +10,15 @@ import threading
 import pytest
 
 from bot import store as store_mod
-from bot.store import GuildSettings, LedgerRow, QuotaRule, Store
+from bot.store import GuildRow, LedgerRow, QuotaRule, Store
+
+
+def schema_version(path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def job(job_id: str, **kw) -> LedgerRow:
@@ -29,8 +37,8 @@ def job(job_id: str, **kw) -> LedgerRow:
 
 async def test_open_creates_folder_and_migrates_empty_db(tmp_path):
     path = tmp_path / "nested" / "dir" / "bot.sqlite3"
-    async with await Store.open(path) as store:
-        assert await store.schema_version() == len(store_mod.MIGRATIONS)
+    async with await Store.open(path):
+        assert schema_version(path) == len(store_mod.MIGRATIONS)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -44,7 +52,7 @@ async def test_reopen_keeps_data_and_version(tmp_path):
     await store.transaction(lambda tx: tx.insert_job(job("a")))
     await store.close()
     async with await Store.open(path) as store:
-        assert await store.schema_version() == len(store_mod.MIGRATIONS)
+        assert schema_version(path) == len(store_mod.MIGRATIONS)
         row = await store.get_job("a")
         assert row == job("a")
 
@@ -56,8 +64,8 @@ async def test_later_migration_applies_to_existing_db(tmp_path, monkeypatch):
     monkeypatch.setattr(
         store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, ("CREATE TABLE extra (x INTEGER)",)]
     )
-    async with await Store.open(path) as store:
-        assert await store.schema_version() == len(store_mod.MIGRATIONS)
+    async with await Store.open(path):
+        assert schema_version(path) == len(store_mod.MIGRATIONS)
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT COUNT(*) FROM extra").fetchone()[0] == 0
     conn.close()
@@ -83,18 +91,36 @@ async def test_pragmas_on_the_connection(tmp_path):
     assert fk == 1 and busy >= 1000
 
 
-async def test_guild_settings_defaults_and_save(tmp_path):
+async def test_guild_rows_save_and_load(tmp_path):
     async with await Store.open(tmp_path / "s.db") as store:
-        assert await store.get_guild_settings(5) == GuildSettings(5)
-        s = dataclasses.replace(
-            GuildSettings(5), allowed_channel_ids=(7, 8), max_side=512, reaction_redream=False
+        assert await store.guild_rows() == []
+        row = dataclasses.replace(
+            GuildRow(5), allowed_channel_ids=(7, 8), max_side=512, reaction_redream=False
         )
-        await store.save_guild_settings(s, now=42.0)
-        got = await store.get_guild_settings(5)
+        await store.save_guild_row(row, now=42.0)
+        [got] = await store.guild_rows()
         assert got.allowed_channel_ids == (7, 8) and got.max_side == 512
-        assert (
-            got.reaction_redream is False and got.reaction_emoji is None and got.updated_at == 42.0
-        )
+        assert got.reaction_redream is False and got.reaction_emoji is None
+        assert got.updated_at == 42.0
+
+
+async def test_reads_do_not_wait_for_a_writer_holding_the_lock(tmp_path):
+    path = tmp_path / "s.db"
+    async with await Store.open(path, busy_timeout_s=120.0) as store:
+        await store.transaction(lambda tx: tx.insert_job(job("a")))
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        try:
+            writing = asyncio.ensure_future(store.transaction(lambda tx: tx.insert_job(job("b"))))
+            await asyncio.sleep(0)  # the write is now waiting on the store's writer thread
+            count = await store.read(lambda tx: tx.count_jobs(guild_id=10, statuses=("reserved",)))
+            assert count == 1 and not writing.done()  # answered while the writer waits
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await writing
+        with pytest.raises(sqlite3.OperationalError):  # the reader really is read-only
+            await store.read(lambda tx: tx.insert_job(job("c")))
 
 
 async def test_quota_rules_crud(tmp_path):

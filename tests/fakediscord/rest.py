@@ -93,6 +93,8 @@ class Rest:
                     404, 0, f"404: Not Found (fakediscord has no route for {request.method} {path})"
                 )
             handler, params = found
+            if params.get("cid") in st.hidden_channels:  # the bot lacks View Channel there
+                raise FakeError(403, 50001, "Missing Access")
             status, data = await handler(rec, **params)
         except FakeError as e:
             status, data = e.status, e.body

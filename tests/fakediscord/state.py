@@ -65,6 +65,9 @@ class FakeState:
 
         self.requests: list[RequestRecord] = []
         self.downloads: list[str] = []  # attachment ids fetched from /attachments/...
+        # Channels the bot cannot view: its REST calls there get 403 Missing Access (interaction
+        # callbacks and webhooks still work, as on Discord).
+        self.hidden_channels: set[str] = set()
         self.unhandled: list[str] = []  # "METHOD /path" the fake has no route for
         self.errors: list[str] = []  # handler exceptions (answered with 400)
         self._waiters: set[asyncio.Future[None]] = set()

@@ -61,9 +61,12 @@ def test_progress_and_cancellation_between_steps(tiny):
 def test_seeded_dreams_are_reproducible_and_seeds_matter(tiny):
     image = torch.rand(1, 3, 64, 64) * 255
     grad = Gradient(tiny, LayerObjective("relu3", channel=5))
+
     def run(seed):
         params = DreamParams(octaves=2, steps=3)
-        return dream(image, grad, params, min_side=16, generator=torch.Generator().manual_seed(seed))
+        return dream(
+            image, grad, params, min_side=16, generator=torch.Generator().manual_seed(seed)
+        )
 
     assert torch.equal(run(1), run(1))
     assert not torch.equal(run(1), run(2))

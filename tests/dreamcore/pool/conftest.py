@@ -19,6 +19,7 @@ from dreamcore.pool import make_backend
 from dreamcore.pool.pool import WorkerPool
 from dreamcore.request import DreamRequest
 from tests.dreamcore.pool.handlers import script
+from tests.gates import Gate
 
 HANDLERS = "tests.dreamcore.pool.handlers:"
 ENGINE = EngineConfig(device="cpu")
@@ -140,6 +141,14 @@ async def make_ray_pool(ray_cluster: Any) -> AsyncIterator[MakePool]:
 
 
 @pytest.fixture
-def hold(tmp_path: Path) -> Path:
-    """A gate for held jobs (`request(hold=str(hold))`); handlers.release(hold) opens it."""
-    return tmp_path / "release"
+def hold(tmp_path: Path) -> Iterator[Gate]:
+    """A gate that jobs wait at after their first progress (`held(hold)`); hold.release(n)."""
+    (tmp_path / "hold").mkdir()
+    gate = Gate(tmp_path / "hold")
+    yield gate
+    gate.close()
+
+
+def held(hold: Gate, **values: object) -> DreamRequest:
+    """A job that, after its first progress, waits until the test releases it (or forever)."""
+    return request(hold=str(hold.path), **values)

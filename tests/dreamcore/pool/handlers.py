@@ -3,9 +3,9 @@
 A request's image bytes are a JSON script telling the handler what to do, so one pool can run
 ordinary jobs, crash, hang or fail on demand. No torch here: workers start fast.
 
-`hold`: a file path; after its first step (and its progress event) a job waits until that file
-exists, checking should_stop meanwhile, so a test decides when a job may go on (release())
-instead of guessing how long it takes.
+`gate` / `hold`: a tests.gates.Gate's path; the job waits there before its first step (`gate`) or
+after its first progress event (`hold`: the test has seen it run), checking should_stop meanwhile
+(a stubborn handler ignores it), until the test releases it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from dreamcore.config import EngineConfig
 from dreamcore.errors import DreamCancelled, DreamError, InvalidImage, WeightsUnavailable
 from dreamcore.request import DreamProgress, DreamRequest, DreamResult
+from tests.gates import wait_at_gate
 
 
 def script(**values: object) -> bytes:
@@ -29,11 +30,6 @@ def script(**values: object) -> bytes:
 
 def expected_digest(image: bytes) -> bytes:
     return hashlib.sha256(image).digest()
-
-
-def release(hold: Path) -> None:
-    """Let every job held on `hold` go on."""
-    hold.touch()
 
 
 class SleepyHandler:
@@ -58,6 +54,8 @@ class SleepyHandler:
         s = json.loads(request.image)
         steps, sleep = s.get("steps", 3), s.get("sleep", 0.02)
         stoppable = not (self.ignore_stop or s.get("ignore_stop"))
+        if "gate" in s:  # held until the test releases it (tests/gates.py)
+            wait_at_gate(s["gate"], should_stop)
         for step in range(1, steps + 1):
             if should_stop() and stoppable:
                 raise DreamCancelled("stopped")
@@ -68,8 +66,8 @@ class SleepyHandler:
             self._fail_if_asked(s, request)
             time.sleep(sleep)
             on_progress(DreamProgress(octave=1, octaves=1, step=step, steps=steps))
-            if step < steps:
-                self._wait_for_release(s.get("hold"), should_stop if stoppable else lambda: False)
+            if step == 1 and "hold" in s:  # a gate after the first progress: the test saw it run
+                wait_at_gate(s["hold"], should_stop if stoppable else lambda: False)
         return DreamResult(
             image=expected_digest(request.image),
             format="png",
@@ -88,13 +86,6 @@ class SleepyHandler:
                 f"warmed={','.join(self.warmed)}",
             ),
         )
-
-    @staticmethod
-    def _wait_for_release(hold: str | None, should_stop: Callable[[], bool]) -> None:
-        while hold is not None and not Path(hold).exists():
-            if should_stop():
-                raise DreamCancelled("stopped")
-            time.sleep(0.005)
 
     @staticmethod
     def _should_crash(s: dict) -> bool:

@@ -1,7 +1,7 @@
 """Crashes, timeouts, cancels and handler errors: the right error, and the pool keeps serving.
 
 Tests taking `make_pool` run on both backends; jobs that must still be running when the test acts
-are held on a file the test controls (`hold`), never "long enough"."""
+are held at a gate the test controls (`hold`), never "long enough"."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from dreamcore.errors import (
     WorkerCrashed,
 )
 from dreamcore.pool import Job
-from tests.dreamcore.pool.conftest import MakePool, pid_gone, request, wait_until
+from tests.dreamcore.pool.conftest import MakePool, held, pid_gone, request, wait_until
 from tests.dreamcore.pool.handlers import expected_digest
+from tests.gates import Gate
 
 
 async def first_progress(job: Job) -> None:
@@ -40,13 +41,8 @@ async def started(job: Job) -> None:
     raise AssertionError(f"{job} never started")
 
 
-def held(hold: Path, **values: object):  # type: ignore[no-untyped-def]
-    """A job that runs until stopped: nothing ever releases its hold."""
-    return request(hold=str(hold), **values)
-
-
 async def test_sigkilled_worker_fails_its_job_and_is_replaced(
-    make_pool: MakePool, backend: str, hold: Path
+    make_pool: MakePool, backend: str, hold: Gate
 ) -> None:
     pool = await make_pool()
     job = pool.submit(held(hold))
@@ -94,7 +90,7 @@ async def test_crashed_job_is_retried_once_when_configured(
         await always.result()
 
 
-async def test_timeout_fails_the_job_and_frees_the_worker(make_pool: MakePool, hold: Path) -> None:
+async def test_timeout_fails_the_job_and_frees_the_worker(make_pool: MakePool, hold: Gate) -> None:
     pool = await make_pool(job_timeout_s=0.5)
     job, nxt = pool.submit(held(hold)), pool.submit(request(i=2))
     pid = pool.worker_pids()[0]
@@ -105,7 +101,7 @@ async def test_timeout_fails_the_job_and_frees_the_worker(make_pool: MakePool, h
     assert (stats.jobs_timed_out, stats.jobs_failed, stats.worker_restarts) == (1, 1, 0)
 
 
-async def test_cancel_running_job_frees_the_worker(make_pool: MakePool, hold: Path) -> None:
+async def test_cancel_running_job_frees_the_worker(make_pool: MakePool, hold: Gate) -> None:
     pool = await make_pool()
     job, nxt = pool.submit(held(hold)), pool.submit(request(i=2))
     await first_progress(job)
@@ -120,7 +116,7 @@ async def test_cancel_running_job_frees_the_worker(make_pool: MakePool, hold: Pa
 
 
 async def test_handler_ignoring_cancel_is_killed_and_replaced(
-    make_pool: MakePool, hold: Path
+    make_pool: MakePool, hold: Gate
 ) -> None:
     pool = await make_pool("StubbornHandler", cancel_grace_s=0.3)
     job, nxt = pool.submit(held(hold)), pool.submit(request(i=2, steps=1))

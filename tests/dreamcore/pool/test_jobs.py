@@ -5,14 +5,14 @@ Every test taking `make_pool` or `backend` runs on both backends (local processe
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
 from dreamcore.errors import DreamCancelled, QueueFull
 from dreamcore.pool import DreamBackend, JobEvent
-from tests.dreamcore.pool.conftest import MakePool, cores, new_pool, request
-from tests.dreamcore.pool.handlers import expected_digest, release
+from tests.dreamcore.pool.conftest import MakePool, cores, held, new_pool, request
+from tests.dreamcore.pool.handlers import expected_digest
+from tests.gates import Gate
 
 
 async def collect(job) -> list[JobEvent]:
@@ -84,28 +84,28 @@ async def test_every_consumer_gets_every_event_and_late_ones_the_current_state(
     assert [e.kind for e in await collect(job)] == ["done"]
 
 
-async def test_queue_full_past_the_bound(make_pool: MakePool, hold: Path) -> None:
+async def test_queue_full_past_the_bound(make_pool: MakePool, hold: Gate) -> None:
     pool = await make_pool(queue_size=2)
-    running = pool.submit(request(hold=str(hold)))
+    running = pool.submit(held(hold))
     waiting = [pool.submit(request(i=i)) for i in range(2)]
     with pytest.raises(QueueFull):
         pool.submit(request(i=99))
     assert pool.stats().queue_depth == 2
-    release(hold)
+    hold.release()
     await asyncio.gather(*(job.result() for job in (running, *waiting)))
     assert pool.submit(request(i=100)).position in (0, 1)  # room again
 
 
-async def test_cancel_queued_job_is_removed_at_once(make_pool: MakePool, hold: Path) -> None:
+async def test_cancel_queued_job_is_removed_at_once(make_pool: MakePool, hold: Gate) -> None:
     pool = await make_pool()
-    running = pool.submit(request(hold=str(hold)))
+    running = pool.submit(held(hold))
     doomed, after = pool.submit(request(i=1)), pool.submit(request(i=2))
     assert after.position == 2
     doomed.cancel()
     assert doomed.state == "cancelled" and after.position == 1
     with pytest.raises(DreamCancelled):
         await doomed.result()
-    release(hold)
+    hold.release()
     assert (await after.result()).image == expected_digest(after.request.image)
     await running.result()
     assert pool.stats().jobs_cancelled == 1

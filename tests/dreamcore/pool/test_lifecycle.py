@@ -19,23 +19,23 @@ from dreamcore.errors import DreamError, PoolClosed, WeightsUnavailable
 from dreamcore.pool import devices
 from tests.dreamcore.pool.conftest import (
     all_gone,
+    held,
     new_pool,
     pid_gone,
     request,
 )
-from tests.dreamcore.pool.handlers import release
+from tests.gates import Gate
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 async def test_close_finishes_running_answers_queued_and_leaves_no_process(
-    backend: str, tmp_path: Path
+    backend: str, hold: Gate
 ) -> None:
     pool = new_pool(backend)
     await pool.start()
     pids = pool.worker_pids()
-    hold = tmp_path / "release"
-    running = pool.submit(request(hold=str(hold)))
+    running = pool.submit(held(hold))
     queued = [pool.submit(request(i=i)) for i in range(3)]
     async for event in running.events():
         if event.kind == "progress":
@@ -48,7 +48,7 @@ async def test_close_finishes_running_answers_queued_and_leaves_no_process(
     with pytest.raises(PoolClosed):
         pool.submit(request())
     assert not running.finished
-    release(hold)
+    hold.release()
     await closing
     assert (await running.result()).image  # drained, not cut
     await all_gone(pids)
@@ -58,11 +58,11 @@ async def test_close_finishes_running_answers_queued_and_leaves_no_process(
     await pool.close()  # idempotent
 
 
-async def test_close_deadline_cuts_a_job_that_will_not_stop(backend: str, tmp_path: Path) -> None:
+async def test_close_deadline_cuts_a_job_that_will_not_stop(backend: str, hold: Gate) -> None:
     pool = new_pool(backend, "StubbornHandler", cancel_grace_s=0.3)
     await pool.start()
     pids = pool.worker_pids()
-    job = pool.submit(request(hold=str(tmp_path / "never")))  # runs until killed
+    job = pool.submit(held(hold))  # never released: runs until killed
     await pool.close(timeout=0.2)
     with pytest.raises(PoolClosed):
         await job.result()

@@ -28,13 +28,14 @@ from tests.dreamcore.pool.conftest import (
     HANDLERS,
     MakePool,
     all_gone,
+    held,
     pid_gone,
     pool_config,
     request,
     wait_until,
 )
-from tests.dreamcore.pool.handlers import release
 from tests.dreamcore.pool.raycluster import ROOT, subprocess_env
+from tests.gates import Gate
 
 pytest.importorskip("ray", reason="the Ray backend needs `pip install dreambot[ray]`")
 
@@ -60,14 +61,14 @@ async def progressed(job: Job) -> None:
     raise AssertionError(f"{job} ended without progress")
 
 
-async def test_one_actor_per_gpu_each_pinned_to_its_own(gpu_pool: Any, hold: Path) -> None:
+async def test_one_actor_per_gpu_each_pinned_to_its_own(gpu_pool: Any, hold: Gate) -> None:
     assert gpu_pool.stats().workers_total == 2
-    jobs = [gpu_pool.submit(request(i=i, hold=str(hold))) for i in range(2)]
+    jobs = [gpu_pool.submit(held(hold, i=i)) for i in range(2)]
     await asyncio.gather(*(progressed(job) for job in jobs))
     assert len({job.worker_pid for job in jobs}) == 2  # both at once, one per actor
     (node,) = gpu_pool.nodes().values()
     assert node == {"alive": 2, "busy": 2}
-    release(hold)
+    hold.release(2)
     notes = sorted(r.notes for r in await asyncio.gather(*(job.result() for job in jobs)))
     # Ray gives each actor one GPU; "auto" lets the engine pick it (CUDA if torch sees one)
     assert [n[0] for n in notes] == ["device=auto", "device=auto"]
@@ -91,13 +92,13 @@ async def test_an_actor_killed_while_idle_comes_back_and_no_job_is_lost(
 
 
 async def test_a_node_joining_adds_actors_and_one_leaving_takes_them_away(
-    ray_cluster: Any, gpu_pool: Any, hold: Path
+    ray_cluster: Any, gpu_pool: Any, hold: Gate
 ) -> None:
     node = ray_cluster.add_node(num_cpus=2, num_gpus=2)
     try:
         await wait_until(lambda: gpu_pool.stats().workers_alive == 4, "actors on the new node")
         assert gpu_pool.stats().workers_total == 4 and len(gpu_pool.nodes()) == 2
-        jobs = [gpu_pool.submit(request(i=i, hold=str(hold))) for i in range(4)]
+        jobs = [gpu_pool.submit(held(hold, i=i)) for i in range(4)]
         await asyncio.gather(*(progressed(job) for job in jobs))  # 4 at once: both machines work
         assert {row["busy"] for row in gpu_pool.nodes().values()} == {2}
     finally:
@@ -108,7 +109,7 @@ async def test_a_node_joining_adds_actors_and_one_leaving_takes_them_away(
         with pytest.raises(WorkerCrashed):
             await job.result()
     await wait_until(lambda: gpu_pool.stats().workers_total == 2, "the surplus actors retired")
-    release(hold)
+    hold.release(2)
     survivors = [job for job in jobs if job not in crashed]
     await asyncio.gather(*(job.result() for job in survivors))
     assert (await gpu_pool.submit(request(i=9)).result()).image

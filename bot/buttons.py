@@ -1,0 +1,150 @@
+"""The buttons under a dream result: Dream deeper, Re-roll, Delete. They work after a restart.
+
+All state lives in the custom_id (`dream:<action>:<requester_id>`) and in the message itself
+(the dream, its source image and the settings embed), so `DynamicItem` rebuilds a button from
+any old message and the view has no timeout. Deeper and Re-roll go through the order desk like
+every other trigger; Delete removes the message through the interaction's own webhook.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+import discord
+
+from bot import replies
+from bot.errors import NoImageFound
+from bot.guilds import GuildSettings, can_manage_server
+from bot.orders import Choose, ImageRef, Plan, Trigger
+from bot.params import reroll, within_guild
+from bot.services import services_of
+from dreamcore.config import EngineConfig
+from dreamcore.errors import InvalidParams
+from dreamcore.request import DreamParams
+
+ACTIONS = {
+    "deeper": ("Dream deeper", "🌀", discord.ButtonStyle.primary),
+    "reroll": ("Re-roll", "🎲", discord.ButtonStyle.secondary),
+    "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+}
+TEMPLATE = r"dream:(?P<action>deeper|reroll|delete):(?P<uid>\d+)"
+
+
+def custom_id(action: str, requester_id: int) -> str:
+    return f"dream:{action}:{requester_id}"
+
+
+class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
+    def __init__(self, action: str, requester_id: int) -> None:
+        label, emoji, style = ACTIONS[action]
+        button = discord.ui.Button(
+            label=label, emoji=emoji, style=style, custom_id=custom_id(action, requester_id)
+        )
+        super().__init__(button)
+        self.action = action
+        self.requester_id = requester_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DreamButton:
+        return cls(match["action"], int(match["uid"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        message = interaction.message
+        if message is None:
+            await interaction.response.send_message(replies.MESSAGE_GONE, ephemeral=True)
+            return
+        if self.action == "delete":
+            await delete_result(interaction, self.requester_id)
+            return
+        services = services_of(interaction.client)
+        engine = services.settings.engine
+        plan = deeper_plan if self.action == "deeper" else reroll_plan
+        trigger = Trigger.of_interaction("button", interaction, message)
+        await services.orders.take(trigger, plan(message, engine))
+
+
+def result_view(requester_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for action in ACTIONS:
+        view.add_item(DreamButton(action, requester_id))
+    return view
+
+
+# --- Delete -----------------------------------------------------------------------------------
+
+
+def may_delete(user: object, requester_id: int) -> bool:
+    """The requester, or anyone who may manage the server."""
+    return getattr(user, "id", None) == requester_id or can_manage_server(user)
+
+
+async def delete_result(interaction: discord.Interaction, requester_id: int) -> None:
+    """Delete through the interaction's webhook (@original is the clicked message), which needs
+    none of the bot's own channel permissions; say so when it is already gone or not allowed."""
+    if not may_delete(interaction.user, requester_id):
+        await interaction.response.send_message(replies.ONLY_REQUESTER_DELETES, ephemeral=True)
+        return
+    await interaction.response.defer()
+    try:
+        await interaction.delete_original_response()
+    except discord.NotFound:
+        await interaction.followup.send(replies.ALREADY_DELETED, ephemeral=True)
+    except discord.Forbidden:
+        await interaction.followup.send(replies.CANNOT_DELETE, ephemeral=True)
+
+
+# --- what Deeper and Re-roll dream ------------------------------------------------------------
+
+
+def _attachment(message: discord.Message, prefix: str) -> discord.Attachment | None:
+    return next((a for a in message.attachments if a.filename.startswith(prefix)), None)
+
+
+def _read(message: discord.Message) -> tuple[discord.Embed, DreamParams, discord.Attachment]:
+    embed = replies.result_embed_of(message)
+    if embed is None:
+        raise InvalidParams(replies.UNREADABLE_SETTINGS)
+    dream = _attachment(message, "dream.")
+    if dream is None:
+        raise NoImageFound("That dream's image is gone.")
+    return embed, replies.params_from_embed(embed), dream
+
+
+def _ref(attachment: discord.Attachment) -> ImageRef:
+    return ImageRef(attachment.url, attachment.size)
+
+
+def deeper_plan(message: discord.Message, engine: EngineConfig) -> Choose:
+    """Deeper dreams the result again, with the same settings (under today's server cap)."""
+
+    def choose(guild: GuildSettings) -> Plan:
+        _, params, dream = _read(message)
+        return Plan(within_guild(params, engine, guild), _ref(dream))
+
+    return choose
+
+
+def reroll_plan(
+    message: discord.Message, engine: EngineConfig, rng: random.Random | None = None
+) -> Choose:
+    """Re-roll dreams the original input with another layer and seed. The input travels with
+    the result (its `source` attachment, whose link is fresh whenever the message is read);
+    if it is gone, the result is dreamed instead and the reply says so."""
+
+    def choose(guild: GuildSettings) -> Plan:
+        embed, params, dream = _read(message)
+        params = within_guild(reroll(params, rng), engine, guild)
+        source = _attachment(message, replies.SOURCE_NAME)
+        if source is not None:
+            return Plan(params, _ref(source))
+        legacy = replies.legacy_input_url(embed)
+        if legacy is not None:  # an older result: try its link, which may have expired
+            gone = replies.SOURCE_GONE_NOTE
+            return Plan(params, ImageRef(legacy), fallback=_ref(dream), fallback_note=gone)
+        return Plan(params, _ref(dream), notes=(replies.SOURCE_GONE_NOTE,))
+
+    return choose

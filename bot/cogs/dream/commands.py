@@ -1,0 +1,112 @@
+"""The commands people dream with: /dream, the "Dream this image" context menu, /dream-help.
+
+Each is a few lines: what to dream (params and image, given the server's settings) goes to the
+order desk, which does the rest (bot/orders.py).
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.guilds import GuildSettings
+from bot.intake import pick_image_attachment
+from bot.orders import ImageRef, Plan, Trigger
+from bot.params import build_params, layer_choices
+from bot.replies import help_text
+from bot.services import Services
+from dreamcore.catalog import PRESETS, model_info
+from dreamcore.errors import DreamError
+from dreamcore.request import MAX_SEED
+
+CONTEXT_MENU = "Dream this image"
+
+
+class DreamCommands(commands.Cog, name="Dream"):
+    def __init__(self, bot: commands.Bot, services: Services) -> None:
+        self.bot = bot
+        self.services = services
+        self.engine = services.settings.engine
+        # The decorator form can't live inside a Cog: build it here, add it in cog_load.
+        self.context_menu = app_commands.ContextMenu(name=CONTEXT_MENU, callback=self.dream_this)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.context_menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.context_menu.name, type=self.context_menu.type)
+
+    @app_commands.command(name="dream", description="DeepDream an image")
+    @app_commands.describe(
+        image="the picture to dream",
+        layer="what to dream; `layer:channel` for one channel",
+        model="the network to dream with",
+        preset="pick a layer by look",
+        octaves="scales to dream at (more = bigger patterns)",
+        steps="steps per octave",
+        strength="step size",
+        jitter="random shift per step, in pixels",
+        seed="same seed + same settings = same dream",
+        size="longest side of the result, in pixels",
+    )
+    @app_commands.choices(preset=[app_commands.Choice(name=p, value=p) for p in PRESETS])
+    @app_commands.guild_only()
+    async def dream(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        layer: str | None = None,
+        model: str | None = None,
+        preset: str | None = None,
+        octaves: app_commands.Range[int, 1, 8] | None = None,
+        steps: app_commands.Range[int, 1, 100] | None = None,
+        strength: app_commands.Range[float, 0.1, 10.0] | None = None,
+        jitter: app_commands.Range[int, 0, 128] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        size: app_commands.Range[int, 64, 8192] | None = None,
+    ) -> None:
+        def choose(guild: GuildSettings) -> Plan:
+            pick_image_attachment([image])
+            params = build_params(
+                self.engine, guild, model=model, layer=layer, preset=preset, size=size,
+                octaves=octaves, steps=steps, strength=strength, jitter=jitter, seed=seed,
+            )  # fmt: skip
+            return Plan(params, ImageRef(image.url, image.size))
+
+        await self.services.orders.take(Trigger.of_interaction("slash", interaction), choose)
+
+    @dream.autocomplete("model")
+    async def _model_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = current.strip().lower()
+        return [
+            app_commands.Choice(name=f"{name} — {model_info(name).title}"[:100], value=name)
+            for name in self.engine.models
+            if typed in name.lower()
+        ][:25]
+
+    @dream.autocomplete("layer")
+    async def _layer_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        model = getattr(interaction.namespace, "model", None) or self.engine.default_model
+        try:
+            return layer_choices(model, current)
+        except DreamError:
+            return []
+
+    async def dream_this(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        def choose(guild: GuildSettings) -> Plan:
+            attachment = pick_image_attachment(message.attachments)
+            params = build_params(self.engine, guild)
+            return Plan(params, ImageRef(attachment.url, attachment.size))
+
+        trigger = Trigger.of_interaction("context", interaction, message)
+        await self.services.orders.take(trigger, choose)
+
+    @app_commands.command(name="dream-help", description="How to dream: layers and options")
+    async def dream_help(self, interaction: discord.Interaction) -> None:
+        text = help_text(list(self.engine.models))
+        await interaction.response.send_message(text, ephemeral=True)

@@ -1,0 +1,78 @@
+"""Turning what a user chose into DreamParams: options, presets, the server's size cap, re-rolls,
+and layer autocomplete. Pure functions: no Discord objects, no I/O."""
+
+from __future__ import annotations
+
+import random
+
+from discord import app_commands
+
+from bot.guilds import GuildSettings
+from dreamcore.catalog import LOGITS, check_offered, model_info
+from dreamcore.config import EngineConfig
+from dreamcore.request import MAX_SEED, DreamParams, make_params
+
+DEFAULT_SIDE = 1024
+
+
+def build_params(
+    engine: EngineConfig,
+    guild: GuildSettings,
+    *,
+    model: str | None = None,
+    layer: str | None = None,
+    preset: str | None = None,
+    size: int | None = None,
+    **knobs: object,
+) -> DreamParams:
+    """Params for a new dream: the config's defaults, the user's choices, the server's cap."""
+    model = model or engine.default_model
+    check_offered(model, engine.models)
+    if layer is None and preset:
+        layer = model_info(model).presets.get(preset)
+    max_side = min(size or DEFAULT_SIDE, guild.side_cap(engine.max_side_cap))
+    return make_params(
+        model=model, layer=layer, max_side=max_side, tile_size=engine.tile_size, **knobs
+    )
+
+
+def within_guild(params: DreamParams, engine: EngineConfig, guild: GuildSettings) -> DreamParams:
+    """Settings read back from an old result obey the server's size cap as it is now."""
+    check_offered(params.model, engine.models)
+    cap = guild.side_cap(engine.max_side_cap)
+    if params.max_side <= cap:
+        return params
+    return params.model_copy(update={"max_side": cap})
+
+
+def reroll(params: DreamParams, rng: random.Random | None = None) -> DreamParams:
+    """Another main layer (maybe one channel of it) and a new seed; everything else kept."""
+    rng = rng or random.Random()
+    info = model_info(params.model)
+    main = [layer for layer in info.layers if layer.description and layer.name != params.layer]
+    layer = rng.choice(main or list(info.layers))
+    channel = rng.randrange(layer.channels) if rng.random() < 0.5 else None
+    values = params.model_dump()
+    values.update(layer=layer.name, channel=channel, seed=rng.randrange(MAX_SEED))
+    return make_params(**values)
+
+
+def layer_choices(model: str, current: str) -> list[app_commands.Choice[str]]:
+    """Layers whose name contains what was typed; described (main) layers first. Max 25."""
+    info = model_info(model)
+    typed = current.strip().lower()
+    if ":" in typed:  # `layer:channel` is passed through as typed
+        return [app_commands.Choice(name=current[:100], value=current[:100])]
+    layers = sorted(
+        (layer for layer in info.layers if layer.name != LOGITS),  # classes go through `class`
+        key=lambda layer: not layer.description,
+    )
+    out = []
+    for layer in layers:
+        if typed in layer.name.lower():
+            label = f"{layer.name} — {layer.description}" if layer.description else layer.name
+            label += f" ({layer.channels} ch)"
+            out.append(app_commands.Choice(name=label[:100], value=layer.name))
+        if len(out) == 25:
+            break
+    return out

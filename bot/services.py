@@ -1,0 +1,112 @@
+"""Everything the bot's cogs and buttons work with, built once in `setup_hook` and closed in
+`close`: one typed object instead of attributes on the client.
+
+    store → quota, guild settings → backend (worker pool) → intake → flow → orders
+
+Cogs and buttons reach it with `services_of(client)`; nothing imports the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import discord
+
+from bot.flow import DreamFlow
+from bot.guilds import GuildDirectory
+from bot.intake import Intake
+from bot.metrics import BotMetrics
+from bot.orders import OrderDesk
+from bot.quota import QuotaService
+from bot.settings import Settings
+from bot.store import LedgerRow, Store
+from dreamcore.pool import DreamBackend, LocalPool
+
+log = logging.getLogger(__name__)
+DRAIN_ANSWERS_S = 10.0  # after the backend finished its jobs, time for their answers to post
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    quota: QuotaService
+    guilds: GuildDirectory
+    backend: DreamBackend
+    intake: Intake
+    flow: DreamFlow
+    orders: OrderDesk
+    metrics: BotMetrics
+    lost_jobs: list[LedgerRow] = field(default_factory=list)  # found at start, already refunded
+    owns_store: bool = True
+    owns_backend: bool = True
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings,
+        client: discord.Client,
+        *,
+        buttons: Callable[[int], discord.ui.View],
+        metrics: BotMetrics,
+        backend: DreamBackend | None = None,
+        store: Store | None = None,
+    ) -> Services:
+        """Build everything; a backend or store passed in stays the caller's to close."""
+        owns_store, owns_backend = store is None, backend is None
+        store = store or await Store.open(settings.store.path)
+        try:
+            quota = QuotaService(store, settings.quota, time.time)
+            lost = list(await quota.reconcile_after_restart())
+            guilds = GuildDirectory(store, settings.discord)
+            await guilds.load()
+            if backend is None:
+                backend = LocalPool(settings.pool, settings.engine)
+                await backend.start()
+        except BaseException:
+            if owns_store:
+                await store.close()
+            raise
+        intake = Intake(settings.intake, settings.engine)
+        await intake.open()
+        flow = DreamFlow(
+            backend=backend,
+            quota=quota,
+            metrics=metrics,
+            progress_interval_s=settings.discord.progress_interval_s,
+            buttons=buttons,
+        )
+        orders = OrderDesk(
+            settings=settings, client=client, guilds=guilds, quota=quota, intake=intake,
+            flow=flow, metrics=metrics,
+        )  # fmt: skip
+        return cls(
+            settings, store, quota, guilds, backend, intake, flow, orders, metrics,
+            lost, owns_store, owns_backend,
+        )  # fmt: skip
+
+    async def drain(self) -> None:
+        """Stop taking dreams; running ones finish and are posted, queued ones are refunded."""
+        if self.owns_backend:
+            try:
+                await self.backend.close(self.settings.pool.shutdown_timeout_s)
+            except Exception:  # noqa: BLE001 - keep shutting down
+                log.exception("closing the worker pool failed")
+        await self.flow.drain(DRAIN_ANSWERS_S)
+
+    async def close(self) -> None:
+        """After the gateway closed: cancel what is left, then release resources."""
+        await self.flow.close()
+        await self.intake.close()
+        if self.owns_store:
+            await self.store.close()
+
+
+def services_of(client: discord.Client) -> Services:
+    services = getattr(client, "services", None)
+    if not isinstance(services, Services):
+        raise RuntimeError("the bot's services are not running")
+    return services

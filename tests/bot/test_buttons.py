@@ -1,0 +1,84 @@
+"""Persistent buttons: state in the custom_id, no timeout, who may delete, what Re-roll dreams."""
+
+import random
+import re
+from types import SimpleNamespace
+
+import discord
+
+from bot import replies
+from bot.buttons import DreamButton, deeper_plan, may_delete, reroll_plan, result_view
+from bot.guilds import GuildSettings
+from dreamcore.config import EngineConfig
+from dreamcore.request import DreamResult, make_params
+
+ENGINE = EngineConfig(models=("tiny",), default_model="tiny", max_side_cap=512)
+GUILD = GuildSettings(1, (), 128, True, "🌀")
+
+
+def test_custom_ids_are_short_and_match_the_template():
+    view = result_view(123456789012345678)
+    assert view.timeout is None
+    ids = [item.custom_id for item in view.children]
+    assert ids == [
+        "dream:deeper:123456789012345678",
+        "dream:reroll:123456789012345678",
+        "dream:delete:123456789012345678",
+    ]
+    template = DreamButton.__discord_ui_compiled_template__
+    for cid in ids:
+        assert len(cid) <= 100 and template.fullmatch(cid)
+
+
+async def test_from_custom_id_rebuilds_the_button():
+    match = re.fullmatch(DreamButton.__discord_ui_compiled_template__, "dream:reroll:77")
+    item = await DreamButton.from_custom_id(None, None, match)
+    assert (item.action, item.requester_id) == ("reroll", 77)
+
+
+def test_only_requester_or_manager_may_delete():
+    perms_none = discord.Permissions.none()
+    perms_mgr = discord.Permissions(manage_guild=True)
+    assert may_delete(SimpleNamespace(id=1, guild_permissions=perms_none), 1)
+    assert not may_delete(SimpleNamespace(id=2, guild_permissions=perms_none), 1)
+    assert may_delete(SimpleNamespace(id=2, guild_permissions=perms_mgr), 1)
+    assert not may_delete(SimpleNamespace(id=2), 1)
+
+
+def _message(*filenames: str, thumbnail: str | None = None):
+    params = make_params(model="tiny", layer="relu1", seed=4, max_side=400)
+    result = DreamResult(
+        image=b"x", format="png", width=8, height=8, seed=4, model="tiny", target="relu1",
+        octaves_run=1, seconds=0.1, objective_start=0, objective_end=1,
+    )  # fmt: skip
+    embed = replies.result_embed(
+        result, params, requester_id=1, job_id="j", queue_s=0, with_source=False
+    )
+    if thumbnail:
+        embed.set_thumbnail(url=thumbnail)
+    attachments = [
+        SimpleNamespace(filename=name, url=f"https://cdn/{name}", size=10) for name in filenames
+    ]
+    return SimpleNamespace(embeds=[embed], attachments=attachments)
+
+
+def test_deeper_dreams_the_result_under_todays_cap():
+    plan = deeper_plan(_message("dream.png", "source.jpg"), ENGINE)(GUILD)
+    assert plan.image.url == "https://cdn/dream.png"
+    assert plan.params.max_side == 128 and plan.params.seed == 4
+
+
+def test_reroll_dreams_the_attached_source():
+    plan = reroll_plan(_message("dream.png", "source.jpg"), ENGINE, random.Random(1))(GUILD)
+    assert plan.image.url == "https://cdn/source.jpg" and not plan.notes
+    assert plan.params.seed != 4 and plan.params.max_side == 128
+
+
+def test_reroll_of_an_old_result_tries_its_link_then_says_the_original_is_gone():
+    old = _message("dream.png", thumbnail="https://cdn/expired-original.png")
+    plan = reroll_plan(old, ENGINE)(GUILD)
+    assert plan.image.url == "https://cdn/expired-original.png"
+    assert plan.fallback.url == "https://cdn/dream.png"
+    assert plan.fallback_note == replies.SOURCE_GONE_NOTE
+    plan = reroll_plan(_message("dream.png"), ENGINE)(GUILD)
+    assert plan.image.url == "https://cdn/dream.png" and plan.notes == (replies.SOURCE_GONE_NOTE,)

@@ -1,0 +1,65 @@
+"""The engine's command line (dreamcore/cli.py: dream, models, fetch-weights) through the
+`dreambot` entry point, run in-process."""
+
+from PIL import Image
+
+from bot.__main__ import main
+from tests.helpers import noise_png
+
+
+def test_dream_a_file(tmp_path, capsys):
+    src, out = tmp_path / "in.png", tmp_path / "out.jpg"
+    src.write_bytes(noise_png((90, 60)))
+    assert (
+        main(
+            [
+                "dream",
+                str(src),
+                "-o",
+                str(out),
+                "--model",
+                "tiny",
+                "--octaves",
+                "2",
+                "--steps",
+                "2",
+                "--seed",
+                "4",
+            ]
+        )
+        == 0
+    )
+    im = Image.open(out)
+    assert (im.format, im.size) == ("JPEG", (90, 60))
+    assert "seed 4" in capsys.readouterr().out
+
+
+def test_unknown_layer_is_one_line_and_exit_2(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    src.write_bytes(noise_png())
+    assert main(["dream", str(src), "-o", str(tmp_path / "o.png"), "--layer", "mixed4x"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean `mixed4e`" in err and "Traceback" not in err
+
+
+def test_missing_weights_offline_is_one_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DREAMBOT_ENGINE__OFFLINE", "true")
+    monkeypatch.setenv("DREAMBOT_ENGINE__CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "in.png"
+    src.write_bytes(noise_png())
+    assert main(["dream", str(src), "-o", str(tmp_path / "o.png"), "--model", "inception5h"]) == 2
+    assert "dreambot fetch-weights inception5h" in capsys.readouterr().err
+
+
+def test_models_lists_layers_and_presets(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "inception5h" in out and "mixed4c" in out and "relu4_3" in out and "tiny" not in out
+    assert main(["models", "--all"]) == 0
+    assert "mixed4d_3x3_bottleneck_pre_relu" in capsys.readouterr().out
+
+
+def test_fetch_weights_finds_the_offline_model(capsys):
+    assert main(["fetch-weights", "vgg16-hed", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "hed_bsds500.weights.h5" in out and "random weights" in out

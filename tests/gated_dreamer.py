@@ -1,0 +1,31 @@
+"""The real engine's handler, with a gate: see tests/gates.py."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from dreamcore.engine.dreamer import Dreamer
+from dreamcore.request import DreamProgress, DreamRequest, DreamResult
+from tests.gates import ENV, GATE_MARK, wait_at_gate
+
+
+class GatedDreamer(Dreamer):
+    def run(
+        self,
+        request: DreamRequest,
+        on_progress: Callable[[DreamProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> DreamResult:
+        gate = os.environ.get(ENV)
+        if not gate or GATE_MARK not in request.image:
+            return super().run(request, on_progress, should_stop)
+        stop = should_stop or (lambda: False)
+
+        def progress(event: DreamProgress) -> None:
+            if on_progress is not None:
+                on_progress(event)
+            if event.octave == 1 and event.step == event.steps:
+                wait_at_gate(gate, stop)
+
+        return super().run(request, progress, should_stop)
