@@ -161,6 +161,7 @@ def start_ray() -> None:
         RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN=secrets.token_hex(16),
         RAY_worker_niceness="0",  # Ray nices workers to 15; local workers run at 0: compare alike
+        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",  # on Linux: nodes on 127.0.0.1 (one machine here)
     )
     import ray
 

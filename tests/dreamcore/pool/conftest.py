@@ -19,7 +19,13 @@ from dreamcore.pool import make_backend
 from dreamcore.pool.pool import WorkerPool
 from dreamcore.request import DreamRequest
 from tests.dreamcore.pool.handlers import script
+from tests.dreamcore.pool.raycluster import LOOPBACK_ONLY
 from tests.gates import Gate
+
+# Ray reads this once, when first imported (so here, before any test module): the tests' Ray
+# clusters live on 127.0.0.1, not on this machine's network address (one machine needs no more,
+# and nothing of theirs is reachable from outside).
+os.environ.setdefault(LOOPBACK_ONLY, "0")
 
 HANDLERS = "tests.dreamcore.pool.handlers:"
 ENGINE = EngineConfig(device="cpu")

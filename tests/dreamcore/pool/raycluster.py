@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
+# "0" on Linux makes Ray give its nodes the loopback address (as on macOS, its use of this switch)
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def ray_env(tmp: str) -> dict[str, str]:
@@ -30,6 +32,7 @@ def ray_env(tmp: str) -> dict[str, str]:
         # Ray nices its workers (15): on a machine busy with other work they starve for minutes
         # and miss Ray's registration timeout. Tests want them as prompt as local workers.
         "RAY_worker_niceness": "0",
+        LOOPBACK_ONLY: "0",
         # actors import the test handlers (tests.dreamcore.pool.handlers) from the checkout
         "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT),
     }
