@@ -8,6 +8,7 @@ every other trigger; Delete removes the message through the interaction's own we
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from typing import Any
@@ -118,12 +119,23 @@ def _ref(attachment: discord.Attachment) -> ImageRef:
     return ImageRef(attachment.url, attachment.size)
 
 
+def with_guide(message: discord.Message, params: DreamParams, plan: Plan) -> Plan:
+    """A guided dream's guide travels with it (guide.jpg); without it, dream unguided and say so."""
+    if not params.guided:
+        return plan
+    guide = _attachment(message, replies.GUIDE_NAME)
+    if guide is not None:
+        return dataclasses.replace(plan, guide=_ref(guide))
+    unguided = plan.params.model_copy(update={"guided": False})
+    return dataclasses.replace(plan, params=unguided, notes=(*plan.notes, replies.GUIDE_GONE_NOTE))
+
+
 def deeper_plan(message: discord.Message, engine: EngineConfig) -> Choose:
     """Deeper dreams the result again, with the same settings (under today's server cap)."""
 
     def choose(guild: GuildSettings) -> Plan:
         _, params, dream = _read(message)
-        return Plan(within_guild(params, engine, guild), _ref(dream))
+        return with_guide(message, params, Plan(within_guild(params, engine, guild), _ref(dream)))
 
     return choose
 
@@ -136,15 +148,17 @@ def reroll_plan(
     if it is gone, the result is dreamed instead and the reply says so."""
 
     def choose(guild: GuildSettings) -> Plan:
-        embed, params, dream = _read(message)
-        params = within_guild(reroll(params, rng), engine, guild)
+        embed, old, dream = _read(message)
+        params = within_guild(reroll(old, rng), engine, guild)
         source = _attachment(message, replies.SOURCE_NAME)
-        if source is not None:
-            return Plan(params, _ref(source))
         legacy = replies.legacy_input_url(embed)
-        if legacy is not None:  # an older result: try its link, which may have expired
+        if source is not None:
+            plan = Plan(params, _ref(source))
+        elif legacy is not None:  # an older result: try its link, which may have expired
             gone = replies.SOURCE_GONE_NOTE
-            return Plan(params, ImageRef(legacy), fallback=_ref(dream), fallback_note=gone)
-        return Plan(params, _ref(dream), notes=(replies.SOURCE_GONE_NOTE,))
+            plan = Plan(params, ImageRef(legacy), fallback=_ref(dream), fallback_note=gone)
+        else:
+            plan = Plan(params, _ref(dream), notes=(replies.SOURCE_GONE_NOTE,))
+        return with_guide(message, old, plan)
 
     return choose

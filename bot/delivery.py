@@ -20,7 +20,7 @@ from typing import Protocol
 import aiohttp
 import discord
 
-from bot.replies import SOURCE_NAME, lost_after_restart_text, ready_text
+from bot.replies import lost_after_restart_text, ready_text
 from bot.store import LedgerRow
 
 log = logging.getLogger(__name__)
@@ -50,20 +50,23 @@ def is_too_large(err: discord.HTTPException) -> bool:
 class Upload:
     """A result ready to post; `files()` builds fresh discord.Files per attempt (they are one-shot).
 
-    `source` is the input, small, attached beside the dream: the embed's "before" thumbnail and
-    what Re-roll dreams again (message attachments get fresh URLs whenever the message is read)."""
+    `extras` are attached after the dream: its source (the embed's "before" thumbnail and what
+    Re-roll dreams again) and a guide, as (name, bytes). Message attachments get fresh URLs
+    whenever the message is read, so buttons can always fetch them."""
 
     data: bytes
     filename: str
     embed: discord.Embed
     view: discord.ui.View | None
-    source: bytes | None = None
+    extras: tuple[tuple[str, bytes], ...] = ()
 
     def files(self) -> list[discord.File]:
-        files = [discord.File(io.BytesIO(self.data), filename=self.filename)]
-        if self.source is not None:
-            files.append(discord.File(io.BytesIO(self.source), filename=SOURCE_NAME))
-        return files
+        named = [(self.filename, self.data), *self.extras]
+        return [discord.File(io.BytesIO(data), filename=name) for name, data in named]
+
+    @property
+    def extras_size(self) -> int:
+        return sum(len(data) for _, data in self.extras)
 
     def is_in(self, message: discord.Message | None) -> bool:
         return message is not None and any(a.filename == self.filename for a in message.attachments)

@@ -25,6 +25,7 @@ from bot.intake import HeldImage
 from bot.metrics import BotMetrics
 from bot.quota import QuotaService
 from bot.replies import (
+    GUIDE_NAME,
     SOURCE_NAME,
     progress_text,
     queued_text,
@@ -58,6 +59,19 @@ class DreamOrder:
     params: DreamParams
     source: Source  # slash | context | reaction | button (the ledger's column)
     notes: tuple[str, ...] = ()  # shown under the result (e.g. "the original was gone")
+    guide: HeldImage | None = None  # when params.guided
+
+    def release(self) -> None:
+        """Give the images' bytes back to the intake's budget."""
+        self.image.release()
+        if self.guide is not None:
+            self.guide.release()
+
+    @property
+    def extras(self) -> tuple[tuple[str, bytes], ...]:
+        """Posted beside the dream: its source, and its guide (buttons dream them again)."""
+        source = ((SOURCE_NAME, self.image.source),)
+        return source + (((GUIDE_NAME, self.guide.source),) if self.guide else ())
 
 
 class StatusLine:
@@ -135,7 +149,7 @@ class DreamFlow:
     def start(self, order: DreamOrder, answer: Answer) -> asyncio.Task:
         """Run `order` in a tracked task (after shutdown began: refuse it, politely)."""
         if self._closing:
-            order.image.release()
+            order.release()
             coro = answer.fail(user_message(PoolClosed("shutting down")))
         else:
             coro = self.run(order, answer)
@@ -172,7 +186,7 @@ class DreamFlow:
                 await self._refund(job_id, "cancelled", "bot shutting down")
                 raise
         finally:
-            order.image.release()
+            order.release()
 
     async def _reserve(self, job_id: str, order: DreamOrder, answer: Answer) -> bool:
         req = order.requester
@@ -204,11 +218,14 @@ class DreamFlow:
     ) -> DreamResult | None:
         accepted = self._clock()
         started: float | None = None
-        source = order.image.source
+        extras = order.extras
         request = DreamRequest(
             image=order.image.data,
             params=order.params,
-            output_max_bytes=max(MIN_UPLOAD_BYTES, answer.upload_limit - len(source)),
+            guide=order.guide.data if order.guide else None,
+            output_max_bytes=max(
+                MIN_UPLOAD_BYTES, answer.upload_limit - sum(len(d) for _, d in extras)
+            ),
             preview=True,  # a small JPEG at the end of each octave, shown under the progress bar
         )
         job: Job | None = None
@@ -237,7 +254,7 @@ class DreamFlow:
                 notes=order.notes,
             )
             view = self.buttons(order.requester.user_id)
-            upload = Upload(result.image, result_filename(result), embed, view, source)
+            upload = Upload(result.image, result_filename(result), embed, view, extras)
             await self._deliver(upload, answer)
         except asyncio.CancelledError:
             self._log_end(job_id, order, "cancelled", accepted, started, note="bot shutting down")
@@ -272,7 +289,7 @@ class DreamFlow:
             if not is_too_large(err):
                 raise
             limit = max(MIN_UPLOAD_BYTES, min(answer.upload_limit, len(upload.data)) // 2)
-            limit -= len(upload.source or b"")
+            limit -= upload.extras_size
             log.info(
                 "upload of %d bytes refused (413); re-encoding below %d", len(upload.data), limit
             )
@@ -371,4 +388,4 @@ def reencode(data: bytes, max_bytes: int) -> tuple[bytes, str]:
     return encode_image(decoded.rgb, decoded.alpha, max_bytes=max_bytes)
 
 
-__all__ = ["SOURCE_NAME", "DreamFlow", "DreamOrder", "Requester", "StatusLine", "reencode"]
+__all__ = ["DreamFlow", "DreamOrder", "Requester", "StatusLine", "reencode"]

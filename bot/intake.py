@@ -30,7 +30,7 @@ MAX_REDIRECTS = 3
 CHUNK = 64 * 1024
 
 
-def pick_image_attachment(attachments: Sequence[Any]) -> Any:
+def pick_image_attachment(attachments: Sequence[Any], what: str = "That file") -> Any:
     """The first attachment that looks like an image (type image/* or an image extension)."""
     for att in attachments:
         content_type = (getattr(att, "content_type", None) or "").split(";")[0].strip().lower()
@@ -40,7 +40,7 @@ def pick_image_attachment(attachments: Sequence[Any]) -> Any:
         if content_type.startswith("image/") or suffix in IMAGE_EXTENSIONS:
             return att
     if len(attachments) == 1:
-        raise NoImageFound("That file isn't an image; attach a PNG, JPEG, GIF or WebP.")
+        raise NoImageFound(f"{what} isn't an image; attach a PNG, JPEG, GIF or WebP.")
     if attachments:
         raise NoImageFound(
             "None of those attachments is an image; attach a PNG, JPEG, GIF or WebP."

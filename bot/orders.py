@@ -58,6 +58,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     fallback: ImageRef | None = None
     fallback_note: str = ""
+    guide: ImageRef | None = None  # when params.guided
 
 
 Choose = Callable[[GuildSettings], Plan]  # raises DreamError to refuse (before acknowledging)
@@ -122,18 +123,28 @@ class OrderDesk:
         try:
             image, notes = await self._fetch(trigger, plan)
         except Exception as err:  # noqa: BLE001 - DreamErrors are user text; others get logged
-            if not isinstance(err, DreamError):
-                log.error("fetching the image failed", exc_info=err)
-            await answer.fail(user_message(err))
-            return None
+            return await self._fetch_failed(answer, err)
+        guide = None
+        if plan.guide is not None:
+            try:
+                guide = await self._download(trigger, plan.guide, plan.params.max_side)
+            except Exception as err:  # noqa: BLE001
+                image.release()
+                return await self._fetch_failed(answer, err, what="The guide image: ")
         requester = Requester(
             trigger.user.id,
             trigger.guild_id,
             trigger.channel.id,
             member_role_ids(trigger.user, trigger.guild_id),
         )
-        order = DreamOrder(requester, image, plan.params, trigger.source, (*plan.notes, *notes))
+        notes = (*plan.notes, *notes)
+        order = DreamOrder(requester, image, plan.params, trigger.source, notes, guide)
         return self.flow.start(order, answer)
+
+    async def _fetch_failed(self, answer: Answer, err: BaseException, what: str = "") -> None:
+        if not isinstance(err, DreamError):
+            log.error("fetching an image failed", exc_info=err)
+        await answer.fail(what + user_message(err))
 
     # --- steps -------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import random
 from discord import app_commands
 
 from bot.guilds import GuildSettings
-from dreamcore.catalog import LOGITS, check_offered, model_info
+from dreamcore.catalog import LOGITS, check_offered, model_info, preset_values
 from dreamcore.config import EngineConfig
 from dreamcore.request import MAX_SEED, DreamParams, make_params
 
@@ -28,11 +28,15 @@ def build_params(
     """Params for a new dream: the config's defaults, the user's choices, the server's cap."""
     model = model or engine.default_model
     check_offered(model, engine.models)
-    if layer is None and preset:
-        layer = model_info(model).presets.get(preset)
+    chosen = {k: v for k, v in knobs.items() if v is not None}
+    if preset:  # what the user set explicitly wins over the preset
+        values = preset_values(model, preset)
+        preset_layer = values.pop("layer")
+        layer = layer or str(preset_layer)
+        chosen = {**values, **chosen}
     max_side = min(size or DEFAULT_SIDE, guild.side_cap(engine.max_side_cap))
     return make_params(
-        model=model, layer=layer, max_side=max_side, tile_size=engine.tile_size, **knobs
+        model=model, layer=layer, max_side=max_side, tile_size=engine.tile_size, **chosen
     )
 
 
@@ -46,14 +50,18 @@ def within_guild(params: DreamParams, engine: EngineConfig, guild: GuildSettings
 
 
 def reroll(params: DreamParams, rng: random.Random | None = None) -> DreamParams:
-    """Another main layer (maybe one channel of it) and a new seed; everything else kept."""
+    """Another main layer (maybe one channel of it) and a new seed; everything else kept
+    (a class dream keeps its class)."""
     rng = rng or random.Random()
+    values = params.model_dump()
+    values["seed"] = rng.randrange(MAX_SEED)
+    if params.target_class:  # a class dream stays that class
+        return make_params(**values)
     info = model_info(params.model)
     main = [layer for layer in info.layers if layer.description and layer.name != params.layer]
     layer = rng.choice(main or list(info.layers))
-    channel = rng.randrange(layer.channels) if rng.random() < 0.5 else None
-    values = params.model_dump()
-    values.update(layer=layer.name, channel=channel, seed=rng.randrange(MAX_SEED))
+    single = not params.guided and rng.random() < 0.5  # a guide matches whole layers
+    values["layer"] = f"{layer.name}:{rng.randrange(layer.channels)}" if single else layer.name
     return make_params(**values)
 
 

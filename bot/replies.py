@@ -7,7 +7,6 @@ state: buttons clicked after a restart read the dream's settings back from it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -21,10 +20,18 @@ BAR_WIDTH = 12
 EMBED_TITLE = "DeepDream"
 SETTINGS_FIELD = "Settings"
 SOURCE_NAME = "source.jpg"  # the input, attached beside the dream: "before", and Re-roll's input
-_SETTINGS_RE = re.compile(
-    r"octaves (?P<octaves>\d+) · steps (?P<steps>\d+) · strength (?P<strength>[\d.]+)"
-    r" · jitter (?P<jitter>\d+) · max side (?P<max_side>\d+)"
-)
+GUIDE_NAME = "guide.jpg"  # a guided dream's guide, attached too, so Re-roll/Deeper keep it
+# "octaves 4 · steps 10 · strength 1.5 · jitter 32 · max side 1024[ · smooth 4][ · original
+# colours][ · guided]": the settings line, read back by buttons after a restart.
+_NUMBERS = {
+    "octaves": int,
+    "steps": int,
+    "strength": float,
+    "jitter": int,
+    "max side": int,
+    "smooth": int,
+}
+_FLAGS = {"original colours": ("colors", "original"), "guided": ("guided", True)}
 
 # --- while a dream runs -----------------------------------------------------------------------
 
@@ -131,6 +138,7 @@ ONLY_REQUESTER_DELETES = (
 ALREADY_DELETED = "That dream was already deleted."
 CANNOT_DELETE = "I'm not allowed to delete that message here."
 SOURCE_GONE_NOTE = "The original image is gone, so this re-roll dreamed the result instead."
+GUIDE_GONE_NOTE = "The guide image is gone, so this one was dreamed without it."
 
 # --- admin --------------------------------------------------------------------------------------
 
@@ -213,10 +221,33 @@ def result_filename(result: DreamResult) -> str:
 
 
 def settings_line(params: DreamParams) -> str:
-    return (
-        f"octaves {params.octaves} · steps {params.steps} · strength {params.strength:g}"
-        f" · jitter {params.jitter} · max side {params.max_side}"
-    )
+    parts = [
+        f"octaves {params.octaves}",
+        f"steps {params.steps}",
+        f"strength {params.strength:g}",
+        f"jitter {params.jitter}",
+        f"max side {params.max_side}",
+    ]
+    if params.smooth:
+        parts.append(f"smooth {params.smooth}")
+    parts += [flag for flag, (key, value) in _FLAGS.items() if getattr(params, key) == value]
+    return " · ".join(parts)
+
+
+def _read_settings(line: str) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for part in (p.strip() for p in line.split("·")):
+        if part in _FLAGS:
+            key, value = _FLAGS[part]
+            values[key] = value
+            continue
+        name, _, number = part.rpartition(" ")
+        if name in _NUMBERS:
+            try:
+                values[name.replace(" ", "_")] = _NUMBERS[name](number)
+            except ValueError:
+                pass  # an edited or foreign embed: the default applies
+    return values
 
 
 def result_embed(
@@ -232,7 +263,10 @@ def result_embed(
     """The settings of a finished dream; enough to dream it again after a restart."""
     embed = discord.Embed(title=EMBED_TITLE, description=f"Dreamed for <@{requester_id}>")
     embed.add_field(name="Model", value=result.model)
-    embed.add_field(name="Layer", value=f"`{result.target}`")
+    if params.target_class:
+        embed.add_field(name="Class", value=params.target_class)
+    else:
+        embed.add_field(name="Layer", value=f"`{params.layer}`")
     embed.add_field(name="Seed", value=str(result.seed))
     embed.add_field(name=SETTINGS_FIELD, value=settings_line(params), inline=False)
     embed.add_field(name="Size", value=f"{result.width}×{result.height}")
@@ -260,22 +294,17 @@ def params_from_embed(embed: discord.Embed, **overrides: object) -> DreamParams:
     values: dict[str, object] = {}
     model = _field(embed, "Model")
     layer = _field(embed, "Layer")
+    target_class = _field(embed, "Class")
     seed = _field(embed, "Seed")
-    settings = _SETTINGS_RE.search(_field(embed, SETTINGS_FIELD) or "")
     if model:
         values["model"] = model.strip()
-    if layer:
+    if target_class:
+        values["target_class"] = target_class.strip()
+    elif layer:
         values["layer"] = layer.strip().strip("`")
     if seed and seed.strip().isdigit():
         values["seed"] = int(seed)
-    if settings:
-        values.update(
-            octaves=int(settings["octaves"]),
-            steps=int(settings["steps"]),
-            strength=float(settings["strength"]),
-            jitter=int(settings["jitter"]),
-            max_side=int(settings["max_side"]),
-        )
+    values.update(_read_settings(_field(embed, SETTINGS_FIELD) or ""))
     values.update(overrides)
     return make_params(**values)
 
@@ -301,8 +330,12 @@ def help_text(models: list[str]) -> str:
     lines = [
         "**/dream** `image:` a picture, then optionally:",
         "• `layer:` what to dream (autocompleted; `layer:channel` picks one channel, "
-        "e.g. `mixed4d:139`)",
-        "• `preset:` classic, textures, creatures or objects (picks a layer for you)",
+        "e.g. `mixed4d:139`; `mixed4c+mixed4d:139*0.5` mixes layers, each weighted)",
+        "• `preset:` classic, textures, creatures, objects, or smooth (picks for you)",
+        "• `guide:` an image whose features the dream borrows (its shapes and textures)",
+        "• `class:` dream a thing instead of a layer, e.g. `banana` (googlenet, vgg16)",
+        "• `smooth:` 1-8 evens out the gradient's frequencies: softer, more colourful dreams",
+        "• `colors:` `original` keeps the photo's colours, only the dream's light and shade",
         "• `model:` " + ", ".join(models),
         "• `octaves:` scales to dream at (more = bigger patterns) · `steps:` per octave",
         "• `strength:` step size · `jitter:` random shift per step · `seed:` repeatable results",

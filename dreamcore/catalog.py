@@ -275,19 +275,31 @@ TINY = ModelInfo(
     name="tiny",
     title="Tiny random CNN (testing only)",
     description="Three random convolutions; exercises the machinery, dreams nothing meaningful.",
-    layers=tuple(
-        layer
-        for i, width in enumerate(TINY_WIDTHS, start=1)
-        for layer in (LayerInfo(f"conv{i}", width), LayerInfo(f"relu{i}", width, f"level {i}"))
+    layers=(
+        *(
+            layer
+            for i, width in enumerate(TINY_WIDTHS, start=1)
+            for layer in (LayerInfo(f"conv{i}", width), LayerInfo(f"relu{i}", width, f"level {i}"))
+        ),
+        LayerInfo(LOGITS, IMAGENET_CLASSES),  # a random head with ImageNet's names
     ),
     default_layer="relu3",
     presets={"classic": "relu3", "textures": "relu1", "creatures": "relu2", "objects": "relu3"},
     testing=True,
-    no_classes="The tiny test model has no classifier.",
+    classes="imagenet",
 )
 
 MODELS: dict[str, ModelInfo] = {m.name: m for m in (INCEPTION5H, GOOGLENET, VGG16, VGG16_HED, TINY)}
-PRESETS = ("classic", "textures", "creatures", "objects")
+PRESETS = ("classic", "textures", "creatures", "objects", "smooth")
+# Presets beyond a layer: the model's classic layer with these options.
+PRESET_OPTIONS: dict[str, dict[str, object]] = {"smooth": {"smooth": 4}}
+
+
+def preset_values(model: str, preset: str) -> dict[str, object]:
+    """What a preset sets for `model`: a layer, and for some presets other options too."""
+    info = model_info(model)
+    layer = info.presets.get(preset) or info.presets.get("classic") or info.default_layer
+    return {"layer": layer, **PRESET_OPTIONS.get(preset, {})}
 
 
 @functools.cache

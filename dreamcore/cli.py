@@ -11,10 +11,11 @@ import io
 import sys
 from pathlib import Path
 
-from dreamcore.catalog import MODELS, PRESETS
+from dreamcore.catalog import MODELS, PRESETS, class_names, preset_values
 from dreamcore.config import EngineConfig
 from dreamcore.errors import DreamError
 from dreamcore.request import DreamParams, DreamRequest, make_params
+from dreamcore.targets import SYNTAX
 
 
 def add_dream_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,9 +30,19 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--model", default=None, help="network (default: engine.default_model)")
     p.add_argument(
-        "--layer", default=None, help="layer, optionally with a channel: mixed4d or mixed4d:139"
+        "--layer",
+        default=None,
+        help="layer, layer:channel, or a weighted mix: mixed4d, mixed4d:139, "
+        "mixed4c+mixed4d:139*0.5",
     )
-    p.add_argument("--preset", choices=PRESETS, default=None, help="a layer that suits a look")
+    p.add_argument("--preset", choices=PRESETS, default=None, help="a look, picked for you")
+    p.add_argument("--guide", type=Path, default=None, help="image whose features to dream in")
+    p.add_argument(
+        "--class", dest="target_class", default=None, help="dream a class, e.g. banana"
+    )
+    p.add_argument("--smooth", type=int, default=None, help="Laplacian levels, 1-8 (0: classic)")
+    p.add_argument("--colors", choices=("dream", "original"), default=None,
+                   help="original: keep the photo's colours")  # fmt: skip
     p.add_argument("--octaves", type=int, default=d.octaves)
     p.add_argument("--octave-scale", type=float, default=d.octave_scale)
     p.add_argument("--steps", type=int, default=d.steps, help="gradient steps per octave")
@@ -51,16 +62,18 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
     model = args.model or config.default_model
-    layer = args.layer
-    if args.preset and not layer:
-        layer = MODELS[model].presets[args.preset] if model in MODELS else None
+    preset = preset_values(model, args.preset) if args.preset and model in MODELS else {}
+    layer = args.layer or preset.pop("layer", None)
+    chosen = {"smooth": args.smooth, "colors": args.colors, "target_class": args.target_class}
     try:
         params = make_params(
+            **{**preset, **{k: v for k, v in chosen.items() if v is not None}},
             model=model, layer=layer, octaves=args.octaves, octave_scale=args.octave_scale,
             steps=args.steps, strength=args.strength, jitter=args.jitter, seed=args.seed,
-            max_side=args.max_side, tile_size=args.tile_size,
+            max_side=args.max_side, tile_size=args.tile_size, guided=args.guide is not None,
         )  # fmt: skip
         data = args.input.read_bytes()
+        guide = args.guide.read_bytes() if args.guide else None
     except (DreamError, OSError) as err:
         return _fail(err)
     updates: dict = {"models": tuple(dict.fromkeys((*config.models, params.model)))}
@@ -91,7 +104,7 @@ def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
         bar.refresh()
 
     try:
-        result = dreamer.run(DreamRequest(image=data, params=params), progress)
+        result = dreamer.run(DreamRequest(image=data, params=params, guide=guide), progress)
     except DreamError as err:
         bar.close()
         return _fail(err)
@@ -144,8 +157,13 @@ def run_models(args: argparse.Namespace, config: EngineConfig) -> int:
                 + ", ".join(f"{a}={b}" for a, b in list(info.aliases.items())[:4])
                 + ", ..."
             )
+        if info.classes:
+            print(f"  --class: {len(class_names(info.name))} ImageNet classes (e.g. banana)")
+        else:
+            print(f"  --class: no ({info.no_classes})")
+    print(f"\n--layer takes {SYNTAX}.")
     if not args.all:
-        print("\n(`dreambot models --all` lists every branch and *_pre_relu tensor too)")
+        print("(`dreambot models --all` lists every branch and *_pre_relu tensor too)")
     return 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from dreamcore.catalog import TINY_WIDTHS, model_info
+from dreamcore.catalog import IMAGENET_CLASSES, TINY_WIDTHS, model_info
 from dreamcore.config import EngineConfig
 from dreamcore.engine import weights
 from dreamcore.engine.featurenet import FeatureNet
@@ -92,7 +92,7 @@ def _load_hed(net: FeatureNet, path: Path) -> None:
 def _build_tiny() -> FeatureNet:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_SEED)
-        return TinyNet(TINY_WIDTHS)
+        return TinyNet(TINY_WIDTHS, IMAGENET_CLASSES)
 
 
 def _specs() -> dict[str, ModelSpec]:

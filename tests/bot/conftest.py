@@ -31,7 +31,10 @@ from tests.gates import ENV, Gate
 from tests.gates import HANDLER as GATED_HANDLER
 
 E2E = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
-ENGINE = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)
+# vgg16-hed is offered (so refusals that name it can be tested) but never warmed or dreamed
+ENGINE = EngineConfig(
+    device="cpu", default_model="tiny", models=("tiny", "vgg16-hed"), max_side_cap=256
+)
 POOL = PoolConfig(
     workers=1,
     cpu_workers=1,

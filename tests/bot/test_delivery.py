@@ -58,7 +58,9 @@ class FakeChannel:
 
 
 def upload() -> Upload:
-    return Upload(b"png", "dream.png", discord.Embed(title="DeepDream"), None, b"jpg")
+    return Upload(
+        b"png", "dream.png", discord.Embed(title="DeepDream"), None, (("source.jpg", b"jpg"),)
+    )
 
 
 def answer(clock: Clock, interaction: FakeInteraction, channel: FakeChannel) -> InteractionAnswer:

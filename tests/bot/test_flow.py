@@ -80,7 +80,7 @@ class RecordingAnswer:
             raise discord.HTTPException(
                 type("R", (), {"status": 413, "reason": "too large"})(), "too large"
             )
-        self.uploads.append((upload.filename, upload.data, upload.source))
+        self.uploads.append((upload.filename, upload.data, dict(upload.extras).get("source.jpg")))
 
     async def fail(self, text):
         self.failures.append(text)

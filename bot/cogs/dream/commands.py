@@ -16,9 +16,9 @@ from bot.orders import ImageRef, Plan, Trigger
 from bot.params import build_params, layer_choices
 from bot.replies import help_text
 from bot.services import Services
-from dreamcore.catalog import PRESETS, model_info
+from dreamcore.catalog import PRESETS, class_matches, model_info
 from dreamcore.errors import DreamError
-from dreamcore.request import MAX_SEED
+from dreamcore.request import MAX_SEED, MAX_SMOOTH
 
 CONTEXT_MENU = "Dream this image"
 
@@ -49,8 +49,16 @@ class DreamCommands(commands.Cog, name="Dream"):
         jitter="random shift per step, in pixels",
         seed="same seed + same settings = same dream",
         size="longest side of the result, in pixels",
+        guide="an image whose shapes and textures the dream borrows",
+        target_class="dream a thing instead of a layer, e.g. banana",
+        smooth="1-8: softer, more colourful dreams (0 = classic)",
+        colors="keep the photo's colours (original) or let the dream recolour it",
     )
-    @app_commands.choices(preset=[app_commands.Choice(name=p, value=p) for p in PRESETS])
+    @app_commands.rename(target_class="class")
+    @app_commands.choices(
+        preset=[app_commands.Choice(name=p, value=p) for p in PRESETS],
+        colors=[app_commands.Choice(name=c, value=c) for c in ("dream", "original")],
+    )
     @app_commands.guild_only()
     async def dream(
         self,
@@ -65,14 +73,23 @@ class DreamCommands(commands.Cog, name="Dream"):
         jitter: app_commands.Range[int, 0, 128] | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         size: app_commands.Range[int, 64, 8192] | None = None,
+        guide: discord.Attachment | None = None,
+        target_class: str | None = None,
+        smooth: app_commands.Range[int, 0, MAX_SMOOTH] | None = None,
+        colors: str | None = None,
     ) -> None:
         def choose(guild: GuildSettings) -> Plan:
             pick_image_attachment([image])
+            if guide is not None:
+                pick_image_attachment([guide], what="The guide")
             params = build_params(
                 self.engine, guild, model=model, layer=layer, preset=preset, size=size,
                 octaves=octaves, steps=steps, strength=strength, jitter=jitter, seed=seed,
+                target_class=target_class, smooth=smooth, colors=colors,
+                guided=True if guide is not None else None,
             )  # fmt: skip
-            return Plan(params, ImageRef(image.url, image.size))
+            guide_ref = ImageRef(guide.url, guide.size) if guide else None
+            return Plan(params, ImageRef(image.url, image.size), guide=guide_ref)
 
         await self.services.orders.take(Trigger.of_interaction("slash", interaction), choose)
 
@@ -86,6 +103,13 @@ class DreamCommands(commands.Cog, name="Dream"):
             for name in self.engine.models
             if typed in name.lower()
         ][:25]
+
+    @dream.autocomplete("target_class")
+    async def _class_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        model = getattr(interaction.namespace, "model", None) or self.engine.default_model
+        return [app_commands.Choice(name=n, value=n) for n in class_matches(model, current)]
 
     @dream.autocomplete("layer")
     async def _layer_autocomplete(

@@ -12,6 +12,7 @@ import logging
 import discord
 from discord.ext import commands
 
+from bot.buttons import with_guide
 from bot.guilds import ChannelRef, GuildSettings
 from bot.intake import pick_image_attachment
 from bot.orders import Choose, ImageRef, Plan, Trigger
@@ -76,8 +77,9 @@ class Reactions(commands.Cog):
                 return None
 
             def again(guild: GuildSettings) -> Plan:
-                params = within_guild(params_from_embed(embed, seed=None), engine, guild)
-                return Plan(params, ImageRef(dream.url, dream.size))
+                params = params_from_embed(embed, seed=None)
+                plan = Plan(within_guild(params, engine, guild), ImageRef(dream.url, dream.size))
+                return with_guide(message, params, plan)
 
             return again
         if not self.bot.intents.message_content:

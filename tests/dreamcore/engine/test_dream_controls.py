@@ -119,14 +119,17 @@ def test_original_colours_keep_the_photos_chroma(dreamer, source, classic):
 def test_a_class_target_raises_its_logit_on_random_weights():
     # Mechanics only: vgg16's and googlenet's real weights can't be downloaded here (and a
     # random googlenet's logits barely depend on the pixels: its gradient is ~1e-17).
+    # No jitter: a random head's logit depends on where things are, so rolling the image
+    # between steps would muddy what this checks (that the ascent climbs the logit).
     config = EngineConfig(models=("vgg16",), device="cpu")
     dreamer = Dreamer(config)
+    torch.manual_seed(0)
     dreamer.add_model("vgg16", build_model("vgg16", pretrained=False))
     params = make_params(model="vgg16", target_class="banana", octaves=1, steps=6, seed=1,
-                         max_side=128)  # fmt: skip
+                         max_side=128, jitter=0)  # fmt: skip
     result = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
     assert result.target == "class:banana"
-    assert result.objective_end > result.objective_start
+    assert result.objective_end > result.objective_start + 0.05  # measured: +0.14 to +0.21
 
 
 def test_class_names_are_torchvisions_and_found_fuzzily():
