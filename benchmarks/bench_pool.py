@@ -8,8 +8,10 @@
 
     python benchmarks/bench_pool.py [--backends local,ray] [--dreams 6] [--rounds 3] [--side 512]
 
-Runs the real Dreamer with the random-init `tiny` model on CPU. Prints ratios and percentiles
-measured in this one run (absolute times are noise on a shared machine). Ray: a local Ray of its
+Runs the real Dreamer with the random-init `tiny` model on CPU, one torch thread per worker (and
+for the in-process baseline), so "2 vs 1" measures adding a worker, not torch's threading under
+other load. Prints ratios and percentiles measured in this one run (absolute times are noise on a
+shared machine). Ray: a local Ray of its
 own (temp dir and token of its own), shut down at the end. Top-level imports stay light: spawned
 workers re-import this file as __mp_main__.
 """
@@ -52,12 +54,12 @@ def make_requests(
 
 
 def make_dreamer():
-    """The engine in this process, with the threads a single worker would get."""
+    """The engine in this process, with the one thread a worker gets."""
     import torch
 
     from dreamcore.engine.dreamer import Dreamer
 
-    torch.set_num_threads(CORES)
+    torch.set_num_threads(1)
     dreamer = Dreamer(ENGINE)
     dreamer.warm(["tiny"])
     return dreamer
@@ -165,8 +167,8 @@ def start_ray() -> None:
     )
     import ray
 
-    # Logical CPUs only count reservations: 4x the cores lets the 1- and 2-actor pools coexist,
-    # each with the threads (and so the share of the machine) its local twin has.
+    # Logical CPUs only count reservations: 4x the cores lets the 1- and 2-actor pools (and the
+    # restarted actor) coexist, each actor with the one thread its local twin has.
     ray.init(
         address="local",
         num_cpus=4 * CORES,
@@ -180,7 +182,7 @@ def config(backend: str, workers: int, queue: int) -> PoolConfig:
     return PoolConfig(
         backend=backend,
         workers=workers,
-        threads_per_worker=max(1, CORES // workers),
+        threads_per_worker=1,
         warm_models=("tiny",),
         queue_size=queue,
         cancel_grace_s=2.0,
