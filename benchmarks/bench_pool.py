@@ -23,6 +23,7 @@ import asyncio
 import io
 import os
 import secrets
+import shutil
 import signal
 import statistics
 import sys
@@ -156,8 +157,8 @@ async def kill_and_recover(pool, request: DreamRequest, long: DreamRequest) -> t
     return failed, started
 
 
-def start_ray() -> None:
-    """A local Ray of this benchmark's own: its temp dir and token, no usage stats."""
+def start_ray() -> str:
+    """A local Ray of this benchmark's own: its temp dir (returned) and token, no usage stats."""
     os.environ.update(
         RAY_USAGE_STATS_ENABLED="0",
         RAY_AUTH_MODE="token",
@@ -169,13 +170,15 @@ def start_ray() -> None:
 
     # Logical CPUs only count reservations: 4x the cores lets the 1- and 2-actor pools (and the
     # restarted actor) coexist, each actor with the one thread its local twin has.
+    tmp = tempfile.mkdtemp(prefix="dbbench")
     ray.init(
         address="local",
         num_cpus=4 * CORES,
         include_dashboard=False,
-        _temp_dir=tempfile.mkdtemp(prefix="dbbench"),
+        _temp_dir=tmp,
         log_to_driver=False,
     )
+    return tmp
 
 
 def config(backend: str, workers: int, queue: int) -> PoolConfig:
@@ -200,8 +203,7 @@ async def bench(args: argparse.Namespace) -> None:
     small = make_requests(args.inflight, 96, 3, 2, seed0=1000)
     long = make_requests(1, args.side, 100, args.octaves, seed0=2000)[0]
     backends = args.backends.split(",")
-    if "ray" in backends:
-        start_ray()
+    ray_tmp = start_ray() if "ray" in backends else None
     dreamer = make_dreamer()
     dreamer.run(requests[0], None, None)  # warm-up, like a warm worker
     print(f"idle event loop      : {(await idle_lag(2.0)).summary()}")
@@ -258,10 +260,11 @@ async def bench(args: argparse.Namespace) -> None:
         extra = med(r[("ray", 1)]["overhead_ms"] - r[("local", 1)]["overhead_ms"] for r in rows)
         print(f"ray vs local         : {extra:+.1f} ms per job = {extra / 10 / per_dream:+.2f}%"
               f" of a {args.side}-px dream (target < 2%)")  # fmt: skip
-    if "ray" in backends:
+    if ray_tmp is not None:
         import ray
 
         ray.shutdown()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 def main() -> None:
