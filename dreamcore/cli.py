@@ -37,12 +37,21 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--preset", choices=PRESETS, default=None, help="a look, picked for you")
     p.add_argument("--guide", type=Path, default=None, help="image whose features to dream in")
-    p.add_argument(
-        "--class", dest="target_class", default=None, help="dream a class, e.g. banana"
-    )
+    p.add_argument("--class", dest="target_class", default=None, help="dream a class, e.g. banana")
     p.add_argument("--smooth", type=int, default=None, help="Laplacian levels, 1-8 (0: classic)")
     p.add_argument("--colors", choices=("dream", "original"), default=None,
                    help="original: keep the photo's colours")  # fmt: skip
+    anim = p.add_argument_group(
+        "animation", "a zoom into the dream (an animated input is dreamed frame by frame anyway); "
+        "-o x.webp / x.gif / x.mp4 picks the format"
+    )  # fmt: skip
+    anim.add_argument("--animate", choices=("zoom", "spin", "pan"), default=None)
+    anim.add_argument("--frames", type=int, default=None, help=f"frames (default {d.frames})")
+    anim.add_argument("--zoom", type=float, default=None, help="zoom per frame, e.g. 1.04")
+    anim.add_argument("--rotate", type=float, default=None, help="degrees per frame")
+    anim.add_argument("--pan", type=int, default=None, help="pixels per frame")
+    anim.add_argument("--frame-steps", type=int, default=None, help="steps per later frame")
+    anim.add_argument("--fps", type=int, default=None)
     p.add_argument("--octaves", type=int, default=d.octaves)
     p.add_argument("--octave-scale", type=float, default=d.octave_scale)
     p.add_argument("--steps", type=int, default=d.steps, help="gradient steps per octave")
@@ -60,11 +69,18 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+ANIMATION_FLAGS = ("animate", "frames", "zoom", "rotate", "pan", "frame_steps", "fps")
+
+
 def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
     model = args.model or config.default_model
     preset = preset_values(model, args.preset) if args.preset and model in MODELS else {}
     layer = args.layer or preset.pop("layer", None)
     chosen = {"smooth": args.smooth, "colors": args.colors, "target_class": args.target_class}
+    chosen |= {k: getattr(args, k) for k in ANIMATION_FLAGS}
+    suffix = args.output.suffix.lower().lstrip(".")
+    if suffix in ("gif", "mp4") or (suffix == "webp" and args.animate):
+        chosen["output"] = suffix
     try:
         params = make_params(
             **{**preset, **{k: v for k, v in chosen.items() if v is not None}},
@@ -96,8 +112,13 @@ def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
         unit="step",
         file=sys.stderr,
     )
+    frame = [0]
 
     def progress(event) -> None:
+        if event.frames and event.frame != frame[0]:  # a bar per frame
+            frame[0] = event.frame
+            bar.reset()
+            bar.set_description(f"frame {event.frame}/{event.frames}")
         bar.total = event.octaves * event.steps
         bar.n = (event.octave - 1) * event.steps + event.step
         bar.set_postfix_str(f"octave {event.octave}/{event.octaves}")
@@ -109,11 +130,18 @@ def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
         bar.close()
         return _fail(err)
     bar.close()
-    _write(result.image, args.output)
+    if result.frames > 1:  # already encoded in the format asked for (WebP if none was)
+        if args.output.suffix.lower() != f".{result.format}":
+            args.output = args.output.with_suffix(f".{result.format}")
+            print(f"note: an animation: written as {args.output}", file=sys.stderr)
+        args.output.write_bytes(result.image)
+    else:
+        _write(result.image, args.output)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    frames = f", {result.frames} frames" if result.frames > 1 else ""
     print(
-        f"{args.output}: {result.width}x{result.height}, {params.model} {result.target}, "
+        f"{args.output}: {result.width}x{result.height}{frames}, {params.model} {result.target}, "
         f"seed {result.seed}, {result.seconds:.1f}s, "
         f"objective {result.objective_start:.3g} -> {result.objective_end:.3g}"
     )

@@ -27,6 +27,9 @@ class EngineConfig(BaseModel):
     min_side: Annotated[int, Field(ge=1)] = 32  # smaller images are refused (too small to dream)
     max_input_pixels: Annotated[int, Field(ge=1)] = 64_000_000  # decompression-bomb guard
     preview_side: Annotated[int, Field(ge=16)] = 256
+    animation_side: Annotated[int, Field(ge=32)] = 512  # an animation's long side by default
+    max_animation_frames: Annotated[int, Field(ge=2)] = 64
+    max_animation_pixels: Annotated[int, Field(ge=1)] = 16_777_216  # frames x width x height
 
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir.expanduser()

@@ -129,8 +129,7 @@ def _decode_opened(
     animated = bool(getattr(im, "is_animated", False)) and fmt != "MPO"  # MPO: stereo pair
     notes: list[str] = []
     if animated:
-        im.seek(0)
-        notes.append("animated image: dreamed the first frame")
+        im.seek(0)  # checks and stills use the first frame; animations read every frame later
     if fmt == "JPEG" and target != (w, h):
         im.draft(None, target)  # libjpeg decodes at a reduced scale (still >= target): cheaper
     im.load()  # decode every pixel now, inside the caller's try, so damage is caught here

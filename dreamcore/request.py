@@ -17,6 +17,7 @@ from dreamcore.targets import LayerTerm, format_terms, parse_terms
 DEFAULT_MODEL = "inception5h"
 MAX_SEED = 2**31 - 1
 MAX_SMOOTH = 8
+MAX_FRAMES = 240
 
 
 class DreamParams(BaseModel):
@@ -43,6 +44,17 @@ class DreamParams(BaseModel):
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
     max_side: Annotated[int, Field(ge=32, le=8192)] = 1024
     tile_size: Annotated[int, Field(ge=64, le=4096)] | None = None  # None: the engine's default
+    # Animation (dreamcore/engine/animate.py): `animate` makes one from a still; an animated
+    # upload is dreamed frame by frame anyway. `frames`: how many (at most, for an upload).
+    animate: Literal["zoom", "spin", "pan"] | None = None
+    frames: Annotated[int, Field(ge=2, le=MAX_FRAMES)] = 16
+    frame_steps: Annotated[int, Field(ge=1, le=50)] = 5  # steps per frame after the first
+    fps: Annotated[int, Field(ge=1, le=30)] = 12
+    zoom: Annotated[float, Field(ge=1.0, le=1.5)] | None = None  # per frame; None: the motion's
+    rotate: Annotated[float, Field(ge=-45.0, le=45.0)] | None = None  # degrees per frame
+    pan: Annotated[int, Field(ge=-64, le=64)] | None = None  # pixels per frame
+    blend: Annotated[float, Field(gt=0.0, le=1.0)] = 0.85  # an upload's new frame vs the last dream
+    output: Literal["webp", "gif", "mp4"] | None = None  # animations; None: WebP (GIF without it)
 
     @model_validator(mode="before")
     @classmethod
@@ -137,6 +149,8 @@ class DreamProgress(BaseModel):
     step: int  # 1-based within the octave
     steps: int
     preview: bytes | None = None
+    frame: int = 0  # 1-based frame of an animation; 0 for a still
+    frames: int = 0
 
     def keeping_preview_of(self, older: DreamProgress) -> DreamProgress:
         """This event, carrying `older`'s preview if it has none: progress events are coalesced
@@ -147,16 +161,20 @@ class DreamProgress(BaseModel):
 
     @property
     def fraction(self) -> float:
-        return ((self.octave - 1) * self.steps + self.step) / (self.octaves * self.steps)
+        within = ((self.octave - 1) * self.steps + self.step) / (self.octaves * self.steps)
+        if not self.frames:
+            return within
+        return (self.frame - 1 + within) / self.frames
 
 
 class DreamResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     image: bytes
-    format: Literal["png", "webp", "jpeg"]
+    format: Literal["png", "webp", "jpeg", "gif", "mp4"]
     width: int
     height: int
+    frames: int = 1  # > 1: an animation
     seed: int
     model: str
     target: str

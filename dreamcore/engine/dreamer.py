@@ -15,8 +15,17 @@ from collections.abc import Callable, Iterable
 import torch
 from PIL import Image
 
+from dreamcore.animation import (
+    WebPFrames,
+    fit,
+    mp4_supported,
+    plan_frames,
+    read_frames,
+    webp_animation_supported,
+)
 from dreamcore.catalog import check_offered
 from dreamcore.config import EngineConfig
+from dreamcore.engine.animate import input_frames, zoom_frames
 from dreamcore.engine.colors import keep_original_colors
 from dreamcore.engine.compose import objective_for
 from dreamcore.engine.deepdream import dream, effective_octaves
@@ -25,8 +34,9 @@ from dreamcore.engine.featurenet import FeatureNet
 from dreamcore.engine.gradient import Gradient
 from dreamcore.engine.imageio import to_image, to_tensor
 from dreamcore.engine.models import build_model
-from dreamcore.imaging import decode_for_dream, encode_image, encode_preview
-from dreamcore.request import MAX_SEED, DreamProgress, DreamRequest, DreamResult
+from dreamcore.errors import InvalidParams
+from dreamcore.imaging import DecodedImage, decode_for_dream, encode_image, encode_preview
+from dreamcore.request import MAX_SEED, DreamParams, DreamProgress, DreamRequest, DreamResult
 
 log = logging.getLogger(__name__)
 
@@ -72,72 +82,168 @@ class Dreamer:
         on_progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
     ) -> DreamResult:
+        """Dream a still, or an animation (`params.animate`, or an animated upload)."""
         t0 = time.perf_counter()
         params = request.params
         check_offered(params.model, self.config.models)
         decoded = decode_for_dream(request.image, self.config, params.max_side)
-        net = self.model(params.model)
-        tile = params.tile_size or self.config.tile_size
         pixels = to_tensor(decoded.rgb, self.placement.device)  # 1 x 3 x H x W, 0..255
-
-        def gradient_of(objective) -> Gradient:
-            return Gradient(
-                net,
-                objective,
-                tile_size=tile,
-                autocast=self.placement.autocast(),
-                channels_last=self.placement.channels_last,
-            )
-
-        guide = None
-        if request.guide is not None:
-            guide_image = decode_for_dream(request.guide, self.config, self.config.max_side_cap)
-            guide = to_tensor(guide_image.rgb, self.placement.device)
-        objective = objective_for(
-            params, net, guide=guide, total=lambda o: gradient_of(o).objective_total(pixels)
-        )
-        gradient = gradient_of(objective)
-        seed = params.seed if params.seed is not None else random.randint(0, MAX_SEED)
-        generator = torch.Generator().manual_seed(
-            seed
-        )  # jitter offsets: CPU generator, reproducible
-        before = gradient.objective_value(pixels)
-
-        def step_done(octave: int, octaves: int, step: int, steps: int, img: torch.Tensor) -> None:
-            if on_progress is None:
-                return
-            preview = None
-            if request.preview and step == steps:
-                preview = encode_preview(to_image(img), self.config.preview_side)
-            on_progress(
-                DreamProgress(
-                    octave=octave, octaves=octaves, step=step, steps=steps, preview=preview
-                )
-            )
-
-        out = dream(
-            pixels, gradient, params, min_side=self.config.min_side, generator=generator,
-            on_step=step_done, should_stop=should_stop,
-        )  # fmt: skip
-        after = gradient.objective_value(out)
-        if params.colors == "original":
-            out = keep_original_colors(out, pixels)
+        session = _Session(self, request, pixels, on_progress, should_stop)
+        if params.animate or decoded.animated:
+            return self._animation(session, decoded, t0)
+        out = session.dream(pixels, params)
+        after = session.gradient.objective_value(out)
         data, fmt = encode_image(to_image(out), decoded.alpha, max_bytes=request.output_max_bytes)
         width, height = Image.open(io.BytesIO(data)).size
         notes = list(decoded.notes)
         if (width, height) != decoded.rgb.size:
             notes.append(f"downscaled to {width}x{height} to fit the upload limit")
+        return session.result(data, fmt, (width, height), 1, t0, after, notes)
+
+    def _animation(self, session: _Session, decoded: DecodedImage, t0: float) -> DreamResult:
+        params, request = session.params, session.request
+        fmt = params.output or ("webp" if webp_animation_supported() else "gif")
+        if fmt == "mp4" and not mp4_supported():
+            raise InvalidParams(
+                "MP4 needs the optional video support: pip install 'dreambot[video]'."
+            )
+        w, h = decoded.rgb.size
+        notes: list[str] = []
+        if params.animate:
+            count = animation_frames(params, self.config, (w, h))
+            if count < params.frames:
+                notes.append(f"{count} frames, the most this bot makes at {w}x{h}")
+            session.frames = count
+            frames = zoom_frames(session.pixels, params.model_copy(update={"frames": count}),
+                                 session.dream_frame)  # fmt: skip
+            duration = round(1000 / params.fps)
+        else:
+            plan = plan_frames(
+                request.image,
+                max_frames=min(params.frames, self.config.max_animation_frames),
+                max_pixels=self.config.max_animation_pixels,
+                side_pixels=w * h,
+            )
+            if plan.sampled:
+                notes.append(f"dreamed {len(plan.indices)} of the {plan.total} frames (the limit)")
+            session.frames = len(plan.indices)
+            source = (
+                to_tensor(f, self.placement.device)
+                for f in read_frames(request.image, plan.indices, (w, h))
+            )
+            frames = input_frames(source, params, session.dream_frame)
+            duration = plan.duration_ms
+        store = WebPFrames()
+        last = session.pixels
+        for frame in frames:  # each encoded as it comes; no frame's pixels are kept
+            store.add(to_image(frame))
+            last = frame
+        after = session.gradient.objective_value(last)
+        fitted = fit(store, fmt, duration, request.output_max_bytes)
+        notes += fitted.notes
+        size = (fitted.width, fitted.height)
+        return session.result(fitted.data, fmt, size, fitted.frames, t0, after, notes)
+
+
+def animation_frames(params: DreamParams, config: EngineConfig, size: tuple[int, int]) -> int:
+    """How many frames of `size` an animation may have here (frames x pixels is capped)."""
+    by_pixels = config.max_animation_pixels // max(1, size[0] * size[1])
+    return max(2, min(params.frames, config.max_animation_frames, by_pixels))
+
+
+class _Session:
+    """One request's dreaming: the network, its objective and gradient, the seeded jitter, and
+    progress reports (per frame, for animations)."""
+
+    def __init__(self, dreamer: Dreamer, request: DreamRequest, pixels: torch.Tensor,
+                 on_progress: ProgressFn | None, should_stop: StopFn | None) -> None:  # fmt: skip
+        self.dreamer, self.request, self.params, self.pixels = (
+            dreamer,
+            request,
+            request.params,
+            pixels,
+        )
+        self.on_progress, self.should_stop = on_progress, should_stop
+        config, placement = dreamer.config, dreamer.placement
+        net = dreamer.model(self.params.model)
+        tile = self.params.tile_size or config.tile_size
+
+        def gradient_of(objective) -> Gradient:
+            return Gradient(
+                net, objective, tile_size=tile, autocast=placement.autocast(),
+                channels_last=placement.channels_last,
+            )  # fmt: skip
+
+        guide = None
+        if request.guide is not None:
+            guide_image = decode_for_dream(request.guide, config, config.max_side_cap)
+            guide = to_tensor(guide_image.rgb, placement.device)
+        objective = objective_for(
+            self.params, net, guide=guide, total=lambda o: gradient_of(o).objective_total(pixels)
+        )
+        self.gradient = gradient_of(objective)
+        p = self.params
+        self.seed = p.seed if p.seed is not None else random.randint(0, MAX_SEED)
+        self.generator = torch.Generator().manual_seed(self.seed)  # jitter: reproducible on CPU
+        self.before = self.gradient.objective_value(pixels)
+        self.frames = 0  # an animation's frame count, once known
+        self.frame = 0
+
+    def dream(self, pixels: torch.Tensor, params: DreamParams) -> torch.Tensor:
+        config = self.dreamer.config
+        out = dream(
+            pixels, self.gradient, params, min_side=config.min_side, generator=self.generator,
+            on_step=self._step, should_stop=self.should_stop,
+        )  # fmt: skip
+        if params.colors == "original":
+            out = keep_original_colors(out, pixels)
+        return out
+
+    def dream_frame(self, pixels: torch.Tensor, params: DreamParams, index: int) -> torch.Tensor:
+        self.frame = index + 1
+        return self.dream(pixels, params)
+
+    def _step(self, octave: int, octaves: int, step: int, steps: int, img: torch.Tensor) -> None:
+        if self.on_progress is None:
+            return
+        end_of_octave = step == steps
+        if self.frames:  # an animation: a preview at the end of the first and every 4th frame
+            show = end_of_octave and octave == octaves and (self.frame - 1) % 4 == 0
+        else:
+            show = end_of_octave
+        preview = None
+        if self.request.preview and show:
+            preview = encode_preview(to_image(img), self.dreamer.config.preview_side)
+        self.on_progress(
+            DreamProgress(
+                octave=octave,
+                octaves=octaves,
+                step=step,
+                steps=steps,
+                preview=preview,
+                frame=self.frame if self.frames else 0,
+                frames=self.frames,
+            )  # fmt: skip
+        )
+
+    def result(
+        self, data: bytes, fmt: str, size: tuple[int, int], frames: int, t0: float,
+        after: float, notes: list[str],
+    ) -> DreamResult:  # fmt: skip
+        h, w = self.pixels.shape[-2:]
+        config = self.dreamer.config
         return DreamResult(
             image=data,
             format=fmt,
-            width=width,
-            height=height,
-            seed=seed,
-            model=params.model,
-            target=params.target,
-            octaves_run=effective_octaves(*decoded.rgb.size[::-1], params, self.config.min_side),
+            width=size[0],
+            height=size[1],
+            frames=frames,
+            seed=self.seed,
+            model=self.params.model,
+            target=self.params.target,
+            octaves_run=effective_octaves(h, w, self.params, config.min_side),
             seconds=time.perf_counter() - t0,
-            objective_start=before,
+            objective_start=self.before,
             objective_end=after,
             notes=tuple(notes),
         )

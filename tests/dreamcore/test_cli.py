@@ -87,3 +87,21 @@ def test_models_explains_targets_and_classes(capsys):
     out = capsys.readouterr().out
     assert "mixed4c+mixed4d:139*0.5" in out and "1000 ImageNet classes" in out
     assert "inception5h's class names" in out
+
+
+def test_a_zoom_animation_and_an_animated_input(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    src.write_bytes(noise_png((64, 48)))
+    common = ["--model", "tiny", "--octaves", "1", "--steps", "1", "--seed", "2"]
+    for name, fmt in (("zoom.webp", "WEBP"), ("zoom.gif", "GIF")):
+        out = tmp_path / name
+        argv = ["dream", str(src), "-o", str(out), *common, "--animate", "zoom", "--frames", "4",
+                "--frame-steps", "1", "--zoom", "1.1"]  # fmt: skip
+        assert main(argv) == 0
+        with Image.open(out) as im:
+            assert im.format == fmt and im.n_frames == 4
+    assert "4 frames" in capsys.readouterr().out
+    out = tmp_path / "again.webp"  # an animated input: frame by frame, no flag needed
+    assert main(["dream", str(tmp_path / "zoom.gif"), "-o", str(out), *common]) == 0
+    with Image.open(out) as im:
+        assert im.n_frames == 4

@@ -1,0 +1,225 @@
+"""Animations in and out, Pillow only (no torch): read an animated upload frame by frame, and
+write frames as they are dreamed into an animated WebP (or GIF, or MP4 with PyAV).
+
+The WebP writer keeps each frame only as its compressed bitstream and muxes the container at
+the end (the RIFF layout is small and documented: VP8X, ANIM, one ANMF per frame), so memory
+holds the encoded file, never every frame's pixels. `fit` makes the file fit an upload limit:
+lower quality first, then smaller frames, then fewer frames (at a lower frame rate), and says
+what it reduced.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageSequence, features
+
+from dreamcore.errors import InvalidImage
+
+QUALITIES = (85, 70, 55, 40)
+FORMATS = ("webp", "gif", "mp4")
+
+
+def webp_animation_supported() -> bool:
+    """Pillow built with WebP (animation comes with it; older Pillows report `webp_anim`)."""
+    if not features.check("webp"):
+        return False
+    try:
+        return bool(features.check_feature("webp_anim"))
+    except ValueError:  # Pillow 11+: no separate feature, animation is part of WebP
+        return True
+
+
+def mp4_supported() -> bool:
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """Which frames of an animated upload get dreamed."""
+
+    total: int  # frames in the file
+    indices: tuple[int, ...]  # the ones dreamed (all, or evenly sampled under the cap)
+    duration_ms: int  # each output frame's display time (longer when frames were skipped)
+
+    @property
+    def sampled(self) -> bool:
+        return len(self.indices) < self.total
+
+
+def plan_frames(data: bytes, *, max_frames: int, max_pixels: int, side_pixels: int) -> FramePlan:
+    """Frames to dream so that frames x pixels stays under `max_pixels` (and frames under
+    `max_frames`); `side_pixels` is one frame's pixel count at the size it will be dreamed."""
+    with Image.open(io.BytesIO(data)) as im:
+        total = getattr(im, "n_frames", 1)
+        durations = []
+        for frame in ImageSequence.Iterator(im):
+            durations.append(int(frame.info.get("duration") or 100))
+    keep = max(1, min(total, max_frames, max_pixels // max(1, side_pixels)))
+    indices = tuple(sorted({round(i * (total - 1) / max(1, keep - 1)) for i in range(keep)}))
+    mean_ms = sum(durations) / len(durations)
+    return FramePlan(total, indices, max(20, round(mean_ms * total / len(indices))))
+
+
+def read_frames(
+    data: bytes, indices: tuple[int, ...], size: tuple[int, int]
+) -> Iterator[Image.Image]:
+    """The chosen frames as RGB at `size`, decoded one at a time (composited as players show
+    them: Pillow applies each frame's disposal and blending when seeking)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            for index in indices:
+                im.seek(index)
+                frame = im.convert("RGBA")
+                flat = Image.new("RGB", frame.size, (0, 0, 0))
+                flat.paste(frame, mask=frame.getchannel("A"))
+                yield flat.resize(size, Image.Resampling.LANCZOS) if flat.size != size else flat
+    except (OSError, EOFError, ValueError) as err:
+        raise InvalidImage("A frame of that animation is damaged and can't be decoded.") from err
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _chunk(fourcc: bytes, payload: bytes) -> bytes:
+    pad = b"\0" if len(payload) % 2 else b""
+    return fourcc + struct.pack("<I", len(payload)) + payload + pad
+
+
+def _u24(value: int) -> bytes:
+    return struct.pack("<I", value)[:3]
+
+
+def _frame_chunks(webp: bytes) -> bytes:
+    """The image chunks (ALPH, VP8, VP8L) of a single-frame WebP file."""
+    out, pos = b"", 12  # after "RIFF" size "WEBP"
+    while pos + 8 <= len(webp):
+        fourcc, size = webp[pos : pos + 4], struct.unpack("<I", webp[pos + 4 : pos + 8])[0]
+        end = pos + 8 + size + (size % 2)
+        if fourcc in (b"ALPH", b"VP8 ", b"VP8L"):
+            out += webp[pos:end]
+        pos = end
+    return out
+
+
+@dataclass
+class WebPFrames:
+    """Frames kept as WebP bitstreams, muxed into one animated WebP by `bytes()`."""
+
+    quality: int = QUALITIES[0]
+    frames: list[bytes] = field(default_factory=list)  # each a single-frame WebP file
+    size: tuple[int, int] = (0, 0)
+
+    def add(self, image: Image.Image) -> None:
+        if not self.frames:
+            self.size = image.size
+        buf = io.BytesIO()
+        image.convert("RGB").save(buf, "WEBP", quality=self.quality, method=4)
+        self.frames.append(buf.getvalue())
+
+    def mux(self, duration_ms: int, loop: int = 0) -> bytes:
+        w, h = self.size
+        vp8x = bytes([0x02, 0, 0, 0]) + _u24(w - 1) + _u24(h - 1)  # flags: animation
+        anim = struct.pack("<IH", 0xFF000000, loop)  # background black, loop forever
+        body = _chunk(b"VP8X", vp8x) + _chunk(b"ANIM", anim)
+        for frame in self.frames:
+            # x/2, y/2, width-1, height-1, duration (ms), flags: no blending, no disposal
+            header = _u24(0) + _u24(0) + _u24(w - 1) + _u24(h - 1) + _u24(duration_ms)
+            body += _chunk(b"ANMF", header + bytes([0x02]) + _frame_chunks(frame))
+        return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def encode_animation(
+    frames: list[bytes], size: tuple[int, int], fmt: str, duration_ms: int, quality: int
+) -> bytes:
+    """Encode frames (each a single-frame WebP) as an animation in `fmt`, one frame decoded
+    at a time where the format allows (WebP, MP4)."""
+    if fmt == "webp":
+        out = WebPFrames(quality=quality, size=size)
+        for data in frames:
+            out.add(_decoded(data, size))
+        return out.mux(duration_ms)
+    if fmt == "gif":
+        # Pillow's GIF writer wants every frame at once: paletted, a byte per pixel each.
+        images = [_decoded(data, size).quantize(colors=256) for data in frames]
+        buf = io.BytesIO()
+        images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=duration_ms,
+                       loop=0, optimize=False)  # fmt: skip
+        return buf.getvalue()
+    if fmt == "mp4":
+        return _mp4(frames, size, duration_ms, quality)
+    raise ValueError(f"unknown animation format {fmt!r}")
+
+
+def _decoded(data: bytes, size: tuple[int, int]) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as im:
+        frame = im.convert("RGB")
+    return frame.resize(size, Image.Resampling.LANCZOS) if frame.size != size else frame
+
+
+def _mp4(frames: list[bytes], size: tuple[int, int], duration_ms: int, quality: int) -> bytes:
+    import av  # the optional `video` extra
+    import numpy as np
+
+    w, h = size[0] // 2 * 2, size[1] // 2 * 2  # yuv420p wants even sides
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        fps = max(1, round(1000 / duration_ms))
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": str(round(18 + (85 - quality) * 0.5))}  # lower quality, higher crf
+        for data in frames:
+            rgb = np.asarray(_decoded(data, (w, h)))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Fitted:
+    data: bytes
+    format: str
+    width: int
+    height: int
+    frames: int
+    notes: tuple[str, ...]
+
+
+def fit(store: WebPFrames, fmt: str, duration_ms: int, max_bytes: int | None) -> Fitted:
+    """The animation within `max_bytes`: quality first, then size, then frame count. A WebP
+    that fits as dreamed is muxed from the frames as they are (nothing re-encoded)."""
+    notes: dict[str, str] = {}  # what was reduced -> how far (the last word counts)
+    (width, height), kept, duration = store.size, store.frames, duration_ms
+    if fmt == "webp":
+        data = store.mux(duration)
+        if max_bytes is None or len(data) <= max_bytes:
+            return Fitted(data, fmt, width, height, len(kept), ())
+    while True:
+        for quality in QUALITIES:
+            if fmt == "webp" and quality >= store.quality and (width, height) == store.size:
+                continue  # tried above, as dreamed
+            data = encode_animation(kept, (width, height), fmt, duration, quality)
+            if max_bytes is None or len(data) <= max_bytes:
+                if quality != QUALITIES[0]:
+                    notes["quality"] = f"quality lowered to {quality} to fit the upload limit"
+                return Fitted(data, fmt, width, height, len(kept), tuple(notes.values()))
+        if min(width, height) > 96:
+            width, height = max(1, round(width * 0.75)), max(1, round(height * 0.75))
+            notes["size"] = f"frames shrunk to {width}x{height} to fit the upload limit"
+        elif len(kept) > 2:
+            kept, duration = kept[::2], duration * 2
+            notes["frames"] = f"frames thinned to {len(kept)} to fit the upload limit"
+        else:
+            raise InvalidImage("The animation can't be made small enough for the upload limit.")
