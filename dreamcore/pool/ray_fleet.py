@@ -199,6 +199,8 @@ class ActorFleet:
                     return
                 if isinstance(msg, Ready):
                     actor.taken = True
+                    if msg.pid != actor.pid:  # Ray restarted it before telling us of the death
+                        actor.pid = job.worker_pid = msg.pid  # the old one's lifeline will tell
                     continue
                 self._on_message(actor, msg)
                 if not isinstance(msg, Progress):
@@ -207,7 +209,7 @@ class ActorFleet:
         except TaskCancelledError:  # after ray.cancel, once the handler has stopped: free again
             ended = DreamCancelled("The dream was cancelled.")
         except RayActorError:
-            self._died(actor, life)
+            self._died(actor, life, actor.pid if actor.taken else None)
             return
         except Exception as err:  # e.g. a result that would not deserialize here
             log.exception("dream actor %d: job %s", actor.pid, job.id)
@@ -252,7 +254,8 @@ class ActorFleet:
                 return
         if actor.life != life or actor.state == "dead":
             return
-        self._spawn(actor, self._follow_lifeline(actor, life))
+        pid = state.pid if isinstance(state, Ready) else None
+        self._spawn(actor, self._follow_lifeline(actor, life, pid))
         match state:
             case Ready(pid=pid):
                 actor.pid, actor.node, actor.state, actor.failures = pid, node, "idle", 0
@@ -266,18 +269,25 @@ class ActorFleet:
                 if self.replacing:
                     self._restart_later(actor)
 
-    async def _follow_lifeline(self, actor: Actor, life: int) -> None:
+    async def _follow_lifeline(self, actor: Actor, life: int, pid: int | None) -> None:
         try:
             await actor.handle.lifeline.options(concurrency_group=LIFELINE_GROUP).remote()
         except RayActorError:
             pass
         except Exception:
             log.exception("dream actor %d: lifeline", actor.pid)
-        self._died(actor, life)
+        self._died(actor, life, pid)
 
-    def _died(self, actor: Actor, life: int) -> None:
-        """This incarnation is gone (Ray restarts the actor unless we stopped it)."""
+    def _died(self, actor: Actor, life: int, pid: int | None = None) -> None:
+        """The incarnation with `pid` (None: the current one) is gone; Ray restarts the actor
+        unless we stopped it."""
         if actor.life != life or actor.state == "dead":
+            return
+        if pid is not None and pid != actor.pid:
+            # An earlier incarnation: Ray had restarted the actor, and the new one took a job
+            # before Ray told us the old one died. Nothing was lost; watch the new one instead.
+            self.restarts += self.replacing
+            self._spawn(actor, self._follow_lifeline(actor, life, actor.pid))
             return
         actor.life += 1
         was_up = actor.state in ("idle", "busy")
