@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -28,9 +29,10 @@ from dreamcore.request import DreamParams
 ACTIONS = {
     "deeper": ("Dream deeper", "🌀", discord.ButtonStyle.primary),
     "reroll": ("Re-roll", "🎲", discord.ButtonStyle.secondary),
+    "animate": ("Animate", "🎞️", discord.ButtonStyle.secondary),  # under stills only
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
 }
-TEMPLATE = r"dream:(?P<action>deeper|reroll|delete):(?P<uid>\d+)"
+TEMPLATE = r"dream:(?P<action>deeper|reroll|animate|delete):(?P<uid>\d+)"
 
 
 def custom_id(action: str, requester_id: int) -> str:
@@ -62,16 +64,55 @@ class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
             await delete_result(interaction, self.requester_id)
             return
         services = services_of(interaction.client)
-        engine = services.settings.engine
-        plan = deeper_plan if self.action == "deeper" else reroll_plan
         trigger = Trigger.of_interaction("button", interaction, message)
-        await services.orders.take(trigger, plan(message, engine))
+        await services.orders.take(trigger, PLANS[self.action](message, services.settings.engine))
 
 
-def result_view(requester_id: int) -> discord.ui.View:
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"dream:cancel:(?P<uid>\d+):(?P<job>[0-9a-f]{12})",
+):
+    """Under a waiting or running dream: stops it (the requester, or a server manager)."""
+
+    def __init__(self, requester_id: int, job_id: str) -> None:
+        button = discord.ui.Button(
+            label="Cancel", emoji="✖️", style=discord.ButtonStyle.secondary,
+            custom_id=f"dream:cancel:{requester_id}:{job_id}",
+        )  # fmt: skip
+        super().__init__(button)
+        self.requester_id, self.job_id = requester_id, job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CancelButton:
+        return cls(int(match["uid"]), match["job"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        if not may_delete(interaction.user, self.requester_id):
+            await interaction.response.send_message(replies.ONLY_REQUESTER_CANCELS, ephemeral=True)
+            return
+        if not services_of(interaction.client).flow.cancel(self.job_id):
+            await interaction.response.send_message(replies.ALREADY_FINISHED, ephemeral=True)
+            return
+        await interaction.response.defer()  # the dream's own message will say it was cancelled
+
+
+def cancel_view(requester_id: int, job_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(requester_id, job_id))
+    return view
+
+
+def result_view(requester_id: int, *, still: bool = True, batch: bool = False) -> discord.ui.View:
+    """Under a result. Several dreams in one reply get Delete only (the others would not
+    know which of them to dream)."""
     view = discord.ui.View(timeout=None)
     for action in ACTIONS:
-        view.add_item(DreamButton(action, requester_id))
+        if batch and action != "delete":
+            continue
+        if action != "animate" or still:
+            view.add_item(DreamButton(action, requester_id))
     return view
 
 
@@ -102,7 +143,7 @@ async def delete_result(interaction: discord.Interaction, requester_id: int) -> 
 
 
 def _attachment(message: discord.Message, prefix: str) -> discord.Attachment | None:
-    return next((a for a in message.attachments if a.filename.startswith(prefix)), None)
+    return replies.attachment_named(message, prefix)
 
 
 def _read(message: discord.Message) -> tuple[discord.Embed, DreamParams, discord.Attachment]:
@@ -150,7 +191,7 @@ def reroll_plan(
     def choose(guild: GuildSettings) -> Plan:
         embed, old, dream = _read(message)
         params = within_guild(reroll(old, rng), engine, guild)
-        source = _attachment(message, replies.SOURCE_NAME)
+        source = _attachment(message, replies.SOURCE_PREFIX)
         legacy = replies.legacy_input_url(embed)
         if source is not None:
             plan = Plan(params, _ref(source))
@@ -162,3 +203,24 @@ def reroll_plan(
         return with_guide(message, old, plan)
 
     return choose
+
+
+def animate_plan(message: discord.Message, engine: EngineConfig) -> Choose:
+    """Animate zooms into this dream: frame 0 is the dream itself dreamed once more, then
+    each frame moves in and dreams again (the server's frame cap applies)."""
+
+    def choose(guild: GuildSettings) -> Plan:
+        _, params, dream = _read(message)
+        side = min(params.max_side, engine.animation_side)
+        zoom = params.model_copy(update={"animate": "zoom", "max_side": side})
+        zoom = within_guild(zoom, engine, guild)
+        return with_guide(message, params, Plan(zoom, _ref(dream)))
+
+    return choose
+
+
+PLANS: dict[str, Callable[[discord.Message, EngineConfig], Choose]] = {
+    "deeper": deeper_plan,
+    "reroll": reroll_plan,
+    "animate": animate_plan,
+}

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
-from bot.buttons import DreamButton, result_view
+from bot.buttons import CancelButton, DreamButton, cancel_view, result_view
 from bot.delivery import announce_lost
 from bot.endpoints import apply_endpoints
 from bot.health import HealthServer
@@ -52,7 +53,15 @@ class DreamBot(commands.Bot):
         d = settings.discord
         mc = d.message_content_intent if message_content is None else message_content
         super().__init__(
-            command_prefix=commands.when_mentioned, intents=make_intents(mc), help_command=None
+            command_prefix=commands.when_mentioned,
+            intents=make_intents(mc),
+            help_command=None,
+            # Every command may be used in servers, the bot's DMs and group DMs, and installed
+            # to a user's account (unless turned off); admin commands narrow this to servers.
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=d.user_installs),
+            allowed_contexts=app_commands.AppCommandContext(
+                guild=True, dm_channel=True, private_channel=True
+            ),
         )
         self.settings = settings
         self.services = None
@@ -68,7 +77,7 @@ class DreamBot(commands.Bot):
     async def setup_hook(self) -> None:
         backend, store = self._given
         self.services = await Services.open(
-            self.settings, self, buttons=result_view, metrics=self.metrics,
+            self.settings, self, buttons=result_view, controls=cancel_view, metrics=self.metrics,
             backend=backend, store=store,
         )  # fmt: skip
         await announce_lost(self, self.services.lost_jobs)
@@ -78,7 +87,7 @@ class DreamBot(commands.Bot):
             await self.health.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(DreamButton)
+        self.add_dynamic_items(DreamButton, CancelButton)
         if self.settings.discord.sync_commands:
             await self._sync()
 

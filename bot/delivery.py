@@ -22,8 +22,19 @@ import discord
 
 from bot.replies import lost_after_restart_text, ready_text
 from bot.store import LedgerRow
+from dreamcore.errors import DreamError
 
 log = logging.getLogger(__name__)
+TOKEN_EXPIRED_TEXT = (
+    "Your dream waited longer than Discord lets me answer here (15 minutes); it was not counted."
+)
+
+
+class TokenExpired(DreamError):
+    """The interaction's token died and there is no channel to answer in instead."""
+
+    code = "token_expired"
+
 
 INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
@@ -59,6 +70,11 @@ class Upload:
     embed: discord.Embed
     view: discord.ui.View | None
     extras: tuple[tuple[str, bytes], ...] = ()
+    more_embeds: list[discord.Embed] = field(default_factory=list)  # several dreams in one
+
+    @property
+    def embeds(self) -> list[discord.Embed]:
+        return [self.embed, *self.more_embeds]
 
     def files(self) -> list[discord.File]:
         named = [(self.filename, self.data), *self.extras]
@@ -75,7 +91,9 @@ class Upload:
 class Answer(Protocol):
     upload_limit: int
 
-    async def status(self, text: str, preview: bytes | None = None) -> None: ...
+    async def status(
+        self, text: str, preview: bytes | None = None, view: discord.ui.View | None = None
+    ) -> None: ...
     async def deliver(self, upload: Upload) -> discord.Message | None: ...
     async def fail(self, text: str) -> None: ...
 
@@ -90,8 +108,11 @@ class ChannelAnswer:
     reply_to: discord.MessageReference | None = None
     _status_message: discord.Message | None = field(default=None, init=False)
 
-    async def status(self, text: str, preview: bytes | None = None) -> None:
+    async def status(
+        self, text: str, preview: bytes | None = None, view: discord.ui.View | None = None
+    ) -> None:
         files = [preview_file(preview)] if preview else []
+        extra = {"view": view} if view is not None else {}
         try:
             if self._status_message is None:
                 self._status_message = await self.channel.send(
@@ -100,11 +121,12 @@ class ChannelAnswer:
                     reference=self.reply_to,
                     mention_author=False,
                     allowed_mentions=discord.AllowedMentions.none(),
+                    **extra,
                 )
             elif files:
-                await self._status_message.edit(content=text, attachments=files)
+                await self._status_message.edit(content=text, attachments=files, **extra)
             else:
-                await self._status_message.edit(content=text)
+                await self._status_message.edit(content=text, **extra)
         except Exception as err:  # noqa: BLE001 - progress is a nicety; never fail a job over it
             log.info("status message skipped: %r", err)
 
@@ -112,7 +134,7 @@ class ChannelAnswer:
         message = await self.channel.send(
             ready_text(self.requester_id),
             files=upload.files(),
-            embed=upload.embed,
+            embeds=upload.embeds,
             view=upload.view,
             reference=self.reply_to,
             allowed_mentions=MENTION_USERS,
@@ -151,14 +173,17 @@ class InteractionAnswer:
         self,
         interaction: discord.Interaction,
         *,
-        fallback: ChannelAnswer,
+        fallback: ChannelAnswer | None,
+        upload_limit: int,
         lifetime_s: float,
         margin_s: float,
         clock=time.monotonic,
     ) -> None:
+        """`fallback` None: the bot can't post in that channel on its own (a user-installed
+        command in a DM between users, or in a server the bot is not in)."""
         self.interaction = interaction
         self.fallback = fallback
-        self.upload_limit = fallback.upload_limit
+        self.upload_limit = upload_limit
         self._clock = clock
         self._deadline = clock() + lifetime_s - margin_s  # measured from when we received it
         self._dead = False
@@ -167,16 +192,16 @@ class InteractionAnswer:
     def token_usable(self) -> bool:
         return not self._dead and self._clock() < self._deadline
 
-    async def status(self, text: str, preview: bytes | None = None) -> None:
+    async def status(
+        self, text: str, preview: bytes | None = None, view: discord.ui.View | None = None
+    ) -> None:
         if not self.token_usable:
             return  # no progress in the channel: one result message is enough noise
+        extra: dict = {"view": view} if view is not None else {}
+        if preview:  # the dream so far, small, under the progress bar
+            extra["attachments"] = [preview_file(preview)]
         try:
-            if preview:  # the dream so far, small, under the progress bar
-                await self.interaction.edit_original_response(
-                    content=text, attachments=[preview_file(preview)]
-                )
-            else:
-                await self.interaction.edit_original_response(content=text)
+            await self.interaction.edit_original_response(content=text, **extra)
         except discord.HTTPException as err:
             self._note_failure(err)
         except Exception as err:  # noqa: BLE001 - e.g. a connection reset: skip this update
@@ -186,7 +211,7 @@ class InteractionAnswer:
         if self.token_usable:
             try:
                 return await self.interaction.edit_original_response(
-                    content=None, attachments=upload.files(), embed=upload.embed, view=upload.view
+                    content=None, attachments=upload.files(), embeds=upload.embeds, view=upload.view
                 )
             except discord.HTTPException as err:
                 if is_too_large(err):
@@ -200,6 +225,8 @@ class InteractionAnswer:
                 if upload.is_in(message):
                     return message
                 raise
+        if self.fallback is None:
+            raise TokenExpired(TOKEN_EXPIRED_TEXT)
         return await self.fallback.deliver(upload)
 
     async def fail(self, text: str) -> None:
@@ -213,7 +240,10 @@ class InteractionAnswer:
                 self._note_failure(err)
             except Exception as err:  # noqa: BLE001 - fall back to the channel
                 log.info("interaction edit failed: %r", err)
-        await self.fallback.fail(text)
+        if self.fallback is not None:
+            await self.fallback.fail(text)
+        else:
+            log.info("no way left to tell user %s: %s", self.interaction.user.id, text)
 
     async def _original(self) -> discord.Message | None:
         try:

@@ -16,17 +16,19 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
 from bot.delivery import Answer, Upload, is_too_large
 from bot.errors import user_message
+from bot.estimates import QueueEstimates
 from bot.intake import HeldImage
 from bot.metrics import BotMetrics
 from bot.quota import QuotaService
 from bot.replies import (
     GUIDE_NAME,
-    SOURCE_NAME,
+    SPOILER,
     progress_text,
     queued_text,
     result_embed,
@@ -41,6 +43,7 @@ from dreamcore.request import DreamParams, DreamRequest, DreamResult
 
 log = logging.getLogger(__name__)
 MIN_UPLOAD_BYTES = 8 * 1024  # below this an image is not worth sending
+TOO_LARGE = "The dream came out too large to upload here; try a smaller size or fewer frames."
 CHARGE_RETRIES_S = (1, 5, 15, 60, 300)  # a failed charge is tried again after these waits
 
 
@@ -60,6 +63,8 @@ class DreamOrder:
     source: Source  # slash | context | reaction | button (the ledger's column)
     notes: tuple[str, ...] = ()  # shown under the result (e.g. "the original was gone")
     guide: HeldImage | None = None  # when params.guided
+    units: int = 1  # its price in dreams (an animation costs more)
+    spoiler: bool = False  # post the result as a spoiler
 
     def release(self) -> None:
         """Give the images' bytes back to the intake's budget."""
@@ -70,8 +75,26 @@ class DreamOrder:
     @property
     def extras(self) -> tuple[tuple[str, bytes], ...]:
         """Posted beside the dream: its source, and its guide (buttons dream them again)."""
-        source = ((SOURCE_NAME, self.image.source),)
-        return source + (((GUIDE_NAME, self.guide.source),) if self.guide else ())
+        source = ((self.image.source_name, self.image.source),)
+        extras = source + (((GUIDE_NAME, self.guide.source),) if self.guide else ())
+        return tuple((spoiled(name, self.spoiler), data) for name, data in extras)
+
+
+def spoiled(filename: str, spoiler: bool) -> str:
+    """Discord blurs an attachment whose name starts with SPOILER_ until it is clicked."""
+    return f"{SPOILER}{filename}" if spoiler else filename
+
+
+@dataclass
+class LiveJob:
+    """A job on its way: what the queue estimate and /queue read."""
+
+    job_id: str
+    order: DreamOrder
+    job: Job
+    accepted: float
+    started: float | None = None
+    done: float = 0.0  # the fraction of the dream made
 
 
 class StatusLine:
@@ -79,8 +102,15 @@ class StatusLine:
     arrives too soon is sent when the interval is over (so the last progress and its preview
     appear even if the job then goes quiet for a while)."""
 
-    def __init__(self, answer: Answer, interval: float, clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        answer: Answer,
+        interval: float,
+        clock=time.monotonic,
+        view: discord.ui.View | None = None,
+    ) -> None:
         self._answer, self._interval, self._clock = answer, interval, clock
+        self._view = view  # controls under the status (Cancel), sent with the first update
         self._last = float("-inf")
         self._pending: tuple[str, bytes | None] | None = None
         self._wake = asyncio.Event()
@@ -119,7 +149,8 @@ class StatusLine:
 
     async def _send(self, text: str, preview: bytes | None) -> None:
         try:
-            await self._answer.status(text, preview)
+            await self._answer.status(text, preview, self._view)
+            self._view = None  # it stays on the message
         except Exception:  # noqa: BLE001 - answers swallow their own errors; belt and braces
             log.exception("status update failed")
 
@@ -132,11 +163,15 @@ class DreamFlow:
         quota: QuotaService,
         metrics: BotMetrics,
         progress_interval_s: float,
-        buttons: Callable[[int], discord.ui.View],
+        buttons: Callable[..., discord.ui.View],
+        controls: Callable[[int, str], discord.ui.View] | None = None,
         clock=time.monotonic,
     ) -> None:
         self.backend = backend
         self.buttons = buttons  # the view under a result, for its requester
+        self.controls = controls  # the view under a waiting job (Cancel): requester, job id
+        self.estimates = QueueEstimates()
+        self.live: dict[str, LiveJob] = {}
         self.quota = quota
         self.metrics = metrics
         self.progress_interval_s = progress_interval_s
@@ -172,6 +207,33 @@ class DreamFlow:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a queued or running job (its flow then refunds it and says so); False if it
+        is not running here any more."""
+        live = self.live.get(job_id)
+        if live is None or live.job.finished:
+            return False
+        live.job.cancel()
+        return True
+
+    def jobs_of(self, user_id: int) -> list[LiveJob]:
+        return [j for j in self.live.values() if j.order.requester.user_id == user_id]
+
+    def wait_estimate(self, job_id: str) -> float | None:
+        """About how long until a queued job starts."""
+        me = self.live.get(job_id)
+        if me is None or me.job.position is None or me.job.state != "queued":
+            return None
+        now = self._clock()
+        ahead = [
+            j.order.params
+            for j in self.live.values()
+            if j.job.state == "queued" and (j.job.position or 0) < me.job.position
+        ]
+        running = [(j.order.params, now - (j.started or now)) for j in self.live.values()
+                   if j.job.state == "running"]  # fmt: skip
+        return self.estimates.wait(ahead, running, self.backend.stats().workers_alive)
+
     # --- one job -----------------------------------------------------------------------------
 
     async def run(self, order: DreamOrder, answer: Answer) -> DreamResult | None:
@@ -202,6 +264,7 @@ class DreamFlow:
                 layer=order.params.target,
                 params=order.params.model_dump(mode="json"),
                 notify_channel_id=req.channel_id,
+                units=order.units,
             )
             return True
         except DreamError as err:
@@ -229,17 +292,20 @@ class DreamFlow:
             preview=True,  # a small JPEG at the end of each octave, shown under the progress bar
         )
         job: Job | None = None
-        status = StatusLine(answer, self.progress_interval_s, self._clock)
+        controls = self.controls(order.requester.user_id, job_id) if self.controls else None
+        status = StatusLine(answer, self.progress_interval_s, self._clock, controls)
         try:
             job = self.backend.submit(request, job_id=job_id)
+            live = self.live[job_id] = LiveJob(job_id, order, job, accepted)
             async for event in job.events():
                 if event.kind == "queued" and event.position:
-                    status.show(queued_text(event.position))
+                    status.show(queued_text(event.position, self.wait_estimate(job_id)))
                 elif event.kind == "started":
-                    started = self._clock()
+                    started = live.started = self._clock()
                     status.show(starting_text())
                     await self.quota.mark_running(job_id)
                 elif event.kind == "progress" and event.progress:
+                    live.done = event.progress.fraction
                     status.show(progress_text(event.progress), event.progress.preview)
             result = await job.result()
             await status.close()
@@ -250,12 +316,16 @@ class DreamFlow:
                 requester_id=order.requester.user_id,
                 job_id=job_id,
                 queue_s=queue_s,
-                with_source=True,
+                with_source=order.image.source_name,
                 notes=order.notes,
+                units=order.units,
             )
-            view = self.buttons(order.requester.user_id)
-            upload = Upload(result.image, result_filename(result), embed, view, extras)
-            await self._deliver(upload, answer)
+            view = self.buttons(order.requester.user_id, still=result.frames == 1)
+            name = spoiled(result_filename(result), order.spoiler)
+            if order.spoiler:  # an embed would show the picture: keep only its settings
+                embed.set_image(url=None).set_thumbnail(url=None)
+            upload = Upload(result.image, name, embed, view, extras)
+            message = await self._deliver(upload, answer, reencodable=result.frames == 1)
         except asyncio.CancelledError:
             self._log_end(job_id, order, "cancelled", accepted, started, note="bot shutting down")
             raise
@@ -274,20 +344,29 @@ class DreamFlow:
             return None
         finally:
             await status.close()
+            self.live.pop(job_id, None)
             if job is not None and not job.finished:
                 job.cancel()  # nobody will read the result: free the worker
+        self.estimates.record(order.params, result.seconds)
         # Delivered: from here on nothing takes the dream back.
-        await self._charge(job_id, queue_s=queue_s, run_s=result.seconds)
+        where = (message.channel.id, message.id) if message is not None else None
+        await self._charge(job_id, queue_s=queue_s, run_s=result.seconds, seed=result.seed,
+                           result=where)  # fmt: skip
         self._log_end(job_id, order, "done", accepted, started, result=result)
         return result
 
-    async def _deliver(self, upload: Upload, answer: Answer) -> None:
-        """Post the result; on 413 re-encode once below half the limit and try again."""
+    async def _deliver(
+        self, upload: Upload, answer: Answer, *, reencodable: bool = True
+    ) -> discord.Message | None:
+        """Post the result; on 413 re-encode a still once below half the limit and try again
+        (an animation was already fitted to the limit by the worker)."""
         try:
-            await answer.deliver(upload)
+            return await answer.deliver(upload)
         except discord.HTTPException as err:
             if not is_too_large(err):
                 raise
+            if not reencodable:
+                raise DreamError(TOO_LARGE) from None
             limit = max(MIN_UPLOAD_BYTES, min(answer.upload_limit, len(upload.data)) // 2)
             limit -= upload.extras_size
             log.info(
@@ -297,28 +376,26 @@ class DreamFlow:
             upload.data, upload.filename = data, f"dream.{file_extension(fmt)}"
             upload.embed.set_image(url=f"attachment://{upload.filename}")
             try:
-                await answer.deliver(upload)
+                return await answer.deliver(upload)
             except discord.HTTPException as again:
                 if is_too_large(again):
-                    raise DreamError(
-                        "The dream came out too large to upload here; try a smaller size."
-                    ) from None
+                    raise DreamError(TOO_LARGE) from None
                 raise
 
-    async def _charge(self, job_id: str, *, queue_s: float, run_s: float) -> None:
+    async def _charge(self, job_id: str, **details: Any) -> None:
         try:
-            await self.quota.charge(job_id, queue_s=queue_s, run_s=run_s)
+            await self.quota.charge(job_id, **details)
         except Exception:  # noqa: BLE001 - the dream stands; settle the ledger later
             log.exception("job %s: charge failed; retrying in the background", job_id)
-            task = asyncio.create_task(self._charge_later(job_id, queue_s, run_s))
+            task = asyncio.create_task(self._charge_later(job_id, details))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _charge_later(self, job_id: str, queue_s: float, run_s: float) -> None:
+    async def _charge_later(self, job_id: str, details: dict[str, Any]) -> None:
         for wait in CHARGE_RETRIES_S:
             await asyncio.sleep(wait)
             try:
-                await self.quota.charge(job_id, queue_s=queue_s, run_s=run_s)
+                await self.quota.charge(job_id, **details)
                 log.info("job %s: charged after a retry", job_id)
                 return
             except Exception as err:  # noqa: BLE001

@@ -40,6 +40,14 @@ class GuildSettings:
     max_side: int | None  # None = the engine's cap only
     reaction_redream: bool
     reaction_emoji: str
+    max_frames: int | None = None  # None = the engine's cap only
+    spoiler: bool = False  # every result here as a spoiler
+    spoiler_channel_ids: tuple[int, ...] = ()  # ... or in these channels (and their threads)
+
+    def spoils(self, channel: ChannelRef) -> bool:
+        """Are results posted as spoilers in this channel?"""
+        listed = self.spoiler_channel_ids
+        return self.spoiler or channel.id in listed or channel.parent_id in listed
 
     def allows(self, channel: ChannelRef) -> bool:
         """Every channel when none is listed; a thread or forum post when its parent is."""
@@ -53,6 +61,10 @@ class GuildSettings:
     def side_cap(self, engine_cap: int) -> int:
         """The longest side a dream may have here."""
         return min(engine_cap, self.max_side or engine_cap)
+
+    def frame_cap(self, engine_cap: int) -> int:
+        """The most frames an animation may have here."""
+        return min(engine_cap, self.max_frames or engine_cap)
 
 
 def can_manage_server(user: object) -> bool:
@@ -79,6 +91,9 @@ def resolve(row: GuildRow | None, defaults: DiscordConfig) -> GuildSettings:
         row.max_side,
         defaults.reaction_redream if row.reaction_redream is None else row.reaction_redream,
         row.reaction_emoji or defaults.reaction_emoji,
+        row.max_frames,
+        bool(row.spoiler),
+        row.spoiler_channel_ids,
     )
 
 

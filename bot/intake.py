@@ -19,26 +19,33 @@ from yarl import URL
 
 from bot import replies
 from bot.errors import Busy, DownloadFailed, NoImageFound
+from bot.replies import SOURCE_NAME, SOURCE_PREFIX
 from bot.settings import IntakeConfig
 from dreamcore.config import EngineConfig
-from dreamcore.imaging import IMAGE_EXTENSIONS, decode_for_dream, encode_jpeg
+from dreamcore.imaging import (
+    IMAGE_EXTENSIONS,
+    decode_for_dream,
+    encode_jpeg,
+    file_extension,
+    frames_in,
+)
 
 DECODES_AT_ONCE = 2
 SOURCE_QUALITY = 90
+SOURCE_ANIMATION_BYTES = 2 * 1024 * 1024  # an animated upload up to this travels whole
 NOT_RASTER = frozenset({"image/svg+xml"})  # image/* that Pillow can't dream
 MAX_REDIRECTS = 3
 CHUNK = 64 * 1024
 
 
-def pick_image_attachment(attachments: Sequence[Any], what: str = "That file") -> Any:
-    """The first attachment that looks like an image (type image/* or an image extension)."""
-    for att in attachments:
-        content_type = (getattr(att, "content_type", None) or "").split(";")[0].strip().lower()
-        if content_type in NOT_RASTER:
-            continue
-        suffix = PurePosixPath(getattr(att, "filename", "") or "").suffix.lower()
-        if content_type.startswith("image/") or suffix in IMAGE_EXTENSIONS:
-            return att
+def pick_image_attachments(
+    attachments: Sequence[Any], limit: int = 1, what: str = "That file"
+) -> list[Any]:
+    """The attachments that look like images (type image/* or an image extension), the first
+    `limit` of them; NoImageFound when there is none."""
+    images = [att for att in attachments if _looks_like_an_image(att)][:limit]
+    if images:
+        return images
     if len(attachments) == 1:
         raise NoImageFound(f"{what} isn't an image; attach a PNG, JPEG, GIF or WebP.")
     if attachments:
@@ -48,24 +55,54 @@ def pick_image_attachment(attachments: Sequence[Any], what: str = "That file") -
     raise NoImageFound("I couldn't find an image there; attach a PNG, JPEG, GIF or WebP.")
 
 
+def pick_image_attachment(attachments: Sequence[Any], what: str = "That file") -> Any:
+    """The first attachment that looks like an image."""
+    return pick_image_attachments(attachments, 1, what)[0]
+
+
+def _looks_like_an_image(att: Any) -> bool:
+    content_type = (getattr(att, "content_type", None) or "").split(";")[0].strip().lower()
+    if content_type in NOT_RASTER:
+        return False
+    suffix = PurePosixPath(getattr(att, "filename", "") or "").suffix.lower()
+    return content_type.startswith("image/") or suffix in IMAGE_EXTENSIONS
+
+
 class HeldImage:
     """An image an order holds until its job ends; its bytes count against the bot's budget.
 
-    `data` is what was uploaded; `source` the same picture as a JPEG at the size it will be
-    dreamed at, posted beside the dream (the "before", and what Re-roll dreams again)."""
+    `data` is what was uploaded; `source` what is posted beside the dream (the "before", and
+    what Re-roll dreams again): the picture as a JPEG at the size it will be dreamed at, or an
+    animation as uploaded when it is small enough to travel."""
 
-    def __init__(self, data: bytes, source: bytes, budget: ByteBudget | None = None) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        source: bytes,
+        *,
+        size: tuple[int, int] = (0, 0),
+        frames: int = 1,
+        source_name: str = SOURCE_NAME,
+    ) -> None:
+        self.source_name = source_name
         self.data = data
         self.source = source
-        self._budget = budget
+        self.size = size  # (w, h) at the size it will be dreamed
+        self.frames = frames  # > 1: an animated upload
+        self._budget: ByteBudget | None = None
 
     @property
-    def size(self) -> int:
+    def nbytes(self) -> int:
         return len(self.data) + len(self.source)
+
+    def count_against(self, budget: ByteBudget) -> None:
+        """Hold this image's bytes in `budget` (Busy if it is full) until `release`."""
+        budget.take(self.nbytes)
+        self._budget = budget
 
     def release(self) -> None:
         if self._budget is not None:
-            self._budget.give_back(self.size)
+            self._budget.give_back(self.nbytes)
             self._budget = None
 
 
@@ -112,19 +149,26 @@ class Intake:
                 self._session, url, config=self.config, declared_size=declared_size
             )
             async with self._decodes:
-                source = await asyncio.to_thread(_checked_source, data, self.engine, max_side)
+                held = await asyncio.to_thread(_checked, data, self.engine, max_side)
         finally:
             self._downloading[user_id] -= 1
             if not self._downloading[user_id]:
                 del self._downloading[user_id]
-        held = HeldImage(data, source, self.budget)
-        self.budget.take(held.size)
+        held.count_against(self.budget)
         return held
 
 
-def _checked_source(data: bytes, engine: EngineConfig, max_side: int) -> bytes:
-    """Decode exactly as the worker will (refusing what it would refuse); the source JPEG."""
-    return encode_jpeg(decode_for_dream(data, engine, max_side).rgb, quality=SOURCE_QUALITY)
+def _checked(data: bytes, engine: EngineConfig, max_side: int) -> HeldImage:
+    """Decode exactly as the worker will (refusing what it would refuse): the image with its
+    source JPEG, its size and, for an animation, its frame count."""
+    decoded = decode_for_dream(data, engine, max_side)
+    frames = frames_in(data) if decoded.animated else 1
+    size = decoded.rgb.size
+    if frames > 1 and len(data) <= SOURCE_ANIMATION_BYTES:
+        name = f"{SOURCE_PREFIX}{file_extension(decoded.format)}"
+        return HeldImage(data, data, size=size, frames=frames, source_name=name)
+    source = encode_jpeg(decoded.rgb, quality=SOURCE_QUALITY)
+    return HeldImage(data, source, size=size, frames=frames)
 
 
 async def download_attachment(

@@ -23,12 +23,14 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.batch import Batch
 from bot.delivery import Answer, ChannelAnswer, InteractionAnswer
 from bot.errors import Busy, DownloadFailed, QuotaExceeded, user_message
 from bot.flow import DreamFlow, DreamOrder, Requester
 from bot.guilds import ChannelRef, GuildDirectory, GuildSettings, member_role_ids
 from bot.intake import HeldImage, Intake
 from bot.metrics import BotMetrics
+from bot.params import animated, frames_of
 from bot.quota import QuotaService
 from bot.settings import Settings
 from bot.store import Source
@@ -59,9 +61,12 @@ class Plan:
     fallback: ImageRef | None = None
     fallback_note: str = ""
     guide: ImageRef | None = None  # when params.guided
+    spoiler: bool = False  # asked for as a spoiler (a server or channel may ask for it too)
 
 
-Choose = Callable[[GuildSettings], Plan]  # raises DreamError to refuse (before acknowledging)
+# What to dream once the server's settings are known: one plan, or one per image of a message
+# (dreamed together, one reply). Raises DreamError to refuse (before acknowledging).
+Choose = Callable[[GuildSettings], Plan | list[Plan]]
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,20 @@ class Trigger:
         interaction: discord.Interaction,
         message: discord.Message | None = None,
     ) -> Trigger:
+        """Server settings and rules apply where the bot is installed to the server; a
+        user-installed command elsewhere (DMs, group DMs, other servers) is the user's own."""
         channel = ChannelRef.of(interaction.channel, interaction.channel_id or 0)
-        return cls(source, interaction.user, interaction.guild_id, channel, interaction, message)
+        guild_id = interaction.guild_id if interaction.is_guild_integration() else None
+        return cls(source, interaction.user, guild_id, channel, interaction, message)
+
+    @property
+    def can_post_in_channel(self) -> bool:
+        """Can the bot post in the channel on its own (not only through the interaction)?"""
+        if self.interaction is None:
+            return True  # a reaction: the bot saw the message, it is there
+        if self.guild_id is not None:
+            return True
+        return self.interaction.context.dm_channel is True  # its own DM with the user
 
 
 class OrderDesk:
@@ -112,14 +129,32 @@ class OrderDesk:
         guild = self.guilds.get(trigger.guild_id)
         try:
             guild.check_channel(trigger.channel)
-            plan = choose(guild)
-            await self._peek_quota(trigger)
+            chosen = choose(guild)
+            plans = chosen if isinstance(chosen, list) else [chosen]
+            # an animation's price is known once its image is (below); a zoom's is close
+            estimate = sum(
+                self.quota.units_for(p.params.frames or 16) if p.params.animate else 1
+                for p in plans
+            )
+            await self._peek_quota(trigger, estimate)
         except DreamError as err:
             await self._refuse(trigger, err)
             return None
         answer = await self._acknowledge(trigger)
         if answer is None:
             return None
+        if len(plans) == 1:
+            return await self._start(trigger, guild, plans[0], answer)
+        batch = Batch(answer, len(plans), lambda: self.flow.buttons(trigger.user.id, batch=True),
+                      self.settings.discord.progress_interval_s)  # fmt: skip
+        for index, plan in enumerate(plans):  # one at a time: a user's downloads are capped
+            await self._start(trigger, guild, plan, batch.part(index))
+        return None
+
+    async def _start(
+        self, trigger: Trigger, guild: GuildSettings, plan: Plan, answer: Answer
+    ) -> asyncio.Task | None:
+        """Fetch the image (and guide) and start the job; a failure is said through `answer`."""
         try:
             image, notes = await self._fetch(trigger, plan)
         except Exception as err:  # noqa: BLE001 - DreamErrors are user text; others get logged
@@ -137,8 +172,12 @@ class OrderDesk:
             trigger.channel.id,
             member_role_ids(trigger.user, trigger.guild_id),
         )
+        engine = self.settings.engine
+        params = animated(plan.params, image, engine, guild)
+        units = self.quota.units_for(frames_of(params, image, engine))
         notes = (*plan.notes, *notes)
-        order = DreamOrder(requester, image, plan.params, trigger.source, notes, guide)
+        spoiler = plan.spoiler or guild.spoils(trigger.channel)
+        order = DreamOrder(requester, image, params, trigger.source, notes, guide, units, spoiler)
         return self.flow.start(order, answer)
 
     async def _fetch_failed(self, answer: Answer, err: BaseException, what: str = "") -> None:
@@ -148,9 +187,11 @@ class OrderDesk:
 
     # --- steps -------------------------------------------------------------------------------
 
-    async def _peek_quota(self, trigger: Trigger) -> None:
+    async def _peek_quota(self, trigger: Trigger, units: int) -> None:
         roles = member_role_ids(trigger.user, trigger.guild_id)
-        peek = self.quota.peek(user_id=trigger.user.id, guild_id=trigger.guild_id, role_ids=roles)
+        peek = self.quota.peek(
+            user_id=trigger.user.id, guild_id=trigger.guild_id, role_ids=roles, units=units
+        )
         try:
             refusal = await asyncio.wait_for(peek, PEEK_BUDGET_S)
         except TimeoutError:
@@ -168,10 +209,16 @@ class OrderDesk:
         except discord.HTTPException as err:  # e.g. 10062: acknowledged too late
             log.warning("could not acknowledge interaction %s: %s", interaction.id, err)
             return None
-        fallback = self._channel_answer(trigger, interaction.filesize_limit)
+        fallback = None
+        if trigger.can_post_in_channel:
+            fallback = self._channel_answer(trigger, interaction.filesize_limit)
         d = self.settings.discord
         return InteractionAnswer(
-            interaction, fallback=fallback, lifetime_s=d.token_lifetime_s, margin_s=d.token_margin_s
+            interaction,
+            fallback=fallback,
+            upload_limit=interaction.filesize_limit,
+            lifetime_s=d.token_lifetime_s,
+            margin_s=d.token_margin_s,
         )
 
     async def _fetch(self, trigger: Trigger, plan: Plan) -> tuple[HeldImage, tuple[str, ...]]:

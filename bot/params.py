@@ -8,6 +8,8 @@ import random
 from discord import app_commands
 
 from bot.guilds import GuildSettings
+from bot.intake import HeldImage
+from dreamcore.animation import DEFAULT_ZOOM_FRAMES, frame_count
 from dreamcore.catalog import LOGITS, check_offered, model_info, preset_values
 from dreamcore.config import EngineConfig
 from dreamcore.request import MAX_SEED, DreamParams, make_params
@@ -34,9 +36,37 @@ def build_params(
         preset_layer = values.pop("layer")
         layer = layer or str(preset_layer)
         chosen = {**values, **chosen}
-    max_side = min(size or DEFAULT_SIDE, guild.side_cap(engine.max_side_cap))
+    default_side = engine.animation_side if chosen.get("animate") else DEFAULT_SIDE
+    max_side = min(size or default_side, guild.side_cap(engine.max_side_cap))
+    if chosen.get("frames"):
+        chosen["frames"] = min(int(chosen["frames"]), guild.frame_cap(engine.max_animation_frames))
     return make_params(
         model=model, layer=layer, max_side=max_side, tile_size=engine.tile_size, **chosen
+    )
+
+
+def animated(params: DreamParams, image: HeldImage, engine: EngineConfig,
+             guild: GuildSettings) -> DreamParams:  # fmt: skip
+    """Frames under the server's cap: a zoom's (16 unless asked), or an animated upload's (all
+    of them unless asked; it is dreamed frame by frame)."""
+    if image.frames <= 1 and not params.animate:
+        return params
+    cap = guild.frame_cap(engine.max_animation_frames)
+    wanted = params.frames or (cap if image.frames > 1 else DEFAULT_ZOOM_FRAMES)
+    return params.model_copy(update={"frames": min(wanted, cap)})
+
+
+def frames_of(params: DreamParams, image: HeldImage, engine: EngineConfig) -> int:
+    """How many frames the worker will make of this image with these params (1: a still);
+    the same arithmetic as the engine's, so the price is known before the dream."""
+    if image.frames <= 1 and not params.animate:
+        return 1
+    return frame_count(
+        requested=params.frames,
+        upload_frames=image.frames,
+        max_frames=engine.max_animation_frames,
+        max_pixels=engine.max_animation_pixels,
+        pixels=image.size[0] * image.size[1],
     )
 
 

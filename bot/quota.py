@@ -19,6 +19,7 @@ so a trigger can refuse before it acknowledges publicly or downloads anything; `
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -91,6 +92,11 @@ class QuotaService:
         )
         return Limits(daily, conc, "server rule" if server else "default")
 
+    def units_for(self, frames: int) -> int:
+        """A job's price in dreams: a still is 1; an animation 1 + 1 per `frames_per_dream`
+        frames after the first (it is that much more work)."""
+        return 1 if frames <= 1 else 1 + math.ceil((frames - 1) / self.defaults.frames_per_dream)
+
     # --- reservation lifecycle ---
 
     async def reserve(
@@ -106,8 +112,10 @@ class QuotaService:
         layer: str,
         params: dict[str, Any],
         notify_channel_id: int | None = None,
+        units: int = 1,
     ) -> None:
-        """Check every limit and record a 'reserved' row, atomically; raises QuotaExceeded."""
+        """Check every limit and record a 'reserved' row, atomically; raises QuotaExceeded.
+        `units`: the job's price in dreams (a still is 1, an animation more)."""
         now = self.clock()
         row = LedgerRow(
             job_id=job_id,
@@ -121,10 +129,11 @@ class QuotaService:
             status="reserved",  # type: ignore[arg-type]
             created_at=now,
             notify_channel_id=notify_channel_id,
+            units=units,
         )
 
         def check_and_insert(tx: Tx) -> None:
-            refusal = self._refusal(tx, user_id, guild_id, role_ids, now)
+            refusal = self._refusal(tx, user_id, guild_id, role_ids, now, units)
             if refusal is not None:
                 raise refusal
             tx.insert_job(row)
@@ -132,30 +141,42 @@ class QuotaService:
         await self.store.transaction(check_and_insert)
 
     async def peek(
-        self, *, user_id: int, guild_id: int | None, role_ids: Sequence[int]
+        self, *, user_id: int, guild_id: int | None, role_ids: Sequence[int], units: int = 1
     ) -> QuotaExceeded | None:
         """Would a request be refused now? Read-only; `reserve` still decides atomically."""
         now = self.clock()
-        return await self.store.read(lambda tx: self._refusal(tx, user_id, guild_id, role_ids, now))
+        return await self.store.read(
+            lambda tx: self._refusal(tx, user_id, guild_id, role_ids, now, units)
+        )
 
     def _refusal(
-        self, tx: Tx, user_id: int, guild_id: int | None, role_ids: Sequence[int], now: float
+        self,
+        tx: Tx,
+        user_id: int,
+        guild_id: int | None,
+        role_ids: Sequence[int],
+        now: float,
+        units: int = 1,
     ) -> QuotaExceeded | None:
-        """The first limit a new request would break, or None."""
+        """The first limit a new request costing `units` would break, or None."""
         rules = tx.rules(guild_id) if guild_id is not None else []
         user = self.user_limits(rules, user_id, role_ids)
-        used, running = _user_usage(tx, guild_id, user_id, now)
-        if user.daily and used + running >= user.daily:
+        used, held, running = _user_usage(tx, guild_id, user_id, now)
+        if user.daily and used + held + units > user.daily:
+            left = max(0, user.daily - used - held)
+            if units > 1 and left:
+                return QuotaExceeded(replies.costs_more_text(units, left), "user_daily")
             return QuotaExceeded(replies.user_daily_text(user.daily, now), "user_daily")
         if user.concurrent and running >= user.concurrent:
             return QuotaExceeded(replies.user_concurrent_text(running), "user_concurrent")
         if guild_id is not None:
             server = self.server_limits(rules)
             g_used = tx.count_jobs(
-                guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now)
+                guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now), units=True
             )
+            g_held = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT, units=True)
             g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
-            if server.daily and g_used + g_running >= server.daily:
+            if server.daily and g_used + g_held + units > server.daily:
                 return QuotaExceeded(replies.guild_daily_text(server.daily, now), "guild_daily")
             if server.concurrent and g_running >= server.concurrent:
                 return QuotaExceeded(replies.guild_concurrent_text(g_running), "guild_concurrent")
@@ -174,20 +195,29 @@ class QuotaService:
             )
         )
 
-    async def charge(self, job_id: str, *, queue_s: float, run_s: float) -> None:
-        """A finished dream: status done, cost 1. No effect on a row already refunded/lost."""
+    async def charge(
+        self,
+        job_id: str,
+        *,
+        queue_s: float,
+        run_s: float,
+        seed: int | None = None,
+        result: tuple[int, int] | None = None,
+    ) -> None:
+        """A finished dream: status done, cost = its units; `result` is (channel, message) of
+        the posted result, for history. No effect on a row already refunded/lost."""
         now = self.clock()
-        await self.store.transaction(
-            lambda tx: tx.update_job(
-                job_id,
-                only_if=IN_FLIGHT,
-                status="done",
-                cost=1,
-                finished_at=now,
-                queue_s=queue_s,
-                run_s=run_s,
+        channel_id, message_id = result or (None, None)
+
+        def run(tx: Tx) -> None:
+            tx.conn.execute(
+                "UPDATE ledger SET status = 'done', cost = units, finished_at = ?, queue_s = ?, "
+                "run_s = ?, seed = ?, result_channel_id = ?, result_message_id = ? "
+                "WHERE job_id = ? AND status IN ('reserved', 'running')",
+                (now, queue_s, run_s, seed, channel_id, message_id, job_id),
             )
-        )
+
+        await self.store.transaction(run)
 
     async def refund(
         self,
@@ -241,19 +271,19 @@ class QuotaService:
         def run(tx: Tx) -> QuotaStatus:
             rules = tx.rules(guild_id) if guild_id is not None else []
             limits = self.user_limits(rules, user_id, role_ids)
-            used, running = _user_usage(tx, guild_id, user_id, now)
+            used, held, running = _user_usage(tx, guild_id, user_id, now)
             server_daily, server_used = None, 0
             if guild_id is not None:
                 server_daily = self.server_limits(rules).daily or None
                 server_used = tx.count_jobs(
-                    guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now)
+                    guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now), units=True
                 )
-                server_used += tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
+                server_used += tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT, units=True)
             return QuotaStatus(
                 daily_limit=limits.daily or None,
                 used_today=used,
                 in_flight=running,
-                remaining=max(0, limits.daily - used - running) if limits.daily else None,
+                remaining=max(0, limits.daily - used - held) if limits.daily else None,
                 concurrent_limit=limits.concurrent or None,
                 resets_at=replies.next_midnight(now),
                 limit_source=limits.source,
@@ -297,10 +327,11 @@ def _midnight(ts: float) -> float:
     return replies.next_midnight(ts).timestamp() - 86400
 
 
-def _user_usage(tx: Tx, guild_id: int | None, user_id: int, now: float) -> tuple[int, int]:
-    """(charged today, in flight now) for one user in one scope (a guild, or DMs)."""
-    used = tx.count_jobs(
-        guild_id=guild_id, user_id=user_id, statuses=CHARGED, created_since=_midnight(now)
-    )
-    running = tx.count_jobs(guild_id=guild_id, user_id=user_id, statuses=IN_FLIGHT)
-    return used, running
+def _user_usage(tx: Tx, guild_id: int | None, user_id: int, now: float) -> tuple[int, int, int]:
+    """For one user in one scope (a guild, or DMs): (dreams charged today, dreams held by jobs
+    in flight, jobs in flight). Dreams are units: an animation counts for several."""
+    scope = dict(guild_id=guild_id, user_id=user_id)
+    used = tx.count_jobs(**scope, statuses=CHARGED, created_since=_midnight(now), units=True)
+    held = tx.count_jobs(**scope, statuses=IN_FLIGHT, units=True)
+    running = tx.count_jobs(**scope, statuses=IN_FLIGHT)
+    return used, held, running

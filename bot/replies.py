@@ -20,6 +20,7 @@ BAR_WIDTH = 12
 EMBED_TITLE = "DeepDream"
 SETTINGS_FIELD = "Settings"
 SOURCE_NAME = "source.jpg"  # the input, attached beside the dream: "before", and Re-roll's input
+SOURCE_PREFIX = "source."  # an animated input travels whole: source.gif, source.webp, ...
 GUIDE_NAME = "guide.jpg"  # a guided dream's guide, attached too, so Re-roll/Deeper keep it
 # "octaves 4 · steps 10 · strength 1.5 · jitter 32 · max side 1024[ · smooth 4][ · original
 # colours][ · guided]": the settings line, read back by buttons after a restart.
@@ -30,16 +31,39 @@ _NUMBERS = {
     "jitter": int,
     "max side": int,
     "smooth": int,
+    "frames": int,
+    "frame steps": int,
+    "fps": int,
+    "zoom": float,
+    "rotate": float,
+    "pan": int,
 }
+_WORDS = {"animate": ("zoom", "spin", "pan"), "as": ("gif", "mp4")}  # "animate zoom", "as gif"
 _FLAGS = {"original colours": ("colors", "original"), "guided": ("guided", True)}
 
 # --- while a dream runs -----------------------------------------------------------------------
 
 
-def queued_text(position: int) -> str:
+SPOILER = "SPOILER_"  # Discord blurs attachments whose name starts with it
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def about(seconds: float) -> str:
+    """A wait, rounded the way people say it."""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5)} s"
+    return f"about {duration(round(seconds / 60) * 60)}"
+
+
+def queued_text(position: int, wait_s: float | None = None) -> str:
+    estimate = f", {about(wait_s)}" if wait_s is not None else ""
     if position <= 1:
-        return "⏳ Queued: you are next in line."
-    return f"⏳ Queued: position {position} in line."
+        return f"⏳ Queued: you are next in line{estimate}."
+    return f"⏳ Queued: {ordinal(position)} in line{estimate}."
 
 
 def starting_text() -> str:
@@ -53,10 +77,15 @@ def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
 
 def progress_text(progress: DreamProgress) -> str:
     fraction = progress.fraction
+    frame = f"frame {progress.frame}/{progress.frames} · " if progress.frames else ""
     return (
-        f"🌀 Dreaming… octave {progress.octave}/{progress.octaves} · "
+        f"🌀 Dreaming… {frame}octave {progress.octave}/{progress.octaves} · "
         f"step {progress.step}/{progress.steps}\n`{progress_bar(fraction)}` {fraction:.0%}"
     )
+
+
+def batch_status_text(parts: list[str]) -> str:
+    return "\n".join(f"Image {i}: {text}" for i, text in enumerate(parts, 1))
 
 
 def ready_text(requester_id: int) -> str:
@@ -106,6 +135,12 @@ def user_daily_text(limit: int, now: float) -> str:
     return f"You've used your {dreams(limit)} for today; {reset_text(now)}."
 
 
+def costs_more_text(units: int, left: int) -> str:
+    return (
+        f"That costs {dreams(units)} and you have {dreams(left)} left today; ask for fewer frames."
+    )
+
+
 def user_concurrent_text(running: int) -> str:
     return f"You already have {dreams(running)} running; wait for one to finish."
 
@@ -136,9 +171,51 @@ ONLY_REQUESTER_DELETES = (
     "Only the person who asked for this dream, or a server manager, can delete it."
 )
 ALREADY_DELETED = "That dream was already deleted."
+ONLY_REQUESTER_CANCELS = (
+    "Only the person who asked for this dream, or a server manager, can cancel it."
+)
+ALREADY_FINISHED = "That dream has already finished."
 CANNOT_DELETE = "I'm not allowed to delete that message here."
 SOURCE_GONE_NOTE = "The original image is gone, so this re-roll dreamed the result instead."
 GUIDE_GONE_NOTE = "The guide image is gone, so this one was dreamed without it."
+
+# --- /queue and /dreams ------------------------------------------------------------------------
+
+
+def job_line(job_id: str, target: str, state: str, position: int | None, done: float,
+             wait_s: float | None) -> str:  # fmt: skip
+    if state == "queued":
+        where = f"{ordinal(position or 1)} in line" + (f", {about(wait_s)}" if wait_s else "")
+    else:
+        where = f"dreaming, {done:.0%} done"
+    return f"• `{job_id}` {target}: {where}"
+
+
+def queue_text(lines: list[str], waiting: int, workers: int) -> str:
+    mine = "\n".join(lines) if lines else "You have no dreams waiting or running."
+    return f"{mine}\nIn the queue: {waiting} waiting · workers: {workers}."
+
+
+def jump_link(guild_id: int | None, channel_id: int | None, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+def history_text(rows: list) -> str:
+    """A user's recent dreams: when, a link, what, the seed (to dream it again)."""
+    if not rows:
+        return "You have no finished dreams yet."
+    lines = []
+    for row in rows:
+        when = f"<t:{int(row.finished_at or row.created_at)}:R>"
+        link = (
+            f"[open]({jump_link(row.guild_id, row.result_channel_id, row.result_message_id)})"
+            if row.result_message_id
+            else "(not linkable)"
+        )
+        seed = f" · seed {row.seed}" if row.seed is not None else ""
+        lines.append(f"• {when} {link} · {row.model} `{row.layer}`{seed}")
+    return "**Your recent dreams**\n" + "\n".join(lines)
+
 
 # --- admin --------------------------------------------------------------------------------------
 
@@ -190,6 +267,7 @@ def quota_me_text(
     concurrent_limit: int | None,
     resets_at: datetime,
     limit_source: str,
+    frames_per_dream: int = 4,
 ) -> str:
     if daily_limit is None:
         line = f"You have dreamed {used_today} times today; no daily limit here."
@@ -200,16 +278,25 @@ def quota_me_text(
     return (
         f"{line}\nRunning or queued: {in_flight}{at_once}"
         f"\nThe daily count resets {resets}. Limits from: {limit_source}."
+        f"\nA still costs 1 dream; an animation 1 + 1 per {frames_per_dream} frames after the first."
     )
 
 
 def dreamconfig_text(
-    channel_ids: tuple[int, ...], max_side: int, reaction_redream: bool, emoji: str
+    channel_ids: tuple[int, ...],
+    max_side: int,
+    reaction_redream: bool,
+    emoji: str,
+    frames: int,
+    spoiler: bool = False,
+    spoiler_channels: tuple[int, ...] = (),
 ) -> str:
     where = channel_list(channel_ids) or "every channel"
+    spoilers = "everywhere" if spoiler else (channel_list(spoiler_channels) or "off")
     return (
         f"Dreams allowed in: {where}\nMax size: {max_side} px\n"
-        f"Reaction re-dream: {'on' if reaction_redream else 'off'} ({emoji})"
+        f"Reaction re-dream: {'on' if reaction_redream else 'off'} ({emoji})\n"
+        f"Animations: up to {frames} frames\nResults as spoilers: {spoilers}"
     )
 
 
@@ -231,6 +318,15 @@ def settings_line(params: DreamParams) -> str:
     if params.smooth:
         parts.append(f"smooth {params.smooth}")
     parts += [flag for flag, (key, value) in _FLAGS.items() if getattr(params, key) == value]
+    if params.animate:
+        parts.append(f"animate {params.animate}")
+    if params.animate or params.frames:
+        parts += [f"frames {params.frames or 16}", f"frame steps {params.frame_steps}"]
+        parts.append(f"fps {params.fps}")
+        parts += [f"{k} {getattr(params, k):g}" for k in ("zoom", "rotate", "pan")
+                  if getattr(params, k) is not None]  # fmt: skip
+    if params.output in ("gif", "mp4"):
+        parts.append(f"as {params.output}")
     return " · ".join(parts)
 
 
@@ -242,6 +338,9 @@ def _read_settings(line: str) -> dict[str, object]:
             values[key] = value
             continue
         name, _, number = part.rpartition(" ")
+        if name in _WORDS and number in _WORDS[name]:
+            values["animate" if name == "animate" else "output"] = number
+            continue
         if name in _NUMBERS:
             try:
                 values[name.replace(" ", "_")] = _NUMBERS[name](number)
@@ -257,8 +356,9 @@ def result_embed(
     requester_id: int,
     job_id: str,
     queue_s: float,
-    with_source: bool = False,
+    with_source: str | None = None,  # the source attachment's name
     notes: Iterable[str] = (),
+    units: int = 1,
 ) -> discord.Embed:
     """The settings of a finished dream; enough to dream it again after a restart."""
     embed = discord.Embed(title=EMBED_TITLE, description=f"Dreamed for <@{requester_id}>")
@@ -269,15 +369,20 @@ def result_embed(
         embed.add_field(name="Layer", value=f"`{params.layer}`")
     embed.add_field(name="Seed", value=str(result.seed))
     embed.add_field(name=SETTINGS_FIELD, value=settings_line(params), inline=False)
-    embed.add_field(name="Size", value=f"{result.width}×{result.height}")
+    size = f"{result.width}×{result.height}"
+    embed.add_field(
+        name="Size", value=size + (f", {result.frames} frames" if result.frames > 1 else "")
+    )
     time = f"{result.seconds:.1f} s" + (f" (+{queue_s:.0f} s queued)" if queue_s >= 1 else "")
     embed.add_field(name="Time", value=time)
+    if units > 1:
+        embed.add_field(name="Cost", value=f"{dreams(units)} (an animation)")
     all_notes = [*result.notes, *notes]
     if all_notes:
         embed.add_field(name="Notes", value="\n".join(all_notes)[:1000], inline=False)
     embed.set_image(url=f"attachment://{result_filename(result)}")
     if with_source:
-        embed.set_thumbnail(url=f"attachment://{SOURCE_NAME}")  # "before"
+        embed.set_thumbnail(url=f"attachment://{with_source}")  # "before"
     embed.set_footer(text=f"job {job_id}")
     return embed
 
@@ -319,6 +424,15 @@ def is_result_embed(embed: discord.Embed) -> bool:
     return embed.title == EMBED_TITLE and _field(embed, "Model") is not None
 
 
+def attachment_named(message: discord.Message, prefix: str) -> discord.Attachment | None:
+    """A result's attachment by the start of its name (`dream.`, `source.`, `guide.jpg`),
+    whether or not it was posted as a spoiler."""
+    for attachment in message.attachments:
+        if attachment.filename.removeprefix(SPOILER).startswith(prefix):
+            return attachment
+    return None
+
+
 def result_embed_of(message: discord.Message) -> discord.Embed | None:
     return next((e for e in message.embeds if is_result_embed(e)), None)
 
@@ -329,25 +443,22 @@ def result_embed_of(message: discord.Message) -> discord.Embed | None:
 def help_text(models: list[str]) -> str:
     lines = [
         "**/dream** `image:` a picture, then optionally:",
-        "• `layer:` what to dream (autocompleted; `layer:channel` picks one channel, "
-        "e.g. `mixed4d:139`; `mixed4c+mixed4d:139*0.5` mixes layers, each weighted)",
-        "• `preset:` classic, textures, creatures, objects, or smooth (picks for you)",
-        "• `guide:` an image whose features the dream borrows (its shapes and textures)",
-        "• `class:` dream a thing instead of a layer, e.g. `banana` (googlenet, vgg16)",
-        "• `smooth:` 1-8 evens out the gradient's frequencies: softer, more colourful dreams",
-        "• `colors:` `original` keeps the photo's colours, only the dream's light and shade",
-        "• `model:` " + ", ".join(models),
-        "• `octaves:` scales to dream at (more = bigger patterns) · `steps:` per octave",
-        "• `strength:` step size · `jitter:` random shift per step · `seed:` repeatable results",
-        "• `size:` longest side of the result",
-        "Buttons under a dream: **Dream deeper** (dream the result again), **Re-roll** "
-        "(another layer and seed), **Delete**. Right-click an image → Apps → **Dream this image**.",
+        "• `layer:` what to dream (autocompleted); `mixed4d:139` one channel; "
+        "`mixed4c+mixed4d*0.5` a weighted mix",
+        "• `preset:` classic, textures, creatures, objects, smooth · `model:` " + ", ".join(models),
+        "• `guide:` an image whose shapes the dream borrows · `class:` a thing, e.g. `banana`",
+        "• `smooth:` 1-8, softer and more colourful · `colors:original` keeps the photo's colours",
+        "• `octaves:` `steps:` `strength:` `jitter:` `seed:` `size:` the classic knobs",
+        "• `animate:` zoom, spin or pan · `frames:` how many (1 dream + 1 per 4 frames); "
+        "animated uploads come back animated · `spoiler:` hide the result",
+        "Buttons: **Dream deeper**, **Re-roll** (new layer and seed), **Animate**, **Delete**; "
+        "**Cancel** while it waits. Apps → **Dream this image** dreams every image of a message. "
+        "React 🌀 to re-dream. `/queue`: your dreams on their way; `/dreams`: your recent ones.",
+        "Installed to your account, `/dream` works in DMs and any server, with your own daily "
+        "quota; reactions only work in servers the bot is in.",
         "",
     ]
-    for name in models:
-        info = model_info(name)
-        looks = [
-            f"`{layer.name}` {layer.description}" for layer in info.layers if layer.description
-        ]
-        lines.append(f"**{info.name}**: " + ", ".join(looks))
+    info = model_info(models[0])  # the default model's layers; the others autocomplete
+    looks = [f"`{layer.name}` {layer.description}" for layer in info.layers if layer.description]
+    lines.append(f"**{info.name}**: " + ", ".join(looks))
     return "\n".join(lines)[:1990]

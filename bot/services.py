@@ -50,7 +50,8 @@ class Services:
         settings: Settings,
         client: discord.Client,
         *,
-        buttons: Callable[[int], discord.ui.View],
+        buttons: Callable[..., discord.ui.View],
+        controls: Callable[[int, str], discord.ui.View] | None = None,
         metrics: BotMetrics,
         backend: DreamBackend | None = None,
         store: Store | None = None,
@@ -78,6 +79,7 @@ class Services:
             metrics=metrics,
             progress_interval_s=settings.discord.progress_interval_s,
             buttons=buttons,
+            controls=controls,
         )
         orders = OrderDesk(
             settings=settings, client=client, guilds=guilds, quota=quota, intake=intake,

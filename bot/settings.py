@@ -32,6 +32,8 @@ class DiscordConfig(BaseModel):
     dev_guild_id: int = 0  # sync commands to this guild only (instant); 0 = global
     sync_commands: bool = True
     message_content_intent: bool = True  # needed to re-dream reactions on users' own images
+    user_installs: bool = True  # people may install /dream to their account (DMs, other servers)
+    images_per_message: Annotated[int, Field(ge=1, le=10)] = 4  # a message's images dreamed at once
     reaction_redream: bool = True
     reaction_emoji: str = "🌀"
     progress_interval_s: Annotated[float, Field(ge=0.5)] = 2.0  # at most one progress edit per this
@@ -57,6 +59,7 @@ class QuotaConfig(BaseModel):
     guild_daily: Annotated[int, Field(ge=0)] = 0
     guild_concurrent: Annotated[int, Field(ge=0)] = 0
     cooldown_s: Annotated[float, Field(ge=0)] = 0.0
+    frames_per_dream: Annotated[int, Field(ge=1)] = 4  # an animation: 1 + a dream per this many
 
 
 class IntakeConfig(BaseModel):

@@ -74,6 +74,54 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX ledger_guild ON ledger (guild_id, created_at)",
         "CREATE INDEX ledger_status ON ledger (status)",
     ),
+    (
+        # Jobs have a price in dreams (`units`: an animation costs more than a still) and
+        # `cost` becomes it when done; the result is remembered (history) with its seed.
+        # SQLite can't change a CHECK in place: the table is rebuilt, every row kept.
+        """CREATE TABLE ledger_v2 (
+            job_id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            guild_id INTEGER,
+            channel_id INTEGER NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('slash', 'context', 'reaction', 'button')),
+            model TEXT NOT NULL,
+            layer TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL CHECK (status IN
+                ('reserved', 'running', 'done', 'failed', 'cancelled', 'lost')),
+            error TEXT,
+            cost INTEGER NOT NULL DEFAULT 0 CHECK (cost >= 0),  -- units when done, else 0
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            queue_s REAL,
+            run_s REAL,
+            notify_channel_id INTEGER,
+            notify_message_id INTEGER,
+            units INTEGER NOT NULL DEFAULT 1 CHECK (units >= 1),  -- the job's price in dreams
+            seed INTEGER,                  -- the seed the dream used
+            result_channel_id INTEGER,     -- where the result was posted
+            result_message_id INTEGER
+        )""",
+        """INSERT INTO ledger_v2 (job_id, user_id, guild_id, channel_id, source, model, layer,
+            params, status, error, cost, created_at, started_at, finished_at, queue_s, run_s,
+            notify_channel_id, notify_message_id)
+           SELECT job_id, user_id, guild_id, channel_id, source, model, layer, params, status,
+            error, cost, created_at, started_at, finished_at, queue_s, run_s, notify_channel_id,
+            notify_message_id FROM ledger""",
+        "DROP TABLE ledger",
+        "ALTER TABLE ledger_v2 RENAME TO ledger",
+        "CREATE INDEX ledger_user ON ledger (user_id, guild_id, created_at)",
+        "CREATE INDEX ledger_guild ON ledger (guild_id, created_at)",
+        "CREATE INDEX ledger_status ON ledger (status)",
+        "ALTER TABLE guild_settings ADD COLUMN max_frames INTEGER",  # NULL = config default
+    ),
+    (
+        # Spoilers: a whole server (NULL = off), or some channels (JSON list).
+        "ALTER TABLE guild_settings ADD COLUMN spoiler INTEGER",
+        "ALTER TABLE guild_settings ADD COLUMN spoiler_channel_ids TEXT NOT NULL DEFAULT '[]'",
+        "CREATE INDEX ledger_results ON ledger (user_id, status, finished_at)",
+    ),
 ]
 
 
@@ -87,6 +135,34 @@ class GuildRow:
     reaction_redream: bool | None = None
     reaction_emoji: str | None = None
     updated_at: float = 0.0
+    max_frames: int | None = None  # an animation's frames, at most, on this server
+    spoiler: bool | None = None  # every result as a spoiler
+    spoiler_channel_ids: tuple[int, ...] = ()  # ... or only in these channels
+
+
+_GUILD_COLUMNS = tuple(f.name for f in fields(GuildRow))
+
+
+def _guild_values(row: GuildRow) -> list[Any]:
+    """A GuildRow as SQLite values: the channel list as JSON, booleans as 0/1."""
+    values = []
+    for name in _GUILD_COLUMNS:
+        value = getattr(row, name)
+        if name in ("allowed_channel_ids", "spoiler_channel_ids"):
+            value = json.dumps(list(value))
+        elif isinstance(value, bool):
+            value = int(value)
+        values.append(value)
+    return values
+
+
+def _guild_row(values: Sequence[Any]) -> GuildRow:
+    data = dict(zip(_GUILD_COLUMNS, values, strict=True))
+    for name in ("allowed_channel_ids", "spoiler_channel_ids"):
+        data[name] = tuple(json.loads(data[name]))
+    data["reaction_redream"] = _bool(data["reaction_redream"])
+    data["spoiler"] = _bool(data["spoiler"])
+    return GuildRow(**data)
 
 
 @dataclass(frozen=True)
@@ -121,6 +197,10 @@ class LedgerRow:
     run_s: float | None = None
     notify_channel_id: int | None = None
     notify_message_id: int | None = None
+    units: int = 1  # the job's price in dreams (an animation costs more)
+    seed: int | None = None
+    result_channel_id: int | None = None
+    result_message_id: int | None = None
 
 
 _LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerRow))
@@ -147,9 +227,12 @@ class Tx:
         user_id: int | None = None,
         statuses: Sequence[Status],
         created_since: float | None = None,
+        units: bool = False,
     ) -> int:
-        """Rows in one scope (a guild, or DMs when guild_id is None), optionally one user's."""
-        sql = f"SELECT COUNT(*) FROM ledger WHERE status IN ({','.join('?' * len(statuses))})"
+        """Rows in one scope (a guild, or DMs when guild_id is None), optionally one user's;
+        with `units`, the sum of their prices instead of their number."""
+        what = "COALESCE(SUM(units), 0)" if units else "COUNT(*)"
+        sql = f"SELECT {what} FROM ledger WHERE status IN ({','.join('?' * len(statuses))})"
         args: list[Any] = list(statuses)
         sql += " AND guild_id IS ?"  # IS: matches NULL for DMs
         args.append(guild_id)
@@ -283,13 +366,8 @@ class Store:
         """Every server's stored settings (few rows: only servers whose admins changed any)."""
 
         def run(conn: sqlite3.Connection) -> list[GuildRow]:
-            rows = conn.execute(
-                "SELECT guild_id, allowed_channel_ids, max_side, reaction_redream, reaction_emoji, "
-                "updated_at FROM guild_settings"
-            )
-            return [
-                GuildRow(r[0], tuple(json.loads(r[1])), r[2], _bool(r[3]), r[4], r[5]) for r in rows
-            ]
+            rows = conn.execute(f"SELECT {','.join(_GUILD_COLUMNS)} FROM guild_settings")
+            return [_guild_row(r) for r in rows]
 
         return await self._run(run)
 
@@ -299,15 +377,9 @@ class Store:
 
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(  # one statement: autocommitted
-                "INSERT OR REPLACE INTO guild_settings VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    saved.guild_id,
-                    json.dumps(list(saved.allowed_channel_ids)),
-                    saved.max_side,
-                    None if saved.reaction_redream is None else int(saved.reaction_redream),
-                    saved.reaction_emoji,
-                    saved.updated_at,
-                ),
+                f"INSERT OR REPLACE INTO guild_settings ({','.join(_GUILD_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(_GUILD_COLUMNS))})",
+                _guild_values(saved),
             )
 
         await self._run(run)
@@ -348,6 +420,19 @@ class Store:
 
     async def get_job(self, job_id: str) -> LedgerRow | None:
         return await self._run(lambda c: Tx(c).get_job(job_id))
+
+    async def results(self, user_id: int, limit: int = 10) -> list[LedgerRow]:
+        """A user's finished dreams, newest first (for /dreams)."""
+
+        def run(conn: sqlite3.Connection) -> list[LedgerRow]:
+            rows = conn.execute(
+                f"SELECT {','.join(_LEDGER_COLUMNS)} FROM ledger WHERE user_id = ? AND "
+                "status = 'done' ORDER BY finished_at DESC LIMIT ?",
+                (user_id, limit),
+            )
+            return [_ledger_row(r) for r in rows]
+
+        return await self._reader.run(run)
 
     async def jobs(
         self, *, statuses: Sequence[Status] | None = None, limit: int = 1000

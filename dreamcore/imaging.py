@@ -58,6 +58,12 @@ class DecodedImage:
     notes: tuple[str, ...]  # short user-facing notes
 
 
+def frames_in(data: bytes) -> int:
+    """How many frames an image file has (1 for a still)."""
+    with Image.open(io.BytesIO(data)) as im:
+        return int(getattr(im, "n_frames", 1))
+
+
 def decode_for_dream(data: bytes, engine: EngineConfig, max_side: int) -> DecodedImage:
     """Decode with the engine's limits, at the size the dream will have (the bot checks an
     upload with exactly what the worker will later do)."""

@@ -47,7 +47,7 @@ class DreamParams(BaseModel):
     # Animation (dreamcore/engine/animate.py): `animate` makes one from a still; an animated
     # upload is dreamed frame by frame anyway. `frames`: how many (at most, for an upload).
     animate: Literal["zoom", "spin", "pan"] | None = None
-    frames: Annotated[int, Field(ge=2, le=MAX_FRAMES)] = 16
+    frames: Annotated[int, Field(ge=2, le=MAX_FRAMES)] | None = None  # None: 16, or all
     frame_steps: Annotated[int, Field(ge=1, le=50)] = 5  # steps per frame after the first
     fps: Annotated[int, Field(ge=1, le=30)] = 12
     zoom: Annotated[float, Field(ge=1.0, le=1.5)] | None = None  # per frame; None: the motion's

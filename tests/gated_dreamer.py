@@ -21,11 +21,13 @@ class GatedDreamer(Dreamer):
         if not gate or GATE_MARK not in request.image:
             return super().run(request, on_progress, should_stop)
         stop = should_stop or (lambda: False)
+        held = [False]  # once per job (an animation's later frames run freely)
 
         def progress(event: DreamProgress) -> None:
             if on_progress is not None:
                 on_progress(event)
-            if event.octave == 1 and event.step == event.steps:
+            if not held[0] and event.octave == 1 and event.step == event.steps:
+                held[0] = True
                 wait_at_gate(gate, stop)
 
         return super().run(request, progress, should_stop)

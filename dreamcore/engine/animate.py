@@ -78,12 +78,14 @@ def frame_params(params: DreamParams) -> DreamParams:
     )
 
 
-def zoom_frames(pixels: Tensor, params: DreamParams, dream: DreamFn) -> Iterator[Tensor]:
-    """`params.frames` frames: a full dream, then move-and-dream-again."""
+def zoom_frames(
+    pixels: Tensor, params: DreamParams, frames: int, dream: DreamFn
+) -> Iterator[Tensor]:
+    """`frames` frames: a full dream, then move-and-dream-again."""
     motion, budget = motion_of(params), frame_params(params)
     frame = dream(pixels, params, 0)
     yield frame
-    for index in range(1, params.frames):
+    for index in range(1, frames):
         frame = dream(warp(frame, motion), budget, index)
         yield frame
 

@@ -18,6 +18,7 @@ from PIL import Image
 from dreamcore.animation import (
     WebPFrames,
     fit,
+    frame_count,
     mp4_supported,
     plan_frames,
     read_frames,
@@ -109,21 +110,17 @@ class Dreamer:
             )
         w, h = decoded.rgb.size
         notes: list[str] = []
+        caps = dict(max_frames=self.config.max_animation_frames,
+                    max_pixels=self.config.max_animation_pixels, pixels=w * h)  # fmt: skip
         if params.animate:
-            count = animation_frames(params, self.config, (w, h))
-            if count < params.frames:
+            count = frame_count(requested=params.frames, upload_frames=1, **caps)
+            if params.frames and count < params.frames:
                 notes.append(f"{count} frames, the most this bot makes at {w}x{h}")
             session.frames = count
-            frames = zoom_frames(session.pixels, params.model_copy(update={"frames": count}),
-                                 session.dream_frame)  # fmt: skip
+            frames = zoom_frames(session.pixels, params, count, session.dream_frame)
             duration = round(1000 / params.fps)
         else:
-            plan = plan_frames(
-                request.image,
-                max_frames=min(params.frames, self.config.max_animation_frames),
-                max_pixels=self.config.max_animation_pixels,
-                side_pixels=w * h,
-            )
+            plan = plan_frames(request.image, requested=params.frames, **caps)
             if plan.sampled:
                 notes.append(f"dreamed {len(plan.indices)} of the {plan.total} frames (the limit)")
             session.frames = len(plan.indices)
@@ -143,12 +140,6 @@ class Dreamer:
         notes += fitted.notes
         size = (fitted.width, fitted.height)
         return session.result(fitted.data, fmt, size, fitted.frames, t0, after, notes)
-
-
-def animation_frames(params: DreamParams, config: EngineConfig, size: tuple[int, int]) -> int:
-    """How many frames of `size` an animation may have here (frames x pixels is capped)."""
-    by_pixels = config.max_animation_pixels // max(1, size[0] * size[1])
-    return max(2, min(params.frames, config.max_animation_frames, by_pixels))
 
 
 class _Session:

@@ -23,8 +23,11 @@ def test_custom_ids_are_short_and_match_the_template():
     assert ids == [
         "dream:deeper:123456789012345678",
         "dream:reroll:123456789012345678",
+        "dream:animate:123456789012345678",
         "dream:delete:123456789012345678",
     ]
+    under_an_animation = [item.custom_id for item in result_view(1, still=False).children]
+    assert under_an_animation == ["dream:deeper:1", "dream:reroll:1", "dream:delete:1"]
     template = DreamButton.__discord_ui_compiled_template__
     for cid in ids:
         assert len(cid) <= 100 and template.fullmatch(cid)
@@ -52,7 +55,7 @@ def _message(*filenames: str, thumbnail: str | None = None):
         octaves_run=1, seconds=0.1, objective_start=0, objective_end=1,
     )  # fmt: skip
     embed = replies.result_embed(
-        result, params, requester_id=1, job_id="j", queue_s=0, with_source=False
+        result, params, requester_id=1, job_id="j", queue_s=0, with_source=None
     )
     if thumbnail:
         embed.set_thumbnail(url=thumbnail)

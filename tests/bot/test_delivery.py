@@ -34,6 +34,7 @@ class FakeInteraction:
     """Records edits; `fail_with` is raised by the next edit(s)."""
 
     def __init__(self) -> None:
+        self.user = type("User", (), {"id": 7})()
         self.edits: list[dict] = []
         self.fail_with: list[BaseException] = []
         self.original: FakeMessage | None = None
@@ -66,7 +67,7 @@ def upload() -> Upload:
 def answer(clock: Clock, interaction: FakeInteraction, channel: FakeChannel) -> InteractionAnswer:
     fallback = ChannelAnswer(channel, requester_id=7, upload_limit=1000)
     return InteractionAnswer(
-        interaction, fallback=fallback, lifetime_s=900, margin_s=60, clock=clock
+        interaction, fallback=fallback, upload_limit=1000, lifetime_s=900, margin_s=60, clock=clock
     )
 
 
@@ -119,3 +120,17 @@ async def test_an_upload_that_reached_discord_before_the_connection_died_counts(
 def test_mentions_never_ping_the_author_replied_to():
     assert MENTION_USERS.users and not MENTION_USERS.replied_user
     assert not MENTION_USERS.everyone and not MENTION_USERS.roles
+
+
+async def test_without_a_channel_to_fall_back_on_a_dead_token_is_said_plainly():
+    # A user-installed command in a DM between users: only the interaction can answer.
+    from bot.delivery import TokenExpired
+
+    clock, interaction = Clock(), FakeInteraction()
+    a = InteractionAnswer(interaction, fallback=None, upload_limit=1000, lifetime_s=900,
+                          margin_s=60, clock=clock)  # fmt: skip
+    clock.t = 899.0
+    with pytest.raises(TokenExpired, match="15 minutes"):
+        await a.deliver(upload())
+    await a.fail("cancelled")  # nothing to tell it through, and no error either
+    assert interaction.edits == []

@@ -31,9 +31,12 @@ class ScriptedJob:
     def __init__(self, events, outcome, gate: asyncio.Event | None = None):
         self._events, self._outcome, self._gate = events, outcome, gate
         self.cancelled = self.finished = False
+        self.state, self.position = "queued", None
 
     async def events(self):
         for e in self._events:
+            self.state = {"queued": "queued", "started": "running"}.get(e.kind, self.state)
+            self.position = e.position
             yield e
         if self._gate is not None:
             await self._gate.wait()
@@ -52,6 +55,9 @@ class ScriptedBackend:
     def __init__(self, events, outcome, gate=None):
         self.job, self.requests = ScriptedJob(events, outcome, gate), []
 
+    def stats(self):
+        return type("Stats", (), {"workers_alive": 1})()
+
     def submit(self, request, *, job_id=None):
         self.requests.append(request)
         return self.job
@@ -67,7 +73,7 @@ class RecordingAnswer:
         self.statuses, self.uploads, self.failures, self.previews = [], [], [], []
         self.changed = asyncio.Event()
 
-    async def status(self, text, preview=None):
+    async def status(self, text, preview=None, view=None):
         self.statuses.append(text)
         self.previews.append(preview)
         self.changed.set()
@@ -99,13 +105,15 @@ def make_flow(backend, quota, **kw) -> DreamFlow:
         quota=quota,
         metrics=BotMetrics(),
         progress_interval_s=kw.pop("interval", 0.5),
-        buttons=lambda _uid: discord.ui.View(timeout=None),
+        buttons=lambda _uid, still=True: discord.ui.View(timeout=None),
         **kw,
     )
 
 
 def _order(budget: ByteBudget | None = None):
-    image = HeldImage(png(), b"source-jpeg", budget)
+    image = HeldImage(png(), b"source-jpeg")
+    if budget is not None:
+        image.count_against(budget)
     params = make_params(model="tiny", layer="relu1", max_side=64)
     return DreamOrder(Requester(1, 2, 3), image, params, "slash")
 
@@ -144,7 +152,6 @@ async def test_success_charges_once_and_sends_the_dream_with_its_source(quota):
     budget = ByteBudget(10**9)
     backend, answer = ScriptedBackend(_events(), _result(png())), RecordingAnswer(500_000)
     order = _order(budget)
-    budget.take(order.image.size)
     assert await make_flow(backend, quota).run(order, answer) is not None
     # the source image travels with the dream, so the dream gets the rest of the upload limit
     assert backend.requests[0].output_max_bytes == 500_000 - len(b"source-jpeg")

@@ -56,3 +56,11 @@ async def test_directory_answers_from_memory_and_updates_through_the_store(tmp_p
         await again.load()
         assert again.get(GUILD) == saved
         assert directory.get(None).guild_id is None  # DMs: the defaults
+
+
+def test_spoilers_for_a_server_or_some_channels_and_their_threads():
+    s = GuildSettings(GUILD, (), None, True, "🌀", spoiler_channel_ids=(100,))
+    assert s.spoils(ChannelRef(100)) and s.spoils(ChannelRef(5, parent_id=100))
+    assert not s.spoils(ChannelRef(200))
+    everywhere = GuildSettings(GUILD, (), None, True, "🌀", spoiler=True)
+    assert everywhere.spoils(ChannelRef(200))

@@ -241,7 +241,7 @@ async def test_images_held_by_waiting_orders_are_bounded(held_server):
     await intake.open()
     try:
         first = await intake.fetch(f"{base}/img.png", user_id=1, max_side=64)
-        assert intake.budget.held == first.size
+        assert intake.budget.held == first.nbytes
         with pytest.raises(Busy, match="Too many images"):
             await intake.fetch(f"{base}/img.png", user_id=2, max_side=64)
         first.release()

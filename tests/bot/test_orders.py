@@ -45,6 +45,9 @@ class Quota:
     def __init__(self, refusal=None) -> None:
         self.refusal, self.peeks = refusal, 0
 
+    def units_for(self, frames):
+        return 1 if frames <= 1 else 1 + (frames - 1) // 4
+
     async def peek(self, **kw):
         self.peeks += 1
         return self.refusal
@@ -58,7 +61,7 @@ class Intake:
         self.fetched.append(url)
         if url in self.missing:
             raise DownloadFailed("gone")
-        return SimpleNamespace(data=b"x", source=b"y", release=lambda: None)
+        return SimpleNamespace(data=b"x", source=b"y", release=lambda: None, frames=1, size=(8, 8))
 
 
 class Flow:

@@ -46,9 +46,10 @@ def service(store, clock, **config) -> QuotaService:
 _ids = iter(range(10**6))
 
 
-async def reserve(q: QuotaService, user=USER, guild=GUILD, roles=(), job_id=None) -> str:
+async def reserve(q: QuotaService, user=USER, guild=GUILD, roles=(), job_id=None, units=1) -> str:
     job_id = job_id or f"job{next(_ids)}"
     await q.reserve(
+        units=units,
         job_id=job_id,
         user_id=user,
         guild_id=guild,
@@ -243,3 +244,21 @@ async def test_set_rule_validates(store, clock):
         await q.set_rule(guild_id=GUILD, scope="server", target_id=5, daily=1, concurrent=1)
     with pytest.raises(ValueError):
         await q.set_rule(guild_id=GUILD, scope="user", target_id=5, daily=-1, concurrent=None)
+
+
+async def test_an_animation_costs_its_units_and_says_so(store, clock):
+    q = service(store, clock, user_daily=6)
+    await finish(q, await reserve(q))  # a still: 1
+    job = await reserve(q, units=3)  # an animation in flight holds its 3
+    with pytest.raises(QuotaExceeded, match="That costs 3 dreams and you have 2 dreams left"):
+        await reserve(q, units=3)
+    await finish(q, job)
+    status = await q.status(user_id=USER, guild_id=GUILD, role_ids=[])
+    assert (status.used_today, status.remaining) == (4, 2)
+    rows = {r.job_id: r for r in await store.jobs()}
+    assert rows[job].cost == 3 and rows[job].units == 3
+    with pytest.raises(QuotaExceeded, match="That costs 3"):
+        await reserve(q, units=3)
+    await reserve(q, units=2)  # exactly what is left
+    with pytest.raises(QuotaExceeded, match="used your 6 dreams"):
+        await reserve(q)

@@ -34,7 +34,7 @@ def test_embed_round_trip_keeps_every_setting():
         max_side=96,
     )
     embed = replies.result_embed(
-        _result(), params, requester_id=42, job_id="abc", queue_s=3.0, with_source=True,
+        _result(), params, requester_id=42, job_id="abc", queue_s=3.0, with_source="source.jpg",
         notes=("the original was gone",),
     )  # fmt: skip
     back = replies.params_from_embed(embed)
@@ -66,8 +66,21 @@ def test_progress_text_has_octave_step_and_bar():
 
 
 def test_queue_and_help_texts():
-    assert "position 3" in replies.queued_text(3)
+    assert replies.queued_text(3) == "⏳ Queued: 3rd in line."
+    assert replies.queued_text(2, 42.0) == "⏳ Queued: 2nd in line, about 40 s."
+    assert replies.queued_text(11, 150.0) == "⏳ Queued: 11th in line, about 2 min."
     assert "next" in replies.queued_text(1)
+    assert [replies.ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22)] == [
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+    ]
     text = replies.help_text(["tiny"])
     assert "relu1" in text and len(text) < 2000
     assert "<@5>" in replies.lost_after_restart_text(5, "j1")

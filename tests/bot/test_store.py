@@ -173,3 +173,22 @@ async def test_closed_store_refuses(tmp_path):
     await store.close()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
         await store.get_job("a")
+
+
+async def test_the_v2_migration_keeps_every_ledger_row(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for sql in store_mod.MIGRATIONS[0]:  # a database written by the first release
+        conn.execute(sql)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO ledger (job_id, user_id, guild_id, channel_id, source, model, layer, params,"
+        " status, cost, created_at) VALUES ('old', 1, 10, 100, 'slash', 'inception5h', 'mixed4c',"
+        " '{}', 'done', 1, 5.0)"
+    )
+    conn.close()
+    async with await Store.open(path) as store:
+        [row] = await store.jobs()
+        assert (row.job_id, row.status, row.cost, row.units) == ("old", "done", 1, 1)
+        assert (await store.guild_rows()) == []
+    assert schema_version(path) == len(store_mod.MIGRATIONS)

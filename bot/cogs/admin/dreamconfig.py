@@ -31,9 +31,13 @@ class DreamConfigCommand(commands.Cog, name="DreamConfig"):
         max_size="longest side of results on this server",
         reaction_redream="re-dream images people react to",
         emoji="the reaction that re-dreams",
+        max_frames="frames of an animation, at most, on this server",
+        spoiler="post results as spoilers (with spoiler_channel: only there)",
+        spoiler_channel="the channel the spoiler setting is for",
     )
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
+    @app_commands.allowed_installs(guilds=True, users=False)
     @app_commands.check(is_admin)
     async def dreamconfig(
         self,
@@ -44,6 +48,9 @@ class DreamConfigCommand(commands.Cog, name="DreamConfig"):
         max_size: app_commands.Range[int, 64, 8192] | None = None,
         reaction_redream: bool | None = None,
         emoji: str | None = None,
+        max_frames: app_commands.Range[int, 2, 240] | None = None,
+        spoiler: bool | None = None,
+        spoiler_channel: app_commands.AppCommandChannel | None = None,
     ) -> None:
         guild_id = interaction.guild_id or 0
         guilds = self.services.guilds
@@ -59,9 +66,24 @@ class DreamConfigCommand(commands.Cog, name="DreamConfig"):
             changes["reaction_redream"] = reaction_redream
         if emoji:
             changes["reaction_emoji"] = emoji.strip()
+        if max_frames is not None:
+            changes["max_frames"] = max_frames
+        if spoiler is not None and spoiler_channel is not None:
+            spoiled = set(guilds.get(guild_id).spoiler_channel_ids) - {spoiler_channel.id}
+            changes["spoiler_channel_ids"] = tuple(
+                sorted(spoiled | ({spoiler_channel.id} if spoiler else set()))
+            )
+        elif spoiler is not None:
+            changes["spoiler"] = spoiler
         saved = await guilds.update(guild_id, **changes)
-        cap = saved.side_cap(self.services.settings.engine.max_side_cap)
+        engine = self.services.settings.engine
         text = replies.dreamconfig_text(
-            saved.allowed_channel_ids, cap, saved.reaction_redream, saved.reaction_emoji
+            saved.allowed_channel_ids,
+            saved.side_cap(engine.max_side_cap),
+            saved.reaction_redream,
+            saved.reaction_emoji,
+            saved.frame_cap(engine.max_animation_frames),
+            saved.spoiler,
+            saved.spoiler_channel_ids,
         )
         await interaction.response.send_message(text, ephemeral=True)

@@ -22,7 +22,12 @@ ScopeChoice = Literal["server", "role", "user"]
 
 
 class QuotaCommands(commands.Cog, name="Quota"):
-    quota = app_commands.Group(name="quota", description="Dream quotas", guild_only=True)
+    quota = app_commands.Group(
+        name="quota",
+        description="Dream quotas",
+        guild_only=True,
+        allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+    )
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -47,6 +52,7 @@ class QuotaCommands(commands.Cog, name="Quota"):
             concurrent_limit=st.concurrent_limit,
             resets_at=st.resets_at,
             limit_source=st.limit_source,
+            frames_per_dream=self.services.settings.quota.frames_per_dream,
         )
         await interaction.response.send_message(text, ephemeral=True)
 

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.guilds import GuildSettings
-from bot.intake import pick_image_attachment
+from bot.intake import pick_image_attachment, pick_image_attachments
 from bot.orders import ImageRef, Plan, Trigger
 from bot.params import build_params, layer_choices
 from bot.replies import help_text
@@ -53,13 +53,16 @@ class DreamCommands(commands.Cog, name="Dream"):
         target_class="dream a thing instead of a layer, e.g. banana",
         smooth="1-8: softer, more colourful dreams (0 = classic)",
         colors="keep the photo's colours (original) or let the dream recolour it",
+        animate="make an animation: zoom into the dream, spin, or pan",
+        frames="frames of the animation (costs 1 dream + 1 per 4 frames)",
+        spoiler="post the result as a spoiler",
     )
     @app_commands.rename(target_class="class")
     @app_commands.choices(
         preset=[app_commands.Choice(name=p, value=p) for p in PRESETS],
         colors=[app_commands.Choice(name=c, value=c) for c in ("dream", "original")],
+        animate=[app_commands.Choice(name=m, value=m) for m in ("zoom", "spin", "pan")],
     )
-    @app_commands.guild_only()
     async def dream(
         self,
         interaction: discord.Interaction,
@@ -77,6 +80,9 @@ class DreamCommands(commands.Cog, name="Dream"):
         target_class: str | None = None,
         smooth: app_commands.Range[int, 0, MAX_SMOOTH] | None = None,
         colors: str | None = None,
+        animate: str | None = None,
+        frames: app_commands.Range[int, 2, 64] | None = None,
+        spoiler: bool = False,
     ) -> None:
         def choose(guild: GuildSettings) -> Plan:
             pick_image_attachment([image])
@@ -85,11 +91,12 @@ class DreamCommands(commands.Cog, name="Dream"):
             params = build_params(
                 self.engine, guild, model=model, layer=layer, preset=preset, size=size,
                 octaves=octaves, steps=steps, strength=strength, jitter=jitter, seed=seed,
-                target_class=target_class, smooth=smooth, colors=colors,
+                target_class=target_class, smooth=smooth, colors=colors, animate=animate,
+                frames=frames,
                 guided=True if guide is not None else None,
             )  # fmt: skip
             guide_ref = ImageRef(guide.url, guide.size) if guide else None
-            return Plan(params, ImageRef(image.url, image.size), guide=guide_ref)
+            return Plan(params, ImageRef(image.url, image.size), guide=guide_ref, spoiler=spoiler)
 
         await self.services.orders.take(Trigger.of_interaction("slash", interaction), choose)
 
@@ -122,15 +129,18 @@ class DreamCommands(commands.Cog, name="Dream"):
             return []
 
     async def dream_this(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        def choose(guild: GuildSettings) -> Plan:
-            attachment = pick_image_attachment(message.attachments)
+        limit = self.services.settings.discord.images_per_message
+
+        def choose(guild: GuildSettings) -> list[Plan]:  # every image of the message, up to limit
             params = build_params(self.engine, guild)
-            return Plan(params, ImageRef(attachment.url, attachment.size))
+            images = pick_image_attachments(message.attachments, limit)
+            return [Plan(params, ImageRef(a.url, a.size)) for a in images]
 
         trigger = Trigger.of_interaction("context", interaction, message)
         await self.services.orders.take(trigger, choose)
 
     @app_commands.command(name="dream-help", description="How to dream: layers and options")
     async def dream_help(self, interaction: discord.Interaction) -> None:
-        text = help_text(list(self.engine.models))
+        default = self.engine.default_model
+        text = help_text([default, *(m for m in self.engine.models if m != default)])
         await interaction.response.send_message(text, ephemeral=True)

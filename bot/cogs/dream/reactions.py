@@ -14,10 +14,10 @@ from discord.ext import commands
 
 from bot.buttons import with_guide
 from bot.guilds import ChannelRef, GuildSettings
-from bot.intake import pick_image_attachment
+from bot.intake import pick_image_attachments
 from bot.orders import Choose, ImageRef, Plan, Trigger
 from bot.params import build_params, within_guild
-from bot.replies import params_from_embed, result_embed_of
+from bot.replies import attachment_named, params_from_embed, result_embed_of
 from bot.services import Services
 from dreamcore.errors import DreamError
 
@@ -72,7 +72,7 @@ class Reactions(commands.Cog):
         engine = self.services.settings.engine
         if ours:
             embed = result_embed_of(message)
-            dream = next((a for a in message.attachments if a.filename.startswith("dream.")), None)
+            dream = attachment_named(message, "dream.")
             if embed is None or dream is None:
                 return None
 
@@ -84,12 +84,14 @@ class Reactions(commands.Cog):
             return again
         if not self.bot.intents.message_content:
             return None  # other people's attachments are invisible without the intent
+        limit = self.services.settings.discord.images_per_message
         try:
-            attachment = pick_image_attachment(message.attachments)
+            images = pick_image_attachments(message.attachments, limit)
         except DreamError:
             return None
 
-        def theirs(guild: GuildSettings) -> Plan:
-            return Plan(build_params(engine, guild), ImageRef(attachment.url, attachment.size))
+        def theirs(guild: GuildSettings) -> list[Plan]:  # every image, up to the limit
+            params = build_params(engine, guild)
+            return [Plan(params, ImageRef(a.url, a.size)) for a in images]
 
         return theirs
