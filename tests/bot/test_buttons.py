@@ -10,7 +10,8 @@ from bot import replies
 from bot.buttons import DreamButton, deeper_plan, may_delete, reroll_plan, result_view
 from bot.guilds import GuildSettings
 from dreamcore.config import EngineConfig
-from dreamcore.request import DreamResult, make_params
+from dreamcore.request import make_params
+from tests.helpers import dream_result
 
 ENGINE = EngineConfig(models=("tiny",), default_model="tiny", max_side_cap=512)
 GUILD = GuildSettings(1, (), 128, True, "🌀")
@@ -50,10 +51,7 @@ def test_only_requester_or_manager_may_delete():
 
 def _message(*filenames: str, thumbnail: str | None = None):
     params = make_params(model="tiny", layer="relu1", seed=4, max_side=400)
-    result = DreamResult(
-        image=b"x", format="png", width=8, height=8, seed=4, model="tiny", target="relu1",
-        octaves_run=1, seconds=0.1, objective_start=0, objective_end=1,
-    )  # fmt: skip
+    result = dream_result(seed=4)
     embed = replies.result_embed(
         result, params, requester_id=1, job_id="j", queue_s=0, with_source=None
     )

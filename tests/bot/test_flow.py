@@ -18,7 +18,8 @@ from bot.settings import QuotaConfig
 from bot.store import Store
 from dreamcore.errors import WorkerCrashed
 from dreamcore.pool.jobs import JobEvent
-from dreamcore.request import DreamProgress, DreamResult, make_params
+from dreamcore.request import DreamProgress, make_params
+from tests.helpers import dream_result
 
 
 def png(side=64) -> bytes:
@@ -119,19 +120,7 @@ def _order(budget: ByteBudget | None = None):
 
 
 def _result(data):
-    return DreamResult(
-        image=data,
-        format="png",
-        width=64,
-        height=64,
-        seed=1,
-        model="tiny",
-        target="relu1",
-        octaves_run=1,
-        seconds=0.5,
-        objective_start=0,
-        objective_end=1,
-    )
+    return dream_result(image=data)
 
 
 def _events():

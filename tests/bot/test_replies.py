@@ -1,25 +1,13 @@
 """Wording and the embed round trip (buttons read a dream's settings back after a restart)."""
 
 from bot import replies
-from dreamcore.request import DreamProgress, DreamResult, make_params
+from dreamcore.request import DreamProgress, make_params
+from tests.helpers import dream_result
 
 
-def _result(**kw) -> DreamResult:
-    values = dict(
-        image=b"x",
-        format="png",
-        width=80,
-        height=60,
-        seed=7,
-        model="tiny",
-        target="relu2:3",
-        octaves_run=2,
-        seconds=1.25,
-        objective_start=0.0,
-        objective_end=1.0,
-    )
-    values.update(kw)
-    return DreamResult(**values)
+def _result(**kw):
+    values = dict(width=80, height=60, seed=7, target="relu2:3", octaves_run=2, seconds=1.25)
+    return dream_result(**{**values, **kw})
 
 
 def test_embed_round_trip_keeps_every_setting():
