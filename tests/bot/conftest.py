@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -27,8 +26,8 @@ from bot.settings import (
     StoreConfig,
 )
 from dreamcore.config import EngineConfig, PoolConfig
-from tests.gates import ENV, Gate
 from tests.gates import HANDLER as GATED_HANDLER
+from tests.gates import Gate
 
 E2E = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 # vgg16-hed is offered (so refusals that name it can be tested) but never warmed or dreamed
@@ -110,7 +109,7 @@ class RunningBot:
 
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory):
-    """Holds dreams of `gated_png` images at the end of their first octave until released."""
+    """Holds dreams of `gate.png()` images at the end of their first octave until released."""
     g = Gate(tmp_path_factory.mktemp("gate"))
     yield g
     g.close()
@@ -120,14 +119,10 @@ def gate(tmp_path_factory):
 async def pool(gate):
     from dreamcore.pool import LocalPool
 
-    os.environ.update(gate.env)  # spawned workers (replacements too) inherit it
     p = LocalPool(POOL, ENGINE, handler=GATED_HANDLER)
-    try:
-        await p.start()
-        yield p
-        await p.close(10)
-    finally:
-        os.environ.pop(ENV, None)
+    await p.start()
+    yield p
+    await p.close(10)
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -3,7 +3,6 @@ the queue's estimate, /dreams, spoilers, several images in one message, and the 
 definitions that make user installs possible."""
 
 from tests.bot.conftest import E2E, button, dream, finished_result, png_bytes, wait_ledger
-from tests.gates import gated_png
 
 pytestmark = E2E
 GUILD_INSTALL, USER_INSTALL = 0, 1
@@ -56,7 +55,7 @@ async def test_dream_this_image_in_a_server_the_bot_is_not_in(fake, bot):
 
 async def test_cancel_a_queued_and_a_running_dream(fake, bot, gate, pool):
     alice = fake.add_member(name="alice")
-    running = await dream(fake, alice, gated_png(96), octaves=2, steps=2)
+    running = await dream(fake, alice, gate.png(96), octaves=2, steps=2)
     await running.wait_until(lambda r: r.original and "octave" in r.original["content"], 30)
     queued = await dream(fake, alice, png_bytes(80))
     waiting = await queued.wait_until(
@@ -77,9 +76,9 @@ async def test_cancel_a_queued_and_a_running_dream(fake, bot, gate, pool):
 async def test_the_wait_estimate_moves_with_the_queue(fake, bot, gate):
     alice, bob = fake.add_member(name="alice"), fake.add_member(name="bob")
     await finished_result(await dream(fake, alice))  # a first dream: something to go by
-    first = await dream(fake, alice, gated_png(96), octaves=2, steps=2)
+    first = await dream(fake, alice, gate.png(96), octaves=2, steps=2)
     await first.wait_until(lambda r: r.original and "octave" in r.original["content"], 30)
-    second = await dream(fake, bob, gated_png(96, seed=1), octaves=2, steps=2)
+    second = await dream(fake, bob, gate.png(96, seed=1), octaves=2, steps=2)
     third = await dream(fake, bob, png_bytes(80))
     await third.wait_until(
         lambda r: r.original and "2nd in line, about" in r.original["content"], 30

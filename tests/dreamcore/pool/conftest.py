@@ -82,15 +82,6 @@ def cores(backend: str) -> int:
     return int(max(n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]))
 
 
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[Any]:
-    pytest.importorskip("ray", reason="the Ray backend needs `pip install dreambot[ray]`")
-    from tests.dreamcore.pool.raycluster import session_cluster
-
-    with session_cluster() as cluster:
-        yield cluster
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "ray":
