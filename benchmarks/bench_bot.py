@@ -76,6 +76,7 @@ def png(side: int, seed: int) -> bytes:
 
 async def run(args: argparse.Namespace) -> int:
     from bot.client import DreamBot
+    from bot.localdiscord.server import FakeDiscord
     from bot.settings import (
         DiscordConfig,
         HealthConfig,
@@ -87,7 +88,6 @@ async def run(args: argparse.Namespace) -> int:
     from dreamcore.config import EngineConfig, PoolConfig
     from dreamcore.pool import LocalPool
     from tests.bot.conftest import has_file
-    from tests.fakediscord.server import FakeDiscord
 
     engine = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)
     pool_cfg = PoolConfig(

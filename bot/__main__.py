@@ -1,4 +1,4 @@
-"""`dreambot`: run the bot, dream a file, list models, fetch weights."""
+"""`dreambot`: run the bot, try it in a local sandbox, dream a file, list models, fetch weights."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dreambot", description="DeepDream Discord bot")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the Discord bot (token from DREAMBOT_DISCORD__TOKEN)")
+    sub.add_parser(
+        "sandbox", help="try the bot on a local page that works like a Discord channel (no token)"
+    )
     add_dream_arguments(sub.add_parser("dream", help="dream an image file"))
     models = sub.add_parser("models", help="list models and their layers")
     models.add_argument("--all", action="store_true", help="every branch and pre-ReLU tensor")
@@ -35,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.runner import run_bot
 
         return run_bot(settings)
+    if args.command == "sandbox":
+        from bot.sandbox.command import run_sandbox
+
+        return run_sandbox(settings)
     from dreamcore import cli
 
     handlers = {

@@ -23,6 +23,7 @@ class _Part:
     status: str = "waiting"
     upload: Upload | None = None
     failure: str | None = None
+    handed_in: asyncio.Event = field(default_factory=asyncio.Event)  # its dream is done with
 
     @property
     def settled(self) -> bool:
@@ -45,6 +46,10 @@ class Batch:
 
     def part(self, index: int) -> BatchPart:
         return BatchPart(self, index, self.answer.upload_limit // self.count)
+
+    async def handed_in(self, index: int) -> None:
+        """Wait until part `index` has its dream (or its failure): the next may start."""
+        await self.parts[index].handed_in.wait()
 
     def _status(self) -> None:
         self.line.show(batch_status_text([p.status for p in self.parts]))
@@ -78,12 +83,16 @@ class BatchPart:
         self._batch._status()
 
     async def deliver(self, upload: Upload) -> discord.Message | None:
-        self._batch.parts[self._index].upload = upload
+        part = self._batch.parts[self._index]
+        part.upload = upload
+        part.handed_in.set()
         await self._batch._settled()
         return await asyncio.shield(self._batch.posted)
 
     async def fail(self, text: str) -> None:
-        self._batch.parts[self._index].failure = text
+        part = self._batch.parts[self._index]
+        part.failure = text
+        part.handed_in.set()
         await self._batch._settled()
 
 

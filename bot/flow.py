@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,7 @@ class DreamOrder:
     guide: HeldImage | None = None  # when params.guided
     units: int = 1  # its price in dreams (an animation costs more)
     spoiler: bool = False  # post the result as a spoiler
+    follows: bool = False  # one of a message's images after the first (counted once at a time)
 
     def release(self) -> None:
         """Give the images' bytes back to the intake's budget."""
@@ -188,7 +189,11 @@ class DreamFlow:
             coro = answer.fail(user_message(PoolClosed("shutting down")))
         else:
             coro = self.run(order, answer)
-        task = asyncio.create_task(coro, name=f"dream-{order.source}")
+        return self.track(coro, f"dream-{order.source}")
+
+    def track(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task:
+        """Run `coro` as one of the flow's tasks: drained and cancelled with the others."""
+        task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -265,6 +270,7 @@ class DreamFlow:
                 params=order.params.model_dump(mode="json"),
                 notify_channel_id=req.channel_id,
                 units=order.units,
+                at_once=not order.follows,
             )
             return True
         except DreamError as err:
@@ -349,7 +355,7 @@ class DreamFlow:
                 job.cancel()  # nobody will read the result: free the worker
         self.estimates.record(order.params, result.seconds)
         # Delivered: from here on nothing takes the dream back.
-        where = (message.channel.id, message.id) if message is not None else None
+        where = (message.channel.id, message.id, message.jump_url) if message is not None else None
         await self._charge(job_id, queue_s=queue_s, run_s=result.seconds, seed=result.seed,
                            result=where)  # fmt: skip
         self._log_end(job_id, order, "done", accepted, started, result=result)

@@ -147,12 +147,24 @@ class OrderDesk:
             return await self._start(trigger, guild, plans[0], answer)
         batch = Batch(answer, len(plans), lambda: self.flow.buttons(trigger.user.id, batch=True),
                       self.settings.discord.progress_interval_s)  # fmt: skip
-        for index, plan in enumerate(plans):  # one at a time: a user's downloads are capped
-            await self._start(trigger, guild, plan, batch.part(index))
-        return None
+        return self.flow.track(self._one_by_one(trigger, guild, plans, batch), "dream-batch")
+
+    async def _one_by_one(
+        self, trigger: Trigger, guild: GuildSettings, plans: list[Plan], batch: Batch
+    ) -> None:
+        """A message's images dreamed one after the other: each is its own job (charged on its
+        own), and together they count once against the user's dreams-at-once limit."""
+        for index, plan in enumerate(plans):
+            await self._start(trigger, guild, plan, batch.part(index), follows=index > 0)
+            await batch.handed_in(index)  # its dream is made (or failed): the next one may go
 
     async def _start(
-        self, trigger: Trigger, guild: GuildSettings, plan: Plan, answer: Answer
+        self,
+        trigger: Trigger,
+        guild: GuildSettings,
+        plan: Plan,
+        answer: Answer,
+        follows: bool = False,
     ) -> asyncio.Task | None:
         """Fetch the image (and guide) and start the job; a failure is said through `answer`."""
         try:
@@ -177,7 +189,9 @@ class OrderDesk:
         units = self.quota.units_for(frames_of(params, image, engine))
         notes = (*plan.notes, *notes)
         spoiler = plan.spoiler or guild.spoils(trigger.channel)
-        order = DreamOrder(requester, image, params, trigger.source, notes, guide, units, spoiler)
+        order = DreamOrder(
+            requester, image, params, trigger.source, notes, guide, units, spoiler, follows
+        )
         return self.flow.start(order, answer)
 
     async def _fetch_failed(self, answer: Answer, err: BaseException, what: str = "") -> None:

@@ -113,9 +113,12 @@ class QuotaService:
         params: dict[str, Any],
         notify_channel_id: int | None = None,
         units: int = 1,
+        at_once: bool = True,
     ) -> None:
         """Check every limit and record a 'reserved' row, atomically; raises QuotaExceeded.
-        `units`: the job's price in dreams (a still is 1, an animation more)."""
+        `units`: the job's price in dreams (a still is 1, an animation more). `at_once` False:
+        the job follows another of the same request (a message's images), so it does not
+        count again against the dreams-at-once limits."""
         now = self.clock()
         row = LedgerRow(
             job_id=job_id,
@@ -133,7 +136,7 @@ class QuotaService:
         )
 
         def check_and_insert(tx: Tx) -> None:
-            refusal = self._refusal(tx, user_id, guild_id, role_ids, now, units)
+            refusal = self._refusal(tx, user_id, guild_id, role_ids, now, units, at_once)
             if refusal is not None:
                 raise refusal
             tx.insert_job(row)
@@ -157,6 +160,7 @@ class QuotaService:
         role_ids: Sequence[int],
         now: float,
         units: int = 1,
+        at_once: bool = True,
     ) -> QuotaExceeded | None:
         """The first limit a new request costing `units` would break, or None."""
         rules = tx.rules(guild_id) if guild_id is not None else []
@@ -167,7 +171,7 @@ class QuotaService:
             if units > 1 and left:
                 return QuotaExceeded(replies.costs_more_text(units, left), "user_daily")
             return QuotaExceeded(replies.user_daily_text(user.daily, now), "user_daily")
-        if user.concurrent and running >= user.concurrent:
+        if at_once and user.concurrent and running >= user.concurrent:
             return QuotaExceeded(replies.user_concurrent_text(running), "user_concurrent")
         if guild_id is not None:
             server = self.server_limits(rules)
@@ -178,7 +182,7 @@ class QuotaService:
             g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
             if server.daily and g_used + g_held + units > server.daily:
                 return QuotaExceeded(replies.guild_daily_text(server.daily, now), "guild_daily")
-            if server.concurrent and g_running >= server.concurrent:
+            if at_once and server.concurrent and g_running >= server.concurrent:
                 return QuotaExceeded(replies.guild_concurrent_text(g_running), "guild_concurrent")
         if self.defaults.cooldown_s:
             last = tx.last_request_at(user_id)
@@ -202,19 +206,19 @@ class QuotaService:
         queue_s: float,
         run_s: float,
         seed: int | None = None,
-        result: tuple[int, int] | None = None,
+        result: tuple[int, int, str] | None = None,
     ) -> None:
-        """A finished dream: status done, cost = its units; `result` is (channel, message) of
-        the posted result, for history. No effect on a row already refunded/lost."""
+        """A finished dream: status done, cost = its units; `result` is (channel, message,
+        link) of the posted result, for history. No effect on a row already refunded/lost."""
         now = self.clock()
-        channel_id, message_id = result or (None, None)
+        channel_id, message_id, url = result or (None, None, None)
 
         def run(tx: Tx) -> None:
             tx.conn.execute(
                 "UPDATE ledger SET status = 'done', cost = units, finished_at = ?, queue_s = ?, "
-                "run_s = ?, seed = ?, result_channel_id = ?, result_message_id = ? "
-                "WHERE job_id = ? AND status IN ('reserved', 'running')",
-                (now, queue_s, run_s, seed, channel_id, message_id, job_id),
+                "run_s = ?, seed = ?, result_channel_id = ?, result_message_id = ?, "
+                "result_url = ? WHERE job_id = ? AND status IN ('reserved', 'running')",
+                (now, queue_s, run_s, seed, channel_id, message_id, url, job_id),
             )
 
         await self.store.transaction(run)

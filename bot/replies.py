@@ -196,10 +196,6 @@ def queue_text(lines: list[str], waiting: int, workers: int) -> str:
     return f"{mine}\nIn the queue: {waiting} waiting · workers: {workers}."
 
 
-def jump_link(guild_id: int | None, channel_id: int | None, message_id: int) -> str:
-    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
-
-
 def history_text(rows: list) -> str:
     """A user's recent dreams: when, a link, what, the seed (to dream it again)."""
     if not rows:
@@ -207,11 +203,7 @@ def history_text(rows: list) -> str:
     lines = []
     for row in rows:
         when = f"<t:{int(row.finished_at or row.created_at)}:R>"
-        link = (
-            f"[open]({jump_link(row.guild_id, row.result_channel_id, row.result_message_id)})"
-            if row.result_message_id
-            else "(not linkable)"
-        )
+        link = f"[open]({row.result_url})" if row.result_url else "(no link)"
         seed = f" · seed {row.seed}" if row.seed is not None else ""
         lines.append(f"• {when} {link} · {row.model} `{row.layer}`{seed}")
     return "**Your recent dreams**\n" + "\n".join(lines)

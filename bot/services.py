@@ -23,7 +23,7 @@ from bot.orders import OrderDesk
 from bot.quota import QuotaService
 from bot.settings import Settings
 from bot.store import LedgerRow, Store
-from dreamcore.pool import DreamBackend, LocalPool
+from dreamcore.pool import DreamBackend, make_backend
 
 log = logging.getLogger(__name__)
 DRAIN_ANSWERS_S = 10.0  # after the backend finished its jobs, time for their answers to post
@@ -65,7 +65,7 @@ class Services:
             guilds = GuildDirectory(store, settings.discord)
             await guilds.load()
             if backend is None:
-                backend = LocalPool(settings.pool, settings.engine)
+                backend = make_backend(settings.pool, settings.engine)  # local or Ray
                 await backend.start()
         except BaseException:
             if owns_store:

@@ -80,6 +80,17 @@ class HealthConfig(BaseModel):
     port: Annotated[int, Field(ge=0, le=65535)] = 9108
 
 
+class SandboxConfig(BaseModel):
+    """`dreambot sandbox`: the bot against a local Discord, with a page on 127.0.0.1:port."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    port: Annotated[int, Field(ge=0, le=65535)] = 8765  # 0 = any free port
+    store_path: str = ""  # "" = a fresh SQLite file per run (the local Discord is new every run)
+    upload_limit: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024  # Discord's default per file
+    grant_message_content: bool = True  # the Developer Portal switch; false shows life without it
+
+
 class LogConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -99,6 +110,7 @@ class Settings(BaseSettings):
     quota: QuotaConfig = QuotaConfig()
     intake: IntakeConfig = IntakeConfig()
     health: HealthConfig = HealthConfig()
+    sandbox: SandboxConfig = SandboxConfig()
     log: LogConfig = LogConfig()
 
     @classmethod

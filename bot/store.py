@@ -121,6 +121,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE guild_settings ADD COLUMN spoiler INTEGER",
         "ALTER TABLE guild_settings ADD COLUMN spoiler_channel_ids TEXT NOT NULL DEFAULT '[]'",
         "CREATE INDEX ledger_results ON ledger (user_id, status, finished_at)",
+        "ALTER TABLE ledger ADD COLUMN result_url TEXT",  # a link to the posted result
     ),
 ]
 
@@ -201,6 +202,7 @@ class LedgerRow:
     seed: int | None = None
     result_channel_id: int | None = None
     result_message_id: int | None = None
+    result_url: str | None = None
 
 
 _LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerRow))

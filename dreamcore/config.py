@@ -39,7 +39,9 @@ class EngineConfig(BaseModel):
 class PoolConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    workers: int | Literal["auto"] = "auto"  # auto: one per visible GPU, else cpu_workers
+    backend: Literal["local", "ray"] = "local"  # ray: actors on a Ray cluster (dreambot[ray])
+    ray_address: str = ""  # "" = start a local Ray here; "auto" = the one running here; host:port
+    workers: int | Literal["auto"] = "auto"  # auto: one per visible GPU (Ray: in the cluster)
     cpu_workers: Annotated[int, Field(ge=1)] = 1
     threads_per_worker: Annotated[int, Field(ge=0)] = 0  # 0: share the machine's cores evenly
     queue_size: Annotated[int, Field(ge=1)] = 32

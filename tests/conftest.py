@@ -11,3 +11,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray for the whole session (tests/dreamcore/pool/raycluster.py)."""
+    pytest.importorskip("ray", reason="the Ray backend needs `pip install dreambot[ray]`")
+    from tests.dreamcore.pool.raycluster import session_cluster
+
+    with session_cluster() as cluster:
+        yield cluster

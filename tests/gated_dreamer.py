@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from dreamcore.engine.dreamer import Dreamer
 from dreamcore.request import DreamProgress, DreamRequest, DreamResult
-from tests.gates import ENV, GATE_MARK, wait_at_gate
+from tests.gates import gate_of, wait_at_gate
 
 
 class GatedDreamer(Dreamer):
@@ -17,8 +16,8 @@ class GatedDreamer(Dreamer):
         on_progress: Callable[[DreamProgress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> DreamResult:
-        gate = os.environ.get(ENV)
-        if not gate or GATE_MARK not in request.image:
+        gate = gate_of(request.image)
+        if gate is None:
             return super().run(request, on_progress, should_stop)
         stop = should_stop or (lambda: False)
         held = [False]  # once per job (an animation's later frames run freely)

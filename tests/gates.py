@@ -1,12 +1,13 @@
 """Gates: let a test hold a real dream in its worker until the test says go, so that no test
 depends on how fast a dream runs (kill it mid-job, see its progress, cancel it, queue behind it).
 
-A job is gated when its image carries the `GATE_MARK` text chunk (`gated_png`); other jobs run
-freely. A gated job sends its progress up to the end of its first octave (with the octave's
-preview), then waits for one byte on the gate's FIFO (`Gate.release`), checking for a cancel
-while it waits. The worker finds the FIFO through the environment (`Gate.env`), which spawned
-workers inherit: run the pool with the handler `tests.gated_dreamer:GatedDreamer` (or call
-`wait_at_gate` from a test handler of your own). Torch-free.
+A job is gated when its image is one of the gate's own (`Gate.png`: a PNG whose text chunk holds
+the gate's FIFO path); other jobs run freely. A gated job sends its progress up to the end of
+its first octave (with the octave's preview), then waits for one byte on that FIFO
+(`Gate.release`), checking for a cancel while it waits. The path travels in the image, so it
+reaches any worker: a spawned process, a Ray actor, another `dreambot run`. Run the pool with
+the handler `tests.gated_dreamer:GatedDreamer` (or call `wait_at_gate` from a test handler of
+your own). Torch-free.
 """
 
 from __future__ import annotations
@@ -21,19 +22,16 @@ from PIL import Image, PngImagePlugin
 
 from dreamcore.errors import DreamCancelled
 
-GATE_MARK = b"dreambot-test-gate"
-ENV = "DREAMBOT_TEST_GATE"
+KEY = "dreambot-test-gate"  # the PNG text chunk that names the gate's FIFO
 HANDLER = "tests.gated_dreamer:GatedDreamer"
 
 
-def gated_png(side: int = 96, seed: int = 0) -> bytes:
-    """A noisy PNG whose dream will wait at the gate."""
-    image = Image.effect_noise((side, side), 40 + seed).convert("RGB")
-    info = PngImagePlugin.PngInfo()
-    info.add_text("dreambot", GATE_MARK.decode())
-    buf = io.BytesIO()
-    image.save(buf, "PNG", pnginfo=info)
-    return buf.getvalue()
+def gate_of(image: bytes) -> str | None:
+    """The FIFO path a gated image names, or None for an ordinary image."""
+    if KEY.encode() not in image:
+        return None
+    with Image.open(io.BytesIO(image)) as im:
+        return im.info.get(KEY)
 
 
 class Gate:
@@ -45,9 +43,14 @@ class Gate:
         os.mkfifo(self.path)
         self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
 
-    @property
-    def env(self) -> dict[str, str]:
-        return {ENV: str(self.path)}
+    def png(self, side: int = 96, seed: int = 0) -> bytes:
+        """A noisy PNG whose dream will wait at this gate."""
+        image = Image.effect_noise((side, side), 40 + seed).convert("RGB")
+        info = PngImagePlugin.PngInfo()
+        info.add_text(KEY, str(self.path))
+        buf = io.BytesIO()
+        image.save(buf, "PNG", pnginfo=info)
+        return buf.getvalue()
 
     def release(self, jobs: int = 1) -> None:
         os.write(self._fd, b"x" * jobs)

@@ -94,3 +94,25 @@ def test_documented_stop_timeouts_cover_the_whole_drain():
     assert run and compose
     assert int(run.group(1)) >= drain and int(compose.group(1)) >= drain
     assert "--stop-timeout" in DOCKERFILE  # the file's own usage line says it too
+
+
+def test_fleet_compose_puts_the_bot_on_the_ray_head_and_gpu_workers_join_it():
+    import pytest
+
+    yaml = pytest.importorskip("yaml")
+    from dreamcore.config import PoolConfig
+
+    services = yaml.safe_load((ROOT / "deploy" / "fleet" / "compose.yaml").read_text())["services"]
+    bot, worker = services["bot"], services["gpu-worker"]
+    assert bot["image"] == worker["image"]  # same dreambot, Ray and Python everywhere
+    assert (
+        "ray start --head --port=6379" in bot["command"][0] and "dreambot run" in bot["command"][0]
+    )
+    env = bot["environment"]
+    pool = PoolConfig(
+        backend=env["DREAMBOT_POOL__BACKEND"], ray_address=env["DREAMBOT_POOL__RAY_ADDRESS"]
+    )
+    assert (pool.backend, pool.ray_address) == ("ray", "auto")
+    assert worker["entrypoint"] == ["ray"] and "--address=bot:6379" in worker["command"]
+    assert env["RAY_AUTH_MODE"] == worker["environment"]["RAY_AUTH_MODE"] == "token"
+    assert "ARG EXTRAS=" in DOCKERFILE and '".[${EXTRAS}]"' in DOCKERFILE

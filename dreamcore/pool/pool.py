@@ -1,15 +1,17 @@
-"""LocalPool: a bounded FIFO queue of dreams, fed to worker processes on this machine.
+"""A bounded FIFO queue of dreams fed to a set of workers (WorkerPool), and LocalPool: the
+workers are processes on this machine.
 
 Everything here runs on the event loop thread, so the bookkeeping needs no locks: pipes are served
 by link threads, processes are the Supervisor's, timeouts and grace periods are loop timers, and a
-crash arrives as a callback from the link's sentinel watch.
+crash arrives as a callback from the link's sentinel watch. WorkerPool knows jobs, not processes:
+another kind of worker set (Ray actors, dreamcore.pool.ray_backend) plugs in through `Workers`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import (
@@ -26,14 +28,35 @@ from dreamcore.pool.backend import PoolStats
 from dreamcore.pool.devices import plan_devices, threads_per_worker
 from dreamcore.pool.jobs import Job
 from dreamcore.pool.messages import Done, Failed, JobMessage, Progress, Run
-from dreamcore.pool.supervisor import Supervisor, Worker
+from dreamcore.pool.supervisor import Supervisor
 from dreamcore.request import DreamRequest, DreamResult
 
 DEFAULT_HANDLER = PoolConfig().handler
 CHILD_SLACK_S = 1.0  # the child's own deadline is only a backstop: the parent's timer fires first
 
 
-class LocalPool:
+class Workers(Protocol):
+    """What WorkerPool needs of its worker set (the Supervisor's processes, or Ray actors).
+
+    Its workers have `state`, `job`, `pid`, a `dead` future, `take(job, run)` and `release()`
+    (see supervisor.Worker); it reports through the callbacks WorkerPool hands to `_make_workers`.
+    """
+
+    slots: list[Any]  # one per planned worker
+    workers: set[Any]  # every live worker
+    restarts: int
+
+    def idle(self) -> Any | None: ...
+    def running(self, job: Job) -> Any | None: ...
+    def count(self, *states: str) -> int: ...
+    def pids(self) -> list[int]: ...
+    def stop_job(self, worker: Any, job: Job) -> None: ...
+    async def shutdown(self, grace: float) -> None: ...
+
+
+class WorkerPool:
+    """The queue, positions, deadlines, cancels, retries and drain; subclasses bring the workers."""
+
     def __init__(self, pool: PoolConfig, engine: EngineConfig, handler: str | None = None) -> None:
         """`handler` (module:Class) overrides `pool.handler`, the object workers run jobs with."""
         if pool.workers != "auto" and pool.workers < 1:
@@ -41,14 +64,7 @@ class LocalPool:
         self.config = pool
         self._state: Literal["new", "starting", "running", "closing", "closed"] = "new"
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._workers = Supervisor(
-            pool,
-            engine,
-            handler or pool.handler,
-            on_ready=self._worker_ready,
-            on_message=self._on_message,
-            on_died=self._on_died,
-        )
+        self._workers = self._make_workers(pool, engine, handler or pool.handler)
         self._queue: deque[Job] = deque()
         self._live: dict[str, Job] = {}  # unfinished jobs by id
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -57,7 +73,14 @@ class LocalPool:
         self._down_since: float | None = None  # when the last live worker went away
         self._down_timer: asyncio.TimerHandle | None = None
 
-    async def __aenter__(self) -> LocalPool:
+    def _make_workers(self, pool: PoolConfig, engine: EngineConfig, handler: str) -> Workers:
+        raise NotImplementedError
+
+    async def _start_workers(self) -> None:
+        """Start the workers and wait until they are warm; raise the start error if none is."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> WorkerPool:
         await self.start()
         return self
 
@@ -73,8 +96,7 @@ class LocalPool:
         self._loop = asyncio.get_running_loop()
         self._state = "starting"
         try:
-            devices = await plan_devices(self.config, self._workers.engine)
-            await self._workers.start(devices, threads_per_worker(self.config, len(devices)))
+            await self._start_workers()
         except BaseException:
             await self.close(timeout=0)
             raise
@@ -119,7 +141,7 @@ class LocalPool:
         )
 
     def worker_pids(self) -> list[int]:
-        """Pids of the worker processes alive now (starting ones included)."""
+        """Pids of the workers alive now."""
         return self._workers.pids()
 
     async def close(self, timeout: float | None = None) -> None:
@@ -171,7 +193,7 @@ class LocalPool:
         for position, waiting in enumerate(self._queue, start=1):
             waiting.set_queued(position)
 
-    def _on_message(self, worker: Worker, msg: JobMessage) -> None:
+    def _on_message(self, worker: Any, msg: JobMessage) -> None:
         job = worker.job
         if job is None or job.id != msg.job_id:
             return  # about a job this worker has already given back
@@ -191,7 +213,7 @@ class LocalPool:
 
     # --- workers coming and going ------------------------------------------------------------------
 
-    def _worker_ready(self, worker: Worker) -> None:
+    def _worker_ready(self, worker: Any) -> None:
         self._down_since = None
         _cancel(self._down_timer)
         self._dispatch()
@@ -227,7 +249,7 @@ class LocalPool:
             self._fail(job, QueueTimeout(f"The dream waited over {limit:g} s for a worker."))
             self._renumber()
 
-    def _on_died(self, worker: Worker, job: Job | None, exitcode: int | None) -> None:
+    def _on_died(self, worker: Any, job: Job | None, exitcode: int | None) -> None:
         self._note_workers()
         if job is None or job.state != "running":
             return
@@ -245,10 +267,25 @@ class LocalPool:
             self._renumber()
             self._dispatch()
             return
-        message = (
-            f"The dream worker stopped unexpectedly (exit code {exitcode}) during job {job.id}."
-        )
+        code = "" if exitcode is None else f" (exit code {exitcode})"
+        message = f"The dream worker stopped unexpectedly{code} during job {job.id}."
         self._fail(job, WorkerCrashed(message))
+
+    def _on_lost(self, worker: Any, job: Job | None) -> None:
+        """The worker was gone before it began `job`: the job runs elsewhere, first in line."""
+        if job is None or job.state != "running" or self._state not in ("starting", "running"):
+            self._on_died(worker, job, None)
+            return
+        self._note_workers()
+        self._cancel_timer(job)
+        job.attempts -= 1  # this one never ran
+        self._queue.appendleft(job)
+        assert self._loop is not None
+        self._timers[job.id] = self._loop.call_later(
+            self.config.max_queue_wait_s, self._waited_too_long, job
+        )
+        self._renumber()
+        self._dispatch()
 
     def _cancel(self, job: Job) -> None:
         if job.state == "queued" and job in self._queue:
@@ -296,6 +333,30 @@ class LocalPool:
         timer = self._timers.pop(job.id, None)
         if timer is not None:
             timer.cancel()
+
+
+class LocalPool(WorkerPool):
+    """Worker processes on this machine: one per GPU, or `cpu_workers` CPU workers."""
+
+    def _make_workers(self, pool: PoolConfig, engine: EngineConfig, handler: str) -> Supervisor:
+        return Supervisor(
+            pool,
+            engine,
+            handler,
+            on_ready=self._worker_ready,
+            on_message=self._on_message,
+            on_died=self._on_died,
+        )
+
+    async def _start_workers(self) -> None:
+        workers = self._workers
+        assert isinstance(workers, Supervisor)
+        devices = await plan_devices(self.config, workers.engine)
+        await workers.start(devices, threads_per_worker(self.config, len(devices)))
+
+    async def __aenter__(self) -> LocalPool:
+        await self.start()
+        return self
 
 
 def _cancel(handle: asyncio.TimerHandle | None) -> None:

@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -145,19 +146,28 @@ def _free_cuda_cache() -> None:
         torch.cuda.empty_cache()
 
 
-def _run_job(handler: Any, inbox: _Inbox, outbox: _Outbox, job: Run, default_tile: int) -> None:
+def run_job(
+    handler: Any,
+    job: Run,
+    cancelled: Callable[[], bool],
+    on_progress: Callable[[Progress], None],
+    default_tile: int,
+) -> Done | Failed:
+    """Run one job with `handler` and say how it ended: the handler contract, shared by the local
+    worker process and the Ray actor. `cancelled` is polled at every step; `job.timeout_s` is
+    this side's own backstop."""
     job_id, request, timeout_s = job.job_id, job.request, job.timeout_s
     deadline = time.monotonic() + timeout_s
 
     def should_stop() -> bool:
-        return job_id in inbox.cancelled or time.monotonic() > deadline
+        return cancelled() or time.monotonic() > deadline
 
-    def on_progress(progress: Any) -> None:
-        outbox.progress(Progress(job_id, progress))
+    def progress(value: Any) -> None:
+        on_progress(Progress(job_id, value))
 
     try:
         try:
-            result = handler.run(request, on_progress, should_stop)
+            result = handler.run(request, progress, should_stop)
         except Exception as err:
             # Out of memory: retry once with tiles half the size (bounded memory), then give up.
             tile = (request.params.tile_size or default_tile) // 2
@@ -166,29 +176,47 @@ def _run_job(handler: Any, inbox: _Inbox, outbox: _Outbox, job: Run, default_til
             _free_cuda_cache()
             params = request.params.model_copy(update={"tile_size": tile})
             result = handler.run(
-                request.model_copy(update={"params": params}), on_progress, should_stop
+                request.model_copy(update={"params": params}), progress, should_stop
             )
         if not isinstance(result, DreamResult):
             raise TypeError(f"handler returned {type(result).__name__}, not DreamResult")
-        outbox.send(Done(job_id, result))
-    except DreamCancelled as cancelled:
-        timed_out = job_id not in inbox.cancelled and time.monotonic() > deadline
+        return Done(job_id, result)
+    except DreamCancelled as stopped:
+        timed_out = not cancelled() and time.monotonic() > deadline
         reason = JobTimeout(f"The dream took longer than {timeout_s:g} s.") if timed_out else None
-        outbox.send(Failed.of(job_id, reason or cancelled))
+        return Failed.of(job_id, reason or stopped)
     except DreamError as err:
-        outbox.send(Failed.of(job_id, err))
+        return Failed.of(job_id, err)
     except Exception as err:
         if _is_oom(err):
             _free_cuda_cache()
             oom = OutOfMemory(
                 "The worker ran out of memory on this image; try a smaller size or tile size."
             )
-            outbox.send(Failed.of(job_id, oom))
-        else:
-            traceback.print_exc()
-            outbox.send(Failed.of(job_id, _generic(job_id, err)))
-    finally:
-        inbox.cancelled.discard(job_id)
+            return Failed.of(job_id, oom)
+        traceback.print_exc()
+        return Failed.of(job_id, _generic(job_id, err))
+
+
+def start_handler(handler_path: str, engine: EngineConfig, pool: PoolConfig, threads: int) -> Any:
+    """Load the handler and warm its models, with `threads` CPU threads for torch (raises)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # for torch, if the handler imports it later
+        os.environ[var] = str(threads)
+    handler = load_handler_factory(handler_path)(engine)
+    if "torch" in sys.modules:  # the env vars above already hold for a torch loaded after them
+        sys.modules["torch"].set_num_threads(threads)
+    handler.warm(pool.warm_models)
+    return handler
+
+
+def start_failed(err: BaseException) -> StartFailed:
+    """What a failed start_handler tells the pool."""
+    if isinstance(err, DreamError):
+        return StartFailed(err.code, str(err))
+    traceback.print_exc()
+    return StartFailed(
+        DreamError.code, f"The dream worker could not start: {type(err).__name__}: {err}"
+    )
 
 
 def run_worker(
@@ -199,24 +227,22 @@ def run_worker(
     # are the parent's to handle: it drains us. We are stopped with SIGKILL or by the pipe closing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # for torch, if the handler imports it later
-        os.environ[var] = str(threads)
     inbox, outbox = _Inbox(conn), _Outbox(conn)
     try:
-        handler = load_handler_factory(handler_path)(engine)
-        if "torch" in sys.modules:  # the env vars above already hold for a torch loaded after them
-            sys.modules["torch"].set_num_threads(threads)
-        handler.warm(pool.warm_models)
+        handler = start_handler(handler_path, engine, pool, threads)
     except BaseException as err:
-        if isinstance(err, DreamError):
-            outbox.send(StartFailed(err.code, str(err)))
-        else:
-            traceback.print_exc()
-            message = f"The dream worker could not start: {type(err).__name__}: {err}"
-            outbox.send(StartFailed(DreamError.code, message))
+        outbox.send(start_failed(err))
         outbox.close()
         sys.exit(3)
     outbox.send(Ready(os.getpid()))
     while (job := inbox.jobs.get()) is not None:
-        _run_job(handler, inbox, outbox, job, engine.tile_size)
+        ended = run_job(
+            handler,
+            job,
+            lambda j=job: j.job_id in inbox.cancelled,
+            outbox.progress,
+            engine.tile_size,
+        )
+        outbox.send(ended)
+        inbox.cancelled.discard(job.job_id)
     outbox.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest_asyncio
 from PIL import Image
 
 from bot.client import DreamBot
+from bot.localdiscord.server import FakeDiscord
 from bot.settings import (
     DiscordConfig,
     HealthConfig,
@@ -26,9 +26,8 @@ from bot.settings import (
     StoreConfig,
 )
 from dreamcore.config import EngineConfig, PoolConfig
-from tests.fakediscord.server import FakeDiscord
-from tests.gates import ENV, Gate
 from tests.gates import HANDLER as GATED_HANDLER
+from tests.gates import Gate
 
 E2E = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 # vgg16-hed is offered (so refusals that name it can be tested) but never warmed or dreamed
@@ -110,7 +109,7 @@ class RunningBot:
 
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory):
-    """Holds dreams of `gated_png` images at the end of their first octave until released."""
+    """Holds dreams of `gate.png()` images at the end of their first octave until released."""
     g = Gate(tmp_path_factory.mktemp("gate"))
     yield g
     g.close()
@@ -120,14 +119,10 @@ def gate(tmp_path_factory):
 async def pool(gate):
     from dreamcore.pool import LocalPool
 
-    os.environ.update(gate.env)  # spawned workers (replacements too) inherit it
     p = LocalPool(POOL, ENGINE, handler=GATED_HANDLER)
-    try:
-        await p.start()
-        yield p
-        await p.close(10)
-    finally:
-        os.environ.pop(ENV, None)
+    await p.start()
+    yield p
+    await p.close(10)
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -182,7 +177,10 @@ def button(message: dict, action: str) -> str:
 def has_file(message: dict | None) -> bool:
     """The message carries a dream (progress previews, `preview.jpg`, don't count)."""
     attachments = (message or {}).get("attachments") or []
-    return any(a.get("data") and a["filename"].startswith("dream.") for a in attachments)
+    return any(
+        a.get("data") and a["filename"].removeprefix("SPOILER_").startswith("dream.")
+        for a in attachments
+    )
 
 
 async def finished_result(rec, timeout: float = 60.0) -> dict:

@@ -6,7 +6,6 @@ import io
 from PIL import Image
 
 from tests.bot.conftest import E2E, button, dream, finished_result, wait_ledger
-from tests.gates import gated_png
 
 pytestmark = E2E
 
@@ -22,7 +21,7 @@ def fields(message: dict) -> dict[str, str]:
 
 async def test_dream_animate_zoom_delivers_an_animation_and_charges_its_price(fake, bot, gate):
     alice = fake.add_member(name="alice")
-    rec = await dream(fake, alice, gated_png(96), octaves=2, steps=2, animate="zoom", frames=5)
+    rec = await dream(fake, alice, gate.png(96), octaves=2, steps=2, animate="zoom", frames=5)
     # held after the first octave of frame 1: the progress says which frame
     await rec.wait_until(lambda r: r.original and "frame 1/5" in r.original["content"], 30)
     gate.release()

@@ -3,7 +3,6 @@
 import pytest
 
 from tests.bot.conftest import E2E, dream, finished_result, has_file, png_bytes, wait_ledger
-from tests.gates import gated_png
 
 pytestmark = E2E
 
@@ -76,7 +75,7 @@ async def test_quota_exhausted_tells_when_it_resets(fake, pool, tmp_path, limit)
 
 async def test_progress_shows_a_preview_that_the_result_replaces(fake, bot, gate):
     alice = fake.add_member(name="alice")
-    rec = await dream(fake, alice, gated_png(160), octaves=3, steps=4, size=160)
+    rec = await dream(fake, alice, gate.png(160), octaves=3, steps=4, size=160)
 
     def preview_edits():
         edits = fake.find_requests("PATCH", f"/webhooks/*/{rec.token}/messages/@original")
@@ -98,8 +97,8 @@ async def test_acknowledged_in_time_while_the_database_writer_is_stuck(pool, tmp
     # /dream must still be acknowledged within Discord's 3 s.
     import sqlite3
 
+    from bot.localdiscord.server import FakeDiscord
     from tests.bot.conftest import RunningBot, make_settings
-    from tests.fakediscord.server import FakeDiscord
 
     async with FakeDiscord(ack_deadline=3.0) as strict:
         settings = make_settings(strict, tmp_path / "locked.sqlite3")

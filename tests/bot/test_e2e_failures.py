@@ -5,6 +5,7 @@ import signal
 
 import pytest_asyncio
 
+from bot.localdiscord.server import FakeDiscord
 from tests.bot.conftest import (
     E2E,
     RunningBot,
@@ -15,17 +16,15 @@ from tests.bot.conftest import (
     png_bytes,
     wait_ledger,
 )
-from tests.fakediscord.server import FakeDiscord
-from tests.gates import gated_png
 
 pytestmark = E2E
 LIMIT = 50_000  # below a 160 px noisy PNG (~75 kB), above half of it
 SLOW = {"octaves": 2, "steps": 3, "size": 160}  # two octaves: the gate holds it after the first
 
 
-async def test_worker_killed_mid_job_refunds_and_tells_the_user(fake, bot, pool):
+async def test_worker_killed_mid_job_refunds_and_tells_the_user(fake, bot, pool, gate):
     alice = fake.add_member(name="alice")
-    rec = await dream(fake, alice, gated_png(160), **SLOW)  # held after its first octave
+    rec = await dream(fake, alice, gate.png(160), **SLOW)  # held after its first octave
     await rec.wait_until(lambda r: r.original and "octave" in r.original["content"], 60)
     for pid in pool.worker_pids():
         os.kill(pid, signal.SIGKILL)
@@ -39,7 +38,7 @@ async def test_worker_killed_mid_job_refunds_and_tells_the_user(fake, bot, pool)
 
 async def test_expired_token_posts_the_result_in_the_channel(fake, bot, gate):
     alice = fake.add_member(name="alice")
-    rec = await dream(fake, alice, gated_png(160), **SLOW)
+    rec = await dream(fake, alice, gate.png(160), **SLOW)
     await rec.wait_until(lambda r: r.original and "octave" in r.original["content"], 60)
     fake.expire_token(rec.token)  # while the dream waits at the gate
     gate.release()

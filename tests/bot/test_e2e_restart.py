@@ -22,15 +22,15 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bot.localdiscord.server import FakeDiscord
 from tests.bot.conftest import has_file, png_bytes
-from tests.fakediscord.server import FakeDiscord
 from tests.gates import HANDLER as GATED_HANDLER
-from tests.gates import Gate, gated_png
+from tests.gates import Gate
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[2]
-SLOW = {"octaves": 2, "steps": 3, "size": 256, "seed": 1}  # with gated_png: held mid-dream
+SLOW = {"octaves": 2, "steps": 3, "size": 256, "seed": 1}  # with gate.png: held mid-dream
 FAST = {"octaves": 1, "steps": 2, "size": 64}
 
 
@@ -129,7 +129,6 @@ class BotProcess:
 
 def bot_env(fake: FakeDiscord, store: Path, gate: Gate) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DREAMBOT_")}
-    env.update(gate.env)
     env.update(
         DREAMBOT_POOL__HANDLER=GATED_HANDLER,  # dreams of gated images wait for the test
         DREAMBOT_DISCORD__TOKEN="restart-test-token",
@@ -227,7 +226,7 @@ async def test_sigkill_mid_load_then_restart_settles_the_ledger_and_tells_users(
                     SLOW,
                     user=user,
                     channel=channels[i % 2],
-                    attachments={"image": ("in.png", gated_png(256, seed=i), "image/png")},
+                    attachments={"image": ("in.png", gate.png(256, seed=i), "image/png")},
                 )
             )
         for rec in recs:
@@ -350,7 +349,7 @@ async def test_workers_exit_by_themselves_when_only_the_bot_process_is_killed(fa
         assert workers, procs
         user = fake.add_member(name="busy")
         rec = await fake.slash_command(
-            "dream", SLOW, user=user, attachments={"image": ("in.png", gated_png(256), "image/png")}
+            "dream", SLOW, user=user, attachments={"image": ("in.png", gate.png(256), "image/png")}
         )
         await rec.wait_for_callback(15)
         store = tmp_path / "bot.sqlite3"
@@ -391,7 +390,7 @@ async def test_sigterm_mid_load_finishes_the_running_dream_and_refunds_the_queue
                 "dream",
                 SLOW,
                 user=u,
-                attachments={"image": ("in.png", gated_png(256, seed=i), "image/png")},
+                attachments={"image": ("in.png", gate.png(256, seed=i), "image/png")},
             )
             for i, u in enumerate(users)
         ]

@@ -6,11 +6,11 @@ import logging
 
 import pytest_asyncio
 
+from bot.localdiscord.server import FakeDiscord
 from bot.quota import QuotaService
 from bot.runner import INTENT_HELP, serve
 from bot.store import Store
 from tests.bot.conftest import E2E, RunningBot, make_settings
-from tests.fakediscord.server import FakeDiscord
 
 pytestmark = E2E
 MESSAGE_CONTENT = 1 << 15

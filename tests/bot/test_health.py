@@ -191,12 +191,11 @@ def alive(pid: int) -> bool:
 @pytest.mark.timeout(180)
 async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_path):
     from tests.bot.conftest import dream, has_file
-    from tests.gates import HANDLER, Gate, gated_png
+    from tests.gates import HANDLER, Gate
 
     gate = Gate(tmp_path)
     env = {
         **os.environ,
-        **gate.env,
         "DREAMBOT_POOL__HANDLER": HANDLER,  # the dream below waits mid-way for the test
         "DREAMBOT_CONFIG": str(ROOT / "config" / "default.toml"),
         "DREAMBOT_DISCORD__TOKEN": TOKEN,
@@ -257,7 +256,7 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
         assert workers, "no worker process found"
 
         alice = fake.add_member(name="alice")
-        rec = await dream(fake, alice, gated_png(256), octaves=2, steps=3, size=256)
+        rec = await dream(fake, alice, gate.png(256), octaves=2, steps=3, size=256)
         await rec.wait_until(
             lambda r: r.original and "octave" in r.original["content"], 60
         )  # mid-dream, held at the gate

@@ -36,7 +36,7 @@ class DreamConfigCommand(commands.Cog, name="DreamConfig"):
         spoiler_channel="the channel the spoiler setting is for",
     )
     @app_commands.default_permissions(manage_guild=True)
-    @app_commands.guild_only()
+    @app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
     @app_commands.allowed_installs(guilds=True, users=False)
     @app_commands.check(is_admin)
     async def dreamconfig(

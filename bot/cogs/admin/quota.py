@@ -25,7 +25,9 @@ class QuotaCommands(commands.Cog, name="Quota"):
     quota = app_commands.Group(
         name="quota",
         description="Dream quotas",
-        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(
+            guild=True, dm_channel=False, private_channel=False
+        ),
         allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
     )
 

@@ -2,6 +2,10 @@
 
 A request's image bytes are a JSON script telling the handler what to do, so one pool can run
 ordinary jobs, crash, hang or fail on demand. No torch here: workers start fast.
+
+`gate` / `hold`: a tests.gates.Gate's path; the job waits there before its first step (`gate`) or
+after its first progress event (`hold`: the test has seen it run), checking should_stop meanwhile
+(a stubborn handler ignores it), until the test releases it.
 """
 
 from __future__ import annotations
@@ -49,10 +53,11 @@ class SleepyHandler:
         t0 = time.perf_counter()
         s = json.loads(request.image)
         steps, sleep = s.get("steps", 3), s.get("sleep", 0.02)
+        stoppable = not (self.ignore_stop or s.get("ignore_stop"))
         if "gate" in s:  # held until the test releases it (tests/gates.py)
             wait_at_gate(s["gate"], should_stop)
         for step in range(1, steps + 1):
-            if should_stop() and not (self.ignore_stop or s.get("ignore_stop")):
+            if should_stop() and stoppable:
                 raise DreamCancelled("stopped")
             if step == s.get("crash_at") and self._should_crash(s):
                 if s.get("crash") == "exit":
@@ -61,6 +66,8 @@ class SleepyHandler:
             self._fail_if_asked(s, request)
             time.sleep(sleep)
             on_progress(DreamProgress(octave=1, octaves=1, step=step, steps=steps))
+            if step == 1 and "hold" in s:  # a gate after the first progress: the test saw it run
+                wait_at_gate(s["hold"], should_stop if stoppable else lambda: False)
         return DreamResult(
             image=expected_digest(request.image),
             format="png",
@@ -123,3 +130,12 @@ class WarmFailsOnceBrokenHandler(SleepyHandler):
     def warm(self, models: tuple[str, ...]) -> None:
         if Path(os.environ["DREAMBOT_TEST_BREAK_WARM"]).exists():
             raise WeightsUnavailable("weights vanished")
+
+
+class WhereHandler(SleepyHandler):
+    """Also says which GPU the worker was given (CUDA_VISIBLE_DEVICES, as Ray sets it)."""
+
+    def run(self, request, on_progress, should_stop):  # type: ignore[no-untyped-def]
+        result = super().run(request, on_progress, should_stop)
+        gpu = f"gpu={os.environ.get('CUDA_VISIBLE_DEVICES')}"
+        return result.model_copy(update={"notes": (*result.notes, gpu)})

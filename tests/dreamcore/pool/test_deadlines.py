@@ -34,11 +34,12 @@ async def test_a_job_that_waits_too_long_for_a_worker_fails_and_the_queue_moves_
 
 
 async def test_queued_jobs_fail_when_no_worker_has_lived_for_the_grace(
-    make_pool: MakePool, gate: Gate, tmp_path, monkeypatch
+    make_local_pool: MakePool, gate: Gate, tmp_path, monkeypatch
 ) -> None:
+    # local only: the handler learns of its broken weights through this process's environment
     broken = tmp_path / "break-warm"
     monkeypatch.setenv("DREAMBOT_TEST_BREAK_WARM", str(broken))
-    pool = await make_pool("WarmFailsOnceBrokenHandler", no_worker_grace_s=0.5)
+    pool = await make_local_pool("WarmFailsOnceBrokenHandler", no_worker_grace_s=0.5)
     held = pool.submit(request(gate=str(gate.path)))
     queued = pool.submit(request(i=1))
     await held.events().__anext__()  # started... (the first event is its state)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from dreamcore.config import EngineConfig
-from dreamcore.pool import LocalPool
+from dreamcore.pool import make_backend
 from dreamcore.request import DreamRequest, make_params
-from tests.dreamcore.pool.conftest import pid_gone, pool_config
+from tests.dreamcore.pool.conftest import all_gone, pool_config
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.skipif(
@@ -27,14 +27,15 @@ def small_png(width: int, height: int) -> bytes:
     return buf.getvalue()
 
 
-async def test_real_dreamer_runs_in_a_worker() -> None:
+async def test_real_dreamer_runs_in_a_worker(backend: str) -> None:
     from PIL import Image
 
     engine = EngineConfig(device="cpu", models=("tiny",))
     request = DreamRequest(
         image=small_png(80, 60), params=make_params(model="tiny", octaves=2, steps=2, seed=3)
     )
-    async with LocalPool(pool_config(warm_models=("tiny",)), engine) as pool:
+    config = pool_config(warm_models=("tiny",), backend=backend)
+    async with make_backend(config, engine) as pool:
         pids = pool.worker_pids()
         job = pool.submit(request)
         events = [e async for e in job.events()]
@@ -44,4 +45,4 @@ async def test_real_dreamer_runs_in_a_worker() -> None:
     assert progress and progress[-1].fraction == 1.0
     assert result.format == "png" and (result.width, result.height) == (80, 60)
     assert Image.open(io.BytesIO(result.image)).size == (80, 60)
-    assert all(pid_gone(pid) for pid in pids)
+    await all_gone(pids)

@@ -1,4 +1,7 @@
-"""Crashes, timeouts, cancels and handler errors: the right error, and the pool keeps serving."""
+"""Crashes, timeouts, cancels and handler errors: the right error, and the pool keeps serving.
+
+Tests taking `make_pool` run on both backends; jobs that must still be running when the test acts
+are held at a gate the test controls (`hold`), never "long enough"."""
 
 from __future__ import annotations
 
@@ -19,10 +22,9 @@ from dreamcore.errors import (
     WorkerCrashed,
 )
 from dreamcore.pool import Job
-from tests.dreamcore.pool.conftest import MakePool, pid_gone, request
+from tests.dreamcore.pool.conftest import MakePool, held, pid_gone, request, wait_until
 from tests.dreamcore.pool.handlers import expected_digest
-
-LONG = dict(steps=400, sleep=0.02)  # 8 s unless stopped
+from tests.gates import Gate
 
 
 async def first_progress(job: Job) -> None:
@@ -32,18 +34,18 @@ async def first_progress(job: Job) -> None:
     raise AssertionError(f"{job} ended without progress")
 
 
-async def started_within(job: Job, seconds: float) -> float:
-    t0 = time.monotonic()
-    async with asyncio.timeout(seconds):
-        async for event in job.events():
-            if event.kind in ("started", "progress", "done"):
-                return time.monotonic() - t0
+async def started(job: Job) -> None:
+    async for event in job.events():
+        if event.kind in ("started", "progress", "done"):
+            return
     raise AssertionError(f"{job} never started")
 
 
-async def test_sigkilled_worker_fails_its_job_and_is_replaced(make_pool: MakePool) -> None:
+async def test_sigkilled_worker_fails_its_job_and_is_replaced(
+    make_pool: MakePool, backend: str, hold: Gate
+) -> None:
     pool = await make_pool()
-    job = pool.submit(request(**LONG))
+    job = pool.submit(held(hold))
     nxt = pool.submit(request(i=2))
     await first_progress(job)
     victim = job.worker_pid
@@ -52,10 +54,12 @@ async def test_sigkilled_worker_fails_its_job_and_is_replaced(make_pool: MakePoo
     t0 = time.monotonic()
     with pytest.raises(WorkerCrashed):
         await job.result()
-    assert time.monotonic() - t0 < 1.0  # sentinel watch, not slow polling
+    if backend == "local":  # sentinel watch, not slow polling (Ray's figure: bench_pool.py)
+        assert time.monotonic() - t0 < 1.0
     result = await nxt.result()
     assert result.image == expected_digest(nxt.request.image)
-    assert result.seed != victim and pid_gone(victim)
+    assert result.seed != victim
+    await wait_until(lambda: pid_gone(victim), "the killed worker to be reaped")
     stats = pool.stats()
     assert (stats.worker_restarts, stats.jobs_failed, stats.jobs_done, stats.workers_alive) == (
         1,
@@ -65,10 +69,10 @@ async def test_sigkilled_worker_fails_its_job_and_is_replaced(make_pool: MakePoo
     )
 
 
-async def test_os_exit_in_handler_is_a_crash(make_pool: MakePool) -> None:
+async def test_os_exit_in_handler_is_a_crash(make_pool: MakePool, backend: str) -> None:
     pool = await make_pool()
     job = pool.submit(request(steps=5, crash_at=2, crash="exit"))
-    with pytest.raises(WorkerCrashed, match="exit code 7"):
+    with pytest.raises(WorkerCrashed, match="exit code 7" if backend == "local" else "stopped"):
         await job.result()
     assert (await pool.submit(request(i=1)).result()).image
 
@@ -86,45 +90,44 @@ async def test_crashed_job_is_retried_once_when_configured(
         await always.result()
 
 
-async def test_timeout_fails_the_job_and_frees_the_worker_promptly(make_pool: MakePool) -> None:
+async def test_timeout_fails_the_job_and_frees_the_worker(make_pool: MakePool, hold: Gate) -> None:
     pool = await make_pool(job_timeout_s=0.5)
-    job, nxt = pool.submit(request(**LONG)), pool.submit(request(i=2))
+    job, nxt = pool.submit(held(hold)), pool.submit(request(i=2))
     pid = pool.worker_pids()[0]
     with pytest.raises(JobTimeout):
         await job.result()
-    assert await started_within(nxt, 1.5) < 1.5
     assert (await nxt.result()).seed == pid  # the same worker: it stopped, no restart
     stats = pool.stats()
     assert (stats.jobs_timed_out, stats.jobs_failed, stats.worker_restarts) == (1, 1, 0)
 
 
-async def test_cancel_running_job_frees_the_worker_promptly(make_pool: MakePool) -> None:
+async def test_cancel_running_job_frees_the_worker(make_pool: MakePool, hold: Gate) -> None:
     pool = await make_pool()
-    job, nxt = pool.submit(request(**LONG)), pool.submit(request(i=2))
+    job, nxt = pool.submit(held(hold)), pool.submit(request(i=2))
     await first_progress(job)
     pid = job.worker_pid
-    t0 = time.monotonic()
     job.cancel()
+    assert job.state == "cancelled"  # answered at once, before the worker confirms
     with pytest.raises(DreamCancelled):
         await job.result()
-    assert time.monotonic() - t0 < 0.1  # answered at once, before the worker confirms
-    assert await started_within(nxt, 1.0) < 1.0
+    await started(nxt)
     assert (await nxt.result()).seed == pid
     assert pool.stats().worker_restarts == 0 and pool.stats().jobs_cancelled == 1
 
 
-async def test_handler_ignoring_cancel_is_killed_and_replaced(make_pool: MakePool) -> None:
+async def test_handler_ignoring_cancel_is_killed_and_replaced(
+    make_pool: MakePool, hold: Gate
+) -> None:
     pool = await make_pool("StubbornHandler", cancel_grace_s=0.3)
-    job, nxt = pool.submit(request(**LONG)), pool.submit(request(i=2, steps=1))
+    job, nxt = pool.submit(held(hold)), pool.submit(request(i=2, steps=1))
     await first_progress(job)
     stubborn = job.worker_pid
-    t0 = time.monotonic()
     job.cancel()
     with pytest.raises(DreamCancelled):
         await job.result()
-    result = await nxt.result()
-    assert time.monotonic() - t0 < 5.0  # grace + a fresh spawn
-    assert result.seed != stubborn and pid_gone(stubborn)
+    result = await nxt.result()  # only a kill frees the worker: the held job never ends
+    assert result.seed != stubborn
+    await wait_until(lambda: pid_gone(stubborn), "the stubborn worker to be reaped")
     assert pool.stats().worker_restarts == 1
 
 
@@ -145,11 +148,11 @@ async def test_handler_errors_fail_the_job_and_the_worker_survives(make_pool: Ma
 
 
 async def test_failing_restarts_back_off_instead_of_spinning(
-    make_pool: MakePool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_local_pool: MakePool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = tmp_path / "broken"
     monkeypatch.setenv("DREAMBOT_TEST_BREAK_WARM", str(broken))
-    pool = await make_pool("WarmFailsOnceBrokenHandler")
+    pool = await make_local_pool("WarmFailsOnceBrokenHandler")
     broken.touch()
     os.kill(pool.worker_pids()[0], signal.SIGKILL)
     while pool.stats().workers_alive:  # let the pool notice, so the job is not sent to the dead one

@@ -1,4 +1,6 @@
-"""Ordinary traffic: results, FIFO order, positions, events, queue bound, queued cancel."""
+"""Ordinary traffic: results, FIFO order, positions, events, queue bound, queued cancel.
+
+Every test taking `make_pool` or `backend` runs on both backends (local processes, Ray actors)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ import asyncio
 import pytest
 
 from dreamcore.errors import DreamCancelled, QueueFull
-from dreamcore.pool import DreamBackend, JobEvent, LocalPool
-from tests.dreamcore.pool.conftest import MakePool, request
+from dreamcore.pool import DreamBackend, JobEvent
+from tests.dreamcore.pool.conftest import MakePool, cores, held, new_pool, request
 from tests.dreamcore.pool.handlers import expected_digest
+from tests.gates import Gate
 
 
 async def collect(job) -> list[JobEvent]:
@@ -47,12 +50,12 @@ async def test_many_jobs_on_two_workers_complete_correctly_in_fifo_order(
     assert stats.mean_job_seconds is not None and stats.mean_job_seconds > 0.05
 
 
-async def test_worker_gets_its_device_threads_and_warm_models(make_pool: MakePool) -> None:
+async def test_worker_gets_its_device_threads_and_warm_models(
+    make_pool: MakePool, backend: str
+) -> None:
     pool = await make_pool(workers=2, threads_per_worker=0)
     result = await pool.submit(request(steps=1)).result()
-    import os
-
-    expected_threads = max(1, (os.cpu_count() or 1) // 2)
+    expected_threads = max(1, cores(backend) // 2)
     assert result.notes == ("device=cpu", f"threads={expected_threads}", "warmed=tiny")
 
 
@@ -81,35 +84,35 @@ async def test_every_consumer_gets_every_event_and_late_ones_the_current_state(
     assert [e.kind for e in await collect(job)] == ["done"]
 
 
-async def test_queue_full_past_the_bound(make_pool: MakePool) -> None:
+async def test_queue_full_past_the_bound(make_pool: MakePool, hold: Gate) -> None:
     pool = await make_pool(queue_size=2)
-    running = pool.submit(request(steps=50, sleep=0.02))
+    running = pool.submit(held(hold))
     waiting = [pool.submit(request(i=i)) for i in range(2)]
     with pytest.raises(QueueFull):
         pool.submit(request(i=99))
     assert pool.stats().queue_depth == 2
-    for job in (running, *waiting):
-        job.cancel()
+    hold.release()
+    await asyncio.gather(*(job.result() for job in (running, *waiting)))
+    assert pool.submit(request(i=100)).position in (0, 1)  # room again
 
 
-async def test_cancel_queued_job_is_removed_at_once(make_pool: MakePool) -> None:
+async def test_cancel_queued_job_is_removed_at_once(make_pool: MakePool, hold: Gate) -> None:
     pool = await make_pool()
-    running = pool.submit(request(steps=10, sleep=0.02))
+    running = pool.submit(held(hold))
     doomed, after = pool.submit(request(i=1)), pool.submit(request(i=2))
     assert after.position == 2
     doomed.cancel()
     assert doomed.state == "cancelled" and after.position == 1
     with pytest.raises(DreamCancelled):
         await doomed.result()
+    hold.release()
     assert (await after.result()).image == expected_digest(after.request.image)
     await running.result()
     assert pool.stats().jobs_cancelled == 1
 
 
-async def test_jobs_submitted_before_start_wait_for_workers() -> None:
-    from tests.dreamcore.pool.conftest import ENGINE, HANDLERS, pool_config
-
-    pool = LocalPool(pool_config(), ENGINE, HANDLERS + "SleepyHandler")
+async def test_jobs_submitted_before_start_wait_for_workers(backend: str) -> None:
+    pool = new_pool(backend)
     job = pool.submit(request(steps=1))
     assert job.state == "queued" and job.position == 1
     async with pool:

@@ -1,4 +1,6 @@
-"""Start, shutdown, orphans, device planning, and the parent never importing torch."""
+"""Start, shutdown, orphans, device planning, and the parent never importing torch.
+
+Start and shutdown run on both backends (`backend`); the rest is LocalPool's own."""
 
 from __future__ import annotations
 
@@ -14,40 +16,57 @@ import pytest
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import DreamError, PoolClosed, WeightsUnavailable
-from dreamcore.pool import LocalPool, devices
-from tests.dreamcore.pool.conftest import ENGINE, HANDLERS, pid_gone, pool_config, request
+from dreamcore.pool import devices
+from tests.dreamcore.pool.conftest import (
+    all_gone,
+    held,
+    new_pool,
+    pid_gone,
+    request,
+)
+from tests.gates import Gate
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-async def test_close_finishes_running_answers_queued_and_leaves_no_process() -> None:
-    pool = LocalPool(pool_config(), ENGINE, HANDLERS + "SleepyHandler")
+async def test_close_finishes_running_answers_queued_and_leaves_no_process(
+    backend: str, hold: Gate
+) -> None:
+    pool = new_pool(backend)
     await pool.start()
     pids = pool.worker_pids()
-    running = pool.submit(request(steps=10, sleep=0.03))
+    running = pool.submit(held(hold))
     queued = [pool.submit(request(i=i)) for i in range(3)]
-    await pool.close(timeout=5)
-    assert (await running.result()).image  # drained, not cut
+    async for event in running.events():
+        if event.kind == "progress":
+            break
+    closing = asyncio.ensure_future(pool.close(timeout=30))
+    await asyncio.sleep(0)  # close() has begun: the queue is answered, the running job waits
     for job in queued:
         with pytest.raises(PoolClosed):
             await job.result()
-    assert all(pid_gone(pid) for pid in pids) and pool.worker_pids() == []
+    with pytest.raises(PoolClosed):
+        pool.submit(request())
+    assert not running.finished
+    hold.release()
+    await closing
+    assert (await running.result()).image  # drained, not cut
+    await all_gone(pids)
+    assert pool.worker_pids() == []
     with pytest.raises(PoolClosed):
         pool.submit(request())
     await pool.close()  # idempotent
 
 
-async def test_close_deadline_cuts_a_job_that_will_not_stop() -> None:
-    pool = LocalPool(pool_config(cancel_grace_s=0.3), ENGINE, HANDLERS + "StubbornHandler")
+async def test_close_deadline_cuts_a_job_that_will_not_stop(backend: str, hold: Gate) -> None:
+    pool = new_pool(backend, "StubbornHandler", cancel_grace_s=0.3)
     await pool.start()
     pids = pool.worker_pids()
-    job = pool.submit(request(steps=400, sleep=0.02))
-    t0 = time.monotonic()
+    job = pool.submit(held(hold))  # never released: runs until killed
     await pool.close(timeout=0.2)
-    assert time.monotonic() - t0 < 2.0
     with pytest.raises(PoolClosed):
         await job.result()
-    assert all(pid_gone(pid) for pid in pids)
+    await all_gone(pids)
 
 
 @pytest.mark.parametrize(
@@ -59,9 +78,9 @@ async def test_close_deadline_cuts_a_job_that_will_not_stop() -> None:
     ],
 )
 async def test_start_failure_is_raised_not_retried_forever(
-    handler: str, error: type, match: str
+    handler: str, error: type, match: str, backend: str
 ) -> None:
-    pool = LocalPool(pool_config(workers=2), ENGINE, HANDLERS + handler)
+    pool = new_pool(backend, handler, workers=2)
     with pytest.raises(error, match=match):
         await pool.start()
     assert pool.worker_pids() == []

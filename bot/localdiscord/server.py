@@ -26,7 +26,7 @@ from .rest import Rest, react
 from .state import FakeState
 from .webhooks import Webhooks
 
-log = logging.getLogger("fakediscord")
+log = logging.getLogger("localdiscord")
 
 
 class FakeDiscord:
@@ -37,14 +37,18 @@ class FakeDiscord:
         filesize_limit: int = 10 * 1024 * 1024,
         bot_permissions: int = P.BOT_PERMISSIONS,
         ack_deadline: float | None = None,
+        token_lifetime: float | None = None,
     ):
         """`ack_deadline`: seconds within which an interaction must be acknowledged (Discord: 3);
-        None = not enforced (the record's `ack_latency` still tells how long it took)."""
+        None = not enforced (the record's `ack_latency` still tells how long it took).
+        `token_lifetime`: seconds an interaction token works (Discord: 900); None = until
+        `expire_token`."""
         self.state = FakeState(
             allow_message_content=allow_message_content,
             filesize_limit=filesize_limit,
             bot_permissions=bot_permissions,
             ack_deadline=ack_deadline,
+            token_lifetime=token_lifetime,
         )
         self.gateway = Gateway(self.state, gateway_url=lambda: self.gateway_url)
         self.state.dispatch = self.gateway.dispatch
@@ -236,6 +240,12 @@ class FakeDiscord:
     def dump(self) -> str:
         return self.state.dump()
 
+    def listen(self, listener: Callable[[str, Any], None]) -> Callable[[], None]:
+        """Call `listener(kind, obj)` on every change, in order (see FakeState.listeners).
+        Returns a function that stops listening."""
+        self.state.listeners.append(listener)
+        return lambda: self.state.listeners.remove(listener)
+
     async def request_reconnect(self) -> None:
         await self.gateway.request_reconnect()
 
@@ -244,6 +254,7 @@ class FakeDiscord:
         await self.wait_until_ready()
         rec = InteractionRecord(self.state, payload)
         self.state.interactions[rec.id] = rec
+        self.state.emit("interaction", rec)
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return rec
 
@@ -256,9 +267,11 @@ class FakeDiscord:
         channel: Any = None,
         attachments: dict[str, tuple[str, bytes, str]] | None = None,
         subcommand: str | None = None,
+        where: str = "guild",
     ) -> InteractionRecord:
-        """Invoke `/name` (`name="quota set"` or `subcommand="set"` for subcommands)."""
-        payload = inject.interaction_base(self.state, 2, user, channel)
+        """Invoke `/name` (`name="quota set"` or `subcommand="set"` for subcommands); `where`:
+        see `inject.interaction_base` (the bot's server, or a user install elsewhere)."""
+        payload = inject.interaction_base(self.state, 2, user, channel, where)
         payload["data"] = inject.build_command_data(
             self.state, name, options, subcommand=subcommand, attachments=attachments
         )
@@ -287,10 +300,18 @@ class FakeDiscord:
         return rec.choices or []
 
     async def context_menu(
-        self, name: str, message: dict[str, Any], *, user: dict[str, Any], channel: Any = None
+        self,
+        name: str,
+        message: dict[str, Any],
+        *,
+        user: dict[str, Any],
+        channel: Any = None,
+        where: str = "guild",
     ) -> InteractionRecord:
         """Message context-menu command on `message` (a stored message dict, or any with `id`)."""
-        payload = inject.interaction_base(self.state, 2, user, channel or message.get("channel_id"))
+        payload = inject.interaction_base(
+            self.state, 2, user, channel or message.get("channel_id"), where
+        )
         payload["data"] = inject.context_menu_data(self.state, name, 3, message)
         return await self._dispatch_interaction(payload)
 
@@ -305,6 +326,21 @@ class FakeDiscord:
         self, message: dict[str, Any], custom_id: str, *, user: dict[str, Any]
     ) -> InteractionRecord:
         return await self._component(message, {"custom_id": custom_id, "component_type": 2}, user)
+
+    def user_installed_message(
+        self, author: dict[str, Any], attachments: list[tuple[str, bytes, str]], where: str
+    ) -> dict[str, Any]:
+        """A message with images where the bot is not (a group DM: `private`, another server:
+        `elsewhere`); nothing reaches the bot's gateway, but "Dream this image" works on it."""
+        from .records import UploadedFile
+
+        channel = inject.interaction_base(self.state, 2, author, None, where)["channel_id"]
+        files = [
+            UploadedFile(f"files[{i}]", fn, ct, data)
+            for i, (fn, data, ct) in enumerate(attachments)
+        ]
+        u = copy.deepcopy(author.get("user", author))
+        return copy.deepcopy(self.state.create_message(channel, u, {"content": ""}, files))
 
     async def select(
         self,
@@ -326,7 +362,9 @@ class FakeDiscord:
     ) -> InteractionRecord:
         stored = self.state.messages.get(str(message["id"]))
         msg = P.public(stored if stored is not None else message)
-        payload = inject.interaction_base(self.state, 3, user, msg["channel_id"])
+        payload = inject.interaction_base(
+            self.state, 3, user, msg["channel_id"], self.state.place_of(msg["channel_id"])
+        )
         payload["data"] = data
         payload["message"] = msg
         return await self._dispatch_interaction(payload)
@@ -368,7 +406,7 @@ class FakeDiscord:
         mid = inject._id(message_id)
         msg = self.state.messages.get(mid)
         if msg is None:
-            raise KeyError(f"fakediscord: no message {mid}")
+            raise KeyError(f"localdiscord: no message {mid}")
         event = await react(self.state, self.gateway, msg, emoji, user)
         self.state.notify()
         return event

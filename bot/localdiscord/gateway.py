@@ -20,7 +20,7 @@ from .compression import make_encoder, zstd_available
 if TYPE_CHECKING:
     from .state import FakeState
 
-log = logging.getLogger("fakediscord.gateway")
+log = logging.getLogger("localdiscord.gateway")
 
 GUILDS, GUILD_MEMBERS = 1 << 0, 1 << 1
 GUILD_MESSAGES, GUILD_MESSAGE_REACTIONS = 1 << 9, 1 << 10
@@ -141,11 +141,13 @@ class Gateway:
             pass
         finally:
             self.active.discard(session)
+            self.state.emit("gateway", "disconnect")
             self.state.notify()
         return ws
 
     async def _close(self, ws: web.WebSocketResponse, code: int, reason: str) -> None:
         self.close_codes.append(code)
+        self.state.emit("gateway", "close")
         await ws.close(code=code, message=reason.encode())
 
     async def _on_message(self, s: Session, msg: dict[str, Any]) -> None:
@@ -196,6 +198,7 @@ class Gateway:
         if s.intents & GUILDS:
             await s.send({"op": 0, "t": "GUILD_CREATE", "d": st.guild_create_payload()})
         self.ready.set()
+        st.emit("gateway", "ready")
 
     async def _resume(self, s: Session, d: dict[str, Any]) -> None:
         old = self.sessions.get(d.get("session_id") or "")
@@ -243,4 +246,4 @@ class Gateway:
     async def close_all(self, code: int = 1001) -> None:
         for s in list(self.active):
             if not s.ws.closed:
-                await self._close(s.ws, code, "fakediscord shutting down")
+                await self._close(s.ws, code, "localdiscord shutting down")

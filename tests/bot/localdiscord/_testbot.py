@@ -1,4 +1,4 @@
-"""A minimal real discord.py bot used by the fakediscord self-tests (not dreambot itself)."""
+"""A minimal real discord.py bot used by the localdiscord self-tests (not dreambot itself)."""
 
 from __future__ import annotations
 

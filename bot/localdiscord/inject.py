@@ -30,12 +30,20 @@ def _id(obj: Any) -> str:
     return str(obj)
 
 
+PLACES = ("guild", "dm", "private", "elsewhere")
+
+
 def interaction_base(
-    state: FakeState, kind: int, user: dict[str, Any], channel: Any = None
+    state: FakeState, kind: int, user: dict[str, Any], channel: Any = None, where: str = "guild"
 ) -> dict[str, Any]:
+    """An interaction in the bot's server (`where="guild"`), or from the app installed to the
+    user's account: in its DM with the bot (`dm`), a group DM the bot is not in (`private`),
+    or a server the bot is not in (`elsewhere`)."""
+    if where != "guild":
+        return _user_install_base(state, kind, user, where, _id(channel) if channel else None)
     ch = state.channels.get(_id(channel)) if channel is not None else state.channel
     if ch is None:
-        raise KeyError(f"fakediscord: unknown channel {channel!r}")
+        raise KeyError(f"localdiscord: unknown channel {channel!r}")
     member = state.member_payload(user, with_permissions=True)
     gid = state.guild["id"]
     return {
@@ -57,6 +65,47 @@ def interaction_base(
         "authorizing_integration_owners": {"0": gid},
         "context": 0,
         "attachment_size_limit": state.filesize_limit,
+    }
+
+
+def _user_install_base(
+    state: FakeState, kind: int, user: dict[str, Any], where: str, channel_id: str | None
+) -> dict[str, Any]:
+    if where not in PLACES:
+        raise ValueError(f"localdiscord: where must be one of {PLACES}, not {where!r}")
+    u = user.get("user", user)
+    base: dict[str, Any] = {
+        "id": P.snowflake(),
+        "application_id": state.application_id,
+        "type": kind,
+        "token": secrets.token_urlsafe(64),
+        "version": 1,
+        "app_permissions": str(P.BOT_PERMISSIONS),
+        "locale": "en-US",
+        "entitlements": [],
+        "entitlement_sku_ids": [],
+        "authorizing_integration_owners": {"1": u["id"]},  # installed to this user's account
+        "attachment_size_limit": state.filesize_limit,
+    }
+    known = state.foreign_channels.get(channel_id or "") or state.dm_channels.get(channel_id or "")
+    if where == "dm":  # the bot's own DM with the user: the bot may post there
+        ch = known or state.dm_channel_for(u["id"])
+        return {**base, "context": 1, "channel_id": ch["id"], "channel": ch, "user": u}
+    if where == "private":  # a group DM the bot is not part of
+        ch = known or state.foreign_channel(3, recipients=[u, P.user(P.snowflake(), "friend")])
+        return {**base, "context": 2, "channel_id": ch["id"], "channel": ch, "user": u}
+    gid = state.foreign_guild_id  # a server the bot is not in
+    ch = known or state.foreign_channel(0, guild_id=gid)
+    member = {**P.member(u, []), "permissions": str(P.BOT_PERMISSIONS)}
+    return {
+        **base,
+        "context": 0,
+        "guild_id": gid,
+        "guild": {"id": gid, "locale": "en-US", "features": []},
+        "channel_id": ch["id"],
+        "channel": {**ch, "permissions": member["permissions"]},
+        "member": P.public(member),
+        "guild_locale": "en-US",
     }
 
 

@@ -1,6 +1,7 @@
 """Reusable pytest fixture: `fake_discord`, a started FakeDiscord with discord.py pointed at it.
 
-Use from another test package with `from tests.fakediscord.fixtures import fake_discord  # noqa: F401`.
+Use from another test package with
+`from tests.bot.localdiscord.fixtures import fake_discord  # noqa: F401`.
 discord.py's endpoints are restored afterwards; the test fails if the fake hit a handler error.
 """
 
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from .server import FakeDiscord
+from bot.localdiscord.server import FakeDiscord
 
 
 @pytest.fixture

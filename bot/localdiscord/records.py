@@ -86,7 +86,7 @@ class InteractionRecord:
 
     @property
     def expired(self) -> bool:
-        return self.token in self._state.expired_tokens
+        return self._state.token_expired(self.token)
 
     def expire(self) -> None:
         """Make the token behave like one older than 15 minutes."""
@@ -119,6 +119,7 @@ class InteractionRecord:
             self.ack_latency = time.monotonic() - self.dispatched_at
         self.callbacks.append(cb)
         self._callback_event.set()
+        self._state.emit("interaction", self)
 
     async def wait_for_callback(self, timeout: float = 10.0) -> Callback:
         """The first callback, waiting for it if needed."""

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 from discord.ext import commands
 
+from bot.localdiscord.server import FakeDiscord
+
 from ._testbot import Events, make_bot
 from .fixtures import fake_discord  # noqa: F401
-from .server import FakeDiscord
 
 
 async def start_bot(fake: FakeDiscord, bot: commands.Bot) -> asyncio.Task[None]:

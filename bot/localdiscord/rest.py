@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .gateway import Gateway
     from .state import FakeState
 
-log = logging.getLogger("fakediscord.rest")
+log = logging.getLogger("localdiscord.rest")
 Handler = Callable[..., Awaitable[tuple[int, Any]]]
 _API_PREFIX = re.compile(r"^/api(?:/v\d+)?")
 
@@ -88,9 +88,11 @@ class Rest:
             found = self.router.match(request.method, path)
             if found is None:
                 st.unhandled.append(f"{request.method} {path}")
-                log.warning("fakediscord has no route for %s %s", request.method, path)
+                log.warning("localdiscord has no route for %s %s", request.method, path)
                 raise FakeError(
-                    404, 0, f"404: Not Found (fakediscord has no route for {request.method} {path})"
+                    404,
+                    0,
+                    f"404: Not Found (localdiscord has no route for {request.method} {path})",
                 )
             handler, params = found
             if params.get("cid") in st.hidden_channels:  # the bot lacks View Channel there
@@ -99,10 +101,11 @@ class Rest:
         except FakeError as e:
             status, data = e.status, e.body
         except Exception as e:  # a bug in the fake: answer 4xx so discord.py does not retry
-            log.exception("fakediscord handler failed for %s %s", request.method, path)
+            log.exception("localdiscord handler failed for %s %s", request.method, path)
             st.errors.append(f"{request.method} {path}: {e!r}")
-            status, data = 400, {"code": 50035, "message": f"fakediscord handler error: {e!r}"}
+            status, data = 400, {"code": 50035, "message": f"localdiscord handler error: {e!r}"}
         rec.status, rec.response = status, data
+        st.emit("request", rec)
         st.notify()
         if status == 204 or data is None:
             return web.Response(status=204)
@@ -307,6 +310,7 @@ class Rest:
                 r["count"] -= 1
                 r["me"] = self.state.bot_user["id"] in r["_users"]
         msg["reactions"] = [r for r in msg["reactions"] if r["count"] > 0]
+        self.state.emit("message", msg)
         return 204, None
 
     # guilds ---------------------------------------------------------------
@@ -383,6 +387,7 @@ async def react(
         r["count"] += 1
         r["count_details"]["normal"] += 1
     r["me"] = state.bot_user["id"] in r["_users"]
+    state.emit("message", msg)
     event = {
         "user_id": u["id"],
         "channel_id": msg["channel_id"],

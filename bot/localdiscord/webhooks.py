@@ -33,7 +33,7 @@ class Webhooks:
     # helpers --------------------------------------------------------------
     def _record(self, app: str, token: str) -> InteractionRecord:
         rec = self.state.interaction_by_token(token)
-        if token in self.state.expired_tokens or rec is None or app != self.state.application_id:
+        if rec is None or self.state.token_expired(token) or app != self.state.application_id:
             raise FakeError(401, 50027, "Invalid Webhook Token")
         return rec
 
@@ -73,8 +73,13 @@ class Webhooks:
         return msg
 
     async def _announce(self, event: str, msg: dict[str, Any]) -> None:
-        if not msg["flags"] & P.MESSAGE_FLAG_EPHEMERAL:
-            await self.gateway.dispatch(event, msg)
+        # ephemeral messages, and anything where the bot is not, never reach its gateway
+        if (
+            msg["flags"] & P.MESSAGE_FLAG_EPHEMERAL
+            or msg["channel_id"] in self.state.foreign_channels
+        ):
+            return
+        await self.gateway.dispatch(event, msg)
 
     def _target(self, rec: InteractionRecord, mid: str) -> dict[str, Any]:
         mid = rec.original_id if mid == "@original" else mid
@@ -90,7 +95,7 @@ class Webhooks:
     async def callback(self, rq: RequestRecord, iid: str, token: str) -> tuple[int, Any]:
         st = self.state
         rec = st.interactions.get(iid)
-        if rec is None or rec.token != token or token in st.expired_tokens:
+        if rec is None or rec.token != token or st.token_expired(token):
             raise unknown("interaction", 10062)
         if rec.acknowledged:
             raise FakeError(400, 40060, "Interaction has already been acknowledged.")

@@ -1,5 +1,6 @@
 """The fake's world: one guild with channels, roles and members, messages, commands, interactions,
-and the log of requests. Also the waiting primitive (`wait_for`) every other part notifies."""
+and the log of requests. Also the waiting primitive (`wait_for`) every other part notifies, and a
+change feed (`listeners`, `emit`) for watchers that need every change in order (the sandbox)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .records import RequestRecord, UploadedFile
 if TYPE_CHECKING:
     from .records import InteractionRecord
 
-log = logging.getLogger("fakediscord")
+log = logging.getLogger("localdiscord")
 
 
 class FakeState:
@@ -28,9 +29,11 @@ class FakeState:
         filesize_limit: int,
         bot_permissions: int,
         ack_deadline: float | None = None,
+        token_lifetime: float | None = None,
     ):
         self.allow_message_content = allow_message_content
         self.ack_deadline = ack_deadline
+        self.token_lifetime = token_lifetime  # None: tokens expire only through expire_token
         self.filesize_limit = filesize_limit
         self.base_url = ""  # http://127.0.0.1:PORT, set once the server listens
         self.dispatch: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
@@ -68,10 +71,23 @@ class FakeState:
         # Channels the bot cannot view: its REST calls there get 403 Missing Access (interaction
         # callbacks and webhooks still work, as on Discord).
         self.hidden_channels: set[str] = set()
+        self.foreign_channels: dict[str, dict[str, Any]] = {}  # see foreign_channel()
+        self.foreign_guild_id = P.snowflake()  # a server with the user-installed app, not the bot
         self.unhandled: list[str] = []  # "METHOD /path" the fake has no route for
         self.errors: list[str] = []  # handler exceptions (answered with 400)
         self._waiters: set[asyncio.Future[None]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Called with (kind, object) on every change, synchronously and in order: "message" (created
+        # or edited; also reactions), "delete", "interaction" (dispatched, answered, expired),
+        # "request" (answered), "gateway" (identify, close), "commands" (synced).
+        self.listeners: list[Callable[[str, Any], None]] = []
+
+    def emit(self, kind: str, obj: Any) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, obj)
+            except Exception:  # a watcher's bug must not break the fake for the bot
+                log.exception("localdiscord listener failed on %s", kind)
 
     # guild ----------------------------------------------------------------
     def _add_role(self, name: str, permissions: int, **extra: Any) -> dict[str, Any]:
@@ -89,6 +105,27 @@ class FakeState:
         if self.dispatch is not None:  # a connected bot learns of it as from Discord
             self.spawn(self.dispatch("CHANNEL_CREATE", copy.deepcopy(ch)))
         return ch
+
+    def foreign_channel(self, kind: int, **fields: Any) -> dict[str, Any]:
+        """A channel the bot is not in (a group DM, a server without the bot): the bot's REST
+        calls there get 404, and nothing said there reaches its gateway."""
+        if kind == 0:  # a server's text channel
+            guild_id = fields.pop("guild_id")
+            ch = P.text_channel(P.snowflake(), guild_id, "elsewhere", position=0) | fields
+        else:
+            ch = {"id": P.snowflake(), "type": kind, "name": "elsewhere", "flags": 0, **fields}
+        self.foreign_channels[ch["id"]] = ch
+        self.channel_messages[ch["id"]] = []
+        return ch
+
+    def place_of(self, channel_id: str) -> str:
+        """Where a channel is, as `inject.interaction_base` names it."""
+        if channel_id in self.dm_channels:
+            return "dm"
+        ch = self.foreign_channels.get(channel_id)
+        if ch is not None:
+            return "private" if ch["type"] in (1, 3) else "elsewhere"
+        return "guild"
 
     def dm_channel_for(self, user_id: str) -> dict[str, Any]:
         for ch in self.dm_channels.values():
@@ -256,6 +293,7 @@ class FakeState:
         msg.update(extra)
         self.messages[mid] = msg
         self.channel_messages.setdefault(str(channel_id), []).append(mid)
+        self.emit("message", msg)
         return msg
 
     def edit_message(
@@ -275,6 +313,7 @@ class FakeState:
             )
         msg["flags"] &= ~P.MESSAGE_FLAG_LOADING
         msg["edited_timestamp"] = P.now_iso()
+        self.emit("message", msg)
         return msg
 
     def delete_message(self, mid: str) -> dict[str, Any]:
@@ -282,6 +321,7 @@ class FakeState:
         ids = self.channel_messages.get(msg["channel_id"], [])
         if mid in ids:
             ids.remove(mid)
+        self.emit("delete", msg)
         return msg
 
     def message_view(self, mid: str) -> dict[str, Any] | None:
@@ -338,6 +378,7 @@ class FakeState:
                 cmd["guild_id"] = guild_id
             out.append(cmd)
         self.commands[guild_id] = out
+        self.emit("commands", guild_id)
         return out
 
     def find_command(self, name: str, kind: int) -> dict[str, Any] | None:
@@ -350,6 +391,16 @@ class FakeState:
     # tokens ---------------------------------------------------------------
     def expire_token(self, token: str) -> None:
         self.expired_tokens.add(token)
+        rec = self.interaction_by_token(token)
+        if rec is not None:
+            self.emit("interaction", rec)
+
+    def token_expired(self, token: str) -> bool:
+        """Expired by `expire_token`, or older than `token_lifetime` (Discord: 15 minutes)."""
+        if token in self.expired_tokens:
+            return True
+        rec = self.interaction_by_token(token) if self.token_lifetime is not None else None
+        return rec is not None and rec.age() > self.token_lifetime  # type: ignore[operator]
 
     def interaction_by_token(self, token: str) -> InteractionRecord | None:
         for rec in self.interactions.values():
@@ -383,7 +434,7 @@ class FakeState:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(
-                    f"fakediscord.wait_for timed out after {timeout}s\n" + self.dump()
+                    f"localdiscord.wait_for timed out after {timeout}s\n" + self.dump()
                 )
             fut: asyncio.Future[None] = loop.create_future()
             self._waiters.add(fut)

@@ -1,0 +1,11 @@
+"""A local Discord (REST v10 + gateway) that unmodified discord.py connects to, on loopback.
+
+`dreambot sandbox` runs the real bot against it; the tests drive the bot through it. See
+server.FakeDiscord for the API, tests/bot/localdiscord/test_*.py for usage with a real bot.
+The bot's own runtime code never imports this package (only the sandbox does).
+"""
+
+from .records import Callback, InteractionRecord, RequestRecord, UploadedFile
+from .server import FakeDiscord
+
+__all__ = ["Callback", "FakeDiscord", "InteractionRecord", "RequestRecord", "UploadedFile"]

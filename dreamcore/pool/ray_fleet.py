@@ -1,0 +1,438 @@
+"""The Ray actors behind RayBackend: created to plan, followed through restarts, resized as the
+cluster changes, stopped on shutdown. The Supervisor's counterpart for Ray (pool.Workers).
+
+Runs on the event loop thread. Ray tells us what happens through object refs we await:
+- `ready()` answers once an incarnation of the actor has its handler warm (Ready or StartFailed);
+- `lifeline()` never returns, so its error is the death of the actor, busy or idle; Ray then
+  restarts it (`max_restarts=-1`) and we wait for `ready()` again;
+- `run(job)` streams the job's messages; its first item says the actor took the job, so a job
+  whose actor was already dead goes back to the queue instead of failing.
+Cancel is `ray.cancel` on the stream (the handler stops at its next step); an actor still on the
+job after the grace is killed with `ray.kill(no_restart=False)` and comes back fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ray
+from ray.exceptions import ActorDiedError, RayActorError, TaskCancelledError
+
+from dreamcore.config import EngineConfig, PoolConfig
+from dreamcore.errors import DreamCancelled, DreamError, WorkerCrashed
+from dreamcore.pool.jobs import Job
+from dreamcore.pool.messages import Failed, JobMessage, Progress, Ready, Run, StartFailed
+from dreamcore.pool.ray_actor import LIFELINE_GROUP, DreamActor
+from dreamcore.pool.ray_plan import ActorPlan, ClusterView, plan_actors
+
+log = logging.getLogger(__name__)
+WATCH_S = 1.0  # how often the cluster's size is read (a cheap GCS call, off the loop)
+ASK_AGAIN_S = 0.2  # a restarting actor is asked again this often
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 60.0  # restarts after failed starts, as in the Supervisor
+STRAGGLERS_S = 30.0  # start() waits this long after the first actor is up for the rest to be placed
+
+
+@dataclass(eq=False)
+class Actor:
+    """One actor, as WorkerPool sees a worker (state, job, pid, dead, take, release)."""
+
+    fleet: ActorFleet
+    handle: Any  # ray.actor.ActorHandle
+    plan: ActorPlan
+    ready: asyncio.Future[None]  # its first start
+    dead: asyncio.Future[None]  # gone for good
+    state: Literal["starting", "idle", "busy", "dead"] = "starting"
+    job: Job | None = None
+    pid: int = 0
+    node: str = ""
+    life: int = 0  # bumped at each death noticed: stale callbacks compare it
+    taken: bool = False  # the actor said it began `job`
+    stream: Any = None  # the job's ObjectRefGenerator
+    timer: asyncio.TimerHandle | None = None  # cancel-grace kill, or a delayed restart
+    retiring: bool = False
+    failures: int = 0  # starts that failed in a row
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def take(self, job: Job, run: Run) -> None:
+        self.fleet.take(self, job, run)
+
+    def release(self) -> None:
+        self.fleet.release(self)
+
+
+class ActorFleet:
+    def __init__(
+        self,
+        config: PoolConfig,
+        engine: EngineConfig,
+        handler: str,
+        *,
+        on_ready: Callable[[Actor], None],
+        on_message: Callable[[Actor, JobMessage], None],
+        on_died: Callable[[Actor, Job | None, int | None], None],
+        on_lost: Callable[[Actor, Job | None], None],
+    ) -> None:
+        self.config, self.engine, self.handler = config, engine, handler
+        self._on_ready, self._on_message = on_ready, on_message
+        self._on_died, self._on_lost = on_died, on_lost
+        self.slots: list[Actor] = []  # the planned actors, oldest first
+        self.workers: set[Actor] = set()  # every actor not gone yet (retiring ones too)
+        self.restarts = 0
+        self.replacing = False  # from a successful start until shutdown
+        self.closed = False
+        self.plan: ActorPlan | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._remote: Any = None
+        self._watch: asyncio.Task[None] | None = None
+
+    # --- queries ----------------------------------------------------------------------------------
+
+    def idle(self) -> Actor | None:
+        return next((a for a in self.slots if a.state == "idle"), None)
+
+    def running(self, job: Job) -> Actor | None:
+        return next((a for a in self.workers if a.job is job), None)
+
+    def count(self, *states: str) -> int:
+        return sum(a.state in states for a in self.workers)
+
+    def pids(self) -> list[int]:
+        return sorted(a.pid for a in self.workers if a.state in ("idle", "busy"))
+
+    def nodes(self) -> dict[str, dict[str, int]]:
+        """Actors up and busy on each Ray node (node id -> counts)."""
+        view: dict[str, dict[str, int]] = {}
+        for a in self.workers:
+            if a.state in ("idle", "busy"):
+                row = view.setdefault(a.node, {"alive": 0, "busy": 0})
+                row["alive"] += 1
+                row["busy"] += a.state == "busy"
+        return view
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create the planned actors and wait until each is warm; raise if none is."""
+        self._loop = asyncio.get_running_loop()
+        self._remote = ray.remote(concurrency_groups={LIFELINE_GROUP: 1})(DreamActor)
+        self.plan = plan = plan_actors(self.config, self.engine, await _look())
+        first = [self._add(plan) for _ in range(plan.count)]
+        limit = self.config.start_timeout_s
+        await _wait_first_then_some([a.ready for a in first], limit, STRAGGLERS_S)
+        if not self.count("idle", "busy"):
+            errors = [a.ready.exception() for a in first if a.ready.done()]
+            raise next((e for e in errors if e is not None), None) or WorkerCrashed(
+                f"No Ray actor was ready within {limit:g} s: does the cluster have room for "
+                f"{plan.count} actor(s) of {plan.gpus:g} GPU and {plan.cpus:g} CPU?"
+            )
+        self.replacing = True
+        for a in first:
+            if a.ready.done() and a.ready.exception() is not None:
+                self._restart_later(a)  # the others are up: keep trying this one, with backoff
+        if waiting := sum(not a.ready.done() for a in first):
+            log.warning("%d dream actor(s) still wait for room in the Ray cluster", waiting)
+        self._watch = self._loop.create_task(self._watch_cluster())
+
+    async def shutdown(self, grace: float) -> None:
+        """Kill every actor (WorkerPool has already let running jobs finish) and wait until Ray
+        reports each one gone, `grace` at most."""
+        self.replacing, self.closed = False, True
+        if self._watch is not None:
+            self._watch.cancel()
+        for a in list(self.workers):
+            _cancel(a.timer)
+            _kill(a.handle, restart=False)
+        tasks = [t for a in self.workers for t in a.tasks]
+        if tasks:
+            await asyncio.wait(tasks, timeout=max(grace, 1.0))
+        for a in list(self.workers):
+            self._gone(a)
+
+    def stop_job(self, actor: Actor, job: Job) -> None:
+        """Cancel the job's stream; kill (and so restart) the actor if it is still on the job after
+        the grace."""
+        assert self._loop is not None
+        if actor.stream is not None:
+            try:
+                ray.cancel(actor.stream)
+            except Exception:  # already finished: the stream tells
+                log.debug("ray.cancel on a finished stream", exc_info=True)
+        _cancel(actor.timer)
+        actor.timer = self._loop.call_later(
+            self.config.cancel_grace_s, self._kill_if_still_on, actor, job
+        )
+
+    def _kill_if_still_on(self, actor: Actor, job: Job) -> None:
+        if actor.job is job:
+            log.warning(
+                "dream actor %d ignored a cancel of %s: killed, it restarts", actor.pid, job
+            )
+            _kill(actor.handle, restart=True)
+
+    # --- jobs -------------------------------------------------------------------------------------
+
+    def take(self, actor: Actor, job: Job, run: Run) -> None:
+        actor.state, actor.job, actor.taken = "busy", job, False
+        actor.stream = actor.handle.run.options(num_returns="streaming").remote(run)
+        self._spawn(actor, self._follow_job(actor, actor.life, job, actor.stream))
+
+    def release(self, actor: Actor) -> None:
+        _cancel(actor.timer)
+        actor.job, actor.stream, actor.taken = None, None, False
+        if actor.state == "busy":
+            actor.state = "idle"
+        if actor.retiring:
+            self._retire_now(actor)
+
+    async def _follow_job(self, actor: Actor, life: int, job: Job, stream: Any) -> None:
+        def current() -> bool:
+            return actor.life == life and actor.job is job
+
+        try:
+            async for ref in stream:
+                msg = await ref
+                if not current():
+                    return
+                if isinstance(msg, Ready):
+                    actor.taken = True
+                    if msg.pid != actor.pid:  # Ray restarted it before telling us of the death
+                        actor.pid = job.worker_pid = msg.pid  # the old one's lifeline will tell
+                    continue
+                self._on_message(actor, msg)
+                if not isinstance(msg, Progress):
+                    return
+            ended: DreamError = DreamError(f"The dream worker ended job {job.id} without a result.")
+        except TaskCancelledError:  # after ray.cancel, once the handler has stopped: free again
+            ended = DreamCancelled("The dream was cancelled.")
+        except RayActorError:
+            self._died(actor, life, actor.pid if actor.taken else None)
+            return
+        except Exception as err:  # e.g. a result that would not deserialize here
+            log.exception("dream actor %d: job %s", actor.pid, job.id)
+            ended = DreamError(
+                f"Something went wrong while dreaming (job {job.id}: {type(err).__name__})."
+            )
+        if current():
+            self._on_message(actor, Failed.of(job.id, ended))
+
+    # --- actors -----------------------------------------------------------------------------------
+
+    def _add(self, plan: ActorPlan) -> Actor:
+        assert self._loop is not None
+        engine = self.engine.model_copy(update={"device": plan.device})
+        handle = self._remote.options(
+            num_cpus=plan.cpus, num_gpus=plan.gpus, max_restarts=-1, max_task_retries=0
+        ).remote(self.handler, engine, self.config, plan.threads)
+        actor = Actor(self, handle, plan, self._loop.create_future(), self._loop.create_future())
+        actor.ready.add_done_callback(_retrieve)
+        self.slots.append(actor)
+        self.workers.add(actor)
+        self._spawn(actor, self._bring_up(actor, actor.life))
+        return actor
+
+    async def _bring_up(self, actor: Actor, life: int) -> None:
+        """Wait for this incarnation's ready(); then watch its lifeline."""
+        while True:
+            try:
+                state, node = await actor.handle.ready.remote()
+                break
+            except ActorDiedError:  # a fresh call to a dead actor: it will not come back
+                if actor.life == life:
+                    self._gone(actor)
+                    self._on_died(actor, None, None)
+                return
+            except RayActorError:  # restarting, or waiting for a node with room
+                await asyncio.sleep(ASK_AGAIN_S)
+            except Exception:  # not the actor's death: say so, and ask again more slowly
+                log.warning("dream actor: ready() failed", exc_info=True)
+                await asyncio.sleep(1.0)
+            if actor.life != life or actor.state == "dead":
+                return
+        if actor.life != life or actor.state == "dead":
+            return
+        pid = state.pid if isinstance(state, Ready) else None
+        self._spawn(actor, self._follow_lifeline(actor, life, pid))
+        match state:
+            case Ready(pid=pid):
+                actor.pid, actor.node, actor.state, actor.failures = pid, node, "idle", 0
+                if not actor.ready.done():
+                    actor.ready.set_result(None)
+                self._on_ready(actor)
+            case StartFailed(message=message):
+                log.warning("dream actor on node %s could not start: %s", node[:8], message)
+                if not actor.ready.done():
+                    actor.ready.set_exception(state.error())
+                if self.replacing:
+                    self._restart_later(actor)
+
+    async def _follow_lifeline(self, actor: Actor, life: int, pid: int | None) -> None:
+        try:
+            await actor.handle.lifeline.options(concurrency_group=LIFELINE_GROUP).remote()
+        except RayActorError:
+            pass
+        except Exception:
+            log.exception("dream actor %d: lifeline", actor.pid)
+        self._died(actor, life, pid)
+
+    def _died(self, actor: Actor, life: int, pid: int | None = None) -> None:
+        """The incarnation with `pid` (None: the current one) is gone; Ray restarts the actor
+        unless we stopped it."""
+        if actor.life != life or actor.state == "dead":
+            return
+        if pid is not None and pid != actor.pid:
+            # An earlier incarnation: Ray had restarted the actor, and the new one took a job
+            # before Ray told us the old one died. Nothing was lost; watch the new one instead.
+            self.restarts += self.replacing
+            self._spawn(actor, self._follow_lifeline(actor, life, actor.pid))
+            return
+        actor.life += 1
+        was_up = actor.state in ("idle", "busy")
+        job, taken = actor.job, actor.taken
+        actor.job, actor.stream, actor.taken, actor.state = None, None, False, "starting"
+        _cancel(actor.timer)
+        if self.closed or actor.retiring:
+            self._gone(actor)
+        elif self.replacing:
+            self.restarts += 1
+            if was_up:
+                log.warning("dream actor %d died during %s; Ray restarts it", actor.pid, job)
+        if job is not None and not taken:
+            self._on_lost(actor, job)
+        else:
+            self._on_died(actor, job, None)  # with no job too: the pool counts who is alive
+        if actor.state != "dead":
+            self._spawn(actor, self._bring_up(actor, actor.life))
+
+    def _restart_later(self, actor: Actor) -> None:
+        assert self._loop is not None
+        actor.failures += 1
+        delay = min(BACKOFF_FIRST_S * 2 ** (actor.failures - 1), BACKOFF_MAX_S)
+        _cancel(actor.timer)
+        actor.timer = self._loop.call_later(delay, self._restart, actor, actor.life)
+
+    def _restart(self, actor: Actor, life: int) -> None:
+        if self.replacing and actor.life == life and actor.state == "starting":
+            _kill(actor.handle, restart=True)  # the lifeline reports it; ready() follows
+
+    def _retire(self, actor: Actor) -> None:
+        self.slots.remove(actor)
+        actor.retiring = True
+        if actor.state != "busy":  # a busy one goes when its job is released
+            self._retire_now(actor)
+
+    def _retire_now(self, actor: Actor) -> None:
+        _kill(actor.handle, restart=False)
+        self._gone(actor)
+        self._on_died(actor, None, None)  # not a crash; the pool counts who is alive
+
+    def _gone(self, actor: Actor) -> None:
+        if actor.state == "dead":
+            return
+        actor.state, actor.job, actor.stream = "dead", None, None
+        actor.life += 1
+        _cancel(actor.timer)
+        _kill(actor.handle, restart=False)  # make sure: an actor we forget must not hold a GPU
+        self.workers.discard(actor)
+        if actor in self.slots:
+            self.slots.remove(actor)
+        if not actor.ready.done():
+            actor.ready.set_exception(WorkerCrashed("A dream actor ended while starting."))
+        if not actor.dead.done():
+            actor.dead.set_result(None)
+        current = asyncio.current_task()
+        for task in list(actor.tasks):
+            if task is not current:
+                task.cancel()
+
+    # --- the cluster changes ----------------------------------------------------------------------
+
+    async def _watch_cluster(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_S)
+            try:
+                plan = plan_actors(self.config, self.engine, await _look())
+            except DreamError:
+                continue  # e.g. device cuda and no GPU left: keep the actors waiting for one
+            except Exception:
+                log.warning("could not read the Ray cluster's resources", exc_info=True)
+                continue
+            self.resize(plan)
+
+    def resize(self, plan: ActorPlan) -> None:
+        """Match the actors to `plan`: retire the surplus (not-up first, then idle, busy ones after
+        their job) and add what is missing."""
+        self.plan = plan
+        same = [a for a in self.slots if a.plan.kind == plan.kind]
+        surplus = [a for a in self.slots if a.plan.kind != plan.kind]
+        order = ("starting", "idle", "busy")
+        surplus += sorted(same, key=lambda a: order.index(a.state))[
+            : max(0, len(same) - plan.count)
+        ]
+        for actor in surplus:
+            self._retire(actor)
+        added = [self._add(plan) for _ in range(plan.count - len(same))]
+        if surplus or added:
+            log.info(
+                "Ray cluster changed: %d dream actor(s) added, %d retired; %d planned",
+                len(added), len(surplus), plan.count,
+            )  # fmt: skip
+
+    def _spawn(self, actor: Actor, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        assert self._loop is not None
+        task = self._loop.create_task(coro)
+        actor.tasks.add(task)
+        task.add_done_callback(actor.tasks.discard)
+        task.add_done_callback(_log_failure)
+        return task
+
+
+async def _look() -> ClusterView:
+    return await asyncio.to_thread(look_at_cluster)
+
+
+def look_at_cluster() -> ClusterView:
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    return ClusterView(
+        gpus=sum(n["Resources"].get("GPU", 0.0) for n in nodes),
+        max_node_cpus=max((n["Resources"].get("CPU", 0.0) for n in nodes), default=0.0),
+    )
+
+
+async def _wait_first_then_some(
+    futures: list[asyncio.Future[None]], limit: float, stragglers: float
+) -> None:
+    """Until every future is done, or `limit` passed, or `stragglers` after the first success
+    (an actor Ray cannot place yet must not hold the bot's start for the whole start timeout)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    pending = set(futures)
+    while pending and (left := deadline - loop.time()) > 0:
+        _, pending = await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        if any(f.done() and f.exception() is None for f in futures):
+            deadline = min(deadline, loop.time() + stragglers)
+
+
+def _kill(handle: Any, *, restart: bool) -> None:
+    try:
+        ray.kill(handle, no_restart=not restart)
+    except Exception:  # already gone, or Ray itself is shutting down
+        log.debug("ray.kill", exc_info=True)
+
+
+def _cancel(handle: asyncio.TimerHandle | None) -> None:
+    if handle is not None:
+        handle.cancel()
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("dream actor fleet: %s failed", task.get_name(), exc_info=task.exception())
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
