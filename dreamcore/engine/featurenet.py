@@ -42,7 +42,7 @@ class FeatureNet(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         """The dtype the weights are stored in, and so the one the network computes in."""
-        return next(self.parameters()).dtype
+        return next(self.parameters(), torch.empty(0)).dtype  # no weights: fp32
 
     def fold_for_inference(self) -> None:
         """After the weights are loaded: merge what frozen inference makes redundant (e.g. batch

@@ -49,8 +49,8 @@ class GoogLeNetFeatures(FeatureNet):
         from torchvision.models.googlenet import BasicConv2d
 
         # Every BasicConv2d is conv -> batch norm -> relu; with frozen statistics the norm is a
-        # per-channel affine map, merged into the convolution (its forward and backward: ~12% of
-        # a bf16 step, ~5% of an fp32 one, measured on inception4d).
+        # per-channel affine map, merged into the convolution (its forward and backward were
+        # ~12% of a bf16 step on inception4d).
         for module in self.net.modules():
             if isinstance(module, BasicConv2d) and isinstance(module.bn, nn.BatchNorm2d):
                 fold_batchnorm(module.conv, module.bn)
