@@ -76,8 +76,9 @@ def main() -> None:
     print(f"{args.model} ({weights}), {still.width}x{still.height}, defaults: 4 octaves x 10 "
           f"steps; later frames: 2 octaves x 5 steps")  # fmt: skip
     print(f"still dream        : {still_s:7.2f} s")
-    print(f"zoom, {args.frames:3d} frames   : {anim_s:7.2f} s  = {args.frames / anim_s:.2f} frames/s "
-          f"({len(anim.image) / 1024:.0f} KiB animated {anim.format})")  # fmt: skip
+    size = f"{len(anim.image) / 1024:.0f} KiB animated {anim.format}"
+    fps = args.frames / anim_s
+    print(f"zoom, {args.frames:3d} frames   : {anim_s:7.2f} s  = {fps:.2f} frames/s ({size})")
     print(f"each later frame   : {per_frame:7.2f} s  = {per_frame / still_s:.2f}x a still dream")
     peaks = {}
     for frames in (16, 64):

@@ -1,4 +1,4 @@
-"""Bot load benchmark: many users /dream at once through the loopback Discord; lag, latency, accounting.
+"""Bot under load: many users /dream at once through the loopback Discord; lag, latency, ledger.
 
     python benchmarks/bench_bot.py [--users 50] [--twice 5] [--workers 2] [--side 96]
                                    [--octaves 2] [--steps 3] [--abort-after 300]
@@ -8,9 +8,9 @@ One process: the FakeDiscord, the real DreamBot and a LocalPool of CPU workers w
 send a second one too, which the quota (user_daily=1) must refuse. Measured: the event loop's lag
 (a 10 ms ticker on the bot's loop, which the fake shares), time to the first acknowledgement per
 interaction, throughput and wall time. Verified (exit 1 if any check fails): every accepted request
-got exactly one final reply with a file, every refused one exactly one refusal and no file; ledger
-rows = accepted requests, `done` rows = delivered files, nobody charged more than user_daily, nothing
-left reserved/running. Absolute times are noise on a shared 2-core machine.
+got exactly one final reply with a file, every refused one exactly one refusal and no file;
+ledger rows = accepted requests, `done` rows = delivered files, nobody charged more than
+user_daily, nothing left reserved/running. Absolute times are noise on a shared 2-core machine.
 
 Top-level imports stay light: spawned pool workers re-import this file as __mp_main__.
 """
@@ -76,7 +76,8 @@ def png(side: int, seed: int) -> bytes:
 
 async def run(args: argparse.Namespace) -> int:
     from bot.client import DreamBot
-    from bot.localdiscord.server import FakeDiscord
+    from bot.localdiscord import FakeDiscord
+    from bot.localdiscord import carries_dream as has_file
     from bot.settings import (
         DiscordConfig,
         HealthConfig,
@@ -87,7 +88,6 @@ async def run(args: argparse.Namespace) -> int:
     )
     from dreamcore.config import EngineConfig, PoolConfig
     from dreamcore.pool import LocalPool
-    from tests.bot.conftest import has_file
 
     engine = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)
     pool_cfg = PoolConfig(
@@ -177,7 +177,8 @@ async def run(args: argparse.Namespace) -> int:
                     return "refused" if "today" in text else None
 
                 # Poll only the unanswered ones, every 20 ms: the fake's own wait_for re-checks on
-                # every request, and reading 55 records' messages each time would itself lag the loop.
+                # every request, and reading 55 records' messages each time would itself lag the
+                # loop.
                 def answered_yet(rec) -> bool:  # reads the fake's state without copying it
                     ids = ([rec.original_id] if rec.original_id else []) + rec.followup_ids
                     raw = [fake.state.messages.get(mid) for mid in ids]
@@ -207,21 +208,25 @@ async def run(args: argparse.Namespace) -> int:
                 refused = outcomes.count("refused")
                 print(
                     f"\n{len(recs)} requests from {args.users} users ({args.twice} sent twice), "
-                    f"{args.workers} CPU workers, {args.side} px, {args.octaves} octaves x {args.steps} steps"
+                    f"{args.workers} CPU workers, {args.side} px, "
+                    f"{args.octaves} octaves x {args.steps} steps"
                 )
                 print(f"wall time (first send -> last answer): {wall:.2f} s")
                 print(f"throughput: {delivered / wall:.2f} dreams/s ({delivered} dreams)")
                 print(
-                    f"event-loop lag (10 ms ticker, {len(lag.lags)} ticks): p50 {ms(pct(lag.lags, 50))}  "
+                    f"event-loop lag (10 ms ticker, {len(lag.lags)} ticks): "
+                    f"p50 {ms(pct(lag.lags, 50))}  "
                     f"p99 {ms(pct(lag.lags, 99))}  max {ms(max(lag.lags, default=0))}"
                 )
                 print(
-                    f"first ack (defer) latency ({len(acks)} interactions): p50 {ms(pct(acks, 50))}  "
+                    f"first ack (defer) latency ({len(acks)} interactions): "
+                    f"p50 {ms(pct(acks, 50))}  "
                     f"p99 {ms(pct(acks, 99))}  max {ms(max(acks, default=0))}"
                 )
                 stats = pool.stats()
                 print(
-                    f"pool: done {stats.jobs_done}, failed {stats.jobs_failed}, restarts {stats.worker_restarts}, "
+                    f"pool: done {stats.jobs_done}, failed {stats.jobs_failed}, "
+                    f"restarts {stats.worker_restarts}, "
                     f"mean job {stats.mean_job_seconds or 0:.2f} s"
                 )
 
@@ -260,7 +265,8 @@ async def run(args: argparse.Namespace) -> int:
                 channel_files = [m for m in fake.messages_in() if has_file(m)]
                 check(
                     len(channel_files) == delivered,
-                    f"files in the channel = deliveries ({len(channel_files)}/{delivered}, no duplicates)",
+                    f"files in the channel = deliveries ({len(channel_files)}/{delivered}, "
+                    "no duplicates)",
                 )
                 check(
                     len(rows) == delivered,

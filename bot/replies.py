@@ -270,7 +270,8 @@ def quota_me_text(
     return (
         f"{line}\nRunning or queued: {in_flight}{at_once}"
         f"\nThe daily count resets {resets}. Limits from: {limit_source}."
-        f"\nA still costs 1 dream; an animation 1 + 1 per {frames_per_dream} frames after the first."
+        f"\nA still costs 1 dream; an animation 1 + 1 per {frames_per_dream} frames "
+        "after the first."
     )
 
 

@@ -334,7 +334,8 @@ def find_class(model: str, name: str) -> tuple[int, str]:
 
 
 def class_matches(model: str, typed: str, limit: int = 25) -> list[str]:
-    """Class names for autocomplete: those starting with what was typed first, then containing it."""
+    """Class names for autocomplete: those starting with what was typed first, then containing
+    it."""
     try:
         names = class_names(model)
     except InvalidParams:

@@ -5,7 +5,14 @@ server.FakeDiscord for the API, tests/bot/localdiscord/test_*.py for usage with 
 The bot's own runtime code never imports this package (only the sandbox does).
 """
 
-from .records import Callback, InteractionRecord, RequestRecord, UploadedFile
+from .records import Callback, InteractionRecord, RequestRecord, UploadedFile, carries_dream
 from .server import FakeDiscord
 
-__all__ = ["Callback", "FakeDiscord", "InteractionRecord", "RequestRecord", "UploadedFile"]
+__all__ = [
+    "Callback",
+    "FakeDiscord",
+    "InteractionRecord",
+    "RequestRecord",
+    "UploadedFile",
+    "carries_dream",
+]

@@ -1,5 +1,6 @@
-"""Request bodies as discord.py sends them: JSON, or multipart with `payload_json` + `files[n]` parts
-(uploads arrive as application/octet-stream); and JSON replies the way discord.py parses them."""
+"""Request bodies as discord.py sends them: JSON, or multipart with `payload_json` + `files[n]`
+parts (uploads arrive as application/octet-stream); and JSON replies the way discord.py parses
+them."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ async def read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    """Content-Type exactly `application/json`: discord.py does not treat `...; charset=utf-8` as JSON."""
+    """Content-Type exactly `application/json`: discord.py does not treat `...; charset=utf-8` as
+    JSON."""
     return web.Response(
         body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
     )

@@ -1,4 +1,5 @@
-"""Gateway transport compression: `zlib-stream` and `zstd-stream`, one shared context per connection.
+"""Gateway transport compression: `zlib-stream` and `zstd-stream`, one shared context per
+connection.
 
 Discord compresses every gateway payload into one continuous stream and flushes after each message;
 the client decompresses with one streaming context. zlib messages end with the Z_SYNC_FLUSH suffix

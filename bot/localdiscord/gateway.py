@@ -1,4 +1,5 @@
-"""The gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeats, RESUME, member chunks, dispatch.
+"""The gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeats, RESUME, member chunks,
+dispatch.
 
 Each dispatch gets the session's next sequence number; events are filtered by the intents the client
 identified with, like Discord does (e.g. no MESSAGE_CREATE without GUILD_MESSAGES), and message

@@ -1,5 +1,6 @@
 """Payloads for what a test injects: interactions (slash, autocomplete, context menus, components),
-user messages. Option types come from the commands the bot synced (falling back to the Python type)."""
+user messages. Option types come from the commands the bot synced (falling back to the Python
+type)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,15 @@ if TYPE_CHECKING:
     from .state import FakeState
 
 
+def carries_dream(message: dict | None) -> bool:
+    """A recorded message carries a dream file (progress previews, `preview.jpg`, don't count)."""
+    attachments = (message or {}).get("attachments") or []
+    return any(
+        a.get("data") and a["filename"].removeprefix("SPOILER_").startswith("dream.")
+        for a in attachments
+    )
+
+
 @dataclass
 class UploadedFile:
     """One `files[n]` part of a multipart request."""
@@ -28,7 +37,8 @@ class UploadedFile:
 
 @dataclass
 class RequestRecord:
-    """One REST request made by the bot. `path` is relative to the API base (`/channels/1/messages`)."""
+    """One REST request made by the bot. `path` is relative to the API base
+    (`/channels/1/messages`)."""
 
     method: str
     path: str
@@ -51,7 +61,8 @@ class RequestRecord:
 class Callback:
     """One interaction callback (`POST /interactions/{id}/{token}/callback`)."""
 
-    type: int  # 1 pong, 4 message, 5 deferred message, 6 deferred update, 7 update, 8 autocomplete, 9 modal
+    # 1 pong, 4 message, 5 deferred message, 6 deferred update, 7 update, 8 autocomplete, 9 modal
+    type: int
     data: dict[str, Any] | None
     files: list[UploadedFile]
 
@@ -132,7 +143,8 @@ class InteractionRecord:
         return self.callbacks[0]
 
     async def wait_until(self, predicate, timeout: float = 30.0) -> Any:
-        """Wait until `predicate(record)` is truthy (re-checked on every request); returns its value."""
+        """Wait until `predicate(record)` is truthy (re-checked on every request); returns its
+        value."""
         return await self._state.wait_for(lambda: predicate(self), timeout=timeout)
 
     def snapshot(self) -> dict[str, Any]:
@@ -140,4 +152,7 @@ class InteractionRecord:
 
     def __repr__(self) -> str:
         kinds = [c.type for c in self.callbacks]
-        return f"<InteractionRecord id={self.id} type={self.type} callbacks={kinds} original={self.original_id}>"
+        return (
+            f"<InteractionRecord id={self.id} type={self.type} callbacks={kinds} "
+            f"original={self.original_id}>"
+        )

@@ -1,6 +1,7 @@
 """REST API v10 routes: gateway info, users, application, commands, channels, messages, reactions,
 guilds. Interaction callbacks and webhooks are in webhooks.py. Every request is recorded; unknown
-routes answer 404 JSON and are logged; handler bugs answer 400 (never 5xx: discord.py retries those)."""
+routes answer 404 JSON and are logged; handler bugs answer 400 (never 5xx: discord.py retries
+those)."""
 
 from __future__ import annotations
 

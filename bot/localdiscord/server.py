@@ -88,7 +88,8 @@ class FakeDiscord:
 
     @contextlib.contextmanager
     def patch_discord(self) -> Iterator[None]:
-        """Point discord.py at this fake (bot.endpoints.apply_endpoints) and restore it afterwards."""
+        """Point discord.py at this fake (bot.endpoints.apply_endpoints) and restore it
+        afterwards."""
         import discord.gateway
         import discord.http
 
@@ -149,7 +150,8 @@ class FakeDiscord:
     def add_member(
         self, user_id: str | int | None = None, name: str = "alice", roles=(), admin: bool = False
     ) -> dict[str, Any]:
-        """A new guild member (dict with `user`, `roles`, `flags`, ...); announced as GUILD_MEMBER_ADD."""
+        """A new guild member (dict with `user`, `roles`, `flags`, ...); announced as
+        GUILD_MEMBER_ADD."""
         return self.state.add_member(user_id, name, roles, admin)
 
     def add_role(self, name: str, permissions: int = 0) -> dict[str, Any]:
@@ -204,7 +206,8 @@ class FakeDiscord:
     def messages_in(
         self, channel_id: str | int | None = None, *, include_ephemeral: bool = False
     ) -> list[dict[str, Any]]:
-        """Messages in a channel (default: the default channel), oldest first; attachments carry `data`."""
+        """Messages in a channel (default: the default channel), oldest first; attachments carry
+        `data`."""
         return self.state.messages_in(channel_id, include_ephemeral=include_ephemeral)
 
     def message(self, message_id: str | int) -> dict[str, Any] | None:
@@ -218,8 +221,9 @@ class FakeDiscord:
 
     # waiting --------------------------------------------------------------
     async def wait_for(self, predicate: Callable[..., Any], timeout: float = 30.0) -> Any:
-        """Wait until `predicate()` (or `predicate(fake)`) is truthy; re-checked on every request and
-        gateway message. Returns the value; raises TimeoutError with a dump of recent requests."""
+        """Wait until `predicate()` (or `predicate(fake)`) is truthy; re-checked on every request
+        and gateway message. Returns the value; raises TimeoutError with a dump of recent
+        requests."""
         return await self.state.wait_for(predicate, timeout, owner=self)
 
     async def wait_until_ready(self, timeout: float = 30.0) -> None:
@@ -378,8 +382,8 @@ class FakeDiscord:
         channel: Any = None,
         reply_to: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A message by `author` (user or member dict); dispatches MESSAGE_CREATE. Returns the stored
-        message (full content; attachments with `data`); the bot sees it per its intents."""
+        """A message by `author` (user or member dict); dispatches MESSAGE_CREATE. Returns the
+        stored message (full content; attachments with `data`); the bot sees it per its intents."""
         await self.wait_until_ready()
         from .records import UploadedFile
 

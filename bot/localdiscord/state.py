@@ -173,7 +173,8 @@ class FakeState:
     def member_payload(
         self, user: dict[str, Any], *, with_permissions: bool = False
     ) -> dict[str, Any]:
-        """The member for `user` (a user dict, or a member dict with `user`); registers unknown users."""
+        """The member for `user` (a user dict, or a member dict with `user`); registers unknown
+        users."""
         u = user.get("user", user)
         m = self.members.get(u["id"])
         if m is None:
@@ -219,7 +220,8 @@ class FakeState:
         spec: list[dict[str, Any]] | None,
         existing: list[dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Attachments after a create/edit: kept existing ones listed in `spec` (by id) + uploads."""
+        """Attachments after a create/edit: kept existing ones listed in `spec` (by id) +
+        uploads."""
         by_index = {f.field_name: f for f in files}
         out: list[dict[str, Any]] = []
         if spec is None:  # no `attachments` key: keep everything and append uploads
@@ -339,8 +341,8 @@ class FakeState:
         ]
 
     def visible_to_bot(self, msg: dict[str, Any], has_intent: bool) -> dict[str, Any]:
-        """Wire form as the bot sees it: without MESSAGE_CONTENT, other users' guild messages that do
-        not mention the bot lose content, embeds, attachments, components and poll."""
+        """Wire form as the bot sees it: without MESSAGE_CONTENT, other users' guild messages that
+        do not mention the bot lose content, embeds, attachments, components and poll."""
         out = P.public(msg)
         mentioned = f"<@{self.bot_user['id']}>" in msg.get("content", "")
         if (

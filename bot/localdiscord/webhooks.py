@@ -1,8 +1,9 @@
 """Interaction callbacks and the interaction webhook (followups, @original edits).
 
-Rules mirrored from Discord: a callback is accepted once (else 400 40060); after `defer(thinking=True)`
-the original is a "loading" message and the first followup replaces it; an expired token answers every
-webhook call with 401 50027; callbacks for an expired interaction answer 404 10062.
+Rules mirrored from Discord: a callback is accepted once (else 400 40060); after
+`defer(thinking=True)` the original is a "loading" message and the first followup replaces it; an
+expired token answers every webhook call with 401 50027; callbacks for an expired interaction answer
+404 10062.
 """
 
 from __future__ import annotations

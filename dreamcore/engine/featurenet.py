@@ -1,4 +1,5 @@
-"""FeatureNet: a network whose named intermediate tensors can be captured, run only as deep as needed.
+"""FeatureNet: a network whose named intermediate tensors can be captured, run only as deep as
+needed.
 
 A model is an ordered list of stages. Each stage maps a tensor to the next and may `emit` named
 tensors on the way (a mixed block emits its branches). `forward` stops after the stage that emits

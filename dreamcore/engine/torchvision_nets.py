@@ -26,7 +26,8 @@ CAFFE_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 
 
 class GoogLeNetFeatures(FeatureNet):
-    """torchvision GoogLeNet; the state dict is torchvision's (aux heads included) so it loads strictly."""
+    """torchvision GoogLeNet; the state dict is torchvision's (aux heads included) so it loads
+    strictly."""
 
     def __init__(self) -> None:
         super().__init__()

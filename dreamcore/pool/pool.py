@@ -87,7 +87,7 @@ class WorkerPool:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # --- the DreamBackend API ----------------------------------------------------------------------
+    # --- the DreamBackend API ---------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start every worker and wait until each is warm; raise the start error if none is."""
@@ -170,7 +170,7 @@ class WorkerPool:
         _cancel(self._down_timer)
         self._state = "closed"
 
-    # --- scheduling --------------------------------------------------------------------------------
+    # --- scheduling -------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
         if self._state not in ("starting", "running"):
@@ -211,7 +211,7 @@ class WorkerPool:
                     self._fail(job, error, cancelled=isinstance(error, DreamCancelled))
         self._dispatch()
 
-    # --- workers coming and going ------------------------------------------------------------------
+    # --- workers coming and going -----------------------------------------------------------------
 
     def _worker_ready(self, worker: Any) -> None:
         self._down_since = None
@@ -307,7 +307,7 @@ class WorkerPool:
         if worker is not None:
             self._workers.stop_job(worker, job)
 
-    # --- outcomes ----------------------------------------------------------------------------------
+    # --- outcomes ---------------------------------------------------------------------------------
 
     def _complete(self, job: Job, result: DreamResult) -> None:
         assert self._loop is not None and job.started_at is not None

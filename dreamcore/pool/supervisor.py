@@ -95,7 +95,7 @@ class Supervisor:
         self._spawning: set[asyncio.Task[Any]] = set()
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="pool-spawn")  # start() blocks
 
-    # --- queries -----------------------------------------------------------------------------------
+    # --- queries ----------------------------------------------------------------------------------
 
     def idle(self) -> Worker | None:
         return next((s.worker for s in self.slots if s.worker and s.worker.state == "idle"), None)
@@ -109,7 +109,7 @@ class Supervisor:
     def pids(self) -> list[int]:
         return sorted(w.pid for w in self.workers if w.state != "dead")
 
-    # --- lifecycle ---------------------------------------------------------------------------------
+    # --- lifecycle --------------------------------------------------------------------------------
 
     async def start(self, devices: list[str], threads: int) -> None:
         """Spawn one worker per device and wait for each to be warm; raise if none is."""
@@ -127,7 +127,8 @@ class Supervisor:
                 self._schedule_restart(slot)
 
     async def shutdown(self, grace: float) -> None:
-        """Stop every worker (politely, then by force after `grace`) and wait until each is reaped."""
+        """Stop every worker (politely, then by force after `grace`) and wait until each is
+        reaped."""
         self.replacing, self.closed = False, True
         for slot in self.slots:
             _cancel(slot.restart)
@@ -157,7 +158,7 @@ class Supervisor:
         if worker.job is job:
             worker.link.kill()
 
-    # --- processes ---------------------------------------------------------------------------------
+    # --- processes --------------------------------------------------------------------------------
 
     async def _spawn(self, slot: Slot) -> Worker:
         loop = self._loop

@@ -76,7 +76,8 @@ class _Inbox:
 
 
 class _Outbox:
-    """Sends on a thread; keeps only the newest progress, so a slow parent never stalls the engine."""
+    """Sends on a thread; keeps only the newest progress, so a slow parent never stalls the
+    engine."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -134,7 +135,8 @@ def _generic(job_id: str, err: BaseException) -> DreamError:
 
 
 def _is_oom(err: BaseException) -> bool:
-    # torch.cuda.OutOfMemoryError is a RuntimeError subclass; match by name to avoid importing torch.
+    # torch.cuda.OutOfMemoryError is a RuntimeError subclass; match by name to avoid importing
+    # torch.
     return type(err).__name__ == "OutOfMemoryError" or (
         isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
     )

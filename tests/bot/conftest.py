@@ -16,7 +16,7 @@ import pytest_asyncio
 from PIL import Image
 
 from bot.client import DreamBot
-from bot.localdiscord.server import FakeDiscord
+from bot.localdiscord import FakeDiscord, carries_dream
 from bot.settings import (
     DiscordConfig,
     HealthConfig,
@@ -174,13 +174,7 @@ def button(message: dict, action: str) -> str:
     return next(i for i in ids if i.startswith(f"dream:{action}:"))
 
 
-def has_file(message: dict | None) -> bool:
-    """The message carries a dream (progress previews, `preview.jpg`, don't count)."""
-    attachments = (message or {}).get("attachments") or []
-    return any(
-        a.get("data") and a["filename"].removeprefix("SPOILER_").startswith("dream.")
-        for a in attachments
-    )
+has_file = carries_dream  # the message carries a dream (previews don't count)
 
 
 async def finished_result(rec, timeout: float = 60.0) -> dict:

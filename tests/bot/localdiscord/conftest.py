@@ -35,7 +35,8 @@ async def running(
     fake_discord: FakeDiscord,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
 ) -> AsyncIterator[tuple[FakeDiscord, commands.Bot, Events]]:
-    """The test bot, started against the fake and ready; closed afterwards. Fails on discord.py errors."""
+    """The test bot, started against the fake and ready; closed afterwards. Fails on discord.py
+    errors."""
     caplog.set_level(logging.WARNING, logger="discord")
     events = Events()
     bot = make_bot(events)

@@ -1,4 +1,5 @@
-"""bot.endpoints.apply_endpoints, the AutoShardedClient path (GET /gateway/bot), raw HTTP behaviour."""
+"""bot.endpoints.apply_endpoints, the AutoShardedClient path (GET /gateway/bot), raw HTTP
+behaviour."""
 
 from __future__ import annotations
 

@@ -125,7 +125,8 @@ class CrashOnImportHandler(SleepyHandler):
 
 
 class WarmFailsOnceBrokenHandler(SleepyHandler):
-    """Starts fine until the file named by $DREAMBOT_TEST_BREAK_WARM exists (to test restart backoff)."""
+    """Starts fine until the file named by $DREAMBOT_TEST_BREAK_WARM exists (to test restart
+    backoff)."""
 
     def warm(self, models: tuple[str, ...]) -> None:
         if Path(os.environ["DREAMBOT_TEST_BREAK_WARM"]).exists():
