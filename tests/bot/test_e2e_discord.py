@@ -79,6 +79,10 @@ async def test_the_wait_estimate_moves_with_the_queue(fake, bot, gate):
     first = await dream(fake, alice, gate.png(96), octaves=2, steps=2)
     await first.wait_until(lambda r: r.original and "octave" in r.original["content"], 30)
     second = await dream(fake, bob, gate.png(96, seed=1), octaves=2, steps=2)
+    # two requests posted together may queue in either order: let the second take its place first
+    await second.wait_until(
+        lambda r: r.original and "next in line, about" in r.original["content"], 30
+    )
     third = await dream(fake, bob, png_bytes(80))
     await third.wait_until(
         lambda r: r.original and "2nd in line, about" in r.original["content"], 30
