@@ -3,6 +3,7 @@
     python benchmarks/bench_dream.py [--models inception5h googlenet] [--side 512] [--repeats 3]
     python benchmarks/bench_dream.py --profile     # also: where the bf16 engine's time goes
     python benchmarks/bench_dream.py --memory      # peak memory of tiled gradients, 1024 vs 2048 px
+    python benchmarks/bench_dream.py --controls    # each dream control's cost (bench_controls.py)
 
 Speed only depends on the architecture, so networks without downloadable weights here run with
 random weights (said in the output). The baseline is what most tutorials write: the full network
@@ -270,6 +271,14 @@ def bench_memory(args) -> None:
     print(f"untiled 2048/1024 ratio: {rows[(2048, 4096)] / rows[(1024, 4096)]:.2f}x")
 
 
+def bench_controls(args: argparse.Namespace) -> None:
+    """Each control's cost vs the classic dream, one model at a time (a process each)."""
+    script = Path(__file__).with_name("bench_controls.py")
+    for model in args.models:
+        sizes = ["--side", str(args.side), "--repeats", str(args.repeats)]
+        subprocess.run([sys.executable, str(script), "--model", model, *sizes], check=True)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
         model, layer, side, tile = sys.argv[2:6]
@@ -284,8 +293,12 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--memory", action="store_true")
+    p.add_argument("--controls", action="store_true", help="run bench_controls.py per model")
     args = p.parse_args()
-    bench_memory(args) if args.memory else bench_speed(args)
+    if args.controls:
+        bench_controls(args)
+    else:
+        bench_memory(args) if args.memory else bench_speed(args)
 
 
 if __name__ == "__main__":
