@@ -15,28 +15,11 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench_common import PHOTO, dreamer_for  # first: it puts the project on sys.path
 
-from dreamcore.config import EngineConfig  # noqa: E402
-from dreamcore.engine.dreamer import Dreamer  # noqa: E402
-from dreamcore.engine.models import build_model  # noqa: E402
-from dreamcore.errors import WeightsUnavailable  # noqa: E402
-from dreamcore.request import DreamRequest, make_params  # noqa: E402
-
-PHOTO = ROOT / "tests" / "data" / "chelsea.jpg"
-
-
-def dreamer_for(model: str) -> tuple[Dreamer, str]:
-    dreamer = Dreamer(EngineConfig(models=(model,), device="cpu", max_side_cap=4096))
-    try:
-        dreamer.model(model)
-        return dreamer, "trained weights"
-    except WeightsUnavailable:
-        dreamer.add_model(model, build_model(model, pretrained=False))
-        return dreamer, "random weights (speed does not depend on them)"
+from dreamcore.engine.dreamer import Dreamer
+from dreamcore.request import DreamRequest, make_params
 
 
 def timed(dreamer: Dreamer, **params) -> tuple[float, object]:
@@ -47,7 +30,7 @@ def timed(dreamer: Dreamer, **params) -> tuple[float, object]:
 
 
 def memory_child(model: str, side: int, frames: int) -> None:
-    dreamer, _ = dreamer_for(model)
+    dreamer, _ = dreamer_for(model, max_side_cap=4096)
     timed(dreamer, model=model, max_side=side, animate="zoom", frames=frames)
     print(
         json.dumps(
@@ -67,7 +50,7 @@ def main() -> None:
     p.add_argument("--side", type=int, default=512)
     p.add_argument("--frames", type=int, default=16)
     args = p.parse_args()
-    dreamer, weights = dreamer_for(args.model)
+    dreamer, weights = dreamer_for(args.model, max_side_cap=4096)
     base = dict(model=args.model, max_side=args.side)
     timed(dreamer, **base, octaves=1, steps=1)  # warm up kernels
     still_s, still = timed(dreamer, **base)

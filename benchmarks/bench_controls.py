@@ -13,34 +13,16 @@ random weights (said in the output).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench_common import GUIDE, PHOTO, dreamer_for  # first: it puts the project on sys.path
 
-from dreamcore.catalog import model_info  # noqa: E402
-from dreamcore.config import EngineConfig  # noqa: E402
-from dreamcore.engine.dreamer import Dreamer  # noqa: E402
-from dreamcore.engine.models import build_model  # noqa: E402
-from dreamcore.errors import WeightsUnavailable  # noqa: E402
-from dreamcore.request import DreamRequest, make_params  # noqa: E402
+from dreamcore.catalog import model_info
+from dreamcore.engine.dreamer import Dreamer
+from dreamcore.request import DreamRequest, make_params
 
-PHOTO = ROOT / "tests" / "data" / "chelsea.jpg"
-GUIDE = ROOT / "tests" / "data" / "astronaut.jpg"
 SECOND_LAYER = {"googlenet": "inception4e", "inception5h": "mixed4e", "vgg16": "conv5_3"}
 CLASS = "banana"
-
-
-def dreamer_for(model: str) -> tuple[Dreamer, str]:
-    dreamer = Dreamer(EngineConfig(models=(model,), device="cpu"))
-    try:
-        dreamer.model(model)
-        return dreamer, "trained weights"
-    except WeightsUnavailable:
-        dreamer.add_model(model, build_model(model, pretrained=False))
-        return dreamer, "random weights (speed does not depend on them)"
 
 
 def variants(model: str) -> dict[str, dict]:

@@ -25,7 +25,7 @@ STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT =
 )
 
 
-def _id(obj: Any) -> str:
+def id_of(obj: Any) -> str:
     if isinstance(obj, dict):
         return str(obj["id"] if "id" in obj else obj["user"]["id"])
     return str(obj)
@@ -41,8 +41,8 @@ def interaction_base(
     user's account: in its DM with the bot (`dm`), a group DM the bot is not in (`private`),
     or a server the bot is not in (`elsewhere`)."""
     if where != "guild":
-        return _user_install_base(state, kind, user, where, _id(channel) if channel else None)
-    ch = state.channels.get(_id(channel)) if channel is not None else state.channel
+        return _user_install_base(state, kind, user, where, id_of(channel) if channel else None)
+    ch = state.channels.get(id_of(channel)) if channel is not None else state.channel
     if ch is None:
         raise KeyError(f"localdiscord: unknown channel {channel!r}")
     member = state.member_payload(user, with_permissions=True)
@@ -110,7 +110,7 @@ def _user_install_base(
     }
 
 
-def _schema_options(cmd: dict[str, Any] | None, path: list[str]) -> list[dict[str, Any]]:
+def schema_options(cmd: dict[str, Any] | None, path: list[str]) -> list[dict[str, Any]]:
     options = (cmd or {}).get("options") or []
     for name in path:
         sub = next((o for o in options if o["name"] == name and o.get("type") in (1, 2)), None)
@@ -151,7 +151,7 @@ def build_command_data(
     root, *path = name.split()
     path += (subcommand or "").split()
     cmd = state.find_command(root, 1)
-    schema = {o["name"]: o for o in _schema_options(cmd, path)}
+    schema = {o["name"]: o for o in schema_options(cmd, path)}
     resolved: dict[str, dict[str, Any]] = {}
     leaf: list[dict[str, Any]] = []
     given = {**(options or {}), **(attachments or {})}
@@ -205,7 +205,7 @@ def _option_value(
         resolved.setdefault("members", {})[uid] = {k: v for k, v in member.items() if k != "user"}
         return uid
     if kind == CHANNEL:
-        ch = state.channels[_id(value)]
+        ch = state.channels[id_of(value)]
         resolved.setdefault("channels", {})[ch["id"]] = {
             "id": ch["id"],
             "name": ch["name"],
@@ -215,11 +215,11 @@ def _option_value(
         }
         return ch["id"]
     if kind == ROLE:
-        role = state.roles[_id(value)]
+        role = state.roles[id_of(value)]
         resolved.setdefault("roles", {})[role["id"]] = role
         return role["id"]
     if kind in (USER, MENTIONABLE):
-        return _id(value)
+        return id_of(value)
     return {INTEGER: int, NUMBER: float, BOOLEAN: bool}.get(kind, str)(value)
 
 

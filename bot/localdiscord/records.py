@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .state import FakeState
+
+class RecordKeeper(Protocol):
+    """What an interaction record asks of the state that keeps it (FakeState)."""
+
+    def emit(self, kind: str, obj: Any) -> None: ...
+    def message_view(self, mid: str) -> dict[str, Any] | None: ...
+    def expire_token(self, token: str) -> None: ...
+    def token_expired(self, token: str) -> bool: ...
+    def dump(self, last: int = 20) -> str: ...
+    async def wait_for(self, predicate: Callable[..., Any], timeout: float = 30.0) -> Any: ...
 
 
 def carries_dream(message: dict | None) -> bool:
@@ -75,7 +84,7 @@ class InteractionRecord:
     (message dicts; each attachment also carries its bytes under `data`).
     """
 
-    def __init__(self, state: FakeState, payload: dict[str, Any]):
+    def __init__(self, state: RecordKeeper, payload: dict[str, Any]):
         self._state = state
         self.payload = payload
         self.id: str = payload["id"]
@@ -125,7 +134,7 @@ class InteractionRecord:
         return time.monotonic() - self.dispatched_at
 
     # waiting ---------------------------------------------------------------
-    def _add_callback(self, cb: Callback) -> None:
+    def add_callback(self, cb: Callback) -> None:
         if not self.callbacks:
             self.ack_latency = time.monotonic() - self.dispatched_at
         self.callbacks.append(cb)

@@ -13,15 +13,20 @@ import asyncio
 import contextlib
 import copy
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import discord.gateway
+import discord.http
 from aiohttp import web
+
+from bot.endpoints import apply_endpoints
 
 from . import inject
 from . import payloads as P
 from .gateway import Gateway
-from .records import InteractionRecord, RequestRecord
+from .records import InteractionRecord, RequestRecord, UploadedFile
 from .rest import Rest, react
 from .state import FakeState
 from .webhooks import Webhooks
@@ -79,9 +84,9 @@ class FakeDiscord:
 
     async def stop(self) -> None:
         await self.gateway.close_all(1001)
-        for task in list(self.state._tasks):
+        for task in list(self.state.tasks):
             task.cancel()
-        await asyncio.gather(*self.state._tasks, return_exceptions=True)
+        await asyncio.gather(*self.state.tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -90,11 +95,6 @@ class FakeDiscord:
     def patch_discord(self) -> Iterator[None]:
         """Point discord.py at this fake (bot.endpoints.apply_endpoints) and restore it
         afterwards."""
-        import discord.gateway
-        import discord.http
-
-        from bot.endpoints import apply_endpoints
-
         old = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
         apply_endpoints(self.api_base, self.gateway_url)
         try:
@@ -169,8 +169,6 @@ class FakeDiscord:
         self, method: str | None = None, path: str | None = None
     ) -> list[RequestRecord]:
         """Requests by method and path; `path` may contain `*` for one path segment."""
-        import re
-
         rx = re.compile("^" + re.escape(path).replace(r"\*", "[^/]+") + "$") if path else None
         return [
             r
@@ -336,8 +334,6 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         """A message with images where the bot is not (a group DM: `private`, another server:
         `elsewhere`); nothing reaches the bot's gateway, but "Dream this image" works on it."""
-        from .records import UploadedFile
-
         channel = inject.interaction_base(self.state, 2, author, None, where)["channel_id"]
         files = [
             UploadedFile(f"files[{i}]", fn, ct, data)
@@ -387,7 +383,7 @@ class FakeDiscord:
         await self.wait_until_ready()
         from .records import UploadedFile
 
-        cid = inject._id(channel) if channel is not None else self.channel["id"]
+        cid = inject.id_of(channel) if channel is not None else self.channel["id"]
         self.state.member_payload(author)  # registers unknown authors as members
         files = [
             UploadedFile(f"files[{i}]", fn, ct, data)
@@ -407,7 +403,7 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         """`user` reacts with `emoji` (unicode, or 'name:id'); dispatches MESSAGE_REACTION_ADD."""
         await self.wait_until_ready()
-        mid = inject._id(message_id)
+        mid = inject.id_of(message_id)
         msg = self.state.messages.get(mid)
         if msg is None:
             raise KeyError(f"localdiscord: no message {mid}")

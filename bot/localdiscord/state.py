@@ -10,13 +10,10 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import payloads as P
-from .records import RequestRecord, UploadedFile
-
-if TYPE_CHECKING:
-    from .records import InteractionRecord
+from .records import InteractionRecord, RequestRecord, UploadedFile
 
 log = logging.getLogger("localdiscord")
 
@@ -76,7 +73,7 @@ class FakeState:
         self.unhandled: list[str] = []  # "METHOD /path" the fake has no route for
         self.errors: list[str] = []  # handler exceptions (answered with 400)
         self._waiters: set[asyncio.Future[None]] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
         # Called with (kind, object) on every change, synchronously and in order: "message" (created
         # or edited; also reactions), "delete", "interaction" (dispatched, answered, expired),
         # "request" (answered), "gateway" (identify, close), "commands" (synced).
@@ -413,8 +410,8 @@ class FakeState:
     # tasks / waiting --------------------------------------------------------
     def spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def notify(self) -> None:
         for fut in self._waiters:

@@ -130,7 +130,7 @@ class Webhooks:
             raise FakeError(400, 50035, f"Invalid Form Body: unknown callback type {kind}")
         if kind in (4, 5) and msg is not None:
             await self._announce("MESSAGE_CREATE", msg)
-        rec._add_callback(Callback(kind, body.get("data"), list(rq.files)))
+        rec.add_callback(Callback(kind, body.get("data"), list(rq.files)))
         if rq.query.get("with_response") not in ("1", "true", "True"):
             return 204, None
         interaction: dict[str, Any] = {"id": rec.id, "type": rec.type}

@@ -228,7 +228,7 @@ class PageServer:
     def _resolve_members(self, name: str, options: dict[str, Any]) -> dict[str, Any]:
         """User options arrive as ids; Discord sends the member along (`resolved`)."""
         root, *path = name.split()
-        schema = inject._schema_options(self.local.state.find_command(root, 1), path)
+        schema = inject.schema_options(self.local.state.find_command(root, 1), path)
         kinds = {o["name"]: o.get("type") for o in schema}
         out = {}
         for key, value in options.items():

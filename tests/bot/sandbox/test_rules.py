@@ -62,12 +62,12 @@ async def test_a_late_answer_is_an_error_and_a_close_one_a_warning(watch):
     late = watch.interaction()
     watch.rules.ack_deadline = 3.0  # judge by the recorded latency below, not by a timer
     late.dispatched_at -= 3.5
-    late._add_callback(Callback(5, None, []))
+    late.add_callback(Callback(5, None, []))
     notice = await watch.next()
     assert notice["level"] == "error" and "after 3.5 s" in notice["text"]
     close = watch.interaction()
     close.dispatched_at -= 2.5
-    close._add_callback(Callback(5, None, []))
+    close.add_callback(Callback(5, None, []))
     notice = await watch.next()
     assert notice["level"] == "warn" and "close to Discord's 3 s" in notice["text"]
 
@@ -76,7 +76,7 @@ async def test_an_answer_in_time_says_nothing(watch):
     from bot.localdiscord import Callback
 
     rec = watch.interaction()
-    rec._add_callback(Callback(5, None, []))
+    rec.add_callback(Callback(5, None, []))
     watch.request("PATCH", "/channels/1/messages/2", 403, {"code": 50005, "message": "nope"})
     notice = await watch.next()  # the next notice is the later request's, not the interaction's
     assert notice["rule"] == "api" and "403 nope" in notice["text"]

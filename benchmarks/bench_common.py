@@ -1,0 +1,29 @@
+"""What the benchmarks share: the photo they dream, and a Dreamer that runs without downloads."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dreamcore.config import EngineConfig  # noqa: E402
+from dreamcore.engine.dreamer import Dreamer  # noqa: E402
+from dreamcore.engine.models import build_model  # noqa: E402
+from dreamcore.errors import WeightsUnavailable  # noqa: E402
+
+PHOTO = ROOT / "tests" / "data" / "chelsea.jpg"
+GUIDE = ROOT / "tests" / "data" / "astronaut.jpg"
+
+
+def dreamer_for(model: str, **engine) -> tuple[Dreamer, str]:
+    """A CPU Dreamer with `model`'s trained weights, or random ones where they can't be had here
+    (speed does not depend on them); also says which."""
+    dreamer = Dreamer(EngineConfig(models=(model,), device="cpu", **engine))
+    try:
+        dreamer.model(model)
+        return dreamer, "trained weights"
+    except WeightsUnavailable:
+        dreamer.add_model(model, build_model(model, pretrained=False))
+        return dreamer, "random weights (speed does not depend on them)"
