@@ -37,7 +37,7 @@ from bot.replies import (
 )
 from bot.store import Source
 from dreamcore.errors import DreamCancelled, DreamError, PoolClosed
-from dreamcore.imaging import file_extension
+from dreamcore.imaging import decode_image, encode_image, file_extension
 from dreamcore.pool import DreamBackend, Job, new_job_id
 from dreamcore.request import DreamParams, DreamRequest, DreamResult
 
@@ -465,8 +465,6 @@ class DreamFlow:
 
 def reencode(data: bytes, max_bytes: int) -> tuple[bytes, str]:
     """Shrink an already-dreamed image to fit max_bytes (Pillow only; run in a thread)."""
-    from dreamcore.imaging import decode_image, encode_image
-
     decoded = decode_image(data, max_side=16384, max_pixels=10**9, min_side=1)
     return encode_image(decoded.rgb, decoded.alpha, max_bytes=max_bytes)
 

@@ -7,6 +7,7 @@ The Discord token is a secret: it is read only from the environment and never pr
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from dreamcore.catalog import model_info
 from dreamcore.config import EngineConfig, PoolConfig
 
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
@@ -132,8 +134,6 @@ class Settings(BaseSettings):
     @field_validator("engine")
     @classmethod
     def _engine_models_known(cls, engine: EngineConfig) -> EngineConfig:
-        from dreamcore.catalog import model_info
-
         for name in (engine.default_model, *engine.models):
             model_info(name)
         return engine
@@ -144,8 +144,6 @@ def config_file() -> Path:
 
 
 def _refuse_secrets_in_file(path: Path) -> None:
-    import tomllib
-
     with path.open("rb") as f:
         data = tomllib.load(f)
     if "token" in data.get("discord", {}):

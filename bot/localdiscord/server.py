@@ -381,8 +381,6 @@ class FakeDiscord:
         """A message by `author` (user or member dict); dispatches MESSAGE_CREATE. Returns the
         stored message (full content; attachments with `data`); the bot sees it per its intents."""
         await self.wait_until_ready()
-        from .records import UploadedFile
-
         cid = inject.id_of(channel) if channel is not None else self.channel["id"]
         self.state.member_payload(author)  # registers unknown authors as members
         files = [
