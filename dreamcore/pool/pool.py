@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Self
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import (
@@ -29,6 +29,7 @@ from dreamcore.pool.devices import plan_devices, threads_per_worker
 from dreamcore.pool.jobs import Job
 from dreamcore.pool.messages import Done, Failed, JobMessage, Progress, Run
 from dreamcore.pool.supervisor import Supervisor
+from dreamcore.pool.timers import cancel_timer
 from dreamcore.request import DreamRequest, DreamResult
 
 DEFAULT_HANDLER = PoolConfig().handler
@@ -80,7 +81,7 @@ class WorkerPool:
         """Start the workers and wait until they are warm; raise the start error if none is."""
         raise NotImplementedError
 
-    async def __aenter__(self) -> WorkerPool:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -115,9 +116,7 @@ class WorkerPool:
         job = Job(request, job_id, self._cancel)
         self._live[job.id] = job
         self._queue.append(job)
-        self._timers[job.id] = asyncio.get_running_loop().call_later(
-            self.config.max_queue_wait_s, self._waited_too_long, job
-        )
+        self._arm_wait(job)
         job.set_queued(len(self._queue))
         self._dispatch()
         return job
@@ -167,7 +166,7 @@ class WorkerPool:
                     job, PoolClosed("The dream service shut down before your dream finished.")
                 )
         await self._workers.shutdown(grace=self.config.cancel_grace_s)
-        _cancel(self._down_timer)
+        cancel_timer(self._down_timer)
         self._state = "closed"
 
     # --- scheduling -------------------------------------------------------------------------------
@@ -215,7 +214,7 @@ class WorkerPool:
 
     def _worker_ready(self, worker: Any) -> None:
         self._down_since = None
-        _cancel(self._down_timer)
+        cancel_timer(self._down_timer)
         self._dispatch()
 
     def _note_workers(self) -> None:
@@ -258,14 +257,7 @@ class WorkerPool:
             and job.attempts < 2
             and self._state in ("starting", "running")
         ):
-            self._cancel_timer(job)
-            self._queue.appendleft(job)  # retried once, ahead of everyone else
-            assert self._loop is not None
-            self._timers[job.id] = self._loop.call_later(
-                self.config.max_queue_wait_s, self._waited_too_long, job
-            )
-            self._renumber()
-            self._dispatch()
+            self._requeue_first(job)  # retried once, ahead of everyone else
             return
         code = "" if exitcode is None else f" (exit code {exitcode})"
         message = f"The dream worker stopped unexpectedly{code} during job {job.id}."
@@ -277,15 +269,22 @@ class WorkerPool:
             self._on_died(worker, job, None)
             return
         self._note_workers()
-        self._cancel_timer(job)
         job.attempts -= 1  # this one never ran
+        self._requeue_first(job)
+
+    def _requeue_first(self, job: Job) -> None:
+        """Back to the head of the queue, with a fresh maximum wait."""
+        self._cancel_timer(job)
         self._queue.appendleft(job)
-        assert self._loop is not None
-        self._timers[job.id] = self._loop.call_later(
-            self.config.max_queue_wait_s, self._waited_too_long, job
-        )
+        self._arm_wait(job)
         self._renumber()
         self._dispatch()
+
+    def _arm_wait(self, job: Job) -> None:
+        loop = self._loop or asyncio.get_running_loop()
+        self._timers[job.id] = loop.call_later(
+            self.config.max_queue_wait_s, self._waited_too_long, job
+        )
 
     def _cancel(self, job: Job) -> None:
         if job.state == "queued" and job in self._queue:
@@ -330,13 +329,13 @@ class WorkerPool:
         self._live.pop(job.id, None)
 
     def _cancel_timer(self, job: Job) -> None:
-        timer = self._timers.pop(job.id, None)
-        if timer is not None:
-            timer.cancel()
+        cancel_timer(self._timers.pop(job.id, None))
 
 
 class LocalPool(WorkerPool):
     """Worker processes on this machine: one per GPU, or `cpu_workers` CPU workers."""
+
+    _workers: Supervisor
 
     def _make_workers(self, pool: PoolConfig, engine: EngineConfig, handler: str) -> Supervisor:
         return Supervisor(
@@ -349,16 +348,5 @@ class LocalPool(WorkerPool):
         )
 
     async def _start_workers(self) -> None:
-        workers = self._workers
-        assert isinstance(workers, Supervisor)
-        devices = await plan_devices(self.config, workers.engine)
-        await workers.start(devices, threads_per_worker(self.config, len(devices)))
-
-    async def __aenter__(self) -> LocalPool:
-        await self.start()
-        return self
-
-
-def _cancel(handle: asyncio.TimerHandle | None) -> None:
-    if handle is not None:
-        handle.cancel()
+        devices = await plan_devices(self.config, self._workers.engine)
+        await self._workers.start(devices, threads_per_worker(self.config, len(devices)))

@@ -25,11 +25,11 @@ AUTH_HINT = (
 
 
 class RayBackend(WorkerPool):
-    _fleet: ActorFleet
+    _workers: ActorFleet
     _owns_ray = False  # this backend called ray.init, so close() calls ray.shutdown
 
     def _make_workers(self, pool: PoolConfig, engine: EngineConfig, handler: str) -> ActorFleet:
-        self._fleet = ActorFleet(
+        return ActorFleet(
             pool,
             engine,
             handler,
@@ -38,15 +38,10 @@ class RayBackend(WorkerPool):
             on_died=self._on_died,
             on_lost=self._on_lost,
         )
-        return self._fleet
 
     async def _start_workers(self) -> None:
         self._owns_ray = await asyncio.to_thread(connect, self.config.ray_address)
-        await self._fleet.start()
-
-    async def __aenter__(self) -> RayBackend:
-        await self.start()
-        return self
+        await self._workers.start()
 
     async def close(self, timeout: float | None = None) -> None:
         try:
@@ -58,7 +53,7 @@ class RayBackend(WorkerPool):
 
     def nodes(self) -> dict[str, dict[str, int]]:
         """Per Ray node: actors up and busy (for ops; PoolStats has the totals)."""
-        return self._fleet.nodes()
+        return self._workers.nodes()
 
 
 def connect(address: str) -> bool:

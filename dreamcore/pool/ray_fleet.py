@@ -28,11 +28,12 @@ from dreamcore.pool.jobs import Job
 from dreamcore.pool.messages import Failed, JobMessage, Progress, Ready, Run, StartFailed
 from dreamcore.pool.ray_actor import LIFELINE_GROUP, DreamActor
 from dreamcore.pool.ray_plan import ActorPlan, ClusterView, plan_actors
+from dreamcore.pool.timers import backoff_s, cancel_timer, retrieve_exception
+from dreamcore.pool.worker import generic_error
 
 log = logging.getLogger(__name__)
 WATCH_S = 1.0  # how often the cluster's size is read (a cheap GCS call, off the loop)
 ASK_AGAIN_S = 0.2  # a restarting actor is asked again this often
-BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 60.0  # restarts after failed starts, as in the Supervisor
 STRAGGLERS_S = 30.0  # start() waits this long after the first actor is up for the rest to be placed
 
 
@@ -84,7 +85,6 @@ class ActorFleet:
         self.restarts = 0
         self.replacing = False  # from a successful start until shutdown
         self.closed = False
-        self.plan: ActorPlan | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._remote: Any = None
         self._watch: asyncio.Task[None] | None = None
@@ -119,7 +119,7 @@ class ActorFleet:
         """Create the planned actors and wait until each is warm; raise if none is."""
         self._loop = asyncio.get_running_loop()
         self._remote = ray.remote(concurrency_groups={LIFELINE_GROUP: 1})(DreamActor)
-        self.plan = plan = plan_actors(self.config, self.engine, await _look())
+        plan = plan_actors(self.config, self.engine, await _look())
         first = [self._add(plan) for _ in range(plan.count)]
         limit = self.config.start_timeout_s
         await _wait_first_then_some([a.ready for a in first], limit, STRAGGLERS_S)
@@ -144,7 +144,7 @@ class ActorFleet:
         if self._watch is not None:
             self._watch.cancel()
         for a in list(self.workers):
-            _cancel(a.timer)
+            cancel_timer(a.timer)
             _kill(a.handle, restart=False)
         tasks = [t for a in self.workers for t in a.tasks]
         if tasks:
@@ -161,7 +161,7 @@ class ActorFleet:
                 ray.cancel(actor.stream)
             except Exception:  # already finished: the stream tells
                 log.debug("ray.cancel on a finished stream", exc_info=True)
-        _cancel(actor.timer)
+        cancel_timer(actor.timer)
         actor.timer = self._loop.call_later(
             self.config.cancel_grace_s, self._kill_if_still_on, actor, job
         )
@@ -181,7 +181,7 @@ class ActorFleet:
         self._spawn(actor, self._follow_job(actor, actor.life, job, actor.stream))
 
     def release(self, actor: Actor) -> None:
-        _cancel(actor.timer)
+        cancel_timer(actor.timer)
         actor.job, actor.stream, actor.taken = None, None, False
         if actor.state == "busy":
             actor.state = "idle"
@@ -213,9 +213,7 @@ class ActorFleet:
             return
         except Exception as err:  # e.g. a result that would not deserialize here
             log.exception("dream actor %d: job %s", actor.pid, job.id)
-            ended = DreamError(
-                f"Something went wrong while dreaming (job {job.id}: {type(err).__name__})."
-            )
+            ended = generic_error(job.id, err)
         if current():
             self._on_message(actor, Failed.of(job.id, ended))
 
@@ -228,7 +226,7 @@ class ActorFleet:
             num_cpus=plan.cpus, num_gpus=plan.gpus, max_restarts=-1, max_task_retries=0
         ).remote(self.handler, engine, self.config, plan.threads)
         actor = Actor(self, handle, plan, self._loop.create_future(), self._loop.create_future())
-        actor.ready.add_done_callback(_retrieve)
+        actor.ready.add_done_callback(retrieve_exception)
         self.slots.append(actor)
         self.workers.add(actor)
         self._spawn(actor, self._bring_up(actor, actor.life))
@@ -293,7 +291,7 @@ class ActorFleet:
         was_up = actor.state in ("idle", "busy")
         job, taken = actor.job, actor.taken
         actor.job, actor.stream, actor.taken, actor.state = None, None, False, "starting"
-        _cancel(actor.timer)
+        cancel_timer(actor.timer)
         if self.closed or actor.retiring:
             self._gone(actor)
         elif self.replacing:
@@ -310,9 +308,10 @@ class ActorFleet:
     def _restart_later(self, actor: Actor) -> None:
         assert self._loop is not None
         actor.failures += 1
-        delay = min(BACKOFF_FIRST_S * 2 ** (actor.failures - 1), BACKOFF_MAX_S)
-        _cancel(actor.timer)
-        actor.timer = self._loop.call_later(delay, self._restart, actor, actor.life)
+        cancel_timer(actor.timer)
+        actor.timer = self._loop.call_later(
+            backoff_s(actor.failures), self._restart, actor, actor.life
+        )
 
     def _restart(self, actor: Actor, life: int) -> None:
         if self.replacing and actor.life == life and actor.state == "starting":
@@ -325,8 +324,7 @@ class ActorFleet:
             self._retire_now(actor)
 
     def _retire_now(self, actor: Actor) -> None:
-        _kill(actor.handle, restart=False)
-        self._gone(actor)
+        self._gone(actor)  # kills it
         self._on_died(actor, None, None)  # not a crash; the pool counts who is alive
 
     def _gone(self, actor: Actor) -> None:
@@ -334,7 +332,7 @@ class ActorFleet:
             return
         actor.state, actor.job, actor.stream = "dead", None, None
         actor.life += 1
-        _cancel(actor.timer)
+        cancel_timer(actor.timer)
         _kill(actor.handle, restart=False)  # make sure: an actor we forget must not hold a GPU
         self.workers.discard(actor)
         if actor in self.slots:
@@ -365,7 +363,6 @@ class ActorFleet:
     def resize(self, plan: ActorPlan) -> None:
         """Match the actors to `plan`: retire the surplus (not-up first, then idle, busy ones after
         their job) and add what is missing."""
-        self.plan = plan
         same = [a for a in self.slots if a.plan.kind == plan.kind]
         surplus = [a for a in self.slots if a.plan.kind != plan.kind]
         order = ("starting", "idle", "busy")
@@ -423,16 +420,6 @@ def _kill(handle: Any, *, restart: bool) -> None:
         log.debug("ray.kill", exc_info=True)
 
 
-def _cancel(handle: asyncio.TimerHandle | None) -> None:
-    if handle is not None:
-        handle.cancel()
-
-
 def _log_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("dream actor fleet: %s failed", task.get_name(), exc_info=task.exception())
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()

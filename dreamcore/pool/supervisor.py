@@ -29,13 +29,11 @@ from dreamcore.pool.messages import (
     StartFailed,
     Stop,
 )
+from dreamcore.pool.timers import backoff_s, cancel_timer, retrieve_exception
 from dreamcore.pool.worker import run_worker
 
 log = logging.getLogger(__name__)
 _CTX = multiprocessing.get_context("spawn")  # CUDA does not survive fork
-# Restarts after failed starts back off (0.5 s, 1 s, 2 s, ... 60 s); a crash of a healthy worker
-# is replaced at once.
-BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 60.0
 
 
 @dataclass(eq=False)
@@ -60,7 +58,7 @@ class Worker:
     def release(self) -> None:
         """The worker reported back on its job: it may take the next one."""
         self.state, self.job = "idle", None
-        _cancel(self.timer)
+        cancel_timer(self.timer)
 
 
 @dataclass(eq=False)
@@ -131,7 +129,7 @@ class Supervisor:
         reaped."""
         self.replacing, self.closed = False, True
         for slot in self.slots:
-            _cancel(slot.restart)
+            cancel_timer(slot.restart)
         if self._spawning:
             await asyncio.wait(self._spawning)
         for worker in list(self.workers):
@@ -149,7 +147,7 @@ class Supervisor:
         """Ask the worker to drop `job`; kill (and so replace) it if it has not within the grace."""
         assert self._loop is not None
         worker.link.send(Cancel(job.id))
-        _cancel(worker.timer)
+        cancel_timer(worker.timer)
         worker.timer = self._loop.call_later(
             self.config.cancel_grace_s, self._kill_if_still_on, worker, job
         )
@@ -175,7 +173,7 @@ class Supervisor:
         finally:
             child_conn.close()
         worker = Worker(slot, None, loop.create_future(), loop.create_future())  # type: ignore[arg-type]
-        worker.ready.add_done_callback(_retrieve)
+        worker.ready.add_done_callback(retrieve_exception)
         worker.link = WorkerLink(process, parent_conn, lambda _, msg: self._post(worker, msg))
         worker.timer = loop.call_later(self.config.start_timeout_s, self._start_timed_out, worker)
         slot.worker = worker
@@ -195,7 +193,7 @@ class Supervisor:
     def _handle(self, worker: Worker, msg: FromWorker | Died) -> None:
         match msg:
             case Ready():
-                _cancel(worker.timer)
+                cancel_timer(worker.timer)
                 worker.state, worker.slot.failures = "idle", 0
                 if not worker.ready.done():
                     worker.ready.set_result(None)
@@ -221,7 +219,7 @@ class Supervisor:
     def _died(self, worker: Worker, exitcode: int | None) -> None:
         was_ready = worker.state in ("idle", "busy")
         worker.state = "dead"
-        _cancel(worker.timer)
+        cancel_timer(worker.timer)
         self.workers.discard(worker)
         worker.dead.set_result(exitcode)
         if not worker.ready.done():
@@ -241,8 +239,9 @@ class Supervisor:
 
     def _schedule_restart(self, slot: Slot) -> None:
         assert self._loop is not None
-        delay = 0.0 if not slot.failures else BACKOFF_FIRST_S * 2 ** (slot.failures - 1)
-        slot.restart = self._loop.call_later(min(delay, BACKOFF_MAX_S), self._restart, slot)
+        # Failed starts back off; a crash of a healthy worker is replaced at once.
+        delay = backoff_s(slot.failures) if slot.failures else 0.0
+        slot.restart = self._loop.call_later(delay, self._restart, slot)
 
     def _restart(self, slot: Slot) -> None:
         slot.restart = None
@@ -258,14 +257,3 @@ class Supervisor:
         if not task.cancelled() and task.exception() is not None and self.replacing:
             slot.failures += 1  # could not even launch a process: back off, try again
             self._schedule_restart(slot)
-
-
-def _cancel(handle: asyncio.TimerHandle | None) -> None:
-    if handle is not None:
-        handle.cancel()
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    # A restarted worker's start error shows in stats and backoff; keep asyncio from logging it.
-    if not future.cancelled():
-        future.exception()

@@ -125,12 +125,12 @@ class _Outbox:
                 except Exception as err:  # unpicklable result: report instead of hanging the job
                     if isinstance(msg, Done):
                         try:
-                            self._conn.send(Failed.of(msg.job_id, _generic(msg.job_id, err)))
+                            self._conn.send(Failed.of(msg.job_id, generic_error(msg.job_id, err)))
                         except OSError:
                             os._exit(0)
 
 
-def _generic(job_id: str, err: BaseException) -> DreamError:
+def generic_error(job_id: str, err: BaseException) -> DreamError:
     return DreamError(f"Something went wrong while dreaming (job {job_id}: {type(err).__name__}).")
 
 
@@ -197,7 +197,7 @@ def run_job(
             )
             return Failed.of(job_id, oom)
         traceback.print_exc()
-        return Failed.of(job_id, _generic(job_id, err))
+        return Failed.of(job_id, generic_error(job_id, err))
 
 
 def start_handler(handler_path: str, engine: EngineConfig, pool: PoolConfig, threads: int) -> Any:
