@@ -20,7 +20,6 @@ from PIL import Image, ImageSequence, features
 from dreamcore.errors import InvalidImage
 
 QUALITIES = (85, 70, 55, 40)
-FORMATS = ("webp", "gif", "mp4")
 DEFAULT_ZOOM_FRAMES = 16
 
 
@@ -119,14 +118,14 @@ def _u24(value: int) -> bytes:
 
 def _frame_chunks(webp: bytes) -> bytes:
     """The image chunks (ALPH, VP8, VP8L) of a single-frame WebP file."""
-    out, pos = b"", 12  # after "RIFF" size "WEBP"
+    out, pos = [], 12  # after "RIFF" size "WEBP"
     while pos + 8 <= len(webp):
         fourcc, size = webp[pos : pos + 4], struct.unpack("<I", webp[pos + 4 : pos + 8])[0]
         end = pos + 8 + size + (size % 2)
         if fourcc in (b"ALPH", b"VP8 ", b"VP8L"):
-            out += webp[pos:end]
+            out.append(webp[pos:end])
         pos = end
-    return out
+    return b"".join(out)
 
 
 @dataclass
@@ -148,11 +147,11 @@ class WebPFrames:
         w, h = self.size
         vp8x = bytes([0x02, 0, 0, 0]) + _u24(w - 1) + _u24(h - 1)  # flags: animation
         anim = struct.pack("<IH", 0xFF000000, loop)  # background black, loop forever
-        body = _chunk(b"VP8X", vp8x) + _chunk(b"ANIM", anim)
-        for frame in self.frames:
-            # x/2, y/2, width-1, height-1, duration (ms), flags: no blending, no disposal
-            header = _u24(0) + _u24(0) + _u24(w - 1) + _u24(h - 1) + _u24(duration_ms)
-            body += _chunk(b"ANMF", header + bytes([0x02]) + _frame_chunks(frame))
+        # x/2, y/2, width-1, height-1, duration (ms), flags: no blending, no disposal
+        header = _u24(0) + _u24(0) + _u24(w - 1) + _u24(h - 1) + _u24(duration_ms) + b"\x02"
+        chunks = [_chunk(b"VP8X", vp8x), _chunk(b"ANIM", anim)]
+        chunks += [_chunk(b"ANMF", header + _frame_chunks(frame)) for frame in self.frames]
+        body = b"".join(chunks)  # joined once: += would copy the growing file per frame
         return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
 
 
@@ -224,7 +223,8 @@ def fit(store: WebPFrames, fmt: str, duration_ms: int, max_bytes: int | None) ->
         if max_bytes is None or len(data) <= max_bytes:
             return Fitted(data, fmt, width, height, len(kept), ())
     while True:
-        for quality in QUALITIES:
+        # GIF has no quality setting: a second try at the same size would be the same file
+        for quality in QUALITIES[:1] if fmt == "gif" else QUALITIES:
             if fmt == "webp" and quality >= store.quality and (width, height) == store.size:
                 continue  # tried above, as dreamed
             data = encode_animation(kept, (width, height), fmt, duration, quality)

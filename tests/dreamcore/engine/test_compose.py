@@ -11,13 +11,20 @@ from dreamcore.engine.objectives import ClassObjective, GuideObjective, LayerObj
 from dreamcore.request import make_params
 
 
-def test_what_each_kind_of_params_becomes():
+@pytest.fixture
+def tiny():
+    """The tiny net, an input, and the objective's total on it (what a mix normalises by)."""
     net = build_model("tiny")
     image = torch.rand(1, 3, 48, 48) * 255
 
     def total(objective):
         return Gradient(net, objective).objective_total(image)
 
+    return net, image, total
+
+
+def test_what_each_kind_of_params_becomes(tiny):
+    net, _, total = tiny
     one = objective_for(make_params(model="tiny", layer="relu2:3"), net, total=total)
     assert isinstance(one, LayerObjective) and (one.layer, one.channel) == ("relu2", 3)
     banana = objective_for(make_params(model="tiny", target_class="banana"), net, total=total)
@@ -29,13 +36,8 @@ def test_what_each_kind_of_params_becomes():
     assert isinstance(guided, GuideObjective) and guided.guide.shape[0] == 16  # C x M
 
 
-def test_a_mix_weighs_each_term_by_its_own_size_on_the_input():
-    net = build_model("tiny")
-    image = torch.rand(1, 3, 48, 48) * 255
-
-    def total(objective):
-        return Gradient(net, objective).objective_total(image)
-
+def test_a_mix_weighs_each_term_by_its_own_size_on_the_input(tiny):
+    net, image, total = tiny
     mix = objective_for(make_params(model="tiny", layer="relu1+relu3*0.5"), net, total=total)
     assert isinstance(mix, Sum)
     acts = net(image, mix.layers)
