@@ -93,7 +93,6 @@ class LiveJob:
     job_id: str
     order: DreamOrder
     job: Job
-    accepted: float
     started: float | None = None
     done: float = 0.0  # the fraction of the dream made
 
@@ -302,7 +301,7 @@ class DreamFlow:
         status = StatusLine(answer, self.progress_interval_s, self._clock, controls)
         try:
             job = self.backend.submit(request, job_id=job_id)
-            live = self.live[job_id] = LiveJob(job_id, order, job, accepted)
+            live = self.live[job_id] = LiveJob(job_id, order, job)
             async for event in job.events():
                 if event.kind == "queued" and event.position:
                     status.show(queued_text(event.position, self.wait_estimate(job_id)))
@@ -393,9 +392,7 @@ class DreamFlow:
             await self.quota.charge(job_id, **details)
         except Exception:  # noqa: BLE001 - the dream stands; settle the ledger later
             log.exception("job %s: charge failed; retrying in the background", job_id)
-            task = asyncio.create_task(self._charge_later(job_id, details))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.track(self._charge_later(job_id, details), f"charge-{job_id}")
 
     async def _charge_later(self, job_id: str, details: dict[str, Any]) -> None:
         for wait in CHARGE_RETRIES_S:

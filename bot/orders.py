@@ -34,6 +34,7 @@ from bot.params import animated, frames_of
 from bot.quota import QuotaService
 from bot.settings import Settings
 from bot.store import Source
+from dreamcore.animation import DEFAULT_ZOOM_FRAMES
 from dreamcore.errors import DreamError
 from dreamcore.request import DreamParams
 
@@ -133,7 +134,9 @@ class OrderDesk:
             plans = chosen if isinstance(chosen, list) else [chosen]
             # an animation's price is known once its image is (below); a zoom's is close
             estimate = sum(
-                self.quota.units_for(p.params.frames or 16) if p.params.animate else 1
+                self.quota.units_for(p.params.frames or DEFAULT_ZOOM_FRAMES)
+                if p.params.animate
+                else 1
                 for p in plans
             )
             await self._peek_quota(trigger, estimate)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 
+from dreamcore.animation import DEFAULT_ZOOM_FRAMES
 from dreamcore.catalog import model_info
 from dreamcore.imaging import file_extension
 from dreamcore.request import DreamParams, DreamProgress, DreamResult, make_params
@@ -314,7 +315,10 @@ def settings_line(params: DreamParams) -> str:
     if params.animate:
         parts.append(f"animate {params.animate}")
     if params.animate or params.frames:
-        parts += [f"frames {params.frames or 16}", f"frame steps {params.frame_steps}"]
+        parts += [
+            f"frames {params.frames or DEFAULT_ZOOM_FRAMES}",
+            f"frame steps {params.frame_steps}",
+        ]
         parts.append(f"fps {params.fps}")
         parts += [f"{k} {getattr(params, k):g}" for k in ("zoom", "rotate", "pan")
                   if getattr(params, k) is not None]  # fmt: skip
