@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot.delivery import Answer, Upload
-from bot.flow import StatusLine
+from bot.delivery import Answer, Upload, is_too_large
+from bot.errors import user_message
+from bot.flow import TOO_LARGE, StatusLine
 from bot.replies import batch_status_text
+from dreamcore.errors import DreamError
 
 
 @dataclass
@@ -66,9 +68,16 @@ class Batch:
             return
         try:
             message = await self.answer.deliver(combined(uploads, failures, self.view()))
-        except BaseException as err:
+        except Exception as err:
+            if isinstance(err, discord.HTTPException) and is_too_large(err):
+                err = DreamError(TOO_LARGE)  # final: each part re-encoding its own can't help
+            # The parts' own failures land after the reply is settled: tell the user here.
+            await self.answer.fail(user_message(err))
             self.posted.set_exception(err)
             return
+        except BaseException as err:
+            self.posted.set_exception(err)
+            raise
         self.posted.set_result(message)
 
 

@@ -6,6 +6,14 @@ import discord
 
 from bot.batch import Batch, numbered
 from bot.delivery import Upload
+from dreamcore.errors import DreamError
+
+
+class Response:
+    status, reason = 413, "Payload Too Large"
+
+    def __init__(self, status: int) -> None:
+        self.status = status
 
 
 class Answer:
@@ -61,6 +69,24 @@ async def test_when_every_part_fails_the_reply_says_why():
     await batch.part(0).fail("too big")
     await batch.part(1).fail("not an image")
     assert answer.failed == ["Image 1: too big\nImage 2: not an image"]
+
+
+async def test_a_reply_too_large_to_post_is_said_once_and_final():
+    class TooLarge(Answer):
+        async def deliver(self, upload):
+            raise discord.HTTPException(Response(413), {"code": 40005, "message": "too large"})
+
+    answer = TooLarge()
+    batch = Batch(answer, 2, lambda: None, interval=0.01)
+    results = await asyncio.gather(
+        batch.part(0).deliver(upload(1)), batch.part(1).deliver(upload(2)), return_exceptions=True
+    )
+    # each job gets a final error (refunded, no re-encode that could not help) ...
+    assert all(isinstance(r, DreamError) and "too large" in str(r) for r in results)
+    # ... and the user is told, once, although the parts' own failures come too late
+    assert len(answer.failed) == 1 and "too large" in answer.failed[0]
+    await batch.part(0).fail("late")
+    assert len(answer.failed) == 1
 
 
 def test_numbered_keeps_the_spoiler_prefix():
