@@ -18,9 +18,9 @@ GUIDE = ROOT / "tests" / "data" / "astronaut.jpg"
 
 
 def dreamer_for(model: str, **engine) -> tuple[Dreamer, str]:
-    """A CPU Dreamer with `model`'s trained weights, or random ones where they can't be had here
-    (speed does not depend on them); also says which."""
-    dreamer = Dreamer(EngineConfig(models=(model,), device="cpu", **engine))
+    """A CPU Dreamer with `model`'s trained weights where they are on this machine, else random
+    ones (speed does not depend on them); also says which."""
+    dreamer = Dreamer(EngineConfig(models=(model,), device="cpu", offline=True, **engine))
     try:
         dreamer.model(model)
         return dreamer, "trained weights"

@@ -37,10 +37,8 @@ from pathlib import Path
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8192")
 
 import torch  # noqa: E402
+from bench_common import PHOTO  # noqa: E402  (it puts the project on sys.path)
 from PIL import Image  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from dreamcore.catalog import model_info  # noqa: E402
 from dreamcore.config import EngineConfig  # noqa: E402
@@ -53,7 +51,6 @@ from dreamcore.engine.objectives import LayerObjective  # noqa: E402
 from dreamcore.errors import WeightsUnavailable  # noqa: E402
 from dreamcore.request import DreamParams  # noqa: E402
 
-PHOTO = ROOT / "tests" / "data" / "chelsea.jpg"
 SCHEDULE = DreamParams(octaves=4, steps=10)
 
 

@@ -394,12 +394,12 @@ class FakeState:
         if rec is not None:
             self.emit("interaction", rec)
 
-    def token_expired(self, token: str) -> bool:
-        """Expired by `expire_token`, or older than `token_lifetime` (Discord: 15 minutes)."""
-        if token in self.expired_tokens:
+    def record_expired(self, rec: InteractionRecord) -> bool:
+        """Its token expired by `expire_token`, or older than `token_lifetime` (Discord: 15
+        minutes)."""
+        if rec.token in self.expired_tokens:
             return True
-        rec = self.interaction_by_token(token) if self.token_lifetime is not None else None
-        return rec is not None and rec.age() > self.token_lifetime  # type: ignore[operator]
+        return self.token_lifetime is not None and rec.age() > self.token_lifetime
 
     def interaction_by_token(self, token: str) -> InteractionRecord | None:
         for rec in self.interactions.values():

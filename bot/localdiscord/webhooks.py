@@ -34,7 +34,7 @@ class Webhooks:
     # helpers --------------------------------------------------------------
     def _record(self, app: str, token: str) -> InteractionRecord:
         rec = self.state.interaction_by_token(token)
-        if rec is None or self.state.token_expired(token) or app != self.state.application_id:
+        if rec is None or self.state.record_expired(rec) or app != self.state.application_id:
             raise FakeError(401, 50027, "Invalid Webhook Token")
         return rec
 
@@ -96,7 +96,7 @@ class Webhooks:
     async def callback(self, rq: RequestRecord, iid: str, token: str) -> tuple[int, Any]:
         st = self.state
         rec = st.interactions.get(iid)
-        if rec is None or rec.token != token or st.token_expired(token):
+        if rec is None or rec.token != token or st.record_expired(rec):
             raise unknown("interaction", 10062)
         if rec.acknowledged:
             raise FakeError(400, 40060, "Interaction has already been acknowledged.")

@@ -106,6 +106,18 @@ class Bridge:
     def _on_change(self, kind: str, obj: Any) -> None:
         if kind == "message":
             self._remember(obj)
+        elif kind == "request":
+            self.logged_in |= obj.path == "/users/@me"
+            self.synced |= obj.method == "PUT" and obj.path.endswith("/commands")
+        live = bool(self.subscribers)  # no page open: nothing to build (a page starts afresh)
+        if live:
+            self._publish_change(kind, obj)
+        self.rules.on_change(kind, obj)
+        if live and kind in ("request", "gateway"):
+            self._publish_bot()
+
+    def _publish_change(self, kind: str, obj: Any) -> None:
+        if kind == "message":
             self.publish({"type": "message", "message": self.message(obj)})
         elif kind == "delete":
             self.publish({"type": "delete", "id": obj["id"], "channel_id": obj["channel_id"]})
@@ -113,12 +125,6 @@ class Bridge:
             self.publish({"type": "interaction", "interaction": interaction_view(obj)})
         elif kind == "commands":
             self.publish({"type": "commands", "commands": commands_view(self.local)})
-        elif kind == "request":
-            self.logged_in |= obj.path == "/users/@me"
-            self.synced |= obj.method == "PUT" and obj.path.endswith("/commands")
-        self.rules.on_change(kind, obj)
-        if kind in ("request", "gateway"):
-            self._publish_bot()
 
     def _publish_bot(self) -> None:
         view = self.bot()
