@@ -328,8 +328,17 @@ class Store:
         return await self._writer.run(fn)
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
-        """Run a read-only `fn(tx)` on the reader connection (never waits for a writer)."""
-        return await self._reader.run(lambda conn: fn(Tx(conn)))
+        """Run a read-only `fn(tx)` on the reader connection (never waits for a writer), in one
+        read transaction: its queries see one snapshot, not a charge landing between two."""
+
+        def run(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN")
+            try:
+                return fn(Tx(conn))
+            finally:
+                conn.execute("ROLLBACK")  # nothing to keep: it only read
+
+        return await self._reader.run(run)
 
     async def transaction(self, fn: Callable[[Tx], T]) -> T:
         """Run `fn(tx)` on the writer thread inside BEGIN IMMEDIATE; commit, or roll back on

@@ -123,6 +123,26 @@ async def test_reads_do_not_wait_for_a_writer_holding_the_lock(tmp_path):
             await store.read(lambda tx: tx.insert_job(job("c")))
 
 
+async def test_a_read_sees_one_snapshot_while_a_write_lands(tmp_path):
+    # /quota me counts done and in-flight jobs in two queries: a charge committed between them
+    # must not make the job vanish from both (it showed a dream as unused).
+    path = tmp_path / "s.db"
+    async with await Store.open(path) as store:
+        await store.transaction(lambda tx: tx.insert_job(job("a")))
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+        def read(tx):
+            held = tx.count_jobs(guild_id=10, statuses=("reserved",))
+            other.execute("UPDATE ledger SET status = 'done' WHERE job_id = 'a'")  # the charge
+            return held, tx.count_jobs(guild_id=10, statuses=("done",))
+
+        try:
+            assert await store.read(read) == (1, 0)  # before the charge, consistently
+            assert await store.read(read) == (0, 1)  # after it
+        finally:
+            other.close()
+
+
 async def test_quota_rules_crud(tmp_path):
     async with await Store.open(tmp_path / "s.db") as store:
         await store.set_rule(QuotaRule(1, "role", 5, daily=3, concurrent=None))
