@@ -78,7 +78,7 @@ def test_odd_modes_become_rgb_dreams_of_the_same_size(dreamer, mode):
 def test_max_side_and_engine_cap_bound_the_output(dreamer):
     big = noise_png((400, 200))
     assert Image.open(io.BytesIO(run(dreamer, big, max_side=128).image)).size == (128, 64)
-    capped = Dreamer(EngineConfig(models=("tiny",), max_side_cap=100))
+    capped = Dreamer(EngineConfig(models=("tiny",), device="cpu", max_side_cap=100))
     assert Image.open(io.BytesIO(run(capped, big, max_side=1024).image)).size == (100, 50)
 
 

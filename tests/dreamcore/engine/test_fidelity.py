@@ -56,7 +56,8 @@ def dreams():
 
 def _objective(pixels: np.ndarray) -> float:
     """The classic objective of an H x W x 3 image, judged by the fp32 network for all."""
-    net = Dreamer(EngineConfig(models=("vgg16-hed",), precision="fp32")).model("vgg16-hed")
+    config = EngineConfig(models=("vgg16-hed",), device="cpu", precision="fp32")
+    net = Dreamer(config).model("vgg16-hed")
     image = torch.from_numpy(pixels).permute(2, 0, 1)[None].float().contiguous()
     return Gradient(net, LayerObjective(LAYER)).objective_value(image)
 
