@@ -127,7 +127,7 @@ async def run(args: argparse.Namespace) -> int:
         pool = LocalPool(pool_cfg, engine)
         await pool.start()
         bot = DreamBot(settings, backend=pool)
-        bot_task = asyncio.create_task(bot.start("bench-token"))
+        bot_task = asyncio.create_task(bot.start(fake.token))
         try:
             async with asyncio.timeout(args.abort_after):
                 ready = asyncio.create_task(bot.wait_until_ready())

@@ -1,5 +1,6 @@
 """The gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeats, RESUME, member chunks,
-dispatch.
+dispatch. IDENTIFY and RESUME must carry the bot token this Discord issued (else close 4004, as
+Discord does); nothing but heartbeats works before one of them succeeded (4003).
 
 Each dispatch gets the session's next sequence number; events are filtered by the intents the client
 identified with, like Discord does (e.g. no MESSAGE_CREATE without GUILD_MESSAGES), and message
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from . import payloads as P
+from .access import token_matches
 from .compression import make_encoder, zstd_available
 
 if TYPE_CHECKING:
@@ -87,6 +89,7 @@ class Gateway:
         self.close_codes: list[int] = []  # close codes the fake sent
         self.compressions: list[str | None] = []  # `compress` asked for by each connection
         self.resumes: list[str] = []  # session ids resumed
+        self.refused: list[int] = []  # ops (2 IDENTIFY, 6 RESUME) refused for a wrong token
         self.ready = asyncio.Event()
 
     def is_allowed(self, session: Session, event: str, data: dict[str, Any]) -> bool:
@@ -155,10 +158,15 @@ class Gateway:
         op, d = msg.get("op"), msg.get("d")
         if op == 1:
             await s.send({"op": 11, "d": None, "s": None, "t": None})
+        elif op in (2, 6) and not token_matches(self.state.token, (d or {}).get("token")):
+            self.refused.append(op)
+            await self._close(s.ws, 4004, "Authentication failed.")
         elif op == 2:
             await self._identify(s, d)
         elif op == 6:
             await self._resume(s, d)
+        elif s.session_id is None:  # anything else needs an identified (or resumed) session
+            await self._close(s.ws, 4003, "Not authenticated.")
         elif op == 8:
             await self._request_members(s, d)
         elif op in (3, 4):

@@ -1,19 +1,21 @@
 """REST API v10 routes: gateway info, users, application, commands, channels, messages, reactions,
-guilds. Interaction callbacks and webhooks are in webhooks.py. Every request is recorded; unknown
-routes answer 404 JSON and are logged; handler bugs answer 400 (never 5xx: discord.py retries
-those)."""
+guilds. Interaction callbacks and webhooks are in webhooks.py. Only the bot's token gets in (401
+else, unrecorded); every other request is recorded; unknown routes answer 404 JSON and are logged;
+handler bugs answer 400 (never 5xx: discord.py retries those)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
 from . import payloads as P
+from .access import bot_authorized
 from .body import FakeError, json_response, read_body, unknown
+from .cdn import attachment_response
 from .records import RequestRecord
 
 if TYPE_CHECKING:
@@ -25,19 +27,27 @@ Handler = Callable[..., Awaitable[tuple[int, Any]]]
 _API_PREFIX = re.compile(r"^/api(?:/v\d+)?")
 
 
+class Match(NamedTuple):
+    handler: Handler
+    params: dict[str, str]
+    bot_token: bool  # the bot's token is needed (not so where the path's token authorises)
+
+
 class Router:
     def __init__(self) -> None:
-        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self.routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
 
-    def add(self, method: str, pattern: str, handler: Handler) -> None:
+    def add(self, method: str, pattern: str, handler: Handler, *, bot_token: bool = True) -> None:
+        """`bot_token=False`: a route that the token in its path authorises (interaction callbacks
+        and webhooks, as on Discord), not the bot's token."""
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
-        self.routes.append((method, re.compile(f"^{regex}$"), handler))
+        self.routes.append((method, re.compile(f"^{regex}$"), handler, bot_token))
 
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
-        for m, regex, handler in self.routes:
+    def match(self, method: str, path: str) -> Match | None:
+        for m, regex, handler, bot_token in self.routes:
             found = regex.match(path)
             if found and m == method:
-                return handler, found.groupdict()
+                return Match(handler, found.groupdict(), bot_token)
         return None
 
 
@@ -80,13 +90,17 @@ class Rest:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         st = self.state
         path = _API_PREFIX.sub("", request.path) or "/"
+        found = self.router.match(request.method, path)
+        if (found is None or found.bot_token) and not bot_authorized(request, st.token):
+            # before the body is read or anything recorded: only the bot may use the API
+            log.warning("localdiscord refused %s %s: not the bot's token", request.method, path)
+            return json_response({"code": 0, "message": "401: Unauthorized"}, 401)
         payload, files = await read_body(request)
         rec = RequestRecord(request.method, path, dict(request.query), payload, files)
         st.requests.append(rec)
         try:
             if sum(f.size for f in files) > st.filesize_limit:
                 raise FakeError(413, 40005, "Request entity too large")
-            found = self.router.match(request.method, path)
             if found is None:
                 st.unhandled.append(f"{request.method} {path}")
                 log.warning("localdiscord has no route for %s %s", request.method, path)
@@ -95,10 +109,9 @@ class Rest:
                     0,
                     f"404: Not Found (localdiscord has no route for {request.method} {path})",
                 )
-            handler, params = found
-            if params.get("cid") in st.hidden_channels:  # the bot lacks View Channel there
+            if found.params.get("cid") in st.hidden_channels:  # the bot lacks View Channel there
                 raise FakeError(403, 50001, "Missing Access")
-            status, data = await handler(rec, **params)
+            status, data = await found.handler(rec, **found.params)
         except FakeError as e:
             status, data = e.status, e.body
         except Exception as e:  # a bug in the fake: answer 4xx so discord.py does not retry
@@ -118,7 +131,7 @@ class Rest:
             return json_response({"code": 0, "message": "404: Not Found"}, 404)
         self.state.downloads.append(att["id"])
         self.state.notify()
-        return web.Response(body=att["data"], headers={"Content-Type": att["content_type"]})
+        return attachment_response(att)
 
     def _channel(self, cid: str) -> dict[str, Any]:
         ch = self.state.channels.get(cid) or self.state.dm_channels.get(cid)

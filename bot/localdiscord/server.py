@@ -2,7 +2,7 @@
 
 async with FakeDiscord() as fake:
     apply_endpoints(fake.api_base, fake.gateway_url)   # or fake.patch_discord()
-    ... start the bot, await fake.wait_until_ready() ...
+    ... bot.start(fake.token), await fake.wait_until_ready() ...
     rec = await fake.slash_command("ping", user=fake.add_member(name="alice"))
     await rec.wait_for_callback()
 """
@@ -25,6 +25,7 @@ from bot.endpoints import apply_endpoints
 
 from . import inject
 from . import payloads as P
+from .access import local_origin_only
 from .gateway import Gateway
 from .records import InteractionRecord, RequestRecord, UploadedFile
 from .rest import Rest, react
@@ -43,17 +44,20 @@ class FakeDiscord:
         bot_permissions: int = P.BOT_PERMISSIONS,
         ack_deadline: float | None = None,
         token_lifetime: float | None = None,
+        token: str | None = None,
     ):
         """`ack_deadline`: seconds within which an interaction must be acknowledged (Discord: 3);
         None = not enforced (the record's `ack_latency` still tells how long it took).
         `token_lifetime`: seconds an interaction token works (Discord: 900); None = until
-        `expire_token`."""
+        `expire_token`. `token`: the bot token to issue (default: a fresh random one); the REST API
+        and the gateway take only that one (`fake.token`)."""
         self.state = FakeState(
             allow_message_content=allow_message_content,
             filesize_limit=filesize_limit,
             bot_permissions=bot_permissions,
             ack_deadline=ack_deadline,
             token_lifetime=token_lifetime,
+            token=token,
         )
         self.gateway = Gateway(self.state, gateway_url=lambda: self.gateway_url)
         self.state.dispatch = self.gateway.dispatch
@@ -71,7 +75,10 @@ class FakeDiscord:
         await self.stop()
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=max(64 * 1024 * 1024, 4 * self.state.filesize_limit))
+        app = web.Application(
+            middlewares=[local_origin_only(lambda: self.port)],
+            client_max_size=max(64 * 1024 * 1024, 4 * self.state.filesize_limit),
+        )
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/attachments/{aid}/{filename}", self.rest.serve_attachment)
         app.router.add_route("*", "/{tail:.*}", self.rest.handle)
@@ -103,6 +110,11 @@ class FakeDiscord:
             discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old
 
     # addresses and the world ------------------------------------------------
+    @property
+    def token(self) -> str:
+        """The bot token this Discord issued: start the bot with it (`bot.start(fake.token)`)."""
+        return self.state.token
+
     @property
     def base_url(self) -> str:
         return self.state.base_url

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import payloads as P
+from .access import issue_token
 from .records import InteractionRecord, RequestRecord, UploadedFile
 
 log = logging.getLogger("localdiscord")
@@ -27,6 +28,7 @@ class FakeState:
         bot_permissions: int,
         ack_deadline: float | None = None,
         token_lifetime: float | None = None,
+        token: str | None = None,
     ):
         self.allow_message_content = allow_message_content
         self.ack_deadline = ack_deadline
@@ -37,6 +39,8 @@ class FakeState:
 
         self.bot_user = P.user(name="dreambot", bot=True)
         self.application_id = self.bot_user["id"]
+        # the bot token this Discord issued: its REST API and gateway take no other
+        self.token = token or issue_token(self.bot_user["id"])
         self.owner = P.user(name="owner")
         gid = P.snowflake()
         self.guild = P.guild(gid, self.owner["id"])

@@ -8,6 +8,7 @@ expired token answers every webhook call with 401 50027; callbacks for an expire
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from . import payloads as P
@@ -24,7 +25,7 @@ MESSAGE_TYPES = {2: 20, 3: 0, 5: 0}  # interaction type -> type of the original 
 class Webhooks:
     def __init__(self, rest: Rest):
         self.rest, self.state, self.gateway = rest, rest.state, rest.gateway
-        add = rest.router.add
+        add = functools.partial(rest.router.add, bot_token=False)  # the path's token authorises
         add("POST", "/interactions/{iid}/{token}/callback", self.callback)
         add("POST", "/webhooks/{app}/{token}", self.followup)
         add("GET", "/webhooks/{app}/{token}/messages/{mid}", self.get_message)

@@ -20,7 +20,6 @@ from bot.sandbox.web import PageServer
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
-TOKEN = "sandbox-token"  # the local Discord takes any token
 
 
 class Sandbox:
@@ -99,7 +98,7 @@ class Sandbox:
             available=self.models.available,
             store_path=self._store_path(),
         )
-        self._task = asyncio.create_task(serve(self.bot_settings, TOKEN), name="sandbox-bot")
+        self._task = asyncio.create_task(serve(self.bot_settings, local.token), name="sandbox-bot")
         self._task.add_done_callback(self._bot_done)
 
     def _store_path(self) -> Path:

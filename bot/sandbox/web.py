@@ -1,6 +1,7 @@
-"""The sandbox page's server (aiohttp, 127.0.0.1 only): the static page, its event stream (SSE), the
-attachments, and the actions a member can take, each turned into what Discord would send the bot
-(a message, a slash command, autocomplete, a context menu, a button click, a reaction).
+"""The sandbox page's server (aiohttp, 127.0.0.1 only, for this page only: see
+bot.localdiscord.access): the static page, its event stream (SSE), the attachments, and the
+actions a member can take, each turned into what Discord would send the bot (a message, a slash
+command, autocomplete, a context menu, a button click, a reaction).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.localdiscord import FakeDiscord, inject
+from bot.localdiscord.access import local_origin_only
+from bot.localdiscord.cdn import attachment_response
 from bot.localdiscord.gateway import MESSAGE_CONTENT
 from bot.sandbox.bridge import Bridge
 from bot.sandbox.rules import mib
@@ -24,7 +27,6 @@ STATIC = Path(__file__).parent / "static"
 HOST = "127.0.0.1"
 KEEPALIVE_S = 15.0
 AUTOCOMPLETE_TIMEOUT_S = 3.0  # Discord drops autocomplete answers after 3 s too
-PAGE_HOSTS = ("127.0.0.1", "localhost")
 
 
 class ApiError(Exception):
@@ -44,7 +46,7 @@ class PageServer:
 
     async def start(self) -> None:
         app = web.Application(
-            middlewares=[self._same_origin, self._api_errors],
+            middlewares=[local_origin_only(lambda: self.port), self._api_errors],
             client_max_size=max(64 * 1024 * 1024, 4 * self.local.state.filesize_limit),
         )
         add = app.router
@@ -73,16 +75,6 @@ class PageServer:
     # --- middleware ------------------------------------------------------------------------------
 
     @web.middleware
-    async def _same_origin(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        """Only this page may drive the sandbox: another site (or a DNS-rebound name) may not."""
-        host = (request.host or "").rsplit(":", 1)[0]
-        origin = request.headers.get("Origin")
-        allowed = {f"http://{h}:{self.port}" for h in PAGE_HOSTS}
-        if host not in PAGE_HOSTS or (origin is not None and origin not in allowed):
-            return web.json_response({"error": "not this page"}, status=403)
-        return await handler(request)
-
-    @web.middleware
     async def _api_errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
             return await handler(request)
@@ -98,7 +90,7 @@ class PageServer:
         att = self.local.state.attachments.get(request.match_info["aid"])
         if att is None:
             raise web.HTTPNotFound()
-        return web.Response(body=att["data"], content_type=att["content_type"])
+        return attachment_response(att)
 
     async def state(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(self.bridge.snapshot())

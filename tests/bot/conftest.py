@@ -86,7 +86,7 @@ class RunningBot:
 
     async def start(self) -> DreamBot:
         self.bot = DreamBot(self.settings, backend=self.pool)
-        self._task = asyncio.create_task(self.bot.start("fake-token"))
+        self._task = asyncio.create_task(self.bot.start(self.fake.token))
         ready = asyncio.create_task(self.bot.wait_until_ready())
         done, _ = await asyncio.wait(
             {ready, self._task}, timeout=60, return_when=asyncio.FIRST_COMPLETED

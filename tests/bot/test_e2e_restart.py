@@ -131,7 +131,7 @@ def bot_env(fake: FakeDiscord, store: Path, gate: Gate) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DREAMBOT_")}
     env.update(
         DREAMBOT_POOL__HANDLER=GATED_HANDLER,  # dreams of gated images wait for the test
-        DREAMBOT_DISCORD__TOKEN="restart-test-token",
+        DREAMBOT_DISCORD__TOKEN=fake.token,
         DREAMBOT_DISCORD__API_BASE=fake.api_base,
         DREAMBOT_DISCORD__GATEWAY_URL=fake.gateway_url,
         DREAMBOT_DISCORD__PROGRESS_INTERVAL_S="0.5",

@@ -56,7 +56,7 @@ async def test_refused_message_content_intent_restarts_without_it(
 ):
     settings = make_settings(strict_fake, tmp_path / "i.sqlite3")
     caplog.set_level(logging.INFO, logger="dreambot")
-    task = asyncio.create_task(serve(settings, "fake-token", backend=pool))
+    task = asyncio.create_task(serve(settings, strict_fake.token, backend=pool))
     try:
         await strict_fake.wait_for(lambda: len(strict_fake.identifies) >= 2, 30)
         await strict_fake.wait_until_ready()
@@ -87,7 +87,7 @@ async def test_workers_that_cannot_load_weights_stop_the_bot_with_one_clear_mess
     )
     settings = Settings.model_construct(**{**dict(base), "engine": engine, "pool": pool_cfg})
     caplog.set_level(logging.INFO, logger="dreambot")
-    code = await asyncio.wait_for(serve(settings, "fake-token"), 120)
+    code = await asyncio.wait_for(serve(settings, fake.token), 120)
     assert code == 1
     [line] = [
         r.getMessage()

@@ -8,7 +8,9 @@ import logging
 import warnings
 
 import pytest
+import pytest_asyncio
 
+from bot.localdiscord import FakeDiscord
 from bot.logs import REDACTED, Redactor, setup_logging
 from bot.settings import DiscordConfig, LogConfig, Settings
 
@@ -19,6 +21,13 @@ OTHER = "OTg3NjU0MzIxMDk4NzY1NDMy.Gzyxwv.ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zz"
 
 def log_settings(fmt: str, level: str = "DEBUG", token: str = TOKEN) -> Settings:
     return Settings(discord=DiscordConfig(token=token), log=LogConfig(format=fmt, level=level))
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def fake():
+    """The local Discord, issuing the token that must never be logged (it takes no other)."""
+    async with FakeDiscord(allow_message_content=True, token=TOKEN) as f:
+        yield f
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from .fixtures import fake_discord  # noqa: F401
 
 
 async def start_bot(fake: FakeDiscord, bot: commands.Bot) -> asyncio.Task[None]:
-    task = asyncio.create_task(bot.start("fake-token"))
+    task = asyncio.create_task(bot.start(fake.token))
     try:
         await fake.wait_until_ready(10)
     except TimeoutError:

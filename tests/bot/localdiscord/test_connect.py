@@ -56,7 +56,7 @@ async def test_message_content_disallowed_closes_4014() -> None:
         with fake.patch_discord():
             bot = make_bot(Events(), message_content=True)
             with pytest.raises(discord.PrivilegedIntentsRequired):
-                await asyncio.wait_for(bot.start("fake-token"), 15)
+                await asyncio.wait_for(bot.start(fake.token), 15)
             await bot.close()
     assert fake.gateway.close_codes == [4014]
 

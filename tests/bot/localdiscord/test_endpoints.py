@@ -37,7 +37,7 @@ async def test_auto_sharded_bot_uses_gateway_bot(fake_discord) -> None:
     bot = commands.AutoShardedBot(
         command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.1
     )
-    task = asyncio.create_task(bot.start("fake-token"))
+    task = asyncio.create_task(bot.start(fake.token))
     try:
         await asyncio.wait_for(bot.wait_until_ready(), 10)
         assert fake.find_requests("GET", "/gateway/bot")
@@ -50,7 +50,7 @@ async def test_auto_sharded_bot_uses_gateway_bot(fake_discord) -> None:
 
 async def test_raw_http_json_content_type_and_unknown_route(fake_discord) -> None:
     fake = fake_discord
-    async with aiohttp.ClientSession() as s:
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bot {fake.token}"}) as s:
         async with s.get(f"{fake.api_base}/users/@me") as r:
             assert r.status == 200 and r.headers["Content-Type"] == "application/json"
             assert (await r.json())["id"] == fake.bot_user["id"]

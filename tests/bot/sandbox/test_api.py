@@ -150,6 +150,19 @@ async def test_only_this_page_may_drive_the_sandbox(http, sandbox):
         assert resp.status == 403
 
 
+async def test_an_uploaded_page_is_served_as_a_download_never_as_a_page(http, sandbox):
+    # as text/html from the page's own origin, its script could drive the sandbox through /api
+    page = ("x.html", b"<script>fetch('/api/state')</script>", "text/html")
+    async with http.post(
+        "/api/message", data=form(user=persona(sandbox, "member"), file0=page)
+    ) as r:
+        [att] = sandbox.local.message((await r.json())["id"])["attachments"]
+    async with http.get(f"/attachments/{att['id']}/x.html") as resp:
+        assert resp.status == 200 and resp.content_type == "application/octet-stream"
+        assert resp.headers["Content-Disposition"].startswith("attachment")
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
 async def test_bad_requests_are_plain_errors(http, sandbox):
     async with http.post("/api/button", json={"user": "1", "message_id": "2"}) as resp:
         assert resp.status == 400 and "no member" in (await resp.json())["error"]

@@ -1,0 +1,45 @@
+"""How an uploaded file is served back (by the local Discord's CDN and by the sandbox page): as the
+image type its bytes are, else as a download; never as the type the uploader declared. An `x.html`
+uploaded as text/html would otherwise be a page on the server's own origin, its script free to
+drive the sandbox."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any
+
+from aiohttp import web
+from aiohttp.helpers import content_disposition_header
+from PIL import Image
+
+from dreamcore.imaging import SUPPORTED_FORMATS
+
+# Pillow calls MPO "image/mpo", which browsers don't show; its first picture is a plain JPEG.
+_BROWSER_TYPES = {"MPO": "image/jpeg"}
+
+
+def image_type(data: bytes) -> str | None:
+    """`image/png`, ... for bytes that open as one of the formats the bot decodes; None else.
+    Reads the header only."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a huge header is still an image, not a page
+            with Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS) as im:
+                fmt = im.format or ""
+    except Exception:  # noqa: BLE001 - anything Pillow cannot open is served as a download
+        return None
+    return _BROWSER_TYPES.get(fmt) or Image.MIME.get(fmt)
+
+
+def attachment_response(att: dict[str, Any]) -> web.Response:
+    """A stored attachment (payload with `data`): an image inline, anything else as a download."""
+    data = att["data"]
+    headers = {"X-Content-Type-Options": "nosniff"}
+    ctype = image_type(data)
+    if ctype is None:
+        ctype = "application/octet-stream"
+        headers["Content-Disposition"] = content_disposition_header(
+            "attachment", filename=att["filename"]
+        )
+    return web.Response(body=data, headers={**headers, "Content-Type": ctype})
