@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 
-from dreamcore.animation import DEFAULT_ZOOM_FRAMES
 from dreamcore.catalog import model_info
+from dreamcore.frames import DEFAULT_ZOOM_FRAMES
 from dreamcore.imaging import file_extension
 from dreamcore.request import DreamParams, DreamProgress, DreamResult, make_params
 
