@@ -145,9 +145,9 @@ class ChannelAnswer:
     async def fail(self, text: str) -> None:
         content = f"<@{self.requester_id}> {text}"
         try:
-            if self._status_message is not None:
+            if self._status_message is not None:  # its Cancel goes: nothing is left to stop
                 await self._status_message.edit(
-                    content=content, attachments=[], allowed_mentions=MENTION_USERS
+                    content=content, attachments=[], view=None, allowed_mentions=MENTION_USERS
                 )
             else:
                 await self.channel.send(

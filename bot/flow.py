@@ -269,7 +269,7 @@ class DreamFlow:
                 params=order.params.model_dump(mode="json"),
                 notify_channel_id=req.channel_id,
                 units=order.units,
-                at_once=not order.follows,
+                follows=order.follows,
             )
             return True
         except DreamError as err:

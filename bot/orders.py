@@ -34,8 +34,8 @@ from bot.params import animated, frames_of
 from bot.quota import QuotaService
 from bot.settings import Settings
 from bot.store import Source
-from dreamcore.animation import DEFAULT_ZOOM_FRAMES
 from dreamcore.errors import DreamError
+from dreamcore.frames import frames_made
 from dreamcore.request import DreamParams
 
 log = logging.getLogger(__name__)
@@ -132,13 +132,12 @@ class OrderDesk:
             guild.check_channel(trigger.channel)
             chosen = choose(guild)
             plans = chosen if isinstance(chosen, list) else [chosen]
-            # an animation's price is known once its image is (below); a zoom's is close
-            estimate = sum(
-                self.quota.units_for(p.params.frames or DEFAULT_ZOOM_FRAMES)
-                if p.params.animate
-                else 1
-                for p in plans
-            )
+            # the price is known once the image is (below); before, a motion's is close
+            engine = self.settings.engine
+            frames = [
+                frames_made(p.params, upload_frames=1, pixels=0, engine=engine) for p in plans
+            ]
+            estimate = sum(self.quota.units_for(n) for n in frames)
             await self._peek_quota(trigger, estimate)
         except DreamError as err:
             await self._refuse(trigger, err)

@@ -9,9 +9,9 @@ from discord import app_commands
 
 from bot.guilds import GuildSettings
 from bot.intake import HeldImage
-from dreamcore.animation import DEFAULT_ZOOM_FRAMES, frame_count
 from dreamcore.catalog import LOGITS, check_offered, model_info, preset_values
 from dreamcore.config import EngineConfig
+from dreamcore.frames import DEFAULT_ZOOM_FRAMES, frames_made
 from dreamcore.request import MAX_SEED, DreamParams, make_params
 
 DEFAULT_SIDE = 1024
@@ -47,27 +47,20 @@ def build_params(
 
 def animated(params: DreamParams, image: HeldImage, engine: EngineConfig,
              guild: GuildSettings) -> DreamParams:  # fmt: skip
-    """Frames under the server's cap: a zoom's (16 unless asked), or an animated upload's (all
-    of them unless asked; it is dreamed frame by frame)."""
+    """Frames under the server's cap: a motion's (16 unless asked, whatever the upload), or an
+    animated upload's (all of them unless asked; it is dreamed frame by frame)."""
     if image.frames <= 1 and not params.animate:
         return params
     cap = guild.frame_cap(engine.max_animation_frames)
-    wanted = params.frames or (cap if image.frames > 1 else DEFAULT_ZOOM_FRAMES)
+    wanted = params.frames or (DEFAULT_ZOOM_FRAMES if params.animate else cap)
     return params.model_copy(update={"frames": min(wanted, cap)})
 
 
 def frames_of(params: DreamParams, image: HeldImage, engine: EngineConfig) -> int:
-    """How many frames the worker will make of this image with these params (1: a still);
-    the same arithmetic as the engine's, so the price is known before the dream."""
-    if image.frames <= 1 and not params.animate:
-        return 1
-    return frame_count(
-        requested=params.frames,
-        upload_frames=image.frames,
-        max_frames=engine.max_animation_frames,
-        max_pixels=engine.max_animation_pixels,
-        pixels=image.size[0] * image.size[1],
-    )
+    """How many frames the worker will make of this image with these params (1: a still):
+    the worker's own answer, so the price is known before the dream and matches it."""
+    w, h = image.size
+    return frames_made(params, upload_frames=image.frames, pixels=w * h, engine=engine)
 
 
 def within_guild(params: DreamParams, engine: EngineConfig, guild: GuildSettings) -> DreamParams:

@@ -11,7 +11,9 @@ Semantics:
 - Usage is counted per scope (one guild, or DMs): done rows created since UTC midnight plus rows in
   flight (reserved/running), so concurrent requests cannot overshoot. Failed, cancelled and lost
   rows never count. Only `done` costs 1.
-- `cooldown_s`: minimum time between a user's accepted requests (any outcome, any scope).
+- `cooldown_s`: minimum time between a user's accepted requests (any outcome, any scope). The
+  parts of one request (a message's images, each its own job) are one request: only the first
+  is held to the cooldown and the dreams-at-once limits (the next request waits from the last).
 
 `peek` asks the same question read-only (on the store's reader, which never waits for a writer),
 so a trigger can refuse before it acknowledges publicly or downloads anything; `reserve` decides.
@@ -113,12 +115,12 @@ class QuotaService:
         params: dict[str, Any],
         notify_channel_id: int | None = None,
         units: int = 1,
-        at_once: bool = True,
+        follows: bool = False,
     ) -> None:
         """Check every limit and record a 'reserved' row, atomically; raises QuotaExceeded.
-        `units`: the job's price in dreams (a still is 1, an animation more). `at_once` False:
-        the job follows another of the same request (a message's images), so it does not
-        count again against the dreams-at-once limits."""
+        `units`: the job's price in dreams (a still is 1, an animation more). `follows`: the
+        job is a later part of a request already accepted (a message's images), so neither the
+        dreams-at-once limits nor the cooldown apply to it again (the daily ones do)."""
         now = self.clock()
         row = LedgerRow(
             job_id=job_id,
@@ -136,7 +138,7 @@ class QuotaService:
         )
 
         def check_and_insert(tx: Tx) -> None:
-            refusal = self._refusal(tx, user_id, guild_id, role_ids, now, units, at_once)
+            refusal = self._refusal(tx, user_id, guild_id, role_ids, now, units, follows)
             if refusal is not None:
                 raise refusal
             tx.insert_job(row)
@@ -160,7 +162,7 @@ class QuotaService:
         role_ids: Sequence[int],
         now: float,
         units: int = 1,
-        at_once: bool = True,
+        follows: bool = False,
     ) -> QuotaExceeded | None:
         """The first limit a new request costing `units` would break, or None."""
         rules = tx.rules(guild_id) if guild_id is not None else []
@@ -171,7 +173,7 @@ class QuotaService:
             if units > 1 and left:
                 return QuotaExceeded(replies.costs_more_text(units, left), "user_daily")
             return QuotaExceeded(replies.user_daily_text(user.daily, now), "user_daily")
-        if at_once and user.concurrent and running >= user.concurrent:
+        if not follows and user.concurrent and running >= user.concurrent:
             return QuotaExceeded(replies.user_concurrent_text(running), "user_concurrent")
         if guild_id is not None:
             server = self.server_limits(rules)
@@ -182,9 +184,9 @@ class QuotaService:
             g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
             if server.daily and g_used + g_held + units > server.daily:
                 return QuotaExceeded(replies.guild_daily_text(server.daily, now), "guild_daily")
-            if at_once and server.concurrent and g_running >= server.concurrent:
+            if not follows and server.concurrent and g_running >= server.concurrent:
                 return QuotaExceeded(replies.guild_concurrent_text(g_running), "guild_concurrent")
-        if self.defaults.cooldown_s:
+        if self.defaults.cooldown_s and not follows:  # its request's first part waited
             last = tx.last_request_at(user_id)
             wait = (last + self.defaults.cooldown_s - now) if last is not None else 0
             if wait > 0:

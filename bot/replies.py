@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 
-from dreamcore.animation import DEFAULT_ZOOM_FRAMES
 from dreamcore.catalog import model_info
+from dreamcore.frames import DEFAULT_ZOOM_FRAMES
 from dreamcore.imaging import file_extension
 from dreamcore.request import DreamParams, DreamProgress, DreamResult, make_params
 
@@ -404,7 +404,7 @@ def params_from_embed(embed: discord.Embed, **overrides: object) -> DreamParams:
         values["target_class"] = target_class.strip()
     elif layer:
         values["layer"] = layer.strip().strip("`")
-    if seed and seed.strip().isdigit():
+    if seed and seed.strip().isdecimal():  # isdigit() passes "²", which int() refuses
         values["seed"] = int(seed)
     values.update(_read_settings(_field(embed, SETTINGS_FIELD) or ""))
     values.update(overrides)

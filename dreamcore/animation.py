@@ -20,20 +20,6 @@ from PIL import Image, ImageSequence, features
 from dreamcore.errors import InvalidImage
 
 QUALITIES = (85, 70, 55, 40)
-DEFAULT_ZOOM_FRAMES = 16
-
-
-def frame_count(
-    *, requested: int | None, upload_frames: int, max_frames: int, max_pixels: int, pixels: int
-) -> int:
-    """How many frames an animation gets. A zoom: `requested` (16 when not given). An animated
-    upload: its own frames, or `requested` at most. Either way under `max_frames`, and frames x
-    `pixels` (one frame's) under `max_pixels`."""
-    if upload_frames > 1:
-        wanted = min(upload_frames, requested or upload_frames)
-    else:
-        wanted = requested or DEFAULT_ZOOM_FRAMES
-    return max(2, min(wanted, max_frames, max_pixels // max(1, pixels)))
 
 
 def webp_animation_supported() -> bool:
@@ -70,18 +56,14 @@ class FramePlan:
         return len(self.indices) < self.total
 
 
-def plan_frames(
-    data: bytes, *, requested: int | None, max_frames: int, max_pixels: int, pixels: int
-) -> FramePlan:
-    """The frames of an animated upload to dream (see `frame_count`), evenly sampled when
-    there are more; `pixels` is one frame's pixel count at the size it will be dreamed."""
+def plan_frames(data: bytes, keep: int) -> FramePlan:
+    """`keep` frames of an animated upload to dream (how many: `dreamcore.frames.frames_made`),
+    evenly sampled when the file has more."""
     with Image.open(io.BytesIO(data)) as im:
         total = getattr(im, "n_frames", 1)
         durations = []
         for frame in ImageSequence.Iterator(im):
             durations.append(int(frame.info.get("duration") or 100))
-    keep = frame_count(requested=requested, upload_frames=total, max_frames=max_frames,
-                       max_pixels=max_pixels, pixels=pixels)  # fmt: skip
     indices = tuple(sorted({round(i * (total - 1) / max(1, keep - 1)) for i in range(keep)}))
     mean_ms = sum(durations) / len(durations)
     return FramePlan(total, indices, max(20, round(mean_ms * total / len(indices))))

@@ -59,7 +59,7 @@ def _term(info: ModelInfo, part: str, *, whole: str) -> LayerTerm:
     layer = info.layer(name.strip(), within=whole if part != whole else "")
     channel = None
     if colon:
-        if not channel_text.strip().isdigit():
+        if not channel_text.strip().isdecimal():  # isdigit() passes "²", which int() refuses
             raise InvalidParams(
                 f"the channel in `{part}`{where} must be a whole number, like `mixed4d:139`."
             )

@@ -18,7 +18,6 @@ from PIL import Image
 from dreamcore.animation import (
     WebPFrames,
     fit,
-    frame_count,
     mp4_supported,
     plan_frames,
     read_frames,
@@ -36,7 +35,14 @@ from dreamcore.engine.gradient import Gradient
 from dreamcore.engine.imageio import to_image, to_tensor
 from dreamcore.engine.models import build_model
 from dreamcore.errors import InvalidParams
-from dreamcore.imaging import DecodedImage, decode_for_dream, encode_image, encode_preview
+from dreamcore.frames import frames_made
+from dreamcore.imaging import (
+    DecodedImage,
+    decode_for_dream,
+    encode_image,
+    encode_preview,
+    frames_in,
+)
 from dreamcore.request import MAX_SEED, DreamParams, DreamProgress, DreamRequest, DreamResult
 
 log = logging.getLogger(__name__)
@@ -108,20 +114,19 @@ class Dreamer:
             )
         w, h = decoded.rgb.size
         notes: list[str] = []
-        caps = dict(max_frames=self.config.max_animation_frames,
-                    max_pixels=self.config.max_animation_pixels, pixels=w * h)  # fmt: skip
+        # as the bot reckoned the price: the intake counts an upload's frames the same way
+        upload_frames = frames_in(request.image) if decoded.animated else 1
+        count = frames_made(params, upload_frames=upload_frames, pixels=w * h, engine=self.config)
+        session.frames = count
         if params.animate:
-            count = frame_count(requested=params.frames, upload_frames=1, **caps)
             if params.frames and count < params.frames:
                 notes.append(f"{count} frames, the most this bot makes at {w}x{h}")
-            session.frames = count
             frames = zoom_frames(session.pixels, params, count, session.dream_frame)
             duration = round(1000 / params.fps)
         else:
-            plan = plan_frames(request.image, requested=params.frames, **caps)
+            plan = plan_frames(request.image, count)
             if plan.sampled:
                 notes.append(f"dreamed {len(plan.indices)} of the {plan.total} frames (the limit)")
-            session.frames = len(plan.indices)
             source = (
                 to_tensor(f, self.placement.device)
                 for f in read_frames(request.image, plan.indices, (w, h))

@@ -134,3 +134,30 @@ async def test_without_a_channel_to_fall_back_on_a_dead_token_is_said_plainly():
         await a.deliver(upload())
     await a.fail("cancelled")  # nothing to tell it through, and no error either
     assert interaction.edits == []
+
+
+class EditableMessage(FakeMessage):
+    def __init__(self, filenames=()) -> None:
+        super().__init__(filenames)
+        self.edits: list[dict] = []
+
+    async def edit(self, **kw):
+        self.edits.append(kw)
+
+
+class StatusChannel(FakeChannel):
+    async def send(self, content=None, **kw):
+        await super().send(content, **kw)
+        return EditableMessage()
+
+
+async def test_a_failure_said_in_the_channel_takes_the_cancel_button_away():
+    # issue 19 #10: a failed or cancelled dream answered in the channel kept its Cancel button
+    channel = StatusChannel()
+    a = ChannelAnswer(channel, requester_id=7, upload_limit=1000)
+    cancel = discord.ui.View()
+    await a.status("⏳ Queued", view=cancel)
+    assert channel.sent[0]["view"] is cancel
+    await a.fail("Cancelled.")
+    [edit] = a._status_message.edits
+    assert edit["content"] == "<@7> Cancelled." and edit["view"] is None

@@ -64,3 +64,19 @@ async def test_a_servers_frame_cap_applies_and_an_animated_upload_comes_back_ani
         assert anim.n_frames == 3
     assert "3 of the 6 frames" in fields(msg)["Notes"]
     assert [a["filename"] for a in msg["attachments"]][1] == "source.gif"  # travels whole
+
+
+async def test_a_zoom_of_an_animated_upload_is_charged_for_the_frames_it_makes(fake, bot):
+    # issue 19 #2: a 2-frame GIF with animate:zoom frames:6 was priced as 2 frames (2 dreams)
+    alice = fake.add_member(name="alice")
+    frames = [Image.effect_noise((64, 64), 30 + 9 * i).convert("RGB") for i in range(2)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=60, loop=0)
+    rec = await dream(fake, alice, buf.getvalue(), filename="a.gif", ctype="image/gif",
+                      animate="zoom", frames=6)  # fmt: skip
+    msg = await finished_result(rec)
+    with animation_of(msg) as anim:
+        assert anim.n_frames == 6
+    assert fields(msg)["Cost"].startswith("3 dreams")  # 1 + ceil(5 / 4)
+    rows = await wait_ledger(bot, lambda rows: rows and rows[0].status == "done")
+    assert (rows[0].units, rows[0].cost) == (3, 3)

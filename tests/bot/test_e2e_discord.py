@@ -73,6 +73,32 @@ async def test_cancel_a_queued_and_a_running_dream(fake, bot, gate, pool):
     await finished_result(await dream(fake, alice))  # the worker is free again
 
 
+async def test_a_dream_cancelled_in_the_channel_loses_its_cancel_button(fake, bot, gate):
+    # issue 19 #10: a reaction's dream is answered in the channel; once cancelled (or failed),
+    # its line kept a Cancel button that could only say "already finished"
+    alice = fake.add_member(name="alice")
+    posted = await fake.user_message(
+        author=alice, attachments=[("g.png", gate.png(96), "image/png")]
+    )
+    await fake.add_reaction(posted["id"], "🌀", user=alice)
+
+    def status_line():
+        return next(
+            (m for m in fake.messages_in() if m.get("message_reference", {}).get("message_id")
+             == posted["id"] and m.get("components")),
+            None,
+        )  # fmt: skip
+
+    line = await fake.wait_for(status_line, 30)
+    await fake.click_button(line, cancel_id(line), user=alice)
+    ended = await fake.wait_for(
+        lambda: (m := fake.message(line["id"])) and "cancelled" in m["content"] and m, 30
+    )
+    assert not ended.get("components")
+    rows = await wait_ledger(bot, lambda rows: rows and rows[0].status == "cancelled")
+    assert rows[0].cost == 0
+
+
 async def test_the_wait_estimate_moves_with_the_queue(fake, bot, gate):
     alice, bob = fake.add_member(name="alice"), fake.add_member(name="bob")
     await finished_result(await dream(fake, alice))  # a first dream: something to go by

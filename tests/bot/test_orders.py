@@ -54,14 +54,16 @@ class Quota:
 
 
 class Intake:
-    def __init__(self, missing=()) -> None:
-        self.fetched, self.missing = [], set(missing)
+    def __init__(self, missing=(), frames=1) -> None:
+        self.fetched, self.missing, self.frames = [], set(missing), frames
 
     async def fetch(self, url, **kw):
         self.fetched.append(url)
         if url in self.missing:
             raise DownloadFailed("gone")
-        return SimpleNamespace(data=b"x", source=b"y", release=lambda: None, frames=1, size=(8, 8))
+        return SimpleNamespace(
+            data=b"x", source=b"y", release=lambda: None, frames=self.frames, size=(8, 8)
+        )
 
 
 class Flow:
@@ -179,3 +181,13 @@ async def test_without_a_fallback_a_failed_download_is_told(missing):
     i = interaction()
     await d.take(slash(i), plan)
     assert bool(flow.orders) == (not missing)
+
+
+async def test_a_zoom_of_an_animated_upload_is_priced_for_the_frames_it_makes():
+    # issue 19 #2: a 2-frame GIF with animate:zoom frames:64 was priced as 2 frames
+    quota = Quota()
+    d, flow = desk(quota=quota, intake=Intake(frames=2))
+    zoom = make_params(model="tiny", max_side=64, animate="zoom", frames=64)
+    await d.take(slash(interaction()), lambda guild: Plan(zoom, ImageRef("https://cdn/a.gif")))
+    [(order, _)] = flow.orders
+    assert order.params.frames == 64 and order.units == quota.units_for(64)

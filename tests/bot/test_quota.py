@@ -46,10 +46,13 @@ def service(store, clock, **config) -> QuotaService:
 _ids = iter(range(10**6))
 
 
-async def reserve(q: QuotaService, user=USER, guild=GUILD, roles=(), job_id=None, units=1) -> str:
+async def reserve(
+    q: QuotaService, user=USER, guild=GUILD, roles=(), job_id=None, units=1, follows=False
+) -> str:
     job_id = job_id or f"job{next(_ids)}"
     await q.reserve(
         units=units,
+        follows=follows,
         job_id=job_id,
         user_id=user,
         guild_id=guild,
@@ -200,6 +203,22 @@ async def test_cooldown(store, clock):
     assert err.value.reason == "cooldown"
     clock.t += 12
     await reserve(q)
+
+
+async def test_the_parts_of_one_request_are_one_request_for_the_cooldown(store, clock):
+    # issue 19 #6: a 🌀 on a three-image message dreamed the first and refused the rest
+    q = service(store, clock, user_daily=0, user_concurrent=1, cooldown_s=30)
+    first = await reserve(q)
+    clock.t += 5
+    second = await reserve(q, follows=True)  # the message's second image (while one runs)
+    clock.t += 5
+    third = await reserve(q, follows=True)  # and its third
+    for job in (first, second, third):
+        await finish(q, job)
+    clock.t += 12
+    with pytest.raises(QuotaExceeded, match="again in 18 s") as err:
+        await reserve(q)  # a new request waits out the cooldown from the last part
+    assert err.value.reason == "cooldown"
 
 
 async def test_day_rollover(store, clock):

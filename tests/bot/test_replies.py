@@ -47,6 +47,16 @@ def test_embed_overrides_and_old_results_links():
     assert replies.legacy_input_url(embed) == "https://cdn.discordapp.com/attachments/1/2/in.png"
 
 
+def test_an_unreadable_seed_is_dropped_not_a_crash():
+    # issue 19 #10: "²" passes isdigit() and then fails int()
+    params = make_params(model="tiny", layer="relu1", seed=1)
+    embed = replies.result_embed(_result(target="relu1"), params, requester_id=1, job_id="j",
+                                 queue_s=0.0)  # fmt: skip
+    index = next(i for i, f in enumerate(embed.fields) if f.name == "Seed")
+    embed.set_field_at(index, name="Seed", value="²")
+    assert replies.params_from_embed(embed).seed is None
+
+
 def test_progress_text_has_octave_step_and_bar():
     text = replies.progress_text(DreamProgress(octave=2, octaves=2, step=1, steps=2))
     assert "octave 2/2" in text and "step 1/2" in text and "75%" in text

@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image, ImageSequence
 
-from dreamcore.animation import WebPFrames, fit, frame_count, plan_frames, read_frames
+from dreamcore.animation import WebPFrames, fit, plan_frames, read_frames
 
 
 def noise(i: int, size=(96, 64)) -> Image.Image:
@@ -31,19 +31,8 @@ def test_frames_muxed_from_their_bitstreams_make_an_animation_players_read():
     assert all(abs(a - b) < 8 for a, b in zip(greys, shades, strict=True)), greys
 
 
-def test_frame_counts_for_a_zoom_and_for_uploads_under_the_caps():
-    caps = dict(max_frames=64, max_pixels=64 * 512 * 512, pixels=512 * 512)
-    assert frame_count(requested=None, upload_frames=1, **caps) == 16  # a zoom's default
-    assert frame_count(requested=100, upload_frames=1, **caps) == 64
-    assert frame_count(requested=None, upload_frames=30, **caps) == 30  # all of an upload's
-    assert frame_count(requested=8, upload_frames=30, **caps) == 8
-    assert frame_count(requested=None, upload_frames=30, max_frames=64, max_pixels=10 * 512 * 512,
-                       pixels=512 * 512) == 10  # fmt: skip
-
-
 def test_an_upload_over_the_cap_is_sampled_evenly_and_keeps_its_timing():
-    plan = plan_frames(gif(10, duration=50), requested=None, max_frames=4,
-                       max_pixels=10**9, pixels=64 * 48)  # fmt: skip
+    plan = plan_frames(gif(10, duration=50), 4)
     assert plan.total == 10 and plan.indices == (0, 3, 6, 9) and plan.sampled
     assert plan.duration_ms == 125  # 10 frames of 50 ms shown as 4: the same length
     frames = list(read_frames(gif(10), plan.indices, (32, 24)))
