@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 
 import torch
 from PIL import Image
@@ -27,6 +28,7 @@ from dreamcore.animation import (
 from dreamcore.catalog import check_offered
 from dreamcore.config import EngineConfig
 from dreamcore.engine.animate import input_frames, zoom_frames
+from dreamcore.engine.batching import StepBatcher
 from dreamcore.engine.colors import keep_original_colors
 from dreamcore.engine.compose import objective_for
 from dreamcore.engine.deepdream import dream, effective_octaves
@@ -51,6 +53,12 @@ class Dreamer:
         self.placement = placement(config)
         self.progress_downloads = progress_downloads
         self._models: dict[str, FeatureNet] = {}
+        # Dreams run on several threads at once (a worker holding several jobs) step together.
+        self.batcher = (
+            StepBatcher(max_batch=config.max_batch, bucket=config.batch_bucket)
+            if batching_on(config, self.placement.device)
+            else None
+        )
 
     def warm(self, models: Iterable[str]) -> None:
         """Load these models now (at worker start), so the first dream doesn't pay for it."""
@@ -140,6 +148,13 @@ class Dreamer:
         return session.result(fitted.data, fmt, size, fitted.frames, t0, after, notes)
 
 
+def batching_on(config: EngineConfig, device: torch.device) -> bool:
+    """auto: batch on CUDA (launch-bound at batch 1); on the CPU a batch is no faster per image."""
+    if config.batching == "auto":
+        return device.type == "cuda"
+    return config.batching == "on"
+
+
 class _Session:
     """One request's dreaming: the network, its objective and gradient, the seeded jitter, and
     progress reports (per frame, for animations)."""
@@ -160,7 +175,7 @@ class _Session:
         def gradient_of(objective) -> Gradient:
             return Gradient(
                 net, objective, tile_size=tile, autocast=placement.autocast(),
-                channels_last=placement.channels_last,
+                channels_last=placement.channels_last, batcher=dreamer.batcher,
             )  # fmt: skip
 
         guide = None
@@ -179,11 +194,12 @@ class _Session:
         self.frame = 0
 
     def dream(self, pixels: torch.Tensor, params: DreamParams) -> torch.Tensor:
-        config = self.dreamer.config
-        out = dream(
-            pixels, self.gradient, params, min_side=config.min_side, generator=self.generator,
-            on_step=self._step, should_stop=self.should_stop,
-        )  # fmt: skip
+        config, batcher = self.dreamer.config, self.dreamer.batcher
+        with batcher.dreaming() if batcher else nullcontext():
+            out = dream(
+                pixels, self.gradient, params, min_side=config.min_side,
+                generator=self.generator, on_step=self._step, should_stop=self.should_stop,
+            )  # fmt: skip
         if params.colors == "original":
             out = keep_original_colors(out, pixels)
         return out
