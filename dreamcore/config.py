@@ -60,3 +60,6 @@ class PoolConfig(BaseModel):
     max_queue_wait_s: Annotated[float, Field(gt=0)] = 900.0  # then a queued job fails (refunded)
     no_worker_grace_s: Annotated[float, Field(gt=0)] = 120.0  # no worker alive this long: fail fast
     handler: str = "dreamcore.engine.dreamer:Dreamer"  # what workers run (module:Class)
+    # Dreams one worker holds at once, stepped together (continuous batching). auto: 16 on a GPU,
+    # 1 on the CPU (where a batch is no faster per image).
+    dreams_per_worker: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
