@@ -27,3 +27,15 @@ def dreamer_for(model: str, **engine) -> tuple[Dreamer, str]:
     except WeightsUnavailable:
         dreamer.add_model(model, build_model(model, pretrained=False))
         return dreamer, "random weights (speed does not depend on them)"
+
+
+class OfflineDreamer(Dreamer):
+    """A pool handler (`bench_common:OfflineDreamer`) that dreams with trained weights where they
+    are on this machine and random ones otherwise (speed does not depend on them)."""
+
+    def model(self, name: str):
+        try:
+            return super().model(name)
+        except WeightsUnavailable:
+            self.add_model(name, build_model(name, pretrained=False))
+            return super().model(name)

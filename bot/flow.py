@@ -236,7 +236,8 @@ class DreamFlow:
         ]
         running = [(j.order.params, now - (j.started or now)) for j in self.live.values()
                    if j.job.state == "running"]  # fmt: skip
-        return self.estimates.wait(ahead, running, self.backend.stats().workers_alive)
+        stats = self.backend.stats()  # dreams run side by side: several per GPU worker
+        return self.estimates.wait(ahead, running, stats.places or stats.workers_alive)
 
     # --- one job -----------------------------------------------------------------------------
 

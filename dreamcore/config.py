@@ -31,6 +31,12 @@ class EngineConfig(BaseModel):
     animation_side: Annotated[int, Field(ge=32)] = 512  # an animation's long side by default
     max_animation_frames: Annotated[int, Field(ge=2)] = 64
     max_animation_pixels: Annotated[int, Field(ge=1)] = 16_777_216  # frames x width x height
+    # Continuous batching: dreams running at once in a worker step together (dreamcore/engine/
+    # batching.py). auto: on for CUDA only. A batch pads each crop up to multiples of
+    # batch_bucket pixels, so that photos of different sizes share a batch.
+    batching: Literal["auto", "on", "off"] = "auto"
+    max_batch: Annotated[int, Field(ge=1)] = 16
+    batch_bucket: Annotated[int, Field(ge=8)] = 64
 
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir.expanduser()
@@ -54,3 +60,6 @@ class PoolConfig(BaseModel):
     max_queue_wait_s: Annotated[float, Field(gt=0)] = 900.0  # then a queued job fails (refunded)
     no_worker_grace_s: Annotated[float, Field(gt=0)] = 120.0  # no worker alive this long: fail fast
     handler: str = "dreamcore.engine.dreamer:Dreamer"  # what workers run (module:Class)
+    # Dreams one worker holds at once, stepped together (continuous batching). auto: 16 on a GPU,
+    # 1 on the CPU (where a batch is no faster per image).
+    dreams_per_worker: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"

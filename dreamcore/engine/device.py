@@ -4,7 +4,8 @@ Two ways to run a network in reduced precision:
 - CPU: the weights are cast to the working dtype once, when the model is placed, and the input is
   cast after preprocessing (FeatureNet.forward). No autocast: it re-casts every weight on every
   gradient step (~5% of a bf16 step here).
-- CUDA: fp32 weights under autocast (fp16), as before; not measured here (no GPU).
+- CUDA: fp32 weights, under autocast for bf16 / fp16. `auto` is measured per model when it is
+  loaded (precision.py): fp32 until then.
 The pixels, the preprocessing, the objective's sum, the normalised step and the clipping stay in
 fp32 either way (deepdream.py, objectives.py).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import torch
@@ -44,6 +45,13 @@ class Placement:
         if self.autocast_dtype is None:
             return nullcontext
         return partial(torch.autocast, device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def with_precision(self, name: str) -> Placement:
+        """The same placement in another precision (CUDA: another autocast; weights stay)."""
+        dtype = DTYPES[name]
+        if self.device.type != "cuda":
+            return replace(self, weights_dtype=dtype)
+        return replace(self, autocast_dtype=None if dtype == torch.float32 else dtype)
 
     def prepare(self, net: FeatureNet) -> FeatureNet:
         """Move a built network to the device, memory format and dtype it will run in (once;
@@ -81,11 +89,12 @@ def native_bf16_flags() -> list[str]:
 
 
 def auto_precision(device: torch.device) -> str:
-    # CUDA: fp16 halves the work. CPU: bf16 where the hardware multiplies bf16 itself (1.8-1.95x
+    # CUDA: fp32 weights to start with; the Dreamer measures each model's fastest precision when
+    # it loads it (precision.py). CPU: bf16 where the hardware multiplies bf16 itself (1.8-1.95x
     # per dream here, see README, Benchmarks); elsewhere oneDNN would emulate it through fp32
     # conversions, so fp32 stays (not measured: this machine has AMX).
     if device.type == "cuda":
-        return "fp16"
+        return "fp32"
     if device.type == "cpu" and native_bf16_flags():
         return "bf16"
     return "fp32"

@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 
 import torch
 from PIL import Image
@@ -23,18 +24,20 @@ from dreamcore.animation import (
     read_frames,
     webp_animation_supported,
 )
-from dreamcore.catalog import check_offered
+from dreamcore.catalog import check_offered, model_info
 from dreamcore.config import EngineConfig
 from dreamcore.engine.animate import input_frames, zoom_frames
+from dreamcore.engine.batching import StepBatcher
 from dreamcore.engine.colors import keep_original_colors
 from dreamcore.engine.compose import objective_for
 from dreamcore.engine.deepdream import dream, effective_octaves
-from dreamcore.engine.device import placement
+from dreamcore.engine.device import Placement, placement
 from dreamcore.engine.featurenet import FeatureNet
 from dreamcore.engine.gradient import Gradient
 from dreamcore.engine.imageio import to_image, to_tensor
 from dreamcore.engine.models import build_model
-from dreamcore.errors import InvalidParams
+from dreamcore.engine.precision import fastest_precision
+from dreamcore.errors import InvalidParams, UnknownModel
 from dreamcore.frames import frames_made
 from dreamcore.imaging import (
     DecodedImage,
@@ -57,6 +60,13 @@ class Dreamer:
         self.placement = placement(config)
         self.progress_downloads = progress_downloads
         self._models: dict[str, FeatureNet] = {}
+        self._placements: dict[str, Placement] = {}
+        # Dreams run on several threads at once (a worker holding several jobs) step together.
+        self.batcher = (
+            StepBatcher(max_batch=config.max_batch, bucket=config.batch_bucket)
+            if batching_on(config, self.placement.device)
+            else None
+        )
 
     def warm(self, models: Iterable[str]) -> None:
         """Load these models now (at worker start), so the first dream doesn't pay for it."""
@@ -65,21 +75,33 @@ class Dreamer:
 
     def add_model(self, name: str, net: FeatureNet) -> None:
         """Use `net` for `name` (e.g. a random-init control in tests, or a custom network)."""
-        self._models[name] = self.placement.prepare(net)
+        self._place(name, net)
 
     def model(self, name: str) -> FeatureNet:
         if name not in self._models:
             t0 = time.perf_counter()
             net = build_model(name, self.config, progress=self.progress_downloads)
-            self._models[name] = self.placement.prepare(net)  # weights cast once, here
+            self._place(name, net)
             log.info(
                 "loaded model %s on %s (%s) in %.1fs",
                 name,
                 self.placement.device,
-                self.placement.precision,
+                self.placement_of(name).precision,
                 time.perf_counter() - t0,
             )
         return self._models[name]
+
+    def placement_of(self, name: str) -> Placement:
+        """Where and in which precision model `name` runs (CUDA auto: measured per model)."""
+        return self._placements.get(name, self.placement)
+
+    def _place(self, name: str, net: FeatureNet) -> None:
+        net = self.placement.prepare(net)  # weights cast once, here
+        self._models[name] = net
+        if self.config.precision == "auto" and self.placement.device.type == "cuda":
+            batch = self.config.max_batch if self.batcher else 1
+            best = fastest_precision(net, self.placement, [_probe_layer(name, net)], batch=batch)
+            self._placements[name] = self.placement.with_precision(best)
 
     def run(
         self,
@@ -145,6 +167,21 @@ class Dreamer:
         return session.result(fitted.data, fmt, size, fitted.frames, t0, after, notes)
 
 
+def _probe_layer(name: str, net: FeatureNet) -> str:
+    """The layer a model is usually dreamed at (its catalog default), to time its steps."""
+    try:
+        return model_info(name).default_layer
+    except UnknownModel:  # a custom network the catalog does not list: its deepest layer
+        return net.layer_names()[-1]
+
+
+def batching_on(config: EngineConfig, device: torch.device) -> bool:
+    """auto: batch on CUDA (launch-bound at batch 1); on the CPU a batch is no faster per image."""
+    if config.batching == "auto":
+        return device.type == "cuda"
+    return config.batching == "on"
+
+
 class _Session:
     """One request's dreaming: the network, its objective and gradient, the seeded jitter, and
     progress reports (per frame, for animations)."""
@@ -158,14 +195,14 @@ class _Session:
             pixels,
         )
         self.on_progress, self.should_stop = on_progress, should_stop
-        config, placement = dreamer.config, dreamer.placement
+        config, placement = dreamer.config, dreamer.placement_of(self.params.model)
         net = dreamer.model(self.params.model)
         tile = self.params.tile_size or config.tile_size
 
         def gradient_of(objective) -> Gradient:
             return Gradient(
                 net, objective, tile_size=tile, autocast=placement.autocast(),
-                channels_last=placement.channels_last,
+                channels_last=placement.channels_last, batcher=dreamer.batcher,
             )  # fmt: skip
 
         guide = None
@@ -184,11 +221,12 @@ class _Session:
         self.frame = 0
 
     def dream(self, pixels: torch.Tensor, params: DreamParams) -> torch.Tensor:
-        config = self.dreamer.config
-        out = dream(
-            pixels, self.gradient, params, min_side=config.min_side, generator=self.generator,
-            on_step=self._step, should_stop=self.should_stop,
-        )  # fmt: skip
+        config, batcher = self.dreamer.config, self.dreamer.batcher
+        with batcher.dreaming() if batcher else nullcontext():
+            out = dream(
+                pixels, self.gradient, params, min_side=config.min_side,
+                generator=self.generator, on_step=self._step, should_stop=self.should_stop,
+            )  # fmt: skip
         if params.colors == "original":
             out = keep_original_colors(out, pixels)
         return out

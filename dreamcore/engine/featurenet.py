@@ -9,7 +9,7 @@ the last requested name, so dreaming `mixed3b` never runs mixed4a..mixed5b.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -25,11 +25,25 @@ class Preprocess:
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)  # in 0..255 units
     bgr: bool = False
 
+    # (dtype, device) -> (mean, std) as 1 x 3 x 1 x 1 tensors: made once, so that a step copies
+    # nothing from the host (a CUDA graph cannot capture such a copy)
+    _constants: dict[tuple[torch.dtype, torch.device], tuple[Tensor, Tensor]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     def __call__(self, pixels: Tensor) -> Tensor:
         x = pixels.flip(1) if self.bgr else pixels
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        mean, std = self.constants(x.dtype, x.device)
         return (x - mean) / std
+
+    def constants(self, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+        key = (dtype, device)
+        if key not in self._constants:
+            self._constants[key] = tuple(  # type: ignore[assignment]
+                torch.tensor(v, dtype=dtype, device=device).view(1, 3, 1, 1)
+                for v in (self.mean, self.std)
+            )
+        return self._constants[key]
 
 
 class FeatureNet(nn.Module):

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from dreamcore.engine.featurenet import FeatureNet
 from dreamcore.engine.objectives import Objective
+
+if TYPE_CHECKING:
+    from dreamcore.engine.batching import StepBatcher
 
 TILE_ALIGN = 32  # the deepest stride of our networks: tiles start on multiples of it
 
@@ -45,6 +49,7 @@ class Gradient:
         tile_margin: int = 32,
         autocast: Callable[[], AbstractContextManager] = nullcontext,
         channels_last: bool = False,
+        batcher: StepBatcher | None = None,
     ) -> None:
         self.net = net
         self.objective = objective
@@ -52,8 +57,11 @@ class Gradient:
         self.tile_margin = tile_margin
         self.autocast = autocast
         self.channels_last = channels_last
+        self.batcher = batcher  # set: each tile's gradient is computed in a batch with others
 
     def _tile_grad(self, crop: Tensor) -> Tensor:
+        if self.batcher is not None:
+            return self.batcher.gradient(self, crop)
         x = crop.detach().clone()
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

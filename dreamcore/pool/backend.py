@@ -24,6 +24,7 @@ class PoolStats:
     worker_restarts: int
     mean_job_seconds: float | None
     workers_down_s: float | None = None  # how long no worker has been alive (None: some are)
+    places: int = 0  # dreams the live workers hold at once (several per GPU worker)
 
 
 @runtime_checkable

@@ -36,19 +36,36 @@ DEFAULT_HANDLER = PoolConfig().handler
 CHILD_SLACK_S = 1.0  # the child's own deadline is only a backstop: the parent's timer fires first
 
 
-class Workers(Protocol):
-    """What WorkerPool needs of its worker set (the Supervisor's processes, or Ray actors).
+class PoolWorker(Protocol):
+    """One worker as WorkerPool sees it (a process's supervisor.Worker, or a Ray fleet's Actor):
+    it holds up to its capacity of jobs at once (a Ray actor: one)."""
 
-    Its workers have `state`, `job`, `pid`, a `dead` future, `take(job, run)` and `release()`
-    (see supervisor.Worker); it reports through the callbacks WorkerPool hands to `_make_workers`.
-    """
+    state: Literal["starting", "idle", "busy", "dead"]  # busy: holds a job
+    pid: int
+    dead: asyncio.Future[Any]
+
+    def holding(self, job_id: str) -> Job | None: ...
+    def take(self, job: Job, run: Run) -> None: ...
+    def release(self, job: Job) -> None: ...
+
+
+class Workers(Protocol):
+    """What WorkerPool needs of its worker set (the Supervisor's processes, or Ray actors); it
+    reports through the callbacks WorkerPool hands to `_make_workers`."""
 
     slots: list[Any]  # one per planned worker
-    workers: set[Any]  # every live worker
+    workers: set[Any]  # every live PoolWorker
     restarts: int
 
-    def idle(self) -> Any | None: ...
-    def running(self, job: Job) -> Any | None: ...
+    def available(self) -> PoolWorker | None:
+        """A worker with room for one more job (the least loaded), or None."""
+        ...
+
+    def running(self, job: Job) -> PoolWorker | None: ...
+    def places(self) -> int:
+        """Jobs the live workers can hold at once (for wait estimates)."""
+        ...
+
     def count(self, *states: str) -> int: ...
     def pids(self) -> list[int]: ...
     def stop_job(self, worker: Any, job: Job) -> None: ...
@@ -127,6 +144,7 @@ class WorkerPool:
             workers_total=len(w.slots),
             workers_alive=w.count("idle", "busy"),
             workers_busy=w.count("busy"),
+            places=w.places(),
             queue_depth=len(self._queue),
             jobs_done=c["done"],
             jobs_failed=c["failed"],  # timeouts and crashes included
@@ -176,7 +194,7 @@ class WorkerPool:
             return
         assert self._loop is not None
         moved = False
-        while self._queue and (worker := self._workers.idle()) is not None:
+        while self._queue and (worker := self._workers.available()) is not None:
             job = self._queue.popleft()
             moved = True
             self._cancel_timer(job)  # its queue deadline; the run timeout replaces it
@@ -192,15 +210,15 @@ class WorkerPool:
         for position, waiting in enumerate(self._queue, start=1):
             waiting.set_queued(position)
 
-    def _on_message(self, worker: Any, msg: JobMessage) -> None:
-        job = worker.job
-        if job is None or job.id != msg.job_id:
+    def _on_message(self, worker: PoolWorker, msg: JobMessage) -> None:
+        job = worker.holding(msg.job_id)
+        if job is None:
             return  # about a job this worker has already given back
         if isinstance(msg, Progress):
             if job.state == "running":
                 job.set_progress(msg.progress)
             return
-        worker.release()  # Done / Failed
+        worker.release(job)  # Done / Failed
         if job.state == "running":  # else it was answered already (cancel, timeout, close)
             match msg:
                 case Done(result=result):

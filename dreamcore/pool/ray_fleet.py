@@ -58,10 +58,13 @@ class Actor:
     failures: int = 0  # starts that failed in a row
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
+    def holding(self, job_id: str) -> Job | None:
+        return self.job if self.job is not None and self.job.id == job_id else None
+
     def take(self, job: Job, run: Run) -> None:
         self.fleet.take(self, job, run)
 
-    def release(self) -> None:
+    def release(self, job: Job) -> None:
         self.fleet.release(self)
 
 
@@ -91,8 +94,12 @@ class ActorFleet:
 
     # --- queries ----------------------------------------------------------------------------------
 
-    def idle(self) -> Actor | None:
+    def available(self) -> Actor | None:
+        """An idle actor: an actor holds one dream at a time (no batching across jobs on Ray)."""
         return next((a for a in self.slots if a.state == "idle"), None)
+
+    def places(self) -> int:
+        return self.count("idle", "busy")
 
     def running(self, job: Job) -> Actor | None:
         return next((a for a in self.workers if a.job is job), None)

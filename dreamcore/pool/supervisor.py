@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dreamcore.config import EngineConfig, PoolConfig
@@ -30,7 +30,7 @@ from dreamcore.pool.messages import (
     Stop,
 )
 from dreamcore.pool.timers import backoff_s, cancel_timer, retrieve_exception
-from dreamcore.pool.worker import run_worker
+from dreamcore.pool.worker import dreams_per_worker, run_worker
 
 log = logging.getLogger(__name__)
 _CTX = multiprocessing.get_context("spawn")  # CUDA does not survive fork
@@ -42,23 +42,35 @@ class Worker:
     link: WorkerLink
     ready: asyncio.Future[None]
     dead: asyncio.Future[int | None]
-    state: Literal["starting", "idle", "busy", "dead"] = "starting"
-    job: Job | None = None
-    timer: asyncio.TimerHandle | None = None  # start timeout, then the cancel-grace kill
+    capacity: int = 1  # dreams it holds at once (a GPU worker steps them together)
+    state: Literal["starting", "idle", "busy", "dead"] = "starting"  # busy: holds a job
+    jobs: dict[str, Job] = field(default_factory=dict)  # by id
+    timer: asyncio.TimerHandle | None = None  # the start timeout
+    kills: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # cancel grace, by job
 
     @property
     def pid(self) -> int:
         return self.link.pid
 
+    @property
+    def room(self) -> int:
+        """How many more jobs it takes now (0 unless it is up)."""
+        return self.capacity - len(self.jobs) if self.state in ("idle", "busy") else 0
+
+    def holding(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
     def take(self, job: Job, run: Run) -> None:
-        """Hand `job` to this idle worker."""
-        self.state, self.job = "busy", job
+        """Hand `job` to this worker, which has room."""
+        self.state, self.jobs[job.id] = "busy", job
         self.link.send(run)
 
-    def release(self) -> None:
-        """The worker reported back on its job: it may take the next one."""
-        self.state, self.job = "idle", None
-        cancel_timer(self.timer)
+    def release(self, job: Job) -> None:
+        """The worker reported back on `job`: its place may take the next one."""
+        self.jobs.pop(job.id, None)
+        cancel_timer(self.kills.pop(job.id, None))
+        if not self.jobs:
+            self.state = "idle"
 
 
 @dataclass(eq=False)
@@ -95,11 +107,17 @@ class Supervisor:
 
     # --- queries ----------------------------------------------------------------------------------
 
-    def idle(self) -> Worker | None:
-        return next((s.worker for s in self.slots if s.worker and s.worker.state == "idle"), None)
+    def available(self) -> Worker | None:
+        """The worker with the most room (least loaded first), or None when all are full."""
+        ready = [s.worker for s in self.slots if s.worker and s.worker.room > 0]
+        return max(ready, key=lambda w: w.room, default=None)
 
     def running(self, job: Job) -> Worker | None:
-        return next((w for w in self.workers if w.job is job), None)
+        return next((w for w in self.workers if w.jobs.get(job.id) is job), None)
+
+    def places(self) -> int:
+        """Jobs the live workers can hold at once."""
+        return sum(w.capacity for w in self.workers if w.state in ("idle", "busy"))
 
     def count(self, *states: str) -> int:
         return sum(w.state in states for w in self.workers)
@@ -133,8 +151,8 @@ class Supervisor:
         if self._spawning:
             await asyncio.wait(self._spawning)
         for worker in list(self.workers):
-            if worker.job is not None:
-                worker.link.send(Cancel(worker.job.id))
+            for job_id in worker.jobs:
+                worker.link.send(Cancel(job_id))
             worker.link.send(Stop())
         if self.workers:
             await asyncio.wait([w.dead for w in self.workers], timeout=grace)
@@ -147,13 +165,13 @@ class Supervisor:
         """Ask the worker to drop `job`; kill (and so replace) it if it has not within the grace."""
         assert self._loop is not None
         worker.link.send(Cancel(job.id))
-        cancel_timer(worker.timer)
-        worker.timer = self._loop.call_later(
+        cancel_timer(worker.kills.get(job.id))
+        worker.kills[job.id] = self._loop.call_later(
             self.config.cancel_grace_s, self._kill_if_still_on, worker, job
         )
 
     def _kill_if_still_on(self, worker: Worker, job: Job) -> None:
-        if worker.job is job:
+        if worker.jobs.get(job.id) is job:
             worker.link.kill()
 
     # --- processes --------------------------------------------------------------------------------
@@ -172,7 +190,8 @@ class Supervisor:
             await loop.run_in_executor(self._spawner, process.start)
         finally:
             child_conn.close()
-        worker = Worker(slot, None, loop.create_future(), loop.create_future())  # type: ignore[arg-type]
+        capacity = dreams_per_worker(self.config, engine)
+        worker = Worker(slot, None, loop.create_future(), loop.create_future(), capacity)  # type: ignore[arg-type]
         worker.ready.add_done_callback(retrieve_exception)
         worker.link = WorkerLink(process, parent_conn, lambda _, msg: self._post(worker, msg))
         worker.timer = loop.call_later(self.config.start_timeout_s, self._start_timed_out, worker)
@@ -220,16 +239,19 @@ class Supervisor:
         was_ready = worker.state in ("idle", "busy")
         worker.state = "dead"
         cancel_timer(worker.timer)
+        for kill in worker.kills.values():
+            cancel_timer(kill)
         self.workers.discard(worker)
         worker.dead.set_result(exitcode)
         if not worker.ready.done():
             worker.ready.set_exception(
                 WorkerCrashed(f"A dream worker exited while starting (exit code {exitcode}).")
             )
-        job, worker.job = worker.job, None
+        jobs, worker.jobs = list(worker.jobs.values()), {}
         if self.replacing and was_ready and worker.slot.worker is worker:
-            log.warning("dream worker %d exited (code %s) during %s", worker.pid, exitcode, job)
-        self._on_died(worker, job, exitcode)
+            log.warning("dream worker %d exited (code %s) during %s", worker.pid, exitcode, jobs)
+        for job in jobs or [None]:
+            self._on_died(worker, job, exitcode)
         slot = worker.slot
         if slot.worker is worker:
             slot.worker = None

@@ -16,6 +16,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -35,6 +36,7 @@ from dreamcore.pool.messages import (
 from dreamcore.request import DreamResult
 
 MIN_TILE = 64  # DreamParams.tile_size lower bound
+GPU_DREAMS_PER_WORKER = 16  # dreams_per_worker "auto" on a GPU (DESIGN: ~0.5 ms/image from 16 up)
 
 
 def load_handler_factory(path: str) -> Any:
@@ -76,23 +78,24 @@ class _Inbox:
 
 
 class _Outbox:
-    """Sends on a thread; keeps only the newest progress, so a slow parent never stalls the
-    engine."""
+    """Sends on a thread; keeps only each job's newest progress, so a slow parent never stalls
+    the engine."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._cond = threading.Condition()
         self._queue: deque[FromWorker] = deque()
-        self._progress: Progress | None = None
+        self._progress: dict[str, Progress] = {}  # by job id
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="pool-outbox", daemon=True)
         self._thread.start()
 
     def progress(self, msg: Progress) -> None:
         with self._cond:
-            if self._progress is not None:  # not sent yet: replaced, but its preview kept
-                msg = msg.keeping_preview_of(self._progress)
-            self._progress = msg
+            unsent = self._progress.get(msg.job_id)
+            if unsent is not None:  # not sent yet: replaced, but its preview kept
+                msg = msg.keeping_preview_of(unsent)
+            self._progress[msg.job_id] = msg
             self._cond.notify()
 
     def send(self, msg: FromWorker) -> None:
@@ -111,9 +114,9 @@ class _Outbox:
             with self._cond:
                 while not (self._queue or self._progress or self._closed):
                     self._cond.wait()
-                batch: list[FromWorker] = [self._progress] if self._progress else []
-                batch += self._queue
-                self._progress = None
+                batch: list[FromWorker] = list(self._progress.values())
+                batch += self._queue  # a job's Done/Failed after its last progress
+                self._progress.clear()
                 self._queue.clear()
                 if not batch and self._closed:
                     return
@@ -237,14 +240,25 @@ def run_worker(
         outbox.close()
         sys.exit(3)
     outbox.send(Ready(os.getpid()))
-    while (job := inbox.jobs.get()) is not None:
-        ended = run_job(
-            handler,
-            job,
-            lambda j=job: j.job_id in inbox.cancelled,
-            outbox.progress,
-            engine.tile_size,
-        )
-        outbox.send(ended)
+
+    def run_one(job: Run) -> None:
+        cancelled = lambda: job.job_id in inbox.cancelled  # noqa: E731
+        outbox.send(run_job(handler, job, cancelled, outbox.progress, engine.tile_size))
         inbox.cancelled.discard(job.job_id)
+
+    # Each job on a thread of its own, as many as the pool gives this worker at once: their
+    # dreams step together (the engine batches them); Stop lets the running ones finish.
+    with ThreadPoolExecutor(dreams_per_worker(pool, engine), "dream") as running:
+        while (job := inbox.jobs.get()) is not None:
+            running.submit(run_one, job)
     outbox.close()
+
+
+def dreams_per_worker(pool: PoolConfig, engine: EngineConfig) -> int:
+    """How many dreams a worker on `engine.device` holds at once. auto: several on a GPU, where
+    a step at batch 1 waits on kernel launches and a batch of them costs little more; one on the
+    CPU, where a batch is no faster per image."""
+    if pool.dreams_per_worker != "auto":
+        return pool.dreams_per_worker
+    on_gpu = engine.device.startswith("cuda") and engine.batching != "off"
+    return GPU_DREAMS_PER_WORKER if on_gpu else 1

@@ -57,7 +57,7 @@ class ScriptedBackend:
         self.job, self.requests = ScriptedJob(events, outcome, gate), []
 
     def stats(self):
-        return type("Stats", (), {"workers_alive": 1})()
+        return type("Stats", (), {"workers_alive": 1, "places": 1})()
 
     def submit(self, request, *, job_id=None):
         self.requests.append(request)

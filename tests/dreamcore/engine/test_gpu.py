@@ -1,4 +1,5 @@
-"""CUDA path: fp16 autocast + channels-last. Runs only where a GPU is present (marked `gpu`)."""
+"""CUDA path: measured precision, channels-last, batching. Runs only where a GPU is present
+(marked `gpu`)."""
 
 import io
 
@@ -12,20 +13,32 @@ from dreamcore.engine.gradient import Gradient
 from dreamcore.engine.models import build_model
 from dreamcore.engine.objectives import LayerObjective
 from dreamcore.request import DreamRequest, make_params
-from tests.helpers import noise_png
+from tests.helpers import noise_png, photo
 
 pytestmark = pytest.mark.gpu
 
 
-def test_cuda_placement_uses_fp16_autocast_and_channels_last():
-    from dreamcore.engine.device import placement
+def test_cuda_auto_measures_each_models_precision_and_batches():
+    dreamer = Dreamer(EngineConfig(models=("tiny",), device="cuda"))
+    assert dreamer.placement.device.type == "cuda" and dreamer.placement.channels_last
+    dreamer.model("tiny")
+    assert dreamer.placement_of("tiny").precision in ("fp32", "bf16", "fp16")
+    assert dreamer.batcher is not None  # auto: dreams held at once step together on a GPU
 
-    place = placement(EngineConfig(device="cuda"))
-    assert (
-        place.device.type == "cuda"
-        and place.autocast_dtype == torch.float16
-        and place.channels_last
-    )
+
+def test_the_measured_precision_dreams_what_fp32_dreams_on_cuda():
+    """The fidelity bounds of test_fidelity.py (trained vgg16-hed), for CUDA's fast path."""
+    import numpy as np
+
+    def pixels(precision: str, seed: int) -> np.ndarray:
+        dreamer = Dreamer(EngineConfig(models=("vgg16-hed",), device="cuda", precision=precision))
+        hed = dict(model="vgg16-hed", layer="relu4_3", octaves=3, steps=8, max_side=320)
+        params = make_params(**hed, seed=seed)
+        result = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
+        return np.asarray(Image.open(io.BytesIO(result.image)).convert("RGB"), dtype=np.float64)
+
+    fp32, fast, other_seed = pixels("fp32", 7), pixels("auto", 7), pixels("fp32", 8)
+    assert np.abs(fast - fp32).mean() < 0.75 * np.abs(other_seed - fp32).mean()
 
 
 def test_fp16_gradient_on_cuda_agrees_with_fp32_on_cpu():

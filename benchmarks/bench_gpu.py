@@ -1,0 +1,268 @@
+"""GPU serving benchmark, all figures from one run (issue 20's table, measured again):
+
+  1. a lone dream (512 px, 4 octaves x 1.4, 10 steps): the tutorial loop (whole net, hook,
+     fp32), the engine as it was (no batching, fp32 and the old fp16 autocast default), the
+     engine as it is now (auto: measured precision, the batcher's padded path)
+  2. one gradient step per image at batch 1/4/16/32 in fp32, bf16, fp16, and peak memory
+  3. dreams/s through the real pool, 32 dreams in flight of 8 photo sizes (448-672 px): one
+     dream per worker (the old default), four such workers, one worker holding 16 (batching)
+  4. fidelity on the trained vgg16-hed: the fast path (auto) against fp32, beside another seed
+
+    bash .gpu/env.sh python3 benchmarks/bench_gpu.py                  # on the GPU machine
+    python benchmarks/bench_gpu.py --device cpu --quick               # a smoke run on the CPU
+
+Networks without weights on the machine run with random ones (speed does not depend on them).
+Times are medians of --repeats after a warm-up; ratios are against baselines of this same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from bench_common import PHOTO, OfflineDreamer  # noqa: E402
+from bench_dream import NaiveGradient, baseline_net  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from dreamcore.catalog import model_info  # noqa: E402
+from dreamcore.config import EngineConfig, PoolConfig  # noqa: E402
+from dreamcore.engine.batching import batched_gradients  # noqa: E402
+from dreamcore.engine.deepdream import dream  # noqa: E402
+from dreamcore.engine.gradient import Gradient  # noqa: E402
+from dreamcore.engine.objectives import LayerObjective  # noqa: E402
+from dreamcore.request import DreamRequest, make_params  # noqa: E402
+
+HANDLER = "bench_common:OfflineDreamer"
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def timed(fn, device: str, repeats: int) -> float:
+    """Median seconds of `fn()` over `repeats` runs, after one warm-up."""
+    fn()
+    sync(device)
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs)
+
+
+def photo_bytes(side: int, aspect: float = 0.75) -> bytes:
+    im = Image.open(PHOTO).convert("RGB").resize((side, round(side * aspect)), Image.LANCZOS)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def engine(device: str, **values) -> OfflineDreamer:
+    return OfflineDreamer(EngineConfig(device=device, offline=True, **values))
+
+
+# --- 1. a lone dream ----------------------------------------------------------------------------
+
+
+def lone_dream(args, model: str) -> None:
+    layer = model_info(model).default_layer
+    side = args.side
+    params = make_params(model=model, layer=layer, seed=1, max_side=side, **args.schedule)
+    request = DreamRequest(image=photo_bytes(side), params=params)
+    rows = []
+    tutorial_net = baseline_net(model).to(args.device)
+    deepest = tutorial_net.layer_names()[-1]
+    tutorial = NaiveGradient(tutorial_net, layer, deepest)
+    pixels = (
+        torch.from_numpy(
+            np.asarray(Image.open(io.BytesIO(request.image)).convert("RGB"), dtype=np.float32)
+        )
+        .permute(2, 0, 1)[None]
+        .to(args.device)
+    )  # 1 x 3 x H x W
+
+    def run_tutorial() -> None:
+        dream(pixels, tutorial, params, generator=torch.Generator().manual_seed(1))
+
+    rows.append(
+        ("tutorial loop (whole net, hook, fp32)", timed(run_tutorial, args.device, args.repeats))
+    )
+    variants = [
+        ("engine, no batching, fp32", dict(batching="off", precision="fp32")),
+        (
+            "engine, no batching, fp16 autocast (the old auto)",
+            dict(batching="off", precision="fp16"),
+        ),
+        ("engine now, auto", dict()),
+    ]
+    if not args.device.startswith("cuda"):
+        variants = [v for v in variants if "fp16" not in v[0]]
+    for name, values in variants:
+        dreamer = engine(args.device, models=(model,), **values)
+        dreamer.model(model)
+        rows.append((name, timed(lambda d=dreamer: d.run(request), args.device, args.repeats)))
+        if not values:
+            path = "batcher" if dreamer.batcher else "no batching"
+            label = f"engine now, auto [{dreamer.placement_of(model).precision}, {path}]"
+            rows[-1] = (label, rows[-1][1])
+    base = rows[0][1]
+    schedule = "{octaves} octaves x {steps} steps".format(**args.schedule)
+    print(f"\n1. lone dream, {model} {layer}, {side} px, {schedule} ({args.device})")
+    for name, seconds in rows:
+        print(f"   {name:58s} {seconds:7.3f} s   {base / seconds:5.2f}x the tutorial loop")
+
+
+# --- 2. one step per image, by batch and precision --------------------------------------------
+
+
+def step_table(args, model: str) -> None:
+    layer = model_info(model).default_layer
+    dreamer = engine(args.device, models=(model,), precision="fp32")
+    net = dreamer.model(model)
+    h, w = round(args.side * 0.75), args.side
+    batches = (1, 4) if args.quick else (1, 4, 16, 32)
+    precisions = (
+        ("fp32", "bf16") if not args.device.startswith("cuda") else ("fp32", "bf16", "fp16")
+    )
+    print(f"\n2. one gradient step, ms per image ({model} {layer}, {w}x{h}; peak MiB)")
+    print("   batch " + "".join(f"{p:>18s}" for p in precisions))
+    for batch in batches:
+        cells = []
+        for precision in precisions:
+            place = dreamer.placement.with_precision(precision)
+            gradient = Gradient(
+                net,
+                LayerObjective(layer),
+                autocast=place.autocast(),
+                channels_last=place.channels_last,
+            )
+            crops = [torch.rand(1, 3, h, w, device=args.device) * 255 for _ in range(batch)]
+            items = [(gradient, c) for c in crops]
+            if args.device.startswith("cuda"):
+                torch.cuda.reset_peak_memory_stats()
+            seconds = timed(lambda i=items: batched_gradients(i, (h, w)), args.device, args.repeats)
+            peak = (
+                torch.cuda.max_memory_allocated() / 2**20
+                if args.device.startswith("cuda")
+                else float("nan")
+            )
+            cells.append(f"{1000 * seconds / batch:9.2f} ({peak:5.0f})")
+        print(f"   {batch:5d} " + "".join(f"{c:>18s}" for c in cells))
+
+
+# --- 3. throughput through the pool -----------------------------------------------------------
+
+
+async def pool_rate(args, model: str, workers: int, per_worker: int, batching: str) -> float:
+    from dreamcore.pool import make_backend
+
+    sides = [round(args.side * (0.875 + 0.0625 * i)) for i in range(8)]  # 448..672 at 512 px
+    layer = model_info(model).default_layer
+    n = 8 if args.quick else 32
+    requests = [
+        DreamRequest(
+            image=photo_bytes(sides[i % 8], aspect=0.75 - 0.02 * (i % 5)),
+            params=make_params(
+                model=model, layer=layer, seed=i, max_side=sides[i % 8], **args.schedule
+            ),
+        )
+        for i in range(n)
+    ]
+    config = PoolConfig(
+        workers=workers,
+        cpu_workers=workers,
+        dreams_per_worker=per_worker,
+        warm_models=(model,),
+        queue_size=n + 1,
+        handler=HANDLER,
+    )
+    eng = EngineConfig(device=args.device, models=(model,), offline=True, batching=batching)
+    async with make_backend(config, eng) as pool:
+        await pool.submit(requests[0]).result()  # warm: the kernels for a first size
+        t0 = time.perf_counter()
+        await asyncio.gather(*(pool.submit(r).result() for r in requests))
+        return n / (time.perf_counter() - t0)
+
+
+def throughput(args, model: str) -> None:
+    gpu = args.device.startswith("cuda")
+    held = 16 if gpu else 2
+    rows = [
+        ("1 worker, 1 dream at a time (the old default)", 1, 1, "off"),
+        ("4 workers sharing the device, 1 dream each", 4 if gpu else 2, 1, "off"),
+        (f"1 worker holding {held} dreams, batched (now)", 1, held, "on"),
+    ]
+    n = 8 if args.quick else 32
+    print(f"\n3. through the pool: {n} dreams in flight, 8 photo sizes 448-672 px ({model})")
+    base = None
+    for name, workers, per_worker, batching in rows:
+        rate = asyncio.run(pool_rate(args, model, workers, per_worker, batching))
+        base = base or rate
+        print(f"   {name:50s} {rate:7.2f} dreams/s   {rate / base:5.2f}x")
+
+
+# --- 4. fidelity --------------------------------------------------------------------------------
+
+
+def fidelity(args) -> None:
+    model, layer = "vgg16-hed", "relu4_3"
+    params = dict(model=model, layer=layer, octaves=3, steps=8, max_side=320)
+
+    def pixels(precision: str, seed: int, batching: str = "off") -> np.ndarray:
+        dreamer = engine(args.device, models=(model,), precision=precision, batching=batching)
+        result = dreamer.run(
+            DreamRequest(image=PHOTO.read_bytes(), params=make_params(**params, seed=seed))
+        )
+        return np.asarray(Image.open(io.BytesIO(result.image)).convert("RGB"), dtype=np.float64)
+
+    fp32, fast, seed8 = pixels("fp32", 7), pixels("auto", 7, "auto"), pixels("fp32", 8)
+    before = np.asarray(
+        Image.open(PHOTO).convert("RGB").resize(fp32.shape[1::-1], Image.LANCZOS), np.float64
+    )
+    print(f"\n4. fidelity, {model} {layer} 320 px (0..255 units; change = dream - photo)")
+    for name, other in (("fast path (auto)", fast), ("fp32, another seed", seed8)):
+        diff = np.abs(other - fp32).mean()
+        corr = np.corrcoef((other - before).ravel(), (fp32 - before).ravel())[0, 1]
+        print(f"   {name:22s} mean |x - fp32| {diff:5.2f}   change's correlation {corr:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--side", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--models", nargs="+", default=["inception5h", "vgg16-hed"])
+    parser.add_argument("--only", nargs="+", default=["lone", "steps", "pool", "fidelity"])
+    args = parser.parse_args()
+    if args.quick:
+        args.side, args.repeats = 128, 1
+    args.schedule = dict(octaves=2, steps=2) if args.quick else dict(octaves=4, steps=10)
+    if args.device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True
+        print(torch.cuda.get_device_name(), "torch", torch.__version__)
+    for model in args.models:
+        if "lone" in args.only:
+            lone_dream(args, model)
+        if "steps" in args.only:
+            step_table(args, model)
+        if "pool" in args.only:
+            throughput(args, model)
+    if "fidelity" in args.only:
+        fidelity(args)
+
+
+if __name__ == "__main__":
+    main()
