@@ -86,8 +86,14 @@ class BatchPart:
         self._batch, self._index, self.upload_limit = batch, index, upload_limit
 
     async def status(
-        self, text: str, preview: bytes | None = None, view: discord.ui.View | None = None
+        self,
+        text: str,
+        preview: bytes | None = None,
+        view: discord.ui.View | None = None,
+        *,
+        spoiler: bool = False,
     ) -> None:
+        """Each part's first line goes into the batch's one status line (no previews)."""
         self._batch.parts[self._index].status = text.splitlines()[0]
         self._batch._status()
 

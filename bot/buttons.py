@@ -157,14 +157,14 @@ def _read(message: discord.Message) -> tuple[discord.Embed, DreamParams, discord
 
 
 def _ref(attachment: discord.Attachment) -> ImageRef:
-    return ImageRef(attachment.url, attachment.size)
+    return ImageRef.of(attachment)  # a spoilered result's files hide its re-dreams too
 
 
 def with_guide(message: discord.Message, params: DreamParams, plan: Plan) -> Plan:
     """A guided dream's guide travels with it (guide.jpg); without it, dream unguided and say so."""
     if not params.guided:
         return plan
-    guide = _attachment(message, replies.GUIDE_NAME)
+    guide = _attachment(message, replies.GUIDE_PREFIX)
     if guide is not None:
         return dataclasses.replace(plan, guide=_ref(guide))
     unguided = plan.params.model_copy(update={"guided": False})

@@ -11,6 +11,7 @@ it failed: a dream that reached Discord is never taken back.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import time
@@ -20,7 +21,7 @@ from typing import Protocol
 import aiohttp
 import discord
 
-from bot.replies import lost_after_restart_text, ready_text
+from bot.replies import SPOILER, lost_after_restart_text, ready_text
 from bot.store import LedgerRow
 from dreamcore.errors import DreamError
 
@@ -45,8 +46,14 @@ TRANSIT_ERRORS = (aiohttp.ClientError, TimeoutError, ConnectionError)
 PREVIEW_NAME = "preview.jpg"
 
 
-def preview_file(preview: bytes) -> discord.File:
-    return discord.File(io.BytesIO(preview), filename=PREVIEW_NAME)
+def spoiler_name(filename: str) -> str:
+    """Discord blurs an attachment whose name starts with SPOILER_ until it is clicked."""
+    return filename if filename.startswith(SPOILER) else f"{SPOILER}{filename}"
+
+
+def preview_file(preview: bytes, spoiler: bool = False) -> discord.File:
+    name = spoiler_name(PREVIEW_NAME) if spoiler else PREVIEW_NAME
+    return discord.File(io.BytesIO(preview), filename=name)
 
 
 def is_token_dead(err: discord.HTTPException) -> bool:
@@ -80,19 +87,27 @@ class Upload:
         named = [(self.filename, self.data), *self.extras]
         return [discord.File(io.BytesIO(data), filename=name) for name, data in named]
 
-    @property
-    def extras_size(self) -> int:
-        return sum(len(data) for _, data in self.extras)
-
     def is_in(self, message: discord.Message | None) -> bool:
         return message is not None and any(a.filename == self.filename for a in message.attachments)
+
+    def as_spoiler(self) -> Upload:
+        """Every file blurred; the embeds show none of them (they would show them unblurred)."""
+        for embed in self.embeds:
+            embed.set_image(url=None).set_thumbnail(url=None)
+        extras = tuple((spoiler_name(name), data) for name, data in self.extras)
+        return dataclasses.replace(self, filename=spoiler_name(self.filename), extras=extras)
 
 
 class Answer(Protocol):
     upload_limit: int
 
     async def status(
-        self, text: str, preview: bytes | None = None, view: discord.ui.View | None = None
+        self,
+        text: str,
+        preview: bytes | None = None,
+        view: discord.ui.View | None = None,
+        *,
+        spoiler: bool = False,  # the preview too is a file of a hidden answer
     ) -> None: ...
     async def deliver(self, upload: Upload) -> discord.Message | None: ...
     async def fail(self, text: str) -> None: ...
@@ -109,9 +124,14 @@ class ChannelAnswer:
     _status_message: discord.Message | None = field(default=None, init=False)
 
     async def status(
-        self, text: str, preview: bytes | None = None, view: discord.ui.View | None = None
+        self,
+        text: str,
+        preview: bytes | None = None,
+        view: discord.ui.View | None = None,
+        *,
+        spoiler: bool = False,
     ) -> None:
-        files = [preview_file(preview)] if preview else []
+        files = [preview_file(preview, spoiler)] if preview else []
         extra = {"view": view} if view is not None else {}
         try:
             if self._status_message is None:
@@ -193,13 +213,18 @@ class InteractionAnswer:
         return not self._dead and self._clock() < self._deadline
 
     async def status(
-        self, text: str, preview: bytes | None = None, view: discord.ui.View | None = None
+        self,
+        text: str,
+        preview: bytes | None = None,
+        view: discord.ui.View | None = None,
+        *,
+        spoiler: bool = False,
     ) -> None:
         if not self.token_usable:
             return  # no progress in the channel: one result message is enough noise
         extra: dict = {"view": view} if view is not None else {}
         if preview:  # the dream so far, small, under the progress bar
-            extra["attachments"] = [preview_file(preview)]
+            extra["attachments"] = [preview_file(preview, spoiler)]
         try:
             await self.interaction.edit_original_response(content=text, **extra)
         except discord.HTTPException as err:

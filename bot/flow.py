@@ -1,8 +1,9 @@
 """One dream job from accepted order to answered user: reserve, queue, progress, deliver, charge.
 
 Every way of asking (slash command, button, reaction, context menu) ends here, so quota, progress
-throttling, the upload-limit retry, refunds and the per-job log line exist once. `DreamFlow` also
-owns the jobs' tasks, so shutdown can let them finish (`drain`) or cancel them (`close`).
+throttling, the answer planned against the upload limit (bot/upload_plan.py), spoilers, refunds
+and the per-job log line exist once. `DreamFlow` also owns the jobs' tasks, so shutdown can let
+them finish (`drain`) or cancel them (`close`).
 
 Rules: `run` never raises (the user is always told, the ledger settled); any way out of a job
 that did not finish cancels it in the backend (nobody would read the result); once a dream is
@@ -28,7 +29,8 @@ from bot.metrics import BotMetrics
 from bot.quota import QuotaService
 from bot.replies import (
     GUIDE_NAME,
-    SPOILER,
+    SOURCE_PREFIX,
+    left_out_notes,
     progress_text,
     queued_text,
     result_embed,
@@ -36,15 +38,15 @@ from bot.replies import (
     starting_text,
 )
 from bot.store import Source
+from bot.upload_plan import Named, UploadPlan, dream_budget, limit_after_refusal, plan_upload
 from dreamcore.errors import DreamCancelled, DreamError, PoolClosed
-from dreamcore.imaging import decode_image, encode_image, file_extension
 from dreamcore.pool import DreamBackend, Job, new_job_id
 from dreamcore.request import DreamParams, DreamRequest, DreamResult
 
 log = logging.getLogger(__name__)
-MIN_UPLOAD_BYTES = 8 * 1024  # below this an image is not worth sending
 TOO_LARGE = "The dream came out too large to upload here; try a smaller size or fewer frames."
 CHARGE_RETRIES_S = (1, 5, 15, 60, 300)  # a failed charge is tried again after these waits
+DELIVERY_TRIES = 6  # plans of the answer tried: each after a 413 for half the last (1/32)
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class DreamOrder:
     notes: tuple[str, ...] = ()  # shown under the result (e.g. "the original was gone")
     guide: HeldImage | None = None  # when params.guided
     units: int = 1  # its price in dreams (an animation costs more)
-    spoiler: bool = False  # post the result as a spoiler
+    spoiler: bool = False  # every file of the answer a spoiler (decided by the order desk)
     follows: bool = False  # one of a message's images after the first (counted once at a time)
 
     def release(self) -> None:
@@ -74,16 +76,10 @@ class DreamOrder:
             self.guide.release()
 
     @property
-    def extras(self) -> tuple[tuple[str, bytes], ...]:
+    def extras(self) -> tuple[Named, ...]:
         """Posted beside the dream: its source, and its guide (buttons dream them again)."""
         source = ((self.image.source_name, self.image.source),)
-        extras = source + (((GUIDE_NAME, self.guide.source),) if self.guide else ())
-        return tuple((spoiled(name, self.spoiler), data) for name, data in extras)
-
-
-def spoiled(filename: str, spoiler: bool) -> str:
-    """Discord blurs an attachment whose name starts with SPOILER_ until it is clicked."""
-    return f"{SPOILER}{filename}" if spoiler else filename
+        return source + (((GUIDE_NAME, self.guide.source),) if self.guide else ())
 
 
 @dataclass
@@ -108,9 +104,11 @@ class StatusLine:
         interval: float,
         clock=time.monotonic,
         view: discord.ui.View | None = None,
+        spoiler: bool = False,
     ) -> None:
         self._answer, self._interval, self._clock = answer, interval, clock
         self._view = view  # controls under the status (Cancel), sent with the first update
+        self._spoiler = spoiler  # previews of a hidden answer are hidden too
         self._last = float("-inf")
         self._pending: tuple[str, bytes | None] | None = None
         self._wake = asyncio.Event()
@@ -149,7 +147,7 @@ class StatusLine:
 
     async def _send(self, text: str, preview: bytes | None) -> None:
         try:
-            await self._answer.status(text, preview, self._view)
+            await self._answer.status(text, preview, self._view, spoiler=self._spoiler)
             self._view = None  # it stays on the message
         except Exception:  # noqa: BLE001 - answers swallow their own errors; belt and braces
             log.exception("status update failed")
@@ -287,19 +285,19 @@ class DreamFlow:
     ) -> DreamResult | None:
         accepted = self._clock()
         started: float | None = None
-        extras = order.extras
         request = DreamRequest(
             image=order.image.data,
             params=order.params,
             guide=order.guide.data if order.guide else None,
-            output_max_bytes=max(
-                MIN_UPLOAD_BYTES, answer.upload_limit - sum(len(d) for _, d in extras)
-            ),
+            # the dream first; its source and guide keep some room beside it
+            output_max_bytes=max(1024, dream_budget(answer.upload_limit, order.extras)),
             preview=True,  # a small JPEG at the end of each octave, shown under the progress bar
         )
         job: Job | None = None
         controls = self.controls(order.requester.user_id, job_id) if self.controls else None
-        status = StatusLine(answer, self.progress_interval_s, self._clock, controls)
+        status = StatusLine(
+            answer, self.progress_interval_s, self._clock, controls, spoiler=order.spoiler
+        )
         try:
             job = self.backend.submit(request, job_id=job_id)
             live = self.live[job_id] = LiveJob(job_id, order, job)
@@ -316,22 +314,27 @@ class DreamFlow:
             result = await job.result()
             await status.close()
             queue_s = (started or self._clock()) - accepted
-            embed = result_embed(
-                result,
-                order.params,
-                requester_id=order.requester.user_id,
-                job_id=job_id,
-                queue_s=queue_s,
-                with_source=order.image.source_name,
-                notes=order.notes,
-                units=order.units,
-            )
             view = self.buttons(order.requester.user_id, still=result.frames == 1)
-            name = spoiled(result_filename(result), order.spoiler)
-            if order.spoiler:  # an embed would show the picture: keep only its settings
-                embed.set_image(url=None).set_thumbnail(url=None)
-            upload = Upload(result.image, name, embed, view, extras)
-            message = await self._deliver(upload, answer, reencodable=result.frames == 1)
+
+            def compose(plan: UploadPlan) -> Upload:
+                embed = result_embed(
+                    result,
+                    order.params,
+                    requester_id=order.requester.user_id,
+                    job_id=job_id,
+                    queue_s=queue_s,
+                    with_source=plan.extra_named(SOURCE_PREFIX),
+                    notes=(*order.notes, *left_out_notes(plan.left_out)),
+                    units=order.units,
+                )
+                embed.set_image(url=f"attachment://{plan.dream[0]}")  # re-encoded: renamed
+                upload = Upload(plan.dream[1], plan.dream[0], embed, view, plan.extras)
+                return upload.as_spoiler() if order.spoiler else upload
+
+            dream = (result_filename(result), result.image)
+            message = await self._deliver(
+                dream, order.extras, compose, answer, reencodable=result.frames == 1
+            )
         except asyncio.CancelledError:
             self._log_end(job_id, order, "cancelled", accepted, started, note="bot shutting down")
             raise
@@ -362,31 +365,34 @@ class DreamFlow:
         return result
 
     async def _deliver(
-        self, upload: Upload, answer: Answer, *, reencodable: bool = True
+        self,
+        dream: Named,
+        extras: tuple[Named, ...],
+        compose: Callable[[UploadPlan], Upload],
+        answer: Answer,
+        *,
+        reencodable: bool,
     ) -> discord.Message | None:
-        """Post the result; on 413 re-encode a still once below half the limit and try again
-        (an animation was already fitted to the limit by the worker)."""
-        try:
-            return await answer.deliver(upload)
-        except discord.HTTPException as err:
-            if not is_too_large(err):
-                raise
-            if not reencodable:
-                raise DreamError(TOO_LARGE) from None
-            limit = max(MIN_UPLOAD_BYTES, min(answer.upload_limit, len(upload.data)) // 2)
-            limit -= upload.extras_size
-            log.info(
-                "upload of %d bytes refused (413); re-encoding below %d", len(upload.data), limit
+        """Post the answer planned as a whole against the upload limit. A 413 despite the plan
+        (the real limit is lower than we were told) plans it again for less, a few times."""
+        limit = answer.upload_limit
+        for _ in range(DELIVERY_TRIES):
+            plan = await asyncio.to_thread(
+                plan_upload, dream, extras, limit, reencodable=reencodable
             )
-            data, fmt = await asyncio.to_thread(reencode, upload.data, max(1024, limit))
-            upload.data, upload.filename = data, f"dream.{file_extension(fmt)}"
-            upload.embed.set_image(url=f"attachment://{upload.filename}")
+            if plan is None:
+                break
             try:
-                return await answer.deliver(upload)
-            except discord.HTTPException as again:
-                if is_too_large(again):
-                    raise DreamError(TOO_LARGE) from None
-                raise
+                return await answer.deliver(compose(plan))
+            except discord.HTTPException as err:
+                if not is_too_large(err):
+                    raise
+                next_limit = limit_after_refusal(plan, reencodable=reencodable)
+                log.info("answer of %d bytes refused (413); planning for %s", plan.size, next_limit)
+                if next_limit is None:
+                    break
+                limit = next_limit
+        raise DreamError(TOO_LARGE)
 
     async def _charge(self, job_id: str, **details: Any) -> None:
         try:
@@ -461,10 +467,4 @@ class DreamFlow:
         )
 
 
-def reencode(data: bytes, max_bytes: int) -> tuple[bytes, str]:
-    """Shrink an already-dreamed image to fit max_bytes (Pillow only; run in a thread)."""
-    decoded = decode_image(data, max_side=16384, max_pixels=10**9, min_side=1)
-    return encode_image(decoded.rgb, decoded.alpha, max_bytes=max_bytes)
-
-
-__all__ = ["DreamFlow", "DreamOrder", "Requester", "StatusLine", "reencode"]
+__all__ = ["DreamFlow", "DreamOrder", "Requester", "StatusLine"]

@@ -4,8 +4,8 @@ A trigger (slash command, context menu, reaction, button) says who asked and whe
 choose the dream (params and image) once the server's settings are known. The desk then does,
 in this order:
 
-  server settings (memory) → channel check → choose → quota peek → acknowledge → answer →
-  download and check the image → start the job
+  server settings (memory) → channel check → choose → spoiler? → quota peek → acknowledge →
+  answer → download and check the image → start the job
 
 Everything before the acknowledgement is memory-only except the quota peek, which reads the
 database on its own reader (never blocked by a writer) within a time budget, so the 3-second
@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
@@ -32,6 +33,7 @@ from bot.intake import HeldImage, Intake
 from bot.metrics import BotMetrics
 from bot.params import animated, frames_of
 from bot.quota import QuotaService
+from bot.replies import SPOILER
 from bot.settings import Settings
 from bot.store import Source
 from dreamcore.errors import DreamError
@@ -49,6 +51,14 @@ DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 class ImageRef:
     url: str
     declared_size: int | None = None
+    spoiler: bool = False  # a spoilered attachment: what is dreamed from it stays hidden
+
+    @classmethod
+    def of(cls, attachment: Any) -> ImageRef:
+        """A message's or command's attachment (SPOILER_ in its name, or Discord's flag)."""
+        flags = getattr(attachment, "flags", None)
+        spoiler = attachment.filename.startswith(SPOILER) or bool(getattr(flags, "spoiler", False))
+        return cls(attachment.url, attachment.size, spoiler)
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,18 @@ class Plan:
     fallback_note: str = ""
     guide: ImageRef | None = None  # when params.guided
     spoiler: bool = False  # asked for as a spoiler (a server or channel may ask for it too)
+
+    @property
+    def hidden(self) -> bool:
+        """Asked for as a spoiler, or made from a spoilered file."""
+        refs = (self.image, self.fallback, self.guide)
+        return self.spoiler or any(ref is not None and ref.spoiler for ref in refs)
+
+
+def hides_the_answer(plans: list[Plan], guild: GuildSettings, channel: ChannelRef) -> bool:
+    """The one rule for spoilers: asked for (`spoiler:`, the server, this channel), or any input
+    spoilered (an upload, a result re-dreamed) makes every file of the answer a spoiler."""
+    return guild.spoils(channel) or any(plan.hidden for plan in plans)
 
 
 # What to dream once the server's settings are known: one plan, or one per image of a message
@@ -132,6 +154,7 @@ class OrderDesk:
             guild.check_channel(trigger.channel)
             chosen = choose(guild)
             plans = chosen if isinstance(chosen, list) else [chosen]
+            spoiler = hides_the_answer(plans, guild, trigger.channel)
             # the price is known once the image is (below); before, a motion's is close
             engine = self.settings.engine
             frames = [
@@ -146,18 +169,20 @@ class OrderDesk:
         if answer is None:
             return None
         if len(plans) == 1:
-            return await self._start(trigger, guild, plans[0], answer)
+            return await self._start(trigger, guild, plans[0], answer, spoiler)
         batch = Batch(answer, len(plans), lambda: self.flow.buttons(trigger.user.id, batch=True),
                       self.settings.discord.progress_interval_s)  # fmt: skip
-        return self.flow.track(self._one_by_one(trigger, guild, plans, batch), "dream-batch")
+        one_by_one = self._one_by_one(trigger, guild, plans, batch, spoiler)
+        return self.flow.track(one_by_one, "dream-batch")
 
     async def _one_by_one(
-        self, trigger: Trigger, guild: GuildSettings, plans: list[Plan], batch: Batch
+        self, trigger: Trigger, guild: GuildSettings, plans: list[Plan], batch: Batch, spoiler: bool
     ) -> None:
         """A message's images dreamed one after the other: each is its own job (charged on its
         own), and together they count once against the user's dreams-at-once limit."""
         for index, plan in enumerate(plans):
-            await self._start(trigger, guild, plan, batch.part(index), follows=index > 0)
+            part = batch.part(index)
+            await self._start(trigger, guild, plan, part, spoiler, follows=index > 0)
             await batch.handed_in(index)  # its dream is made (or failed): the next one may go
 
     async def _start(
@@ -166,6 +191,7 @@ class OrderDesk:
         guild: GuildSettings,
         plan: Plan,
         answer: Answer,
+        spoiler: bool,
         follows: bool = False,
     ) -> asyncio.Task | None:
         """Fetch the image (and guide) and start the job; a failure is said through `answer`."""
@@ -190,7 +216,6 @@ class OrderDesk:
         params = animated(plan.params, image, engine, guild)
         units = self.quota.units_for(frames_of(params, image, engine))
         notes = (*plan.notes, *notes)
-        spoiler = plan.spoiler or guild.spoils(trigger.channel)
         order = DreamOrder(
             requester, image, params, trigger.source, notes, guide, units, spoiler, follows
         )

@@ -23,6 +23,7 @@ SETTINGS_FIELD = "Settings"
 SOURCE_NAME = "source.jpg"  # the input, attached beside the dream: "before", and Re-roll's input
 SOURCE_PREFIX = "source."  # an animated input travels whole: source.gif, source.webp, ...
 GUIDE_NAME = "guide.jpg"  # a guided dream's guide, attached too, so Re-roll/Deeper keep it
+GUIDE_PREFIX = "guide."  # ... shrunk to fit the upload limit it may be guide.webp or .png
 # "octaves 4 · steps 10 · strength 1.5 · jitter 32 · max side 1024[ · smooth 4][ · original
 # colours][ · guided]": the settings line, read back by buttons after a restart.
 _NUMBERS = {
@@ -179,6 +180,21 @@ ALREADY_FINISHED = "That dream has already finished."
 CANNOT_DELETE = "I'm not allowed to delete that message here."
 SOURCE_GONE_NOTE = "The original image is gone, so this re-roll dreamed the result instead."
 GUIDE_GONE_NOTE = "The guide image is gone, so this one was dreamed without it."
+SOURCE_LEFT_OUT_NOTE = (
+    "The original didn't fit beside the dream under the upload limit here, "
+    "so Re-roll will dream this result instead."
+)
+GUIDE_LEFT_OUT_NOTE = (
+    "The guide didn't fit beside the dream under the upload limit here, "
+    "so Deeper and Re-roll will dream without it."
+)
+
+
+def left_out_notes(names: Iterable[str]) -> tuple[str, ...]:
+    """Notes for the files that were left out of a result to fit the upload limit."""
+    notes = {SOURCE_PREFIX: SOURCE_LEFT_OUT_NOTE, GUIDE_PREFIX: GUIDE_LEFT_OUT_NOTE}
+    return tuple(note for prefix, note in notes.items() if any(n.startswith(prefix) for n in names))
+
 
 # --- /queue and /dreams ------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ class Answer:
         self.failed: list[str] = []
         self.statuses: list[str] = []
 
-    async def status(self, text, preview=None, view=None):
+    async def status(self, text, preview=None, view=None, spoiler=False):
         self.statuses.append(text)
 
     async def deliver(self, upload):

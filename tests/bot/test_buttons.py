@@ -7,8 +7,17 @@ from types import SimpleNamespace
 import discord
 
 from bot import replies
-from bot.buttons import DreamButton, deeper_plan, may_delete, reroll_plan, result_view
+from bot.buttons import (
+    DreamButton,
+    animate_plan,
+    deeper_plan,
+    may_delete,
+    reroll_plan,
+    result_view,
+    with_guide,
+)
 from bot.guilds import GuildSettings
+from bot.orders import ImageRef, Plan
 from dreamcore.config import EngineConfig
 from dreamcore.request import make_params
 from tests.helpers import dream_result
@@ -83,3 +92,18 @@ def test_reroll_of_an_old_result_tries_its_link_then_says_the_original_is_gone()
     assert plan.fallback_note == replies.SOURCE_GONE_NOTE
     plan = reroll_plan(_message("dream.png"), ENGINE)(GUILD)
     assert plan.image.url == "https://cdn/dream.png" and plan.notes == (replies.SOURCE_GONE_NOTE,)
+
+
+def test_every_re_dream_of_a_spoilered_result_is_hidden():
+    # Issue 19 #4: the result's own files say it was a spoiler (state that survives restarts)
+    hidden = _message("SPOILER_dream.png", "SPOILER_source.jpg")
+    for plan_of in (deeper_plan, reroll_plan, animate_plan):
+        assert plan_of(hidden, ENGINE)(GUILD).hidden, plan_of.__name__
+        assert not plan_of(_message("dream.png", "source.jpg"), ENGINE)(GUILD).hidden
+
+
+def test_a_guide_shrunk_into_another_format_still_guides():
+    message = _message("dream.png", "source.webp", "guide.webp")
+    guided = make_params(model="tiny", layer="relu1", guided=True)
+    plan = with_guide(message, guided, Plan(guided, ImageRef("https://cdn/dream.png")))
+    assert plan.guide.url == "https://cdn/guide.webp" and plan.params.guided

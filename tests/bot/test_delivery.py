@@ -161,3 +161,15 @@ async def test_a_failure_said_in_the_channel_takes_the_cancel_button_away():
     await a.fail("Cancelled.")
     [edit] = a._status_message.edits
     assert edit["content"] == "<@7> Cancelled." and edit["view"] is None
+
+
+async def test_a_spoiler_upload_blurs_every_file_and_its_preview_too():
+    embed = discord.Embed(title="DeepDream").set_image(url="attachment://dream.png")
+    embed.set_thumbnail(url="attachment://source.jpg")
+    hidden = Upload(b"png", "dream.png", embed, None, (("source.jpg", b"jpg"),)).as_spoiler()
+    assert [f.filename for f in hidden.files()] == ["SPOILER_dream.png", "SPOILER_source.jpg"]
+    assert not hidden.embed.image.url and not hidden.embed.thumbnail.url
+    assert hidden.as_spoiler().filename == "SPOILER_dream.png"  # never SPOILER_SPOILER_
+    channel = FakeChannel()
+    await ChannelAnswer(channel, 7, 1000).status("dreaming", b"jpeg", spoiler=True)
+    assert [f.filename for f in channel.sent[0]["files"]] == ["SPOILER_preview.jpg"]

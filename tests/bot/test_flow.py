@@ -72,11 +72,13 @@ class RecordingAnswer:
             status_error,
         )
         self.statuses, self.uploads, self.failures, self.previews = [], [], [], []
+        self.hidden_previews, self.delivered = [], []
         self.changed = asyncio.Event()
 
-    async def status(self, text, preview=None, view=None):
+    async def status(self, text, preview=None, view=None, spoiler=False):
         self.statuses.append(text)
         self.previews.append(preview)
+        self.hidden_previews.append(spoiler)
         self.changed.set()
         if self.status_error is not None:
             raise self.status_error
@@ -88,9 +90,25 @@ class RecordingAnswer:
                 type("R", (), {"status": 413, "reason": "too large"})(), "too large"
             )
         self.uploads.append((upload.filename, upload.data, dict(upload.extras).get("source.jpg")))
+        self.delivered.append(upload)
 
     async def fail(self, text):
         self.failures.append(text)
+
+
+class LimitedAnswer(RecordingAnswer):
+    """Refuses (413) an answer whose files together pass the limit, as Discord does."""
+
+    def __init__(self, upload_limit, real_limit=None):
+        super().__init__(upload_limit)
+        self.real_limit, self.refused = real_limit or upload_limit, []
+
+    async def deliver(self, upload):
+        size = len(upload.data) + sum(len(d) for _, d in upload.extras)
+        if size > self.real_limit:
+            self.refused.append([upload.filename, *(n for n, _ in upload.extras)])
+            raise discord.HTTPException(type("R", (), {"status": 413, "reason": "big"})(), "big")
+        await super().deliver(upload)
 
 
 @pytest.fixture
@@ -111,12 +129,18 @@ def make_flow(backend, quota, **kw) -> DreamFlow:
     )
 
 
-def _order(budget: ByteBudget | None = None):
-    image = HeldImage(png(), b"source-jpeg")
+def _order(budget: ByteBudget | None = None, source=b"source-jpeg", spoiler=False):
+    image = HeldImage(png(), source)
     if budget is not None:
         image.count_against(budget)
     params = make_params(model="tiny", layer="relu1", max_side=64)
-    return DreamOrder(Requester(1, 2, 3), image, params, "slash")
+    return DreamOrder(Requester(1, 2, 3), image, params, "slash", spoiler=spoiler)
+
+
+def noise(side, fmt, **options) -> bytes:
+    buf = io.BytesIO()
+    Image.effect_noise((side, side), 40).convert("RGB").save(buf, fmt, **options)
+    return buf.getvalue()
 
 
 def _result(data):
@@ -166,6 +190,49 @@ async def test_413_reencodes_smaller_once(quota):
     await make_flow(backend, quota).run(_order(), answer)
     [(_name, data, _source)] = answer.uploads
     assert len(data) <= max(64 * 1024, len(big) // 2)
+    assert (await _rows(quota))[0].status == "done"
+
+
+async def test_a_source_larger_than_the_limit_is_shrunk_and_the_dream_delivered(quota):
+    # Issue 19 #5: a 150 kB limit and a ~220 kB source.jpg: the dream was squeezed to 8 kB,
+    # the answer still refused (413), re-encoded "below -234725 bytes" and lost.
+    source = noise(520, "JPEG", quality=95)
+    dream = noise(300, "WEBP", quality=80)  # what the worker made within its budget
+    backend = ScriptedBackend(_events(), _result(dream))
+    answer = LimitedAnswer(150_000)
+    assert await make_flow(backend, quota).run(_order(source=source), answer) is not None
+    assert backend.requests[0].output_max_bytes == 150_000 - 150_000 // 4
+    [upload] = answer.delivered
+    assert not answer.refused and not answer.failures  # planned to fit: no 413 at all
+    assert upload.data == dream and len(dream) + sum(len(d) for _, d in upload.extras) <= 150_000
+    [(name, _)] = upload.extras
+    assert name.startswith("source.") and upload.embed.thumbnail.url == f"attachment://{name}"
+    [row] = await _rows(quota)
+    assert row.status == "done" and row.cost == 1
+
+
+async def test_a_spoilered_order_hides_every_file_it_sends_a_413_retry_included(quota):
+    # Issue 19 #4: the re-encode after a 413 renamed the dream `dream.webp`, unblurred.
+    preview = DreamProgress(octave=1, octaves=2, step=2, steps=2, preview=b"jpeg1")
+    events = [*_events()[:2], JobEvent("progress", "j", progress=preview)]
+    big, gate = noise(256, "PNG"), asyncio.Event()
+    backend = ScriptedBackend(events, _result(big), gate)  # waits after the preview
+    answer = LimitedAnswer(10_000_000, real_limit=len(big) // 2)  # lower than we were told
+    flow = make_flow(backend, quota, interval=0.05)
+    run = asyncio.create_task(flow.run(_order(spoiler=True), answer))
+    while b"jpeg1" not in answer.previews:
+        answer.changed.clear()
+        await asyncio.wait_for(answer.changed.wait(), 10)
+    gate.set()
+    await run
+    assert answer.refused and all(n.startswith("SPOILER_") for n in answer.refused[0])
+    [upload] = answer.delivered
+    names = [upload.filename, *(n for n, _ in upload.extras)]
+    assert all(n.startswith("SPOILER_") for n in names), names
+    assert not upload.embed.image.url and not upload.embed.thumbnail.url
+    pairs = zip(answer.hidden_previews, answer.previews, strict=True)
+    shown = [hidden for hidden, p in pairs if p]
+    assert shown and all(shown)  # the preview under the progress bar is hidden too
     assert (await _rows(quota))[0].status == "done"
 
 

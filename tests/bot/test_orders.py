@@ -3,6 +3,7 @@ acknowledged or downloaded, how refusals are said, and the fallback image."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from bot.errors import DownloadFailed, QuotaExceeded
 from bot.guilds import ChannelRef, GuildSettings
 from bot.metrics import BotMetrics
-from bot.orders import ImageRef, OrderDesk, Plan, Trigger
+from bot.orders import ImageRef, OrderDesk, Plan, Trigger, hides_the_answer
 from bot.settings import Settings
 from dreamcore.errors import InvalidParams
 from dreamcore.request import make_params
@@ -191,3 +192,35 @@ async def test_a_zoom_of_an_animated_upload_is_priced_for_the_frames_it_makes():
     await d.take(slash(interaction()), lambda guild: Plan(zoom, ImageRef("https://cdn/a.gif")))
     [(order, _)] = flow.orders
     assert order.params.frames == 64 and order.units == quota.units_for(64)
+
+
+def attachment(name: str, flagged: bool = False):
+    return SimpleNamespace(
+        filename=name, url=f"https://cdn/{name}", size=10, flags=SimpleNamespace(spoiler=flagged)
+    )
+
+
+def test_a_spoiler_on_any_input_hides_the_whole_answer():
+    # Issue 19 #4: one rule, whatever asked for it and whichever input carried it.
+    guild, channel = GuildSettings(5, (), None, True, "🌀"), ChannelRef(100)
+    plain = Plan(PARAMS, ImageRef.of(attachment("cat.png")))
+    assert not plain.image.spoiler and not hides_the_answer([plain], guild, channel)
+    hidden_ref = ImageRef.of(attachment("SPOILER_cat.png"))
+    hidden = [
+        Plan(PARAMS, hidden_ref),
+        Plan(PARAMS, ImageRef.of(attachment("cat.png", flagged=True))),  # Discord's own flag
+        dataclasses.replace(plain, guide=hidden_ref),
+        dataclasses.replace(plain, fallback=hidden_ref),
+        dataclasses.replace(plain, spoiler=True),  # /dream spoiler:true
+    ]
+    for one in hidden:
+        assert hides_the_answer([plain, one], guild, channel)  # one image of several hides all
+    server = GuildSettings(5, (), None, True, "🌀", spoiler=True)
+    assert hides_the_answer([plain], server, channel)
+
+
+async def test_the_desk_gives_the_order_its_spoiler():
+    d, flow = desk()
+    await d.take(slash(interaction()), lambda g: Plan(PARAMS, ImageRef.of(attachment("SPOILER_a"))))
+    [(order, _)] = flow.orders
+    assert order.spoiler

@@ -84,3 +84,11 @@ def test_queue_and_help_texts():
     assert "<@5>" in replies.lost_after_restart_text(5, "j1")
     assert replies.channel_list([1, 2]) == "<#1>, <#2>"
     assert "<#1>" in replies.not_allowed_here_text(replies.channel_list([1]))
+
+
+def test_files_left_out_to_fit_the_upload_limit_are_said():
+    assert replies.left_out_notes(()) == ()
+    assert replies.left_out_notes(["source.gif", "guide.jpg"]) == (
+        replies.SOURCE_LEFT_OUT_NOTE,
+        replies.GUIDE_LEFT_OUT_NOTE,
+    )

@@ -95,8 +95,8 @@ class DreamCommands(commands.Cog, name="Dream"):
                 frames=frames,
                 guided=True if guide is not None else None,
             )  # fmt: skip
-            guide_ref = ImageRef(guide.url, guide.size) if guide else None
-            return Plan(params, ImageRef(image.url, image.size), guide=guide_ref, spoiler=spoiler)
+            guide_ref = ImageRef.of(guide) if guide else None
+            return Plan(params, ImageRef.of(image), guide=guide_ref, spoiler=spoiler)
 
         await self.services.orders.take(Trigger.of_interaction("slash", interaction), choose)
 
@@ -134,7 +134,7 @@ class DreamCommands(commands.Cog, name="Dream"):
         def choose(guild: GuildSettings) -> list[Plan]:  # every image of the message, up to limit
             params = build_params(self.engine, guild)
             images = pick_image_attachments(message.attachments, limit)
-            return [Plan(params, ImageRef(a.url, a.size)) for a in images]
+            return [Plan(params, ImageRef.of(a)) for a in images]
 
         trigger = Trigger.of_interaction("context", interaction, message)
         await self.services.orders.take(trigger, choose)

@@ -78,7 +78,7 @@ class Reactions(commands.Cog):
 
             def again(guild: GuildSettings) -> Plan:
                 params = params_from_embed(embed, seed=None)
-                plan = Plan(within_guild(params, engine, guild), ImageRef(dream.url, dream.size))
+                plan = Plan(within_guild(params, engine, guild), ImageRef.of(dream))
                 return with_guide(message, params, plan)
 
             return again
@@ -92,6 +92,6 @@ class Reactions(commands.Cog):
 
         def theirs(guild: GuildSettings) -> list[Plan]:  # every image, up to the limit
             params = build_params(engine, guild)
-            return [Plan(params, ImageRef(a.url, a.size)) for a in images]
+            return [Plan(params, ImageRef.of(a)) for a in images]
 
         return theirs
