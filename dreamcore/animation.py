@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from PIL import Image, ImageSequence, features
+from PIL import Image, features
 
 from dreamcore.errors import InvalidImage
+from dreamcore.imaging import bombs_refused, check_frame_size
 
 QUALITIES = (85, 70, 55, 40)
 DEFAULT_ZOOM_FRAMES = 16
@@ -71,37 +72,58 @@ class FramePlan:
 
 
 def plan_frames(
-    data: bytes, *, requested: int | None, max_frames: int, max_pixels: int, pixels: int
+    durations_ms: Sequence[int],
+    *,
+    requested: int | None,
+    max_frames: int,
+    max_pixels: int,
+    pixels: int,
 ) -> FramePlan:
     """The frames of an animated upload to dream (see `frame_count`), evenly sampled when
-    there are more; `pixels` is one frame's pixel count at the size it will be dreamed."""
-    with Image.open(io.BytesIO(data)) as im:
-        total = getattr(im, "n_frames", 1)
-        durations = []
-        for frame in ImageSequence.Iterator(im):
-            durations.append(int(frame.info.get("duration") or 100))
+    there are more; `durations_ms` are its frames' display times (its `FrameTable`'s, read
+    without decoding), `pixels` one frame's pixel count at the size it will be dreamed."""
+    total = len(durations_ms)
     keep = frame_count(requested=requested, upload_frames=total, max_frames=max_frames,
                        max_pixels=max_pixels, pixels=pixels)  # fmt: skip
     indices = tuple(sorted({round(i * (total - 1) / max(1, keep - 1)) for i in range(keep)}))
-    mean_ms = sum(durations) / len(durations)
-    return FramePlan(total, indices, max(20, round(mean_ms * total / len(indices))))
+    # the same length in all: a dropped frame's time goes to the frames kept
+    return FramePlan(total, indices, max(20, round(sum(durations_ms) / len(indices))))
 
 
 def read_frames(
-    data: bytes, indices: tuple[int, ...], size: tuple[int, int]
+    data: bytes, indices: tuple[int, ...], size: tuple[int, int], *, max_pixels: int
 ) -> Iterator[Image.Image]:
     """The chosen frames as RGB at `size`, decoded one at a time (composited as players show
-    them: Pillow applies each frame's disposal and blending when seeking)."""
+    them: Pillow applies each frame's disposal and blending when seeking).
+
+    The frames between are passed one by one, each frame's canvas checked against
+    `max_pixels` before it is decoded and Pillow's bomb warnings raised as errors: a file that
+    the intake's checks missed is refused as they would have refused it, not decoded."""
     try:
         with Image.open(io.BytesIO(data)) as im:
+            check_frame_size(im.size, max_pixels)
             for index in indices:
-                im.seek(index)
-                frame = im.convert("RGBA")
-                flat = Image.new("RGB", frame.size, (0, 0, 0))
-                flat.paste(frame, mask=frame.getchannel("A"))
+                with bombs_refused(max_pixels):  # not across the yield: only Pillow's work here
+                    flat = _frame(im, index, max_pixels)
                 yield flat.resize(size, Image.Resampling.LANCZOS) if flat.size != size else flat
-    except (OSError, EOFError, ValueError) as err:
+    except InvalidImage:
+        raise
+    except (OSError, EOFError, ValueError, SyntaxError) as err:
         raise InvalidImage("A frame of that animation is damaged and can't be decoded.") from err
+
+
+def _frame(im: Image.Image, index: int, max_pixels: int) -> Image.Image:
+    """Frame `index` composited on black, seeking forward one frame at a time (a GIF's canvas
+    grows at a seek, before the frame is decoded)."""
+    if index < im.tell():
+        im.seek(0)
+    while im.tell() < index:
+        im.seek(im.tell() + 1)
+        check_frame_size(im.size, max_pixels)
+    frame = im.convert("RGBA")
+    flat = Image.new("RGB", frame.size, (0, 0, 0))
+    flat.paste(frame, mask=frame.getchannel("A"))
+    return flat
 
 
 # --- writing ------------------------------------------------------------------------------------

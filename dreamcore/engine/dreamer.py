@@ -36,7 +36,13 @@ from dreamcore.engine.gradient import Gradient
 from dreamcore.engine.imageio import to_image, to_tensor
 from dreamcore.engine.models import build_model
 from dreamcore.errors import InvalidParams
-from dreamcore.imaging import DecodedImage, decode_for_dream, encode_image, encode_preview
+from dreamcore.imaging import (
+    DecodedImage,
+    decode_for_dream,
+    decode_guide,
+    encode_image,
+    encode_preview,
+)
 from dreamcore.request import MAX_SEED, DreamParams, DreamProgress, DreamRequest, DreamResult
 
 log = logging.getLogger(__name__)
@@ -118,13 +124,16 @@ class Dreamer:
             frames = zoom_frames(session.pixels, params, count, session.dream_frame)
             duration = round(1000 / params.fps)
         else:
-            plan = plan_frames(request.image, requested=params.frames, **caps)
+            assert decoded.table is not None  # an animated upload: its frames, read unseen
+            plan = plan_frames(decoded.table.durations_ms, requested=params.frames, **caps)
             if plan.sampled:
                 notes.append(f"dreamed {len(plan.indices)} of the {plan.total} frames (the limit)")
             session.frames = len(plan.indices)
             source = (
                 to_tensor(f, self.placement.device)
-                for f in read_frames(request.image, plan.indices, (w, h))
+                for f in read_frames(
+                    request.image, plan.indices, (w, h), max_pixels=self.config.max_input_pixels
+                )
             )
             frames = input_frames(source, params, session.dream_frame)
             duration = plan.duration_ms
@@ -165,7 +174,7 @@ class _Session:
 
         guide = None
         if request.guide is not None:
-            guide_image = decode_for_dream(request.guide, config, config.max_side_cap)
+            guide_image = decode_guide(request.guide, config)
             guide = to_tensor(guide_image.rgb, placement.device)
         objective = objective_for(
             self.params, net, guide=guide, total=lambda o: gradient_of(o).objective_total(pixels)
