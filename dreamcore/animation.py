@@ -14,6 +14,7 @@ import io
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from PIL import Image, features
 
@@ -22,6 +23,14 @@ from dreamcore.imaging import bombs_refused, check_frame_size
 
 QUALITIES = (85, 70, 55, 40)
 DEFAULT_ZOOM_FRAMES = 16
+# The longest frame each format can say (ms): GIF counts 16-bit centiseconds, WebP 24-bit ms;
+# MP4 is kept to WebP's (its 32-bit sample durations count in ~1/16000 s).
+LONGEST_FRAME_MS = {"gif": 655_350, "webp": 0xFFFFFF, "mp4": 0xFFFFFF}
+
+
+def frame_ms(fmt: str, duration_ms: int) -> int:
+    """A frame's display time as `fmt` can hold it (longer ones are shown as long as it can)."""
+    return max(1, min(round(duration_ms), LONGEST_FRAME_MS[fmt]))
 
 
 def frame_count(
@@ -167,6 +176,7 @@ class WebPFrames:
 
     def mux(self, duration_ms: int, loop: int = 0) -> bytes:
         w, h = self.size
+        duration_ms = frame_ms("webp", duration_ms)
         vp8x = bytes([0x02, 0, 0, 0]) + _u24(w - 1) + _u24(h - 1)  # flags: animation
         anim = struct.pack("<IH", 0xFF000000, loop)  # background black, loop forever
         # x/2, y/2, width-1, height-1, duration (ms), flags: no blending, no disposal
@@ -191,8 +201,8 @@ def encode_animation(
         # Pillow's GIF writer wants every frame at once: paletted, a byte per pixel each.
         images = [_decoded(data, size).quantize(colors=256) for data in frames]
         buf = io.BytesIO()
-        images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=duration_ms,
-                       loop=0, optimize=False)  # fmt: skip
+        images[0].save(buf, "GIF", save_all=True, append_images=images[1:],
+                       duration=frame_ms("gif", duration_ms), loop=0, optimize=False)  # fmt: skip
         return buf.getvalue()
     if fmt == "mp4":
         return _mp4(frames, size, duration_ms, quality)
@@ -210,15 +220,18 @@ def _mp4(frames: list[bytes], size: tuple[int, int], duration_ms: int, quality: 
     import numpy as np
 
     w, h = size[0] // 2 * 2, size[1] // 2 * 2  # yuv420p wants even sides
+    duration_ms = frame_ms("mp4", duration_ms)
+    ms = Fraction(1, 1000)  # frames stamped in milliseconds: a whole-number fps can't say 150 ms
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as container:
-        fps = max(1, round(1000 / duration_ms))
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream("libx264", rate=Fraction(1000, duration_ms))
+        stream.codec_context.time_base = ms
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": str(round(18 + (85 - quality) * 0.5))}  # lower quality, higher crf
-        for data in frames:
-            rgb = np.asarray(_decoded(data, (w, h)))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+        for index, data in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.asarray(_decoded(data, (w, h))), format="rgb24")
+            frame.pts, frame.time_base = index * duration_ms, ms
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
