@@ -25,9 +25,9 @@ from dreamcore.config import EngineConfig
 from dreamcore.imaging import (
     IMAGE_EXTENSIONS,
     decode_for_dream,
+    decode_guide,
     encode_jpeg,
     file_extension,
-    frames_in,
 )
 
 DECODES_AT_ONCE = 2
@@ -137,9 +137,16 @@ class Intake:
             await session.close()
 
     async def fetch(
-        self, url: str, *, user_id: int, max_side: int, declared_size: int | None = None
+        self,
+        url: str,
+        *,
+        user_id: int,
+        max_side: int,
+        declared_size: int | None = None,
+        guide: bool = False,
     ) -> HeldImage:
-        """Download an attachment and check it decodes at `max_side`; raises a DreamError."""
+        """Download an attachment and check it decodes at `max_side` (a `guide`: as the worker
+        takes a guide's features); raises a DreamError."""
         if self._downloading[user_id] >= self.config.downloads_per_user:
             raise Busy(replies.downloads_busy_text())
         assert self._session is not None, "Intake.open() first"
@@ -149,7 +156,7 @@ class Intake:
                 self._session, url, config=self.config, declared_size=declared_size
             )
             async with self._decodes:
-                held = await asyncio.to_thread(_checked, data, self.engine, max_side)
+                held = await asyncio.to_thread(_checked, data, self.engine, max_side, guide)
         finally:
             self._downloading[user_id] -= 1
             if not self._downloading[user_id]:
@@ -158,12 +165,12 @@ class Intake:
         return held
 
 
-def _checked(data: bytes, engine: EngineConfig, max_side: int) -> HeldImage:
+def _checked(data: bytes, engine: EngineConfig, max_side: int, guide: bool) -> HeldImage:
     """Decode exactly as the worker will (refusing what it would refuse): the image with its
-    source JPEG, its size and, for an animation, its frame count."""
-    decoded = decode_for_dream(data, engine, max_side)
-    frames = frames_in(data) if decoded.animated else 1
-    size = decoded.rgb.size
+    source JPEG, its size and, for an animation, its frame count. A guide is taken at the
+    size the worker takes its features at, whatever the dream's size."""
+    decoded = decode_guide(data, engine) if guide else decode_for_dream(data, engine, max_side)
+    frames, size = decoded.frames, decoded.rgb.size
     if frames > 1 and len(data) <= SOURCE_ANIMATION_BYTES:
         name = f"{SOURCE_PREFIX}{file_extension(decoded.format)}"
         return HeldImage(data, data, size=size, frames=frames, source_name=name)

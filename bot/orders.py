@@ -202,7 +202,7 @@ class OrderDesk:
         guide = None
         if plan.guide is not None:
             try:
-                guide = await self._download(trigger, plan.guide, plan.params.max_side)
+                guide = await self._download(trigger, plan.guide, plan.params.max_side, guide=True)
             except Exception as err:  # noqa: BLE001
                 image.release()
                 return await self._fetch_failed(answer, err, what="The guide image: ")
@@ -272,9 +272,15 @@ class OrderDesk:
             log.info("input unavailable (%s); dreaming the fallback", err)
         return await self._download(trigger, plan.fallback, max_side), (plan.fallback_note,)
 
-    async def _download(self, trigger: Trigger, ref: ImageRef, max_side: int) -> HeldImage:
+    async def _download(
+        self, trigger: Trigger, ref: ImageRef, max_side: int, guide: bool = False
+    ) -> HeldImage:
         return await self.intake.fetch(
-            ref.url, user_id=trigger.user.id, max_side=max_side, declared_size=ref.declared_size
+            ref.url,
+            user_id=trigger.user.id,
+            max_side=max_side,
+            declared_size=ref.declared_size,
+            guide=guide,
         )
 
     async def _refuse(self, trigger: Trigger, err: DreamError) -> None:

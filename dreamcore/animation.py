@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
-from PIL import Image, ImageSequence, features
+from PIL import Image, features
 
 from dreamcore.errors import InvalidImage
+from dreamcore.imaging import bombs_refused, check_frame_size
 
 QUALITIES = (85, 70, 55, 40)
+# The longest frame each format can say (ms): GIF counts 16-bit centiseconds, WebP 24-bit ms;
+# MP4 is kept to WebP's (its 32-bit sample durations count in ~1/16000 s).
+LONGEST_FRAME_MS = {"gif": 655_350, "webp": 0xFFFFFF, "mp4": 0xFFFFFF}
+
+
+def frame_ms(fmt: str, duration_ms: int) -> int:
+    """A frame's display time as `fmt` can hold it (longer ones are shown as long as it can)."""
+    return max(1, min(round(duration_ms), LONGEST_FRAME_MS[fmt]))
 
 
 def webp_animation_supported() -> bool:
@@ -56,34 +66,50 @@ class FramePlan:
         return len(self.indices) < self.total
 
 
-def plan_frames(data: bytes, keep: int) -> FramePlan:
+def plan_frames(durations_ms: Sequence[int], keep: int) -> FramePlan:
     """`keep` frames of an animated upload to dream (how many: `dreamcore.frames.frames_made`),
-    evenly sampled when the file has more."""
-    with Image.open(io.BytesIO(data)) as im:
-        total = getattr(im, "n_frames", 1)
-        durations = []
-        for frame in ImageSequence.Iterator(im):
-            durations.append(int(frame.info.get("duration") or 100))
+    evenly sampled when it has more; `durations_ms` are its frames' display times (its
+    `FrameTable`'s, read without decoding)."""
+    total = len(durations_ms)
     indices = tuple(sorted({round(i * (total - 1) / max(1, keep - 1)) for i in range(keep)}))
-    mean_ms = sum(durations) / len(durations)
-    return FramePlan(total, indices, max(20, round(mean_ms * total / len(indices))))
+    # the same length in all: a dropped frame's time goes to the frames kept
+    return FramePlan(total, indices, max(20, round(sum(durations_ms) / len(indices))))
 
 
 def read_frames(
-    data: bytes, indices: tuple[int, ...], size: tuple[int, int]
+    data: bytes, indices: tuple[int, ...], size: tuple[int, int], *, max_pixels: int
 ) -> Iterator[Image.Image]:
     """The chosen frames as RGB at `size`, decoded one at a time (composited as players show
-    them: Pillow applies each frame's disposal and blending when seeking)."""
+    them: Pillow applies each frame's disposal and blending when seeking).
+
+    The frames between are passed one by one, each frame's canvas checked against
+    `max_pixels` before it is decoded and Pillow's bomb warnings raised as errors: a file that
+    the intake's checks missed is refused as they would have refused it, not decoded."""
     try:
         with Image.open(io.BytesIO(data)) as im:
+            check_frame_size(im.size, max_pixels)
             for index in indices:
-                im.seek(index)
-                frame = im.convert("RGBA")
-                flat = Image.new("RGB", frame.size, (0, 0, 0))
-                flat.paste(frame, mask=frame.getchannel("A"))
+                with bombs_refused(max_pixels):  # not across the yield: only Pillow's work here
+                    flat = _frame(im, index, max_pixels)
                 yield flat.resize(size, Image.Resampling.LANCZOS) if flat.size != size else flat
-    except (OSError, EOFError, ValueError) as err:
+    except InvalidImage:
+        raise
+    except (OSError, EOFError, ValueError, SyntaxError) as err:
         raise InvalidImage("A frame of that animation is damaged and can't be decoded.") from err
+
+
+def _frame(im: Image.Image, index: int, max_pixels: int) -> Image.Image:
+    """Frame `index` composited on black, seeking forward one frame at a time (a GIF's canvas
+    grows at a seek, before the frame is decoded)."""
+    if index < im.tell():
+        im.seek(0)
+    while im.tell() < index:
+        im.seek(im.tell() + 1)
+        check_frame_size(im.size, max_pixels)
+    frame = im.convert("RGBA")
+    flat = Image.new("RGB", frame.size, (0, 0, 0))
+    flat.paste(frame, mask=frame.getchannel("A"))
+    return flat
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -127,6 +153,7 @@ class WebPFrames:
 
     def mux(self, duration_ms: int, loop: int = 0) -> bytes:
         w, h = self.size
+        duration_ms = frame_ms("webp", duration_ms)
         vp8x = bytes([0x02, 0, 0, 0]) + _u24(w - 1) + _u24(h - 1)  # flags: animation
         anim = struct.pack("<IH", 0xFF000000, loop)  # background black, loop forever
         # x/2, y/2, width-1, height-1, duration (ms), flags: no blending, no disposal
@@ -151,8 +178,8 @@ def encode_animation(
         # Pillow's GIF writer wants every frame at once: paletted, a byte per pixel each.
         images = [_decoded(data, size).quantize(colors=256) for data in frames]
         buf = io.BytesIO()
-        images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=duration_ms,
-                       loop=0, optimize=False)  # fmt: skip
+        images[0].save(buf, "GIF", save_all=True, append_images=images[1:],
+                       duration=frame_ms("gif", duration_ms), loop=0, optimize=False)  # fmt: skip
         return buf.getvalue()
     if fmt == "mp4":
         return _mp4(frames, size, duration_ms, quality)
@@ -170,15 +197,18 @@ def _mp4(frames: list[bytes], size: tuple[int, int], duration_ms: int, quality: 
     import numpy as np
 
     w, h = size[0] // 2 * 2, size[1] // 2 * 2  # yuv420p wants even sides
+    duration_ms = frame_ms("mp4", duration_ms)
+    ms = Fraction(1, 1000)  # frames stamped in milliseconds: a whole-number fps can't say 150 ms
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as container:
-        fps = max(1, round(1000 / duration_ms))
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream("libx264", rate=Fraction(1000, duration_ms))
+        stream.codec_context.time_base = ms
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": str(round(18 + (85 - quality) * 0.5))}  # lower quality, higher crf
-        for data in frames:
-            rgb = np.asarray(_decoded(data, (w, h)))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+        for index, data in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.asarray(_decoded(data, (w, h))), format="rgb24")
+            frame.pts, frame.time_base = index * duration_ms, ms
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

@@ -14,6 +14,7 @@ from pathlib import Path
 from dreamcore.catalog import MODELS, PRESETS, class_names, preset_values
 from dreamcore.config import EngineConfig
 from dreamcore.errors import DreamError
+from dreamcore.imaging import decode_guide
 from dreamcore.request import DreamParams, DreamRequest, make_params
 from dreamcore.targets import SYNTAX
 
@@ -97,6 +98,8 @@ def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
         )  # fmt: skip
         data = args.input.read_bytes()
         guide = args.guide.read_bytes() if args.guide else None
+        if guide is not None:  # refused now, as the bot refuses it, not after a model loads
+            decode_guide(guide, config)
     except (DreamError, OSError) as err:
         return _fail(err)
     updates: dict = {"models": tuple(dict.fromkeys((*config.models, params.model)))}

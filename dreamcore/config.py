@@ -27,6 +27,8 @@ class EngineConfig(BaseModel):
     tile_size: Annotated[int, Field(ge=64)] = 512
     min_side: Annotated[int, Field(ge=1)] = 32  # smaller images are refused (too small to dream)
     max_input_pixels: Annotated[int, Field(ge=1)] = 64_000_000  # decompression-bomb guard
+    # an animated (or multi-page) upload's frames x canvas: what decoding all of it costs
+    max_input_animation_pixels: Annotated[int, Field(ge=1)] = 256_000_000
     preview_side: Annotated[int, Field(ge=16)] = 256
     animation_side: Annotated[int, Field(ge=32)] = 512  # an animation's long side by default
     max_animation_frames: Annotated[int, Field(ge=2)] = 64

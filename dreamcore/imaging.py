@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from dreamcore.config import EngineConfig
 from dreamcore.errors import InvalidImage
+from dreamcore.frametable import FrameTable, frame_table
 
 # The formats we decode (Pillow knows many more; EPS would even run Ghostscript: refused), with
 # their file extensions, the first being what we write. The one list: intake, cli, replies use it.
@@ -36,6 +39,7 @@ _QUALITIES = (95, 90, 80, 70, 60)
 _DOWNSCALE = 0.75
 
 ORIENTATION_TAG = 0x0112  # EXIF Orientation; 5..8 turn the picture by 90 degrees
+GUIDE_SIDE = 512  # a guide's long side when its features are taken (bounded work per step)
 
 
 def file_extension(fmt: str) -> str:
@@ -56,12 +60,11 @@ class DecodedImage:
     format: str  # what the bytes really were ("PNG", "JPEG", "GIF", "WEBP", ...)
     animated: bool
     notes: tuple[str, ...]  # short user-facing notes
+    table: FrameTable | None = None  # an animation's frames (timing, canvases); None: a still
 
-
-def frames_in(data: bytes) -> int:
-    """How many frames an image file has (1 for a still)."""
-    with Image.open(io.BytesIO(data)) as im:
-        return int(getattr(im, "n_frames", 1))
+    @property
+    def frames(self) -> int:
+        return self.table.frames if self.table is not None else 1
 
 
 def decode_for_dream(data: bytes, engine: EngineConfig, max_side: int) -> DecodedImage:
@@ -72,38 +75,55 @@ def decode_for_dream(data: bytes, engine: EngineConfig, max_side: int) -> Decode
         max_side=min(max_side, engine.max_side_cap),
         max_pixels=engine.max_input_pixels,
         min_side=engine.min_side,
+        max_animation_pixels=engine.max_input_animation_pixels,
     )
 
 
-def decode_image(data: bytes, *, max_side: int, max_pixels: int, min_side: int) -> DecodedImage:
+def decode_guide(data: bytes, engine: EngineConfig) -> DecodedImage:
+    """Decode a guide image at the size its features are taken: refused, like an input, when
+    its short side would then be under `engine.min_side`, the least the networks can take (a
+    2048x40 guide would be 512x10, too thin for their deepest layers)."""
+    return decode_image(
+        data,
+        max_side=min(GUIDE_SIDE, engine.max_side_cap),
+        max_pixels=engine.max_input_pixels,
+        min_side=engine.min_side,
+        max_animation_pixels=engine.max_input_animation_pixels,
+        purpose="guide a dream",
+    )
+
+
+def decode_image(
+    data: bytes,
+    *,
+    max_side: int,
+    max_pixels: int,
+    min_side: int,
+    max_animation_pixels: int | None = None,
+    purpose: str = "dream",
+) -> DecodedImage:
     """Decode untrusted bytes into RGB (+ alpha), refusing bombs, junk and tiny images.
 
+    An animation (or multi-page file) is checked frame by frame from its container before any
+    frame is decoded: every frame's canvas under `max_pixels`, all frames' canvases together
+    under `max_animation_pixels` (what decoding them costs). Only the first frame is decoded.
     Raises InvalidImage with a message meant for the person who sent the image.
     """
     if not data:
         raise InvalidImage("The file is empty (0 bytes); please attach an image.")
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone changed the global: cut-off files would pass
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+    limits = dict(max_side=max_side, max_pixels=max_pixels, min_side=min_side,
+                  max_animation_pixels=max_animation_pixels, purpose=purpose)  # fmt: skip
     try:
-        with warnings.catch_warnings():
-            # A bomb warning becomes an exception here only, not for the rest of the process.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                return _decode_opened(
-                    im, max_side=max_side, max_pixels=max_pixels, min_side=min_side
-                )
+        with bombs_refused(max_pixels), Image.open(io.BytesIO(data)) as im:
+            return _decode_opened(im, data, **limits)
     except InvalidImage:
         raise
-    except Image.DecompressionBombError:
-        raise InvalidImage(_bomb_message(2 * (Image.MAX_IMAGE_PIXELS or 0), max_pixels)) from None
-    except Image.DecompressionBombWarning:
-        raise InvalidImage(_bomb_message(Image.MAX_IMAGE_PIXELS or 0, max_pixels)) from None
     except UnidentifiedImageError:
         raise InvalidImage(
             f"That file isn't an image I can read; please send a {FRIENDLY_FORMATS} image."
         ) from None
-    except MemoryError:
-        raise InvalidImage("That image is too large to decode.") from None
     except Exception:  # Pillow's plugins raise many types on damaged or cut-off input
         raise InvalidImage(
             "The image data is damaged or cut off (truncated) and can't be decoded; "
@@ -111,8 +131,53 @@ def decode_image(data: bytes, *, max_side: int, max_pixels: int, min_side: int) 
         ) from None
 
 
+@contextmanager
+def bombs_refused(max_pixels: int) -> Iterator[None]:
+    """Pillow's decompression-bomb warnings as errors (here only, not for the rest of the
+    process), and any bomb, or running out of memory, as one clear refusal for the user."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except Image.DecompressionBombError:
+        raise InvalidImage(_bomb_message(2 * (Image.MAX_IMAGE_PIXELS or 0), max_pixels)) from None
+    except Image.DecompressionBombWarning:
+        raise InvalidImage(_bomb_message(Image.MAX_IMAGE_PIXELS or 0, max_pixels)) from None
+    except MemoryError:
+        raise InvalidImage("That image is too large to decode.") from None
+
+
+def check_frame_size(size: tuple[int, int], max_pixels: int) -> None:
+    """Refuse a frame whose canvas is over `max_pixels` (before it is decoded)."""
+    w, h = size
+    if w * h > max_pixels:
+        raise InvalidImage(
+            f"That animation is too large: a frame of it is drawn on {w}x{h} pixels, "
+            f"the limit is {max_pixels:,} pixels."
+        )
+
+
+def _check_frames(table: FrameTable, max_pixels: int, max_animation_pixels: int | None) -> None:
+    check_frame_size(table.largest, max_pixels)
+    if max_animation_pixels is not None and table.decoded_pixels > max_animation_pixels:
+        w, h = table.largest
+        of = "of" if len(set(table.canvases)) == 1 else "of up to"
+        raise InvalidImage(
+            f"That animation is too large to decode: {table.frames:,} frames {of} {w}x{h} "
+            f"pixels, the limit is {max_animation_pixels:,} pixels in all "
+            "(frames x width x height)."
+        )
+
+
 def _decode_opened(
-    im: Image.Image, *, max_side: int, max_pixels: int, min_side: int
+    im: Image.Image,
+    data: bytes,
+    *,
+    max_side: int,
+    max_pixels: int,
+    min_side: int,
+    max_animation_pixels: int | None,
+    purpose: str,
 ) -> DecodedImage:
     fmt = im.format or "unknown"
     if fmt not in SUPPORTED_FORMATS:
@@ -128,13 +193,16 @@ def _decode_opened(
     target = _fit(w, h, max_side)  # in stored orientation; rotation doesn't change the sides
     if min(target) < min_side:
         raise InvalidImage(
-            f"That image is too small to dream: {w}x{h} pixels; each side must be at least "
+            f"That image is too small to {purpose}: {w}x{h} pixels; each side must be at least "
             f"{min_side} px after fitting into {max_side} px."
         )
 
     animated = bool(getattr(im, "is_animated", False)) and fmt != "MPO"  # MPO: stereo pair
     notes: list[str] = []
-    if animated:
+    table = None
+    if animated:  # every frame checked from the container; only the first is decoded here
+        table = frame_table(data, im)
+        _check_frames(table, max_pixels, max_animation_pixels)
         im.seek(0)  # checks and stills use the first frame; animations read every frame later
     if fmt == "JPEG" and target != (w, h):
         im.draft(None, target)  # libjpeg decodes at a reduced scale (still >= target): cheaper
@@ -151,7 +219,7 @@ def _decode_opened(
         rgb = rgb.resize(target, Image.Resampling.LANCZOS)
         alpha = alpha.resize(target, Image.Resampling.LANCZOS) if alpha is not None else None
         notes.append(f"downscaled from {w}x{h} to {target[0]}x{target[1]}")
-    return DecodedImage(rgb, alpha, fmt, animated, tuple(notes))
+    return DecodedImage(rgb, alpha, fmt, animated, tuple(notes), table)
 
 
 def _bomb_message(over: int, max_pixels: int) -> str:

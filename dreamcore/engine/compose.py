@@ -19,9 +19,9 @@ from dreamcore.engine.objectives import (
     Sum,
     guide_features,
 )
+from dreamcore.imaging import GUIDE_SIDE
 from dreamcore.request import DreamParams
 
-GUIDE_SIDE = 512  # the guide's long side when its features are taken (bounded work per step)
 Total = Callable[[Objective], float]  # the objective's sum over the input image
 
 

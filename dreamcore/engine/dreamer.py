@@ -42,9 +42,9 @@ from dreamcore.frames import frames_made
 from dreamcore.imaging import (
     DecodedImage,
     decode_for_dream,
+    decode_guide,
     encode_image,
     encode_preview,
-    frames_in,
 )
 from dreamcore.request import MAX_SEED, DreamParams, DreamProgress, DreamRequest, DreamResult
 
@@ -137,8 +137,7 @@ class Dreamer:
         w, h = decoded.rgb.size
         notes: list[str] = []
         # as the bot reckoned the price: the intake counts an upload's frames the same way
-        upload_frames = frames_in(request.image) if decoded.animated else 1
-        count = frames_made(params, upload_frames=upload_frames, pixels=w * h, engine=self.config)
+        count = frames_made(params, upload_frames=decoded.frames, pixels=w * h, engine=self.config)
         session.frames = count
         if params.animate:
             if params.frames and count < params.frames:
@@ -146,12 +145,15 @@ class Dreamer:
             frames = zoom_frames(session.pixels, params, count, session.dream_frame)
             duration = round(1000 / params.fps)
         else:
-            plan = plan_frames(request.image, count)
+            assert decoded.table is not None  # an animated upload: its frames, read unseen
+            plan = plan_frames(decoded.table.durations_ms, count)
             if plan.sampled:
                 notes.append(f"dreamed {len(plan.indices)} of the {plan.total} frames (the limit)")
             source = (
                 to_tensor(f, self.placement.device)
-                for f in read_frames(request.image, plan.indices, (w, h))
+                for f in read_frames(
+                    request.image, plan.indices, (w, h), max_pixels=self.config.max_input_pixels
+                )
             )
             frames = input_frames(source, params, session.dream_frame)
             duration = plan.duration_ms
@@ -207,7 +209,7 @@ class _Session:
 
         guide = None
         if request.guide is not None:
-            guide_image = decode_for_dream(request.guide, config, config.max_side_cap)
+            guide_image = decode_guide(request.guide, config)
             guide = to_tensor(guide_image.rgb, placement.device)
         objective = objective_for(
             self.params, net, guide=guide, total=lambda o: gradient_of(o).objective_total(pixels)

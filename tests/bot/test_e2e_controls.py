@@ -1,7 +1,16 @@
 """Dream controls end to end: a guide image, a layer mix, `class` with autocomplete, smooth and
 original colours; clear one-line refusals; Re-roll and Deeper keep what was used."""
 
-from tests.bot.conftest import E2E, button, dream, finished_result, png_bytes
+from tests.bot.conftest import (
+    E2E,
+    ENGINE,
+    RunningBot,
+    button,
+    dream,
+    finished_result,
+    make_settings,
+    png_bytes,
+)
 
 pytestmark = E2E
 
@@ -77,3 +86,30 @@ async def test_clear_one_line_refusals(fake, bot):
     )
     assert "The guide isn't an image" in await refusal(rec)
     assert await bot.services.store.jobs() == []
+
+
+async def test_a_guide_too_thin_for_the_network_is_refused_before_any_job(fake, pool, tmp_path):
+    """2048x40 fits a 2048-px dream; as a guide it is taken at 512 px, 512x10, which the network
+    can't take ("Output size is too small" in the worker). The bot refuses it up front."""
+    wide = make_settings(fake, tmp_path / "wide.sqlite3", engine=ENGINE.model_copy(
+        update={"max_side_cap": 2048}))  # fmt: skip
+    runner = RunningBot(fake, wide, pool)
+    bot = await runner.start()
+    try:
+        rec = await fake.slash_command(
+            "dream",
+            {"octaves": 1, "steps": 2, "size": 2048},
+            user=fake.add_member(name="alice"),
+            attachments={
+                "image": ("in.png", png_bytes(80), "image/png"),
+                "guide": ("thin.png", png_bytes(2048, height=40), "image/png"),
+            },
+        )
+        text = await rec.wait_until(
+            lambda r: next((m["content"] for m in r.messages if m.get("content")), None), 30
+        )
+        assert text.startswith("The guide image: That image is too small to guide a dream: "
+                               "2048x40 pixels"), text  # fmt: skip
+        assert "\n" not in text and await bot.services.store.jobs() == []
+    finally:
+        await runner.stop()

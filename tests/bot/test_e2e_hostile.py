@@ -22,6 +22,7 @@ from PIL import Image
 from bot.localdiscord import inject
 from bot.localdiscord.server import FakeDiscord
 from bot.settings import IntakeConfig
+from tests import hostile_animations as HA
 from tests.bot import hostile_images as H
 from tests.bot.conftest import E2E, FAST, RunningBot, finished_result, has_file, make_settings
 
@@ -156,6 +157,35 @@ REFUSED = [
     ),
     ("1x1", H.png(1, 1), "dot.png", "image/png", ["too small", "1x1"]),
     ("strip-10000x3", H.png(10_000, 3), "strip.png", "image/png", ["too small", "10000x3"]),
+    # animations whose later frames cost gigabytes or minutes to decode (issue 19)
+    (
+        "gif-far-off-frame",
+        HA.gif_far_off_frame(),
+        "far.gif",
+        "image/gif",
+        ["too large", "12000x12000 pixels, the limit is 64,000,000 pixels"],
+    ),
+    (
+        "gif-huge-screen",
+        HA.gif_huge_screen(100),
+        "screen.gif",
+        "image/gif",
+        ["too large to decode", "100 frames of 8000x8000", "the limit is 256,000,000 pixels"],
+    ),
+    (
+        "webp-big-canvas",
+        HA.webp_big_canvas(20),
+        "canvas.webp",
+        "image/webp",
+        ["too large to decode", "20 frames of 8000x8000", "the limit is 256,000,000 pixels"],
+    ),
+    (
+        "tiff-huge-page",
+        HA.tiff_huge_second_page(),
+        "pages.tiff",
+        "image/tiff",
+        ["too large", "13000x13000 pixels, the limit is 64,000,000 pixels"],
+    ),
     (
         "over-download-cap",
         H.incompressible_png(300_000),

@@ -252,3 +252,80 @@ async def test_images_held_by_waiting_orders_are_bounded(held_server):
         assert intake.budget.held == 0
     finally:
         await intake.close()
+
+
+# --- What the intake decodes: animations' frames, guides (issue 19 #1, #7) -------------------
+
+
+@pytest.fixture
+async def files_server():
+    """Serves the bytes a test puts in the returned dict, at /<name>."""
+    files: dict[str, bytes] = {}
+
+    async def serve(request):
+        return web.Response(body=files[request.match_info["name"]], content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/{name}", serve)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", files
+    await runner.cleanup()
+
+
+def wide_intake() -> Intake:
+    """The engine's shipped limits: dreams up to 2048 px, 32 px sides at least."""
+    from dreamcore.config import EngineConfig
+
+    config = IntakeConfig(allowed_hosts=("127.0.0.1",), download_timeout_s=60)
+    return Intake(config, EngineConfig())
+
+
+async def test_an_animation_is_held_with_its_frames_and_refused_by_its_decoding_cost(files_server):
+    from dreamcore.errors import InvalidImage
+    from tests import hostile_animations as HA
+
+    base, files = files_server
+    files["ok.gif"] = HA.gif((64, 64), [HA.gif_frame(0, 0, 64, 64)] * 5)
+    files["far.gif"] = HA.gif_far_off_frame()
+    files["canvas.webp"] = HA.webp_big_canvas(20)
+    intake = wide_intake()
+    await intake.open()
+    try:
+        held = await intake.fetch(f"{base}/ok.gif", user_id=1, max_side=64)
+        assert held.frames == 5
+        held.release()
+        with pytest.raises(InvalidImage, match=r"too large: .* 12000x12000 pixels, the limit is"):
+            await intake.fetch(f"{base}/far.gif", user_id=1, max_side=64)
+        with pytest.raises(InvalidImage, match=r"20 frames of 8000x8000 .* 256,000,000 pixels"):
+            await intake.fetch(f"{base}/canvas.webp", user_id=1, max_side=64)
+        assert intake.budget.held == 0  # refused images hold nothing
+    finally:
+        await intake.close()
+
+
+async def test_a_guide_is_checked_at_the_size_its_features_are_taken(files_server):
+    """2048x40 fits a 2048-px dream, but as a guide it is taken at 512 px: 512x10, thinner than
+    the network can take. Refused here, in one line, before a job exists."""
+    from dreamcore.errors import InvalidImage
+    from tests.bot.hostile_images import png
+
+    base, files = files_server
+    files["thin.png"] = png(2048, 40)
+    intake = wide_intake()
+    await intake.open()
+    try:
+        image = await intake.fetch(f"{base}/thin.png", user_id=1, max_side=2048)
+        assert image.size == (2048, 40)  # as an image to dream: fine
+        image.release()
+        with pytest.raises(InvalidImage) as refused:
+            await intake.fetch(f"{base}/thin.png", user_id=1, max_side=2048, guide=True)
+        text = str(refused.value)
+        assert "too small to guide a dream: 2048x40" in text and "\n" not in text, text
+        files["guide.png"] = png(1000, 800)
+        guide = await intake.fetch(f"{base}/guide.png", user_id=1, max_side=2048, guide=True)
+        assert guide.size == (512, 410)  # held (and posted as guide.jpg) at the size it is used
+        guide.release()
+    finally:
+        await intake.close()

@@ -120,3 +120,14 @@ def test_a_zoom_animation_and_an_animated_input(tmp_path, capsys):
     assert main(["dream", str(tmp_path / "zoom.gif"), "-o", str(out), *common]) == 0
     with Image.open(out) as im:
         assert im.n_frames == 4
+
+
+def test_a_guide_too_thin_for_the_network_is_one_line_and_exit_2(tmp_path, capsys):
+    src, guide = tmp_path / "in.png", tmp_path / "thin.png"
+    src.write_bytes(noise_png((64, 48)))
+    Image.effect_noise((2048, 40), 50).convert("RGB").save(guide)
+    args = ["dream", str(src), "-o", str(tmp_path / "o.png"), "--guide", str(guide)]
+    assert main([*args, "--model", "tiny", "--max-side", "2048"]) == 2
+    err = capsys.readouterr().err
+    assert "too small to guide a dream: 2048x40" in err and "Traceback" not in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "o.png").exists()
