@@ -89,8 +89,7 @@ def test_legitimate_animations_still_decode_frame_by_frame():
     for data, canvases in ((grows, ((64, 64), (76, 76))), (pages, ((64, 64), (100, 80)))):
         decoded = decode_for_dream(data, ENGINE, max_side=512)
         assert decoded.table is not None and decoded.table.canvases == canvases
-        plan = plan_frames(decoded.table.durations_ms, requested=None, max_frames=64,
-                           max_pixels=10**9, pixels=64 * 64)  # fmt: skip
+        plan = plan_frames(decoded.table.durations_ms, decoded.frames)
         frames = list(read_frames(data, plan.indices, decoded.rgb.size, max_pixels=10**6))
         assert [f.size for f in frames] == [(64, 64)] * 2
 
