@@ -1,5 +1,6 @@
-"""A server's dream settings: what its admins stored, resolved against the config defaults, held
-in memory so that no interaction waits on the database before it is acknowledged.
+"""A server's dream settings: each declared once, as a field of `GuildSettings`; what its admins
+stored, resolved against the declared defaults, held in memory so that no interaction waits on the
+database before it is acknowledged.
 
 `GuildDirectory` loads every stored row once at start (only servers whose admins changed
 something have one), answers `get` from memory, and is the one way to change settings
@@ -8,17 +9,31 @@ something have one), answers `get` from memory, and is the one way to change set
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
 from bot.errors import NotAllowedHere
 from bot.replies import channel_list, not_allowed_here_text
+from bot.serversettings import (
+    Channels,
+    ChannelSwitch,
+    Number,
+    Switch,
+    Text,
+    defaults,
+    dumped,
+    loaded,
+    setting,
+)
 from bot.settings import DiscordConfig
 from bot.store import GuildRow, Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,14 +50,59 @@ class ChannelRef:
 
 @dataclass(frozen=True)
 class GuildSettings:
+    """A server's dream settings in force. Every field after `guild_id` is a server setting,
+    declared here once (see bot/serversettings.py): its kind (how it is stored and checked, the
+    /dreamconfig options that set it), its default, and its line in /dreamconfig's answer."""
+
     guild_id: int | None  # None: DMs and private channels (the defaults)
-    allowed_channel_ids: tuple[int, ...]  # empty = every channel
-    max_side: int | None  # None = the engine's cap only
-    reaction_redream: bool
-    reaction_emoji: str
-    max_frames: int | None = None  # None = the engine's cap only
-    spoiler: bool = False  # every result here as a spoiler
-    spoiler_channel_ids: tuple[int, ...] = ()  # ... or in these channels (and their threads)
+    allowed_channel_ids: tuple[int, ...] = setting(  # empty = every channel
+        Channels(
+            add="allow_channel",
+            add_help="add a channel where dreams are allowed",
+            remove="remove_channel",
+            remove_help="remove an allowed channel",
+            clear="everywhere",
+            clear_help="allow every channel again",
+        ),
+        default=(),
+        label="Dreams allowed in",
+        show=lambda s, _: channel_list(s.allowed_channel_ids) or "every channel",
+    )
+    max_side: int | None = setting(  # None = the engine's cap only
+        Number("max_size", "longest side of results on this server", low=64, high=8192),
+        label="Max size",
+        show=lambda s, engine: f"{s.side_cap(engine.max_side_cap)} px",
+    )
+    reaction_redream: bool = setting(
+        Switch("reaction_redream", "re-dream images people react to"),
+        config="reaction_redream",
+        label="Reaction re-dream",
+        show=lambda s, _: f"{'on' if s.reaction_redream else 'off'} ({s.reaction_emoji})",
+    )
+    reaction_emoji: str = setting(  # shown on the re-dream line
+        Text("emoji", "the reaction that re-dreams"), config="reaction_emoji"
+    )
+    max_frames: int | None = setting(  # None = the engine's cap only
+        Number("max_frames", "frames of an animation, at most, on this server", low=2, high=240),
+        label="Animations",
+        show=lambda s, engine: f"up to {s.frame_cap(engine.max_animation_frames)} frames",
+    )
+    spoiler: bool = setting(  # every result here as a spoiler
+        Switch(
+            "spoiler",
+            "post results as spoilers (with spoiler_channel: only there)",
+            unless="spoiler_channel",
+        ),
+        default=False,
+        label="Results as spoilers",
+        show=lambda s, _: (
+            "everywhere" if s.spoiler else channel_list(s.spoiler_channel_ids) or "off"
+        ),
+    )
+    spoiler_channel_ids: tuple[int, ...] = setting(  # ... or in these channels (and their threads)
+        ChannelSwitch("spoiler_channel", "the channel the spoiler setting is for", "spoiler"),
+        default=(),
+    )
 
     def spoils(self, channel: ChannelRef) -> bool:
         """Are results posted as spoilers in this channel?"""
@@ -82,19 +142,11 @@ def member_role_ids(user: discord.abc.User, guild_id: int | None) -> tuple[int, 
     return tuple(sorted(roles | {guild_id}))
 
 
-def resolve(row: GuildRow | None, defaults: DiscordConfig) -> GuildSettings:
-    if row is None:
-        return GuildSettings(None, (), None, defaults.reaction_redream, defaults.reaction_emoji)
-    return GuildSettings(
-        row.guild_id,
-        row.allowed_channel_ids,
-        row.max_side,
-        defaults.reaction_redream if row.reaction_redream is None else row.reaction_redream,
-        row.reaction_emoji or defaults.reaction_emoji,
-        row.max_frames,
-        bool(row.spoiler),
-        row.spoiler_channel_ids,
-    )
+def resolve(
+    guild_id: int | None, values: Mapping[str, Any], config: DiscordConfig
+) -> GuildSettings:
+    """The settings in force: the server's stored values, the declared defaults for the rest."""
+    return GuildSettings(guild_id, **{**defaults(GuildSettings, config), **values})
 
 
 class GuildDirectory:
@@ -104,19 +156,36 @@ class GuildDirectory:
         self._store = store
         self._defaults = defaults
         self._clock = clock
-        self._rows: dict[int, GuildRow] = {}
+        self._rows: dict[int, GuildRow] = {}  # as stored (keys this bot doesn't know kept)
+        self._settings: dict[int, GuildSettings] = {}
 
     async def load(self) -> None:
-        self._rows = {row.guild_id: row for row in await self._store.guild_rows()}
+        rows = await self._store.guild_rows()
+        self._rows = {row.guild_id: row for row in rows}
+        self._settings = {row.guild_id: self._resolve(row) for row in rows}
 
     def get(self, guild_id: int | None) -> GuildSettings:
         """No I/O: safe before an interaction is acknowledged."""
-        if guild_id is None:
-            return resolve(None, self._defaults)
-        return resolve(self._rows.get(guild_id, GuildRow(guild_id)), self._defaults)
+        found = self._settings.get(guild_id) if guild_id is not None else None
+        return resolve(guild_id, {}, self._defaults) if found is None else found
 
-    async def update(self, guild_id: int, **changes: object) -> GuildSettings:
-        """Save changes to a server's settings (fields of GuildRow) and return the result."""
-        row = dataclasses.replace(self._rows.get(guild_id, GuildRow(guild_id)), **changes)
-        self._rows[guild_id] = await self._store.save_guild_row(row, now=self._clock())
-        return self.get(guild_id)
+    async def update(self, guild_id: int, **changes: Any) -> GuildSettings:
+        """Save changes to a server's settings (by name; None unsets one, so its default applies
+        again) and return the settings now in force. ValueError for what no setting takes."""
+        row = self._rows.get(guild_id) or GuildRow(guild_id)
+        stored = dict(row.values)
+        for name, value in dumped(GuildSettings, changes).items():
+            if value is None:
+                stored.pop(name, None)
+            else:
+                stored[name] = value
+        saved = await self._store.save_guild_row(GuildRow(guild_id, stored), now=self._clock())
+        self._rows[guild_id] = saved
+        self._settings[guild_id] = self._resolve(saved)
+        return self._settings[guild_id]
+
+    def _resolve(self, row: GuildRow) -> GuildSettings:
+        values, invalid = loaded(GuildSettings, row.values)
+        for name, why in invalid.items():  # e.g. edited by hand: the default beats a crash
+            log.warning("server %s: stored %s ignored (%s)", row.guild_id, name, why)
+        return resolve(row.guild_id, values, self._defaults)

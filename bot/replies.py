@@ -292,22 +292,9 @@ def quota_me_text(
     )
 
 
-def dreamconfig_text(
-    channel_ids: tuple[int, ...],
-    max_side: int,
-    reaction_redream: bool,
-    emoji: str,
-    frames: int,
-    spoiler: bool = False,
-    spoiler_channels: tuple[int, ...] = (),
-) -> str:
-    where = channel_list(channel_ids) or "every channel"
-    spoilers = "everywhere" if spoiler else (channel_list(spoiler_channels) or "off")
-    return (
-        f"Dreams allowed in: {where}\nMax size: {max_side} px\n"
-        f"Reaction re-dream: {'on' if reaction_redream else 'off'} ({emoji})\n"
-        f"Animations: up to {frames} frames\nResults as spoilers: {spoilers}"
-    )
+def dreamconfig_text(lines: Iterable[tuple[str, str]]) -> str:
+    """/dreamconfig's answer: each setting's (label, value) line, as its declaration shows it."""
+    return "\n".join(f"{label}: {value}" for label, value in lines)
 
 
 # --- the result ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -123,47 +123,41 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX ledger_results ON ledger (user_id, status, finished_at)",
         "ALTER TABLE ledger ADD COLUMN result_url TEXT",  # a link to the posted result
     ),
+    (
+        # A server's settings become one JSON object (declared in bot/guilds.py), so a new
+        # setting needs no migration. Every stored value is carried over; unset ones (NULL, an
+        # empty list or emoji) are left out, as json_patch drops the nulls.
+        """CREATE TABLE guild_settings_v4 (
+            guild_id INTEGER PRIMARY KEY,
+            settings TEXT NOT NULL DEFAULT '{}',  -- JSON object: name -> value, only those set
+            updated_at REAL NOT NULL
+        )""",
+        """INSERT INTO guild_settings_v4 (guild_id, settings, updated_at)
+           SELECT guild_id, json_patch('{}', json_object(
+               'allowed_channel_ids', json(NULLIF(allowed_channel_ids, '[]')),
+               'max_side', max_side,
+               'reaction_redream', json(CASE WHEN reaction_redream IS NULL THEN NULL
+                   WHEN reaction_redream THEN 'true' ELSE 'false' END),
+               'reaction_emoji', NULLIF(reaction_emoji, ''),
+               'max_frames', max_frames,
+               'spoiler', json(CASE WHEN spoiler IS NULL THEN NULL
+                   WHEN spoiler THEN 'true' ELSE 'false' END),
+               'spoiler_channel_ids', json(NULLIF(spoiler_channel_ids, '[]'))
+           )), updated_at FROM guild_settings""",
+        "DROP TABLE guild_settings",
+        "ALTER TABLE guild_settings_v4 RENAME TO guild_settings",
+    ),
 ]
 
 
 @dataclass(frozen=True)
 class GuildRow:
-    """What a server's admins stored; None = not set (the config default applies)."""
+    """A server's stored settings: only those its admins set, by name, as JSON values (what they
+    are is declared in bot/guilds.py; the store only keeps them)."""
 
     guild_id: int
-    allowed_channel_ids: tuple[int, ...] = ()  # empty = every channel
-    max_side: int | None = None
-    reaction_redream: bool | None = None
-    reaction_emoji: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
     updated_at: float = 0.0
-    max_frames: int | None = None  # an animation's frames, at most, on this server
-    spoiler: bool | None = None  # every result as a spoiler
-    spoiler_channel_ids: tuple[int, ...] = ()  # ... or only in these channels
-
-
-_GUILD_COLUMNS = tuple(f.name for f in fields(GuildRow))
-
-
-def _guild_values(row: GuildRow) -> list[Any]:
-    """A GuildRow as SQLite values: the channel list as JSON, booleans as 0/1."""
-    values = []
-    for name in _GUILD_COLUMNS:
-        value = getattr(row, name)
-        if name in ("allowed_channel_ids", "spoiler_channel_ids"):
-            value = json.dumps(list(value))
-        elif isinstance(value, bool):
-            value = int(value)
-        values.append(value)
-    return values
-
-
-def _guild_row(values: Sequence[Any]) -> GuildRow:
-    data = dict(zip(_GUILD_COLUMNS, values, strict=True))
-    for name in ("allowed_channel_ids", "spoiler_channel_ids"):
-        data[name] = tuple(json.loads(data[name]))
-    data["reaction_redream"] = _bool(data["reaction_redream"])
-    data["spoiler"] = _bool(data["spoiler"])
-    return GuildRow(**data)
 
 
 @dataclass(frozen=True)
@@ -377,20 +371,20 @@ class Store:
         """Every server's stored settings (few rows: only servers whose admins changed any)."""
 
         def run(conn: sqlite3.Connection) -> list[GuildRow]:
-            rows = conn.execute(f"SELECT {','.join(_GUILD_COLUMNS)} FROM guild_settings")
-            return [_guild_row(r) for r in rows]
+            rows = conn.execute("SELECT guild_id, settings, updated_at FROM guild_settings")
+            return [GuildRow(guild_id, json.loads(values), at) for guild_id, values, at in rows]
 
         return await self._run(run)
 
     async def save_guild_row(self, row: GuildRow, *, now: float) -> GuildRow:
-        """Insert or replace a guild's settings (use dataclasses.replace on a row you have)."""
+        """Insert or replace a guild's settings."""
         saved = dataclasses.replace(row, updated_at=now)
 
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(  # one statement: autocommitted
-                f"INSERT OR REPLACE INTO guild_settings ({','.join(_GUILD_COLUMNS)}) "
-                f"VALUES ({','.join('?' * len(_GUILD_COLUMNS))})",
-                _guild_values(saved),
+                "INSERT OR REPLACE INTO guild_settings (guild_id, settings, updated_at) "
+                "VALUES (?, ?, ?)",
+                (saved.guild_id, json.dumps(dict(saved.values)), saved.updated_at),
             )
 
         await self._run(run)
@@ -460,10 +454,6 @@ class Store:
             return [_ledger_row(r) for r in conn.execute(sql, [*args, limit])]
 
         return await self._run(run)
-
-
-def _bool(value: int | None) -> bool | None:
-    return None if value is None else bool(value)
 
 
 class _Connection:

@@ -8,6 +8,7 @@ from bot.errors import NotAllowedHere
 from bot.guilds import ChannelRef, GuildDirectory, GuildSettings, member_role_ids
 from bot.settings import DiscordConfig
 from bot.store import Store
+from tests.bot.test_store import a_schema_3_database
 
 GUILD = 10
 
@@ -64,3 +65,15 @@ def test_spoilers_for_a_server_or_some_channels_and_their_threads():
     assert not s.spoils(ChannelRef(200))
     everywhere = GuildSettings(GUILD, (), None, True, "🌀", spoiler=True)
     assert everywhere.spoils(ChannelRef(200))
+
+
+async def test_a_database_from_before_declared_settings_keeps_them(tmp_path):
+    # Issue 21: settings moved from a column each to one JSON object per server.
+    path = tmp_path / "old.sqlite3"
+    a_schema_3_database(path)
+    async with await Store.open(path) as store:
+        directory = GuildDirectory(store, DiscordConfig())
+        await directory.load()
+        assert directory.get(5) == GuildSettings(5, (7, 8), 512, False, "🔥", 12, True, (9,))
+        assert directory.get(6) == GuildSettings(6, (), None, True, "🌀", None, False, ())
+        assert directory.get(7) == GuildSettings(7, (), None, True, "🌀")  # the defaults

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 import threading
 
@@ -94,13 +93,13 @@ async def test_pragmas_on_the_connection(tmp_path):
 async def test_guild_rows_save_and_load(tmp_path):
     async with await Store.open(tmp_path / "s.db") as store:
         assert await store.guild_rows() == []
-        row = dataclasses.replace(
-            GuildRow(5), allowed_channel_ids=(7, 8), max_side=512, reaction_redream=False
-        )
+        # the store keeps a server's settings as JSON; bot.guilds declares what they are
+        values = {"allowed_channel_ids": [7, 8], "max_side": 512, "reaction_redream": False}
+        row = GuildRow(5, values)
         await store.save_guild_row(row, now=42.0)
         [got] = await store.guild_rows()
-        assert got.allowed_channel_ids == (7, 8) and got.max_side == 512
-        assert got.reaction_redream is False and got.reaction_emoji is None
+        assert got.values["allowed_channel_ids"] == [7, 8] and got.values["max_side"] == 512
+        assert got.values["reaction_redream"] is False and "reaction_emoji" not in got.values
         assert got.updated_at == 42.0
 
 
@@ -212,3 +211,47 @@ async def test_the_v2_migration_keeps_every_ledger_row(tmp_path):
         assert (row.job_id, row.status, row.cost, row.units) == ("old", "done", 1, 1)
         assert (await store.guild_rows()) == []
     assert schema_version(path) == len(store_mod.MIGRATIONS)
+
+
+def a_schema_3_database(path) -> None:
+    """A database as the bot wrote it before settings were declared (one column each)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statements in store_mod.MIGRATIONS[:3]:
+        for sql in statements:
+            conn.execute(sql)
+    conn.execute("PRAGMA user_version = 3")
+    conn.executemany(
+        "INSERT INTO guild_settings (guild_id, allowed_channel_ids, max_side, reaction_redream,"
+        " reaction_emoji, updated_at, max_frames, spoiler, spoiler_channel_ids)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (5, "[7, 8]", 512, 0, "🔥", 42.0, 12, 1, "[9]"),  # every setting set
+            (6, "[]", None, 1, None, 43.0, None, 0, "[]"),  # some set, some not
+            (7, "[]", None, None, "", 44.0, None, None, "[]"),  # none (an emoji of '' was none)
+        ],
+    )
+    conn.close()
+
+
+async def test_the_v4_migration_carries_every_server_setting_over(tmp_path):
+    # Issue 21: settings moved from a column each to one JSON object per server.
+    path = tmp_path / "old.sqlite3"
+    a_schema_3_database(path)
+    async with await Store.open(path) as store:
+        rows = {row.guild_id: row for row in await store.guild_rows()}
+    assert schema_version(path) == len(store_mod.MIGRATIONS)
+    assert rows[5] == GuildRow(
+        5,
+        {
+            "allowed_channel_ids": [7, 8],
+            "max_side": 512,
+            "reaction_redream": False,
+            "reaction_emoji": "🔥",
+            "max_frames": 12,
+            "spoiler": True,
+            "spoiler_channel_ids": [9],
+        },
+        42.0,
+    )
+    assert rows[6] == GuildRow(6, {"reaction_redream": True, "spoiler": False}, 43.0)
+    assert rows[7] == GuildRow(7, {}, 44.0)
