@@ -32,8 +32,10 @@ async def _recorded_with_unlisted_settings(bot, job_id: str) -> None:
     store = bot.services.store
     row = await store.get_job(job_id)
     params = json.dumps({**row.params, **UNLISTED})
-    assert await store.transaction(lambda tx: tx.update_job(job_id, only_if=("done",),
-                                                            params=params))  # fmt: skip
+    recorded = await store.transaction(
+        lambda tx: tx.update_job(job_id, only_if=("done",), params=params)
+    )
+    assert recorded
 
 
 def _unlisted(row) -> dict:

@@ -33,16 +33,26 @@ def _params(**kw):
 
 
 def _message(params, job_id: str = JOB, seed: int = 77, files=("dream.png", "source.jpg")):
-    embed = replies.result_embed(dream_result(seed=seed), params, requester_id=1, job_id=job_id,
-                                 queue_s=0.0)  # fmt: skip
+    embed = replies.result_embed(
+        dream_result(seed=seed), params, requester_id=1, job_id=job_id, queue_s=0.0
+    )
     attachments = [SimpleNamespace(filename=n, url=f"https://cdn/{n}", size=10) for n in files]
     return SimpleNamespace(embeds=[embed], attachments=attachments)
 
 
 def _row(dreamed, **kw) -> LedgerRow:
-    values = dict(job_id=JOB, user_id=5, guild_id=None, channel_id=9, source="slash",
-                  model="tiny", layer="relu1", params=dreamed.model_dump(mode="json"),
-                  status="done", seed=77)  # fmt: skip
+    values = dict(
+        job_id=JOB,
+        user_id=5,
+        guild_id=None,
+        channel_id=9,
+        source="slash",
+        model="tiny",
+        layer="relu1",
+        params=dreamed.model_dump(mode="json"),
+        status="done",
+        seed=77,
+    )
     return LedgerRow(**{**values, **kw})
 
 
