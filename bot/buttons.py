@@ -1,9 +1,12 @@
-"""The buttons under a dream result: Dream deeper, Re-roll, Delete. They work after a restart.
+"""The buttons under a dream: Dream deeper, Re-roll, Animate (stills only) and Delete under a
+result, Cancel under a dream that waits or runs. They work after a restart.
 
-All state lives in the custom_id (`dream:<action>:<requester_id>`) and in the message itself
-(the dream, its source image and the settings embed), so `DynamicItem` rebuilds a button from
-any old message and the view has no timeout. Deeper and Re-roll go through the order desk like
-every other trigger; Delete removes the message through the interaction's own webhook.
+A button's state is its custom_id (`dream:<action>:<requester_id>`, Cancel's also names the job),
+so `DynamicItem` rebuilds it from any old message and no view times out. What Deeper, Re-roll and
+Animate dream again is the posted result (bot.posted): its files (the dream, its source and
+guide, spoilered or not) and its job's params from the ledger. They go through the order desk
+like every other trigger; Delete removes the message through the interaction's own webhook;
+Cancel stops the job (the requester, or a server manager).
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from typing import Any
 import discord
 
 from bot import replies
-from bot.errors import NoImageFound
 from bot.guilds import GuildSettings, can_manage_server
 from bot.orders import Choose, ImageRef, Plan, Trigger
 from bot.params import reroll, within_guild
+from bot.posted import PostedResult
 from bot.services import services_of
 from dreamcore.config import EngineConfig
 from dreamcore.errors import InvalidParams
@@ -64,8 +67,9 @@ class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
             await delete_result(interaction, self.requester_id)
             return
         services = services_of(interaction.client)
+        posted = await PostedResult.read(message, services.store)
         trigger = Trigger.of_interaction("button", interaction, message)
-        await services.orders.take(trigger, PLANS[self.action](message, services.settings.engine))
+        await services.orders.take(trigger, PLANS[self.action](posted, services.settings.engine))
 
 
 class CancelButton(
@@ -146,14 +150,11 @@ def _attachment(message: discord.Message, prefix: str) -> discord.Attachment | N
     return replies.attachment_named(message, prefix)
 
 
-def _read(message: discord.Message) -> tuple[discord.Embed, DreamParams, discord.Attachment]:
-    embed = replies.result_embed_of(message)
-    if embed is None:
+def _read(posted: PostedResult) -> tuple[discord.Embed, DreamParams, discord.Attachment]:
+    if posted.embed is None:
         raise InvalidParams(replies.UNREADABLE_SETTINGS)
-    dream = _attachment(message, "dream.")
-    if dream is None:
-        raise NoImageFound("That dream's image is gone.")
-    return embed, replies.params_from_embed(embed), dream
+    dream = posted.dream()
+    return posted.embed, posted.params(), dream
 
 
 def _ref(attachment: discord.Attachment) -> ImageRef:
@@ -171,27 +172,28 @@ def with_guide(message: discord.Message, params: DreamParams, plan: Plan) -> Pla
     return dataclasses.replace(plan, params=unguided, notes=(*plan.notes, replies.GUIDE_GONE_NOTE))
 
 
-def deeper_plan(message: discord.Message, engine: EngineConfig) -> Choose:
+def deeper_plan(posted: PostedResult, engine: EngineConfig) -> Choose:
     """Deeper dreams the result again, with the same settings (under today's server cap)."""
 
     def choose(guild: GuildSettings) -> Plan:
-        _, params, dream = _read(message)
-        return with_guide(message, params, Plan(within_guild(params, engine, guild), _ref(dream)))
+        _, params, dream = _read(posted)
+        plan = Plan(within_guild(params, engine, guild), _ref(dream))
+        return with_guide(posted.message, params, plan)
 
     return choose
 
 
 def reroll_plan(
-    message: discord.Message, engine: EngineConfig, rng: random.Random | None = None
+    posted: PostedResult, engine: EngineConfig, rng: random.Random | None = None
 ) -> Choose:
     """Re-roll dreams the original input with another layer and seed. The input travels with
     the result (its `source` attachment, whose link is fresh whenever the message is read);
     if it is gone, the result is dreamed instead and the reply says so."""
 
     def choose(guild: GuildSettings) -> Plan:
-        embed, old, dream = _read(message)
+        embed, old, dream = _read(posted)
         params = within_guild(reroll(old, rng), engine, guild)
-        source = _attachment(message, replies.SOURCE_PREFIX)
+        source = posted.attachment(replies.SOURCE_PREFIX)
         legacy = replies.legacy_input_url(embed)
         if source is not None:
             plan = Plan(params, _ref(source))
@@ -200,26 +202,26 @@ def reroll_plan(
             plan = Plan(params, ImageRef(legacy), fallback=_ref(dream), fallback_note=gone)
         else:
             plan = Plan(params, _ref(dream), notes=(replies.SOURCE_GONE_NOTE,))
-        return with_guide(message, old, plan)
+        return with_guide(posted.message, old, plan)
 
     return choose
 
 
-def animate_plan(message: discord.Message, engine: EngineConfig) -> Choose:
+def animate_plan(posted: PostedResult, engine: EngineConfig) -> Choose:
     """Animate zooms into this dream: frame 0 is the dream itself dreamed once more, then
     each frame moves in and dreams again (the server's frame cap applies)."""
 
     def choose(guild: GuildSettings) -> Plan:
-        _, params, dream = _read(message)
+        _, params, dream = _read(posted)
         side = min(params.max_side, engine.animation_side)
         zoom = params.model_copy(update={"animate": "zoom", "max_side": side})
         zoom = within_guild(zoom, engine, guild)
-        return with_guide(message, params, Plan(zoom, _ref(dream)))
+        return with_guide(posted.message, params, Plan(zoom, _ref(dream)))
 
     return choose
 
 
-PLANS: dict[str, Callable[[discord.Message, EngineConfig], Choose]] = {
+PLANS: dict[str, Callable[[PostedResult, EngineConfig], Choose]] = {
     "deeper": deeper_plan,
     "reroll": reroll_plan,
     "animate": animate_plan,

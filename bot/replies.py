@@ -1,12 +1,14 @@
 """What the bot says: status lines, refusals, admin answers, the result embed, and reading a
 dream's settings back from that embed. (Errors become text in `bot.errors.user_message`.)
 
-Pure functions (no I/O), so every wording is unit-tested. The result embed doubles as durable
-state: buttons clicked after a restart read the dream's settings back from it.
+Pure functions (no I/O), so every wording is unit-tested. The result embed is for people; its
+footer names the job, whose ledger row holds the exact params (bot.posted). Its settings line is
+read back only for results the ledger doesn't know (older ones, or a wiped database).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +27,7 @@ SOURCE_PREFIX = "source."  # an animated input travels whole: source.gif, source
 GUIDE_NAME = "guide.jpg"  # a guided dream's guide, attached too, so Re-roll/Deeper keep it
 GUIDE_PREFIX = "guide."  # ... shrunk to fit the upload limit it may be guide.webp or .png
 # "octaves 4 · steps 10 · strength 1.5 · jitter 32 · max side 1024[ · smooth 4][ · original
-# colours][ · guided]": the settings line, read back by buttons after a restart.
+# colours][ · guided]": the settings line, read back when the ledger doesn't know the job.
 _NUMBERS = {
     "octaves": int,
     "steps": int,
@@ -42,6 +44,7 @@ _NUMBERS = {
 }
 _WORDS = {"animate": ("zoom", "spin", "pan"), "as": ("gif", "mp4")}  # "animate zoom", "as gif"
 _FLAGS = {"original colours": ("colors", "original"), "guided": ("guided", True)}
+_JOB_FOOTER = re.compile(r"job ([0-9a-f]{1,32})")  # the footer of a result embed
 
 # --- while a dream runs -----------------------------------------------------------------------
 
@@ -385,6 +388,12 @@ def result_embed(
         embed.set_thumbnail(url=f"attachment://{with_source}")  # "before"
     embed.set_footer(text=f"job {job_id}")
     return embed
+
+
+def job_id_of(embed: discord.Embed) -> str | None:
+    """The job a result embed was made for (its footer), to find its ledger row."""
+    match = _JOB_FOOTER.fullmatch(embed.footer.text or "")
+    return match[1] if match else None
 
 
 def _field(embed: discord.Embed, name: str) -> str | None:

@@ -426,6 +426,10 @@ class Store:
     async def get_job(self, job_id: str) -> LedgerRow | None:
         return await self._run(lambda c: Tx(c).get_job(job_id))
 
+    async def read_job(self, job_id: str) -> LedgerRow | None:
+        """`get_job` on the reader: never waits for a writer (a button has 3 s to answer)."""
+        return await self.read(lambda tx: tx.get_job(job_id))
+
     async def results(self, user_id: int, limit: int = 10) -> list[LedgerRow]:
         """A user's finished dreams, newest first (for /dreams)."""
 

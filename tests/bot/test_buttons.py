@@ -18,6 +18,7 @@ from bot.buttons import (
 )
 from bot.guilds import GuildSettings
 from bot.orders import ImageRef, Plan
+from bot.posted import PostedResult
 from dreamcore.config import EngineConfig
 from dreamcore.request import make_params
 from tests.helpers import dream_result
@@ -72,25 +73,30 @@ def _message(*filenames: str, thumbnail: str | None = None):
     return SimpleNamespace(embeds=[embed], attachments=attachments)
 
 
+def _posted(*filenames: str, thumbnail: str | None = None) -> PostedResult:
+    """A result the ledger doesn't know: what it dreams is read from its embed."""
+    return PostedResult.of(_message(*filenames, thumbnail=thumbnail))
+
+
 def test_deeper_dreams_the_result_under_todays_cap():
-    plan = deeper_plan(_message("dream.png", "source.jpg"), ENGINE)(GUILD)
+    plan = deeper_plan(_posted("dream.png", "source.jpg"), ENGINE)(GUILD)
     assert plan.image.url == "https://cdn/dream.png"
     assert plan.params.max_side == 128 and plan.params.seed == 4
 
 
 def test_reroll_dreams_the_attached_source():
-    plan = reroll_plan(_message("dream.png", "source.jpg"), ENGINE, random.Random(1))(GUILD)
+    plan = reroll_plan(_posted("dream.png", "source.jpg"), ENGINE, random.Random(1))(GUILD)
     assert plan.image.url == "https://cdn/source.jpg" and not plan.notes
     assert plan.params.seed != 4 and plan.params.max_side == 128
 
 
 def test_reroll_of_an_old_result_tries_its_link_then_says_the_original_is_gone():
-    old = _message("dream.png", thumbnail="https://cdn/expired-original.png")
+    old = _posted("dream.png", thumbnail="https://cdn/expired-original.png")
     plan = reroll_plan(old, ENGINE)(GUILD)
     assert plan.image.url == "https://cdn/expired-original.png"
     assert plan.fallback.url == "https://cdn/dream.png"
     assert plan.fallback_note == replies.SOURCE_GONE_NOTE
-    plan = reroll_plan(_message("dream.png"), ENGINE)(GUILD)
+    plan = reroll_plan(_posted("dream.png"), ENGINE)(GUILD)
     assert plan.image.url == "https://cdn/dream.png" and plan.notes == (replies.SOURCE_GONE_NOTE,)
 
 
@@ -98,8 +104,8 @@ def test_every_re_dream_of_a_spoilered_result_is_hidden():
     # Issue 19 #4: the result's own files say it was a spoiler (state that survives restarts)
     hidden = _message("SPOILER_dream.png", "SPOILER_source.jpg")
     for plan_of in (deeper_plan, reroll_plan, animate_plan):
-        assert plan_of(hidden, ENGINE)(GUILD).hidden, plan_of.__name__
-        assert not plan_of(_message("dream.png", "source.jpg"), ENGINE)(GUILD).hidden
+        assert plan_of(PostedResult.of(hidden), ENGINE)(GUILD).hidden, plan_of.__name__
+        assert not plan_of(_posted("dream.png", "source.jpg"), ENGINE)(GUILD).hidden
 
 
 def test_a_guide_shrunk_into_another_format_still_guides():

@@ -1,5 +1,7 @@
 """Re-dreams end to end: reactions, the context menu on a user's image, buttons (after a restart
-too), and what they must not do."""
+too), what they dream again (the ledger's record of the dream), and what they must not do."""
+
+import json
 
 from tests.bot.conftest import (
     E2E,
@@ -8,6 +10,7 @@ from tests.bot.conftest import (
     dream,
     finished_result,
     has_file,
+    make_settings,
     png_bytes,
     wait_ledger,
 )
@@ -15,8 +18,28 @@ from tests.bot.conftest import (
 pytestmark = E2E
 
 
+# Settings a dream can have that the embed's settings line doesn't list (issue 21).
+UNLISTED = {"octave_scale": 1.8, "blend": 0.5, "tile_size": 128, "output": "webp"}
+
+
 def _results(fake) -> list[dict]:
     return [m for m in fake.messages_in() if has_file(m) and m["author"].get("bot")]
+
+
+async def _recorded_with_unlisted_settings(bot, job_id: str) -> None:
+    """As if the dream had been asked with settings the embed can't show (the ledger records
+    every one of them; a config's tile size, say, or an option added later)."""
+    store = bot.services.store
+    row = await store.get_job(job_id)
+    params = json.dumps({**row.params, **UNLISTED})
+    recorded = await store.transaction(
+        lambda tx: tx.update_job(job_id, only_if=("done",), params=params)
+    )
+    assert recorded
+
+
+def _unlisted(row) -> dict:
+    return {k: row.params.get(k) for k in UNLISTED}
 
 
 async def test_reaction_on_a_result_dreams_it_again(fake, bot):
@@ -169,3 +192,73 @@ async def test_delete_works_where_the_bot_cannot_see_the_channel_and_says_when_g
         10,
     )
     assert "already deleted" in text
+
+
+async def test_deeper_reroll_and_reaction_keep_every_setting_the_ledger_recorded(fake, bot):
+    # Issue 21: they read the embed back, and lost what its settings line doesn't list.
+    alice, bob = fake.add_member(name="alice"), fake.add_member(name="bob")
+    first = await finished_result(await dream(fake, alice))
+    [row] = await wait_ledger(bot, lambda rows: rows and rows[0].status == "done")
+    await _recorded_with_unlisted_settings(bot, row.job_id)
+    await finished_result(await fake.click_button(first, button(first, "deeper"), user=bob))
+    await finished_result(await fake.click_button(first, button(first, "reroll"), user=alice))
+    await fake.add_reaction(first["id"], "🌀", user=bob)
+    rows = await wait_ledger(
+        bot, lambda rows: len(rows) == 4 and all(r.status == "done" for r in rows)
+    )
+    again = {(r.source, r.user_id): r for r in rows if r.job_id != row.job_id}
+    deeper = again["button", int(bob["user"]["id"])]
+    reroll = again["button", int(alice["user"]["id"])]
+    reaction = again["reaction", int(bob["user"]["id"])]
+    for redream in (deeper, reroll, reaction):
+        assert _unlisted(redream) == UNLISTED, redream.source
+        assert (redream.params["octaves"], redream.params["steps"]) == (1, 2)
+    assert deeper.params["seed"] == row.seed and deeper.params["layer"] == row.params["layer"]
+    assert reroll.params["seed"] != row.seed
+
+
+async def test_a_result_from_a_server_the_bot_is_not_in_keeps_its_settings_for_anyone(fake, bot):
+    # The ledger row is alice's, from a user install elsewhere; bob clicks: the dream's params.
+    alice, bob = fake.add_member(name="alice"), fake.add_member(name="bob")
+    posted = fake.user_installed_message(
+        alice, [("cat.png", png_bytes(72), "image/png")], where="elsewhere"
+    )
+    rec = await fake.context_menu("Dream this image", posted, user=alice, where="elsewhere")
+    first = await finished_result(rec)
+    [row] = await wait_ledger(bot, lambda rows: rows and rows[0].status == "done")
+    await _recorded_with_unlisted_settings(bot, row.job_id)
+    await finished_result(await fake.click_button(first, button(first, "deeper"), user=bob))
+    rows = await wait_ledger(
+        bot, lambda rows: len(rows) == 2 and all(r.status == "done" for r in rows)
+    )
+    [deeper] = [r for r in rows if r.job_id != row.job_id]
+    assert deeper.user_id == int(bob["user"]["id"]) and deeper.guild_id is None
+    assert _unlisted(deeper) == UNLISTED and deeper.params["seed"] == row.seed
+
+
+async def test_results_the_ledger_does_not_know_dream_from_their_embed(fake, pool, tmp_path):
+    # Posted before buttons read the ledger, or the database was wiped: the embed still serves.
+    runner = RunningBot(fake, make_settings(fake, tmp_path / "before.sqlite3"), pool)
+    await runner.start()
+    alice, bob = fake.add_member(name="alice"), fake.add_member(name="bob")
+    first = await finished_result(await dream(fake, alice, size=72))
+    await runner.stop()
+
+    runner = RunningBot(fake, make_settings(fake, tmp_path / "wiped.sqlite3"), pool)
+    bot = await runner.start()
+    try:
+        deeper = await finished_result(
+            await fake.click_button(first, button(first, "deeper"), user=alice)
+        )
+        assert "max side 72" in str(deeper["embeds"][0])
+        await finished_result(await fake.click_button(first, button(first, "reroll"), user=alice))
+        await fake.add_reaction(first["id"], "🌀", user=bob)
+        rows = await wait_ledger(
+            bot, lambda rows: len(rows) == 3 and all(r.status == "done" for r in rows)
+        )
+        assert sorted(r.source for r in rows) == ["button", "button", "reaction"]
+        for row in rows:  # the embed's settings: /dream's octaves, steps and size
+            assert (row.params["octaves"], row.params["steps"]) == (1, 2), row.source
+            assert row.params["max_side"] == 72
+    finally:
+        await runner.stop()

@@ -92,3 +92,15 @@ def test_files_left_out_to_fit_the_upload_limit_are_said():
         replies.SOURCE_LEFT_OUT_NOTE,
         replies.GUIDE_LEFT_OUT_NOTE,
     )
+
+
+def test_the_footer_names_the_job_whose_ledger_row_holds_the_params():
+    params = make_params(model="tiny", layer="relu1", seed=1)
+    embed = replies.result_embed(
+        _result(target="relu1"), params, requester_id=1, job_id="0123456789ab", queue_s=0.0
+    )
+    assert replies.job_id_of(embed) == "0123456789ab"
+    embed.set_footer(text="job 0123456789ab; anything else")  # not ours: no lookup
+    assert replies.job_id_of(embed) is None
+    embed.remove_footer()
+    assert replies.job_id_of(embed) is None

@@ -122,6 +122,27 @@ async def test_reads_do_not_wait_for_a_writer_holding_the_lock(tmp_path):
             await store.read(lambda tx: tx.insert_job(job("c")))
 
 
+async def test_read_job_answers_a_button_while_a_writer_holds_the_lock(tmp_path):
+    # Issue 21: Deeper and Re-roll read a result's params from its ledger row before the
+    # 3-second acknowledgement, so that lookup must not queue behind a write.
+    path = tmp_path / "s.db"
+    async with await Store.open(path, busy_timeout_s=120.0) as store:
+        await store.transaction(lambda tx: tx.insert_job(job("a", params={"octave_scale": 1.8})))
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        try:
+            writing = asyncio.ensure_future(store.transaction(lambda tx: tx.insert_job(job("b"))))
+            await asyncio.sleep(0)  # the write is now waiting on the store's writer thread
+            row = await store.read_job("a")
+            assert row is not None and row.params == {"octave_scale": 1.8}
+            assert await store.read_job("nope") is None
+            assert not writing.done()  # answered while the writer waits
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await writing
+
+
 async def test_a_read_sees_one_snapshot_while_a_write_lands(tmp_path):
     # /quota me counts done and in-flight jobs in two queries: a charge committed between them
     # must not make the job vanish from both (it showed a dream as unused).

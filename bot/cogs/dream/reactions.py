@@ -2,6 +2,7 @@
 Message Content intent, a member's image. One re-dream per message and user at a time.
 
 Raw events, because the message may not be in the cache; the bot's own reactions are ignored.
+A result is dreamed again with the params it was dreamed with (bot.posted: the ledger's record).
 A reaction is not a command: where dreaming is not allowed it is silently ignored.
 """
 
@@ -17,7 +18,7 @@ from bot.guilds import ChannelRef, GuildSettings
 from bot.intake import pick_image_attachments
 from bot.orders import Choose, ImageRef, Plan, Trigger
 from bot.params import build_params, within_guild
-from bot.replies import attachment_named, params_from_embed, result_embed_of
+from bot.posted import PostedResult
 from bot.services import Services
 from dreamcore.errors import DreamError
 
@@ -60,7 +61,7 @@ class Reactions(commands.Cog):
         if not isinstance(channel, discord.abc.Messageable):
             return None
         message = await channel.fetch_message(payload.message_id)
-        choose = self._plan(message, ours=message.author.id == my_id)
+        choose = await self._plan(message, ours=message.author.id == my_id)
         if choose is None:
             return None
         user = payload.member or await self.bot.fetch_user(payload.user_id)
@@ -68,16 +69,16 @@ class Reactions(commands.Cog):
         trigger = Trigger("reaction", user, payload.guild_id, where, message=message)
         return await self.services.orders.take(trigger, choose)
 
-    def _plan(self, message: discord.Message, *, ours: bool) -> Choose | None:
+    async def _plan(self, message: discord.Message, *, ours: bool) -> Choose | None:
         engine = self.services.settings.engine
         if ours:
-            embed = result_embed_of(message)
-            dream = attachment_named(message, "dream.")
-            if embed is None or dream is None:
+            posted = await PostedResult.read(message, self.services.store)
+            dream = posted.attachment("dream.")
+            if posted.embed is None or dream is None:
                 return None
 
             def again(guild: GuildSettings) -> Plan:
-                params = params_from_embed(embed, seed=None)
+                params = posted.params().model_copy(update={"seed": None})  # a new seed
                 plan = Plan(within_guild(params, engine, guild), ImageRef.of(dream))
                 return with_guide(message, params, plan)
 

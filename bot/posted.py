@@ -1,0 +1,87 @@
+"""A dream result as posted, read back for what dreams it again (Deeper, Re-roll, Animate, 🌀).
+
+What it was dreamed with comes from the ledger: the embed's footer names the job, and its row
+holds the exact params (and the seed the dream used). The embed is for people; its settings line
+carries less (no octave scale, blend, tile size or WebP output) and is read back only for a
+result the ledger doesn't know (posted before it kept them, or a wiped database). The row may
+belong to another server or a DM (user installs): the params are still that dream's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from dataclasses import dataclass
+from typing import Protocol
+
+import discord
+
+from bot import replies
+from bot.errors import NoImageFound
+from bot.store import LedgerRow
+from dreamcore.errors import DreamError, InvalidParams
+from dreamcore.request import DreamParams, make_params
+
+log = logging.getLogger(__name__)
+LOOKUP_BUDGET_S = 0.5  # of the 3 s to acknowledge a click (the quota peek has its own 1.5 s)
+
+
+class JobReader(Protocol):  # the store: one read, on its reader connection
+    async def read_job(self, job_id: str) -> LedgerRow | None: ...
+
+
+@dataclass(frozen=True)
+class PostedResult:
+    message: discord.Message
+    embed: discord.Embed | None  # None: not a result of ours (or its embed was removed)
+    recorded: DreamParams | None = None  # the ledger's params, when it knows the job
+
+    @classmethod
+    async def read(cls, message: discord.Message, store: JobReader) -> PostedResult:
+        """The message and its job's ledger row; never raises (without the row, the embed)."""
+        embed = replies.result_embed_of(message)
+        job_id = replies.job_id_of(embed) if embed is not None else None
+        recorded = await recorded_params(store, job_id) if job_id else None
+        return cls(message, embed, recorded)
+
+    @classmethod
+    def of(cls, message: discord.Message, recorded: DreamParams | None = None) -> PostedResult:
+        return cls(message, replies.result_embed_of(message), recorded)
+
+    def params(self) -> DreamParams:
+        """What the result was dreamed with: the ledger's record, else the embed's settings
+        (raises InvalidParams when neither can tell)."""
+        if self.embed is None:
+            raise InvalidParams(replies.UNREADABLE_SETTINGS)
+        if self.recorded is not None:
+            return self.recorded
+        return replies.params_from_embed(self.embed)
+
+    def attachment(self, prefix: str) -> discord.Attachment | None:
+        return replies.attachment_named(self.message, prefix)
+
+    def dream(self) -> discord.Attachment:
+        dream = self.attachment("dream.")
+        if dream is None:
+            raise NoImageFound("That dream's image is gone.")
+        return dream
+
+
+async def recorded_params(store: JobReader, job_id: str) -> DreamParams | None:
+    """A job's params as the ledger recorded them, with the seed the dream used; None when the
+    ledger doesn't know the job, can't answer in time, or holds params this version refuses."""
+    try:
+        row = await asyncio.wait_for(store.read_job(job_id), LOOKUP_BUDGET_S)
+    except (TimeoutError, sqlite3.Error) as err:
+        log.warning("job %s: ledger lookup failed (%r); reading its embed", job_id, err)
+        return None
+    if row is None or not row.params:
+        log.info("job %s is not in the ledger; reading its embed", job_id)
+        return None
+    values = {**row.params, "seed": row.seed if row.seed is not None else row.params.get("seed")}
+    try:
+        return make_params(**values)
+    except DreamError as err:
+        log.warning("job %s: its recorded params are refused (%s); reading its embed", job_id, err)
+        return None

@@ -1,0 +1,130 @@
+"""bot.posted: what a posted result was dreamed with is the ledger's record (the embed's footer
+names the job); results the ledger doesn't know fall back to the embed's settings line."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from types import SimpleNamespace
+
+import pytest
+
+from bot import posted as posted_mod
+from bot import replies
+from bot.buttons import animate_plan, deeper_plan, reroll_plan
+from bot.errors import NoImageFound
+from bot.guilds import GuildSettings
+from bot.posted import PostedResult
+from bot.store import LedgerRow, Store
+from dreamcore.config import EngineConfig
+from dreamcore.errors import InvalidParams
+from dreamcore.request import make_params
+from tests.helpers import dream_result
+
+ENGINE = EngineConfig(models=("tiny",), default_model="tiny", max_side_cap=512)
+GUILD = GuildSettings(1, (), 256, True, "🌀")
+JOB = "0123456789ab"
+# What the embed's settings line can't carry (issue 21), as a dream recorded them.
+UNLISTED = {"octave_scale": 1.8, "blend": 0.5, "tile_size": 128, "output": "webp"}
+
+
+def _params(**kw):
+    return make_params(model="tiny", layer="relu1", max_side=200, **{**UNLISTED, **kw})
+
+
+def _message(params, job_id: str = JOB, seed: int = 77, files=("dream.png", "source.jpg")):
+    embed = replies.result_embed(
+        dream_result(seed=seed), params, requester_id=1, job_id=job_id, queue_s=0.0
+    )
+    attachments = [SimpleNamespace(filename=n, url=f"https://cdn/{n}", size=10) for n in files]
+    return SimpleNamespace(embeds=[embed], attachments=attachments)
+
+
+def _row(dreamed, **kw) -> LedgerRow:
+    values = dict(
+        job_id=JOB,
+        user_id=5,
+        guild_id=None,
+        channel_id=9,
+        source="slash",
+        model="tiny",
+        layer="relu1",
+        params=dreamed.model_dump(mode="json"),
+        status="done",
+        seed=77,
+    )
+    return LedgerRow(**{**values, **kw})
+
+
+@pytest.fixture
+async def store(tmp_path):
+    async with await Store.open(tmp_path / "bot.sqlite3") as s:
+        yield s
+
+
+async def test_params_are_the_ledgers_record_with_the_seed_the_dream_used(store):
+    params = _params()  # asked without a seed; the dream used 77 (the row's seed column)
+    # a row from a DM by someone else than whoever clicks: the params are still the dream's
+    await store.transaction(lambda tx: tx.insert_job(_row(params)))
+    posted = await PostedResult.read(_message(params), store)
+    assert posted.params() == params.model_copy(update={"seed": 77})
+    lossy = replies.params_from_embed(posted.embed)  # why: the codec drops what it doesn't list
+    assert all(getattr(lossy, k) != v for k, v in UNLISTED.items())
+
+
+async def test_deeper_reroll_and_animate_keep_what_the_embed_does_not_list(store):
+    params = _params()
+    await store.transaction(lambda tx: tx.insert_job(_row(params)))
+    posted = await PostedResult.read(_message(params), store)
+    plans = {
+        "deeper": deeper_plan(posted, ENGINE)(GUILD),
+        "reroll": reroll_plan(posted, ENGINE, random.Random(3))(GUILD),
+        "animate": animate_plan(posted, ENGINE)(GUILD),
+    }
+    for action, plan in plans.items():
+        kept = {k: getattr(plan.params, k) for k in UNLISTED}
+        assert kept == UNLISTED, action
+    assert plans["deeper"].params.seed == 77 and plans["reroll"].params.seed != 77
+    assert plans["animate"].params.animate == "zoom"
+
+
+async def test_a_result_the_ledger_does_not_know_falls_back_to_its_embed(store):
+    # posted before the ledger was read (or the database was wiped): the embed still says enough
+    params = make_params(model="tiny", layer="relu2:3", octaves=2, steps=3, max_side=200)
+    message = _message(params)
+    posted = await PostedResult.read(message, store)
+    assert posted.recorded is None
+    assert posted.params() == params.model_copy(update={"seed": 77})
+    plan = deeper_plan(posted, ENGINE)(GUILD)
+    assert (plan.params.layer, plan.params.octaves, plan.params.steps) == ("relu2:3", 2, 3)
+    assert plan.image.url == "https://cdn/dream.png"
+
+
+async def test_recorded_params_this_version_refuses_fall_back_to_the_embed(store):
+    params = _params()
+    row = _row(params, params={**params.model_dump(mode="json"), "retired_knob": 1})
+    await store.transaction(lambda tx: tx.insert_job(row))
+    posted = await PostedResult.read(_message(params), store)
+    assert posted.recorded is None and posted.params().layer == "relu1"
+
+
+async def test_a_ledger_that_cannot_answer_in_time_falls_back_to_the_embed(monkeypatch):
+    class Stuck:  # a reader that never answers: the click must still be acknowledged
+        async def read_job(self, job_id):
+            await asyncio.Event().wait()
+
+    monkeypatch.setattr(posted_mod, "LOOKUP_BUDGET_S", 0.01)
+    params = make_params(model="tiny", layer="relu1", max_side=200)
+    posted = await PostedResult.read(_message(params), Stuck())
+    assert posted.recorded is None and posted.params().layer == "relu1"
+
+
+async def test_what_is_not_a_result_is_refused_as_before(store):
+    params = _params()
+    await store.transaction(lambda tx: tx.insert_job(_row(params)))
+    no_embed = SimpleNamespace(embeds=[], attachments=_message(params).attachments)
+    with pytest.raises(InvalidParams):
+        deeper_plan(await PostedResult.read(no_embed, store), ENGINE)(GUILD)
+    no_dream = _message(params, files=("source.jpg",))
+    with pytest.raises(NoImageFound):
+        deeper_plan(await PostedResult.read(no_dream, store), ENGINE)(GUILD)
