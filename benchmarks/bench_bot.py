@@ -76,8 +76,6 @@ def png(side: int, seed: int) -> bytes:
 
 async def run(args: argparse.Namespace) -> int:
     from bot.client import DreamBot
-    from bot.localdiscord import FakeDiscord
-    from bot.localdiscord import carries_dream as has_file
     from bot.settings import (
         DiscordConfig,
         HealthConfig,
@@ -88,6 +86,8 @@ async def run(args: argparse.Namespace) -> int:
     )
     from dreamcore.config import EngineConfig, PoolConfig
     from dreamcore.pool import LocalPool
+    from localdiscord import FakeDiscord
+    from localdiscord import carries_dream as has_file
 
     engine = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)
     pool_cfg = PoolConfig(

@@ -16,7 +16,6 @@ import pytest_asyncio
 from PIL import Image
 
 from bot.client import DreamBot
-from bot.localdiscord import FakeDiscord, carries_dream
 from bot.settings import (
     DiscordConfig,
     HealthConfig,
@@ -26,6 +25,7 @@ from bot.settings import (
     StoreConfig,
 )
 from dreamcore.config import EngineConfig, PoolConfig
+from localdiscord import FakeDiscord, carries_dream
 from tests.gates import HANDLER as GATED_HANDLER
 from tests.gates import Gate
 

@@ -221,7 +221,7 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        "dreambot",
         "run",
         cwd=ROOT,
         env=env,

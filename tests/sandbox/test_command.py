@@ -32,7 +32,7 @@ async def start(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        "dreambot",
         "sandbox",
         env={**clean, **env},
         stdout=asyncio.subprocess.PIPE,
