@@ -89,7 +89,13 @@ async def run(args: argparse.Namespace) -> int:
     from localdiscord import FakeDiscord
     from localdiscord import carries_dream as has_file
 
-    engine = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)
+    engine = EngineConfig(
+        device="cpu",
+        default_model="tiny",
+        models=("tiny",),
+        max_side_cap=256,
+        model_plugins=("tests.tiny_model",),  # the tests' model, registered here and in workers
+    )
     pool_cfg = PoolConfig(
         workers=args.workers,
         cpu_workers=args.workers,

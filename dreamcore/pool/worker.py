@@ -17,10 +17,11 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, cast
 
-from dreamcore.config import EngineConfig, PoolConfig
+from dreamcore.config import EngineConfig, PoolConfig, import_model_plugins
 from dreamcore.errors import DreamCancelled, DreamError, JobTimeout, OutOfMemory
+from dreamcore.pool.handler import Handler, HandlerFactory
 from dreamcore.pool.messages import (
     Cancel,
     Done,
@@ -32,17 +33,17 @@ from dreamcore.pool.messages import (
     StartFailed,
     Stop,
 )
-from dreamcore.request import DreamResult
+from dreamcore.request import DreamProgress, DreamResult
 
 MIN_TILE = 64  # DreamParams.tile_size lower bound
 
 
-def load_handler_factory(path: str) -> Any:
+def load_handler_factory(path: str) -> HandlerFactory:
     module_name, _, attr = path.partition(":")
     obj: Any = importlib.import_module(module_name)
     for part in attr.split(".") if attr else ():
         obj = getattr(obj, part)
-    return obj
+    return cast(HandlerFactory, obj)
 
 
 class _Inbox:
@@ -149,7 +150,7 @@ def _free_cuda_cache() -> None:
 
 
 def run_job(
-    handler: Any,
+    handler: Handler,
     job: Run,
     cancelled: Callable[[], bool],
     on_progress: Callable[[Progress], None],
@@ -164,7 +165,7 @@ def run_job(
     def should_stop() -> bool:
         return cancelled() or time.monotonic() > deadline
 
-    def progress(value: Any) -> None:
+    def progress(value: DreamProgress) -> None:
         on_progress(Progress(job_id, value))
 
     try:
@@ -200,11 +201,19 @@ def run_job(
         return Failed.of(job_id, generic_error(job_id, err))
 
 
-def start_handler(handler_path: str, engine: EngineConfig, pool: PoolConfig, threads: int) -> Any:
+def start_handler(
+    handler_path: str, engine: EngineConfig, pool: PoolConfig, threads: int
+) -> Handler:
     """Load the handler and warm its models, with `threads` CPU threads for torch (raises)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # for torch, if the handler imports it later
         os.environ[var] = str(threads)
+    import_model_plugins(engine.model_plugins)  # a pickled config was not validated here
     handler = load_handler_factory(handler_path)(engine)
+    if not isinstance(handler, Handler):
+        raise DreamError(
+            f"pool.handler `{handler_path}` made a {type(handler).__name__}, which is not a dream "
+            "handler: it needs warm(models) and run(request, on_progress, should_stop)."
+        )
     if "torch" in sys.modules:  # the env vars above already hold for a torch loaded after them
         sys.modules["torch"].set_num_threads(threads)
     handler.warm(pool.warm_models)

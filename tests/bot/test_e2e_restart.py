@@ -138,6 +138,7 @@ def bot_env(fake: FakeDiscord, store: Path, gate: Gate) -> dict[str, str]:
         DREAMBOT_STORE__PATH=str(store),
         DREAMBOT_ENGINE__DEVICE="cpu",
         DREAMBOT_ENGINE__MODELS='["tiny"]',
+        DREAMBOT_ENGINE__MODEL_PLUGINS='["tests.tiny_model"]',
         DREAMBOT_ENGINE__DEFAULT_MODEL="tiny",
         DREAMBOT_ENGINE__MAX_SIDE_CAP="256",
         DREAMBOT_POOL__WARM_MODELS='["tiny"]',

