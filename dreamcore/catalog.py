@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dreamcore.errors import InvalidParams, UnknownLayer, UnknownModel
+
+if TYPE_CHECKING:
+    from dreamcore.engine.featurenet import FeatureNet
 
 # torchvision's ImageNet category names (its weights' `meta["categories"]`, the same list for
 # GoogLeNet and VGG16), kept as data so the bot can look names up without torch.
@@ -36,7 +40,7 @@ class ModelInfo:
     default_layer: str
     aliases: dict[str, str] = field(default_factory=dict)
     presets: dict[str, str] = field(default_factory=dict)  # preset name -> layer
-    testing: bool = False  # random weights; only for tests
+    testing: bool = False  # random weights, for tests: `dreambot models` lists it with --all only
     classes: str | None = None  # "imagenet": class targets by name; None: see `no_classes`
     no_classes: str = ""  # why this model has no class names (said to the user)
 
@@ -267,29 +271,9 @@ VGG16_HED = ModelInfo(
     no_classes="vgg16-hed was trained to find edges, not to classify: it has no classes to target.",
 )
 
-# --- tiny: random weights, for tests of the machinery --------------------------------------------
-
-TINY_WIDTHS = (8, 16, 32)
-
-TINY = ModelInfo(
-    name="tiny",
-    title="Tiny random CNN (testing only)",
-    description="Three random convolutions; exercises the machinery, dreams nothing meaningful.",
-    layers=(
-        *(
-            layer
-            for i, width in enumerate(TINY_WIDTHS, start=1)
-            for layer in (LayerInfo(f"conv{i}", width), LayerInfo(f"relu{i}", width, f"level {i}"))
-        ),
-        LayerInfo(LOGITS, IMAGENET_CLASSES),  # a random head with ImageNet's names
-    ),
-    default_layer="relu3",
-    presets={"classic": "relu3", "textures": "relu1", "creatures": "relu2", "objects": "relu3"},
-    testing=True,
-    classes="imagenet",
-)
-
-MODELS: dict[str, ModelInfo] = {m.name: m for m in (INCEPTION5H, GOOGLENET, VGG16, VGG16_HED, TINY)}
+# The models this package builds (dreamcore.engine.models); more are added with register_model.
+MODELS: dict[str, ModelInfo] = {m.name: m for m in (INCEPTION5H, GOOGLENET, VGG16, VGG16_HED)}
+_BUILDERS: dict[str, Callable[[], FeatureNet]] = {}  # the added ones: name -> their network
 PRESETS = ("classic", "textures", "creatures", "objects", "smooth")
 # Presets beyond a layer: the model's classic layer with these options.
 PRESET_OPTIONS: dict[str, dict[str, object]] = {"smooth": {"smooth": 4}}
@@ -350,6 +334,23 @@ def check_offered(model: str, offered: Sequence[str]) -> None:
     """Refuse a model this bot does not offer (one wording, for the bot and the engine)."""
     if model not in offered:
         raise UnknownModel(f"`{model}` is not offered here. Models: {', '.join(offered)}.")
+
+
+def register_model(info: ModelInfo, build: Callable[[], FeatureNet]) -> None:
+    """Offer one more model: `info` says what it offers (layers, presets, classes) and `build`
+    makes its network, weights included (a FeatureNet; torch may be imported inside `build` only,
+    so that registering stays torch-free). Call it on import of a module that the setting
+    `engine.model_plugins` names: then every process that reads the settings, the pool's workers
+    included, registers it too. Registering a name again with other info is refused."""
+    if MODELS.get(info.name, info) != info:
+        raise ValueError(f"a different model is already registered as `{info.name}`")
+    MODELS[info.name] = info
+    _BUILDERS[info.name] = build
+
+
+def registered_builder(name: str) -> Callable[[], FeatureNet] | None:
+    """How to build a model added by register_model (None for this package's own models)."""
+    return _BUILDERS.get(name)
 
 
 def model_info(name: str) -> ModelInfo:

@@ -1,7 +1,7 @@
 """Command-line use of the engine: `dreambot dream`, `dreambot models`, `dreambot fetch-weights`.
 
-Called from `bot/__main__.py` with the engine settings already loaded; torch is imported only by
-the commands that need it.
+Called from `dreambot/__main__.py` with the engine settings already loaded; torch is imported only
+by the commands that need it.
 """
 
 from __future__ import annotations

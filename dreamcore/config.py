@@ -5,10 +5,12 @@ Defaults here equal `config/default.toml`; a test keeps the two in step.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class EngineConfig(BaseModel):
@@ -22,6 +24,10 @@ class EngineConfig(BaseModel):
     default_model: str = "inception5h"
     models: tuple[str, ...] = ("inception5h", "googlenet", "vgg16", "vgg16-hed")  # offered to users
     weights_files: dict[str, Path] = {}  # model -> local weights file, instead of downloading
+    # Modules that add models when imported (dreamcore.catalog.register_model), e.g. the tests'
+    # `tiny`: imported when this config is validated, and by each pool worker (which gets it
+    # pickled), so every process that reads the config knows the same models.
+    model_plugins: tuple[str, ...] = ()
     offline: bool = False  # never download; missing weights are an error
     max_side_cap: Annotated[int, Field(ge=64)] = 2048  # no request may dream larger than this
     tile_size: Annotated[int, Field(ge=64)] = 512
@@ -40,8 +46,23 @@ class EngineConfig(BaseModel):
     max_batch: Annotated[int, Field(ge=1)] = 16
     batch_bucket: Annotated[int, Field(ge=8)] = 64
 
+    @field_validator("model_plugins")
+    @classmethod
+    def _import_model_plugins(cls, modules: tuple[str, ...]) -> tuple[str, ...]:
+        import_model_plugins(modules)
+        return modules
+
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir.expanduser()
+
+
+def import_model_plugins(modules: Iterable[str]) -> None:
+    """Import the modules of `engine.model_plugins` (each registers its models once, on import)."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise ValueError(f"engine.model_plugins: cannot import {name!r} ({err})") from None
 
 
 class PoolConfig(BaseModel):
@@ -61,7 +82,7 @@ class PoolConfig(BaseModel):
     retry_crashed: bool = False  # run a job again once if its worker died under it
     max_queue_wait_s: Annotated[float, Field(gt=0)] = 900.0  # then a queued job fails (refunded)
     no_worker_grace_s: Annotated[float, Field(gt=0)] = 120.0  # no worker alive this long: fail fast
-    handler: str = "dreamcore.engine.dreamer:Dreamer"  # what workers run (module:Class)
+    handler: str = "dreamcore.engine.dreamer:Dreamer"  # module:Class of a pool.handler.Handler
     # Dreams one worker holds at once, stepped together (continuous batching). auto: 16 on a GPU,
     # 1 on the CPU (where a batch is no faster per image).
     dreams_per_worker: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"

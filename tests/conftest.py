@@ -1,5 +1,7 @@
 import pytest
 
+import tests.tiny_model  # noqa: F401  (registers the `tiny` test model in this process)
+
 
 def pytest_collection_modifyitems(config, items):
     """`@pytest.mark.gpu` tests need CUDA; on a machine without it they are skipped (and say so)."""

@@ -60,7 +60,28 @@ def test_dockerfile_copies_what_exists_and_starts_the_bot():
     assert instructions("ENTRYPOINT")[-1].strip() == '["dreambot"]'
     assert instructions("CMD")[-1].strip() == '["run"]'
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["dreambot"] == "bot.__main__:main"
+    assert pyproject["project"]["scripts"]["dreambot"] == "dreambot.__main__:main"
+
+
+def test_the_wheel_holds_every_package_and_the_sandbox_page():
+    # `dreambot sandbox` ships: its package, the local Discord, and the page's static files.
+    from setuptools import find_packages
+
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    shipped = set(find_packages(ROOT, include=tool["packages"]["find"]["include"]))
+    tops = [d for d in ROOT.iterdir() if (d / "__init__.py").is_file()]
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in tops
+        if top.name not in ("tests", "benchmarks")
+        for init in top.rglob("__init__.py")
+    }
+    assert {"dreambot", "bot", "dreamcore", "localdiscord", "sandbox"} <= on_disk
+    assert on_disk <= shipped, on_disk - shipped
+    static = [
+        p for pattern in tool["package-data"]["sandbox"] for p in (ROOT / "sandbox").glob(pattern)
+    ]
+    assert ROOT / "sandbox" / "static" / "index.html" in static
 
 
 def test_readme_documents_every_setting_with_its_environment_name():

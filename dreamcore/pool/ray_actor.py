@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import DreamError
+from dreamcore.pool.handler import Handler
 from dreamcore.pool.messages import Done, Failed, FromWorker, Progress, Ready, Run, StartFailed
 from dreamcore.pool.worker import run_job, start_failed, start_handler
 
@@ -66,7 +67,7 @@ class DreamActor:
         self, handler_path: str, engine: EngineConfig, pool: PoolConfig, threads: int
     ) -> None:
         self._tile = engine.tile_size
-        self._handler = None
+        self._handler: Handler | None = None
         try:
             self._handler = start_handler(handler_path, engine, pool, threads)
             self._state: Ready | StartFailed = Ready(os.getpid())
@@ -91,8 +92,10 @@ class DreamActor:
         mailbox = _Mailbox()
         stop = threading.Event()
 
+        handler = self._handler
+
         def work() -> None:
-            mailbox.finish(run_job(self._handler, job, stop.is_set, mailbox.progress, self._tile))
+            mailbox.finish(run_job(handler, job, stop.is_set, mailbox.progress, self._tile))
 
         thread = threading.Thread(target=work, name=f"dream-{job.job_id}", daemon=True)
         thread.start()

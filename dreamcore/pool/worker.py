@@ -18,10 +18,11 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, cast
 
-from dreamcore.config import EngineConfig, PoolConfig
+from dreamcore.config import EngineConfig, PoolConfig, import_model_plugins
 from dreamcore.errors import DreamCancelled, DreamError, JobTimeout, OutOfMemory
+from dreamcore.pool.handler import Handler, HandlerFactory
 from dreamcore.pool.messages import (
     Cancel,
     Done,
@@ -33,18 +34,18 @@ from dreamcore.pool.messages import (
     StartFailed,
     Stop,
 )
-from dreamcore.request import DreamResult
+from dreamcore.request import DreamProgress, DreamResult
 
 MIN_TILE = 64  # DreamParams.tile_size lower bound
 GPU_DREAMS_PER_WORKER = 16  # dreams_per_worker "auto" on a GPU (DESIGN: ~0.5 ms/image from 16 up)
 
 
-def load_handler_factory(path: str) -> Any:
+def load_handler_factory(path: str) -> HandlerFactory:
     module_name, _, attr = path.partition(":")
     obj: Any = importlib.import_module(module_name)
     for part in attr.split(".") if attr else ():
         obj = getattr(obj, part)
-    return obj
+    return cast(HandlerFactory, obj)
 
 
 class _Inbox:
@@ -152,7 +153,7 @@ def _free_cuda_cache() -> None:
 
 
 def run_job(
-    handler: Any,
+    handler: Handler,
     job: Run,
     cancelled: Callable[[], bool],
     on_progress: Callable[[Progress], None],
@@ -167,7 +168,7 @@ def run_job(
     def should_stop() -> bool:
         return cancelled() or time.monotonic() > deadline
 
-    def progress(value: Any) -> None:
+    def progress(value: DreamProgress) -> None:
         on_progress(Progress(job_id, value))
 
     try:
@@ -203,11 +204,19 @@ def run_job(
         return Failed.of(job_id, generic_error(job_id, err))
 
 
-def start_handler(handler_path: str, engine: EngineConfig, pool: PoolConfig, threads: int) -> Any:
+def start_handler(
+    handler_path: str, engine: EngineConfig, pool: PoolConfig, threads: int
+) -> Handler:
     """Load the handler and warm its models, with `threads` CPU threads for torch (raises)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # for torch, if the handler imports it later
         os.environ[var] = str(threads)
+    import_model_plugins(engine.model_plugins)  # a pickled config was not validated here
     handler = load_handler_factory(handler_path)(engine)
+    if not isinstance(handler, Handler):
+        raise DreamError(
+            f"pool.handler `{handler_path}` made a {type(handler).__name__}, which is not a dream "
+            "handler: it needs warm(models) and run(request, on_progress, should_stop)."
+        )
     if "torch" in sys.modules:  # the env vars above already hold for a torch loaded after them
         sys.modules["torch"].set_num_threads(threads)
     handler.warm(pool.warm_models)

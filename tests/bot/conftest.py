@@ -16,7 +16,6 @@ import pytest_asyncio
 from PIL import Image
 
 from bot.client import DreamBot
-from bot.localdiscord import FakeDiscord, carries_dream
 from bot.settings import (
     DiscordConfig,
     HealthConfig,
@@ -26,13 +25,19 @@ from bot.settings import (
     StoreConfig,
 )
 from dreamcore.config import EngineConfig, PoolConfig
+from localdiscord import FakeDiscord, carries_dream
 from tests.gates import HANDLER as GATED_HANDLER
 from tests.gates import Gate
+from tests.tiny_model import TINY_PLUGIN
 
 E2E = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 # vgg16-hed is offered (so refusals that name it can be tested) but never warmed or dreamed
 ENGINE = EngineConfig(
-    device="cpu", default_model="tiny", models=("tiny", "vgg16-hed"), max_side_cap=256
+    device="cpu",
+    default_model="tiny",
+    models=("tiny", "vgg16-hed"),
+    max_side_cap=256,
+    model_plugins=TINY_PLUGIN,
 )
 POOL = PoolConfig(
     workers=1,

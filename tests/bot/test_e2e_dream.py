@@ -97,7 +97,7 @@ async def test_acknowledged_in_time_while_the_database_writer_is_stuck(pool, tmp
     # /dream must still be acknowledged within Discord's 3 s.
     import sqlite3
 
-    from bot.localdiscord.server import FakeDiscord
+    from localdiscord.server import FakeDiscord
     from tests.bot.conftest import RunningBot, make_settings
 
     async with FakeDiscord(ack_deadline=3.0) as strict:

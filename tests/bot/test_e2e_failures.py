@@ -5,7 +5,7 @@ import signal
 
 import pytest_asyncio
 
-from bot.localdiscord.server import FakeDiscord
+from localdiscord.server import FakeDiscord
 from tests.bot.conftest import (
     E2E,
     RunningBot,

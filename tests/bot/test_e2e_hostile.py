@@ -19,9 +19,9 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
-from bot.localdiscord import inject
-from bot.localdiscord.server import FakeDiscord
 from bot.settings import IntakeConfig
+from localdiscord import inject
+from localdiscord.server import FakeDiscord
 from tests import hostile_animations as HA
 from tests.bot import hostile_images as H
 from tests.bot.conftest import E2E, FAST, RunningBot, finished_result, has_file, make_settings

@@ -1,5 +1,5 @@
-"""A crash in the middle of load: the bot runs as a real process (`python -m bot run`) against a
-FakeDiscord in this test; it is SIGKILLed (with its pool workers) while dreams are queued and
+"""A crash in the middle of load: the bot runs as a real process (`python -m dreambot run`) against
+a FakeDiscord in this test; it is SIGKILLed (with its pool workers) while dreams are queued and
 running, then started again on the same store.
 
 After the restart: no ledger row is left reserved/running (the lost ones are `lost`, cost 0), nobody
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.localdiscord.server import FakeDiscord
+from localdiscord.server import FakeDiscord
 from tests.bot.conftest import has_file, png_bytes
 from tests.gates import HANDLER as GATED_HANDLER
 from tests.gates import Gate
@@ -77,7 +77,7 @@ async def wait_gone(pids, timeout: float) -> set[int]:
 
 
 class BotProcess:
-    """`python -m bot run` in its own session (so the session id = its pid) with the given env."""
+    """`python -m dreambot run` in its own session (session id = its pid) with the given env."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env, self.log_path = env, log_path
@@ -86,7 +86,7 @@ class BotProcess:
     def start(self) -> None:
         self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, "-m", "dreambot", "run"],
             cwd=ROOT,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -138,6 +138,7 @@ def bot_env(fake: FakeDiscord, store: Path, gate: Gate) -> dict[str, str]:
         DREAMBOT_STORE__PATH=str(store),
         DREAMBOT_ENGINE__DEVICE="cpu",
         DREAMBOT_ENGINE__MODELS='["tiny"]',
+        DREAMBOT_ENGINE__MODEL_PLUGINS='["tests.tiny_model"]',
         DREAMBOT_ENGINE__DEFAULT_MODEL="tiny",
         DREAMBOT_ENGINE__MAX_SIDE_CAP="256",
         DREAMBOT_POOL__WARM_MODELS='["tiny"]',

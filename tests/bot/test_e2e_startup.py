@@ -6,10 +6,10 @@ import logging
 
 import pytest_asyncio
 
-from bot.localdiscord.server import FakeDiscord
 from bot.quota import QuotaService
 from bot.runner import INTENT_HELP, serve
 from bot.store import Store
+from localdiscord.server import FakeDiscord
 from tests.bot.conftest import E2E, RunningBot, make_settings
 
 pytestmark = E2E

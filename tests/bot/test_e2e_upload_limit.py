@@ -4,7 +4,7 @@ a limit lower than the bot was told (a reaction only knows the server's) is plan
 
 import pytest_asyncio
 
-from bot.localdiscord.server import FakeDiscord
+from localdiscord.server import FakeDiscord
 from tests.bot.conftest import (
     E2E,
     RunningBot,

@@ -205,6 +205,7 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
         "DREAMBOT_ENGINE__DEVICE": "cpu",
         "DREAMBOT_ENGINE__DEFAULT_MODEL": "tiny",
         "DREAMBOT_ENGINE__MODELS": '["tiny"]',
+        "DREAMBOT_ENGINE__MODEL_PLUGINS": '["tests.tiny_model"]',
         "DREAMBOT_ENGINE__MAX_SIDE_CAP": "256",
         "DREAMBOT_ENGINE__OFFLINE": "true",
         "DREAMBOT_POOL__WORKERS": "1",
@@ -221,7 +222,7 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        "dreambot",
         "run",
         cwd=ROOT,
         env=env,

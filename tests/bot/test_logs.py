@@ -10,9 +10,9 @@ import warnings
 import pytest
 import pytest_asyncio
 
-from bot.localdiscord import FakeDiscord
 from bot.logs import REDACTED, Redactor, setup_logging
 from bot.settings import DiscordConfig, LogConfig, Settings
+from localdiscord import FakeDiscord
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 # some other bot's token

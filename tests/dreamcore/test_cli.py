@@ -3,7 +3,7 @@
 
 from PIL import Image
 
-from bot.__main__ import main
+from dreambot.__main__ import main
 from tests.helpers import noise_png
 
 

@@ -19,6 +19,7 @@ from tests.dreamcore.pool.conftest import MakePool, held, pool_config, request, 
 from tests.dreamcore.pool.handlers import expected_digest
 from tests.gates import Gate
 from tests.helpers import noise_png
+from tests.tiny_model import TINY_PLUGIN
 
 
 def test_a_gpu_worker_holds_several_dreams_and_a_cpu_worker_one():
@@ -64,7 +65,7 @@ def _pixels(data: bytes) -> np.ndarray:
 async def test_dreams_batched_in_a_worker_equal_their_lone_runs() -> None:
     from dreamcore.engine.dreamer import Dreamer
 
-    engine = EngineConfig(device="cpu", models=("tiny",), batching="on")
+    engine = EngineConfig(device="cpu", models=("tiny",), model_plugins=TINY_PLUGIN, batching="on")
     requests = [
         DreamRequest(
             image=noise_png(size, seed=seed),

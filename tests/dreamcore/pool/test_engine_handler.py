@@ -11,6 +11,7 @@ from dreamcore.config import EngineConfig
 from dreamcore.pool import make_backend
 from dreamcore.request import DreamRequest, make_params
 from tests.dreamcore.pool.conftest import all_gone, pool_config
+from tests.tiny_model import TINY_PLUGIN
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.skipif(
@@ -30,7 +31,7 @@ def small_png(width: int, height: int) -> bytes:
 async def test_real_dreamer_runs_in_a_worker(backend: str) -> None:
     from PIL import Image
 
-    engine = EngineConfig(device="cpu", models=("tiny",))
+    engine = EngineConfig(device="cpu", models=("tiny",), model_plugins=TINY_PLUGIN)
     request = DreamRequest(
         image=small_png(80, 60), params=make_params(model="tiny", octaves=2, steps=2, seed=3)
     )

@@ -14,8 +14,8 @@ def say(text: str) -> None:
 
 
 async def sandbox_main(settings: Settings) -> int:
-    from bot.sandbox.models import probe
-    from bot.sandbox.session import Sandbox
+    from sandbox.models import probe
+    from sandbox.session import Sandbox
 
     say("dreambot sandbox: checking which models have their weights on this machine…")
     report = await probe(settings.engine)

@@ -1,5 +1,5 @@
 """The sandbox page's server (aiohttp, 127.0.0.1 only, for this page only: see
-bot.localdiscord.access): the static page, its event stream (SSE), the attachments, and the
+localdiscord.access): the static page, its event stream (SSE), the attachments, and the
 actions a member can take, each turned into what Discord would send the bot (a message, a slash
 command, autocomplete, a context menu, a button click, a reaction).
 """
@@ -14,13 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.localdiscord import FakeDiscord, inject
-from bot.localdiscord.access import local_origin_only
-from bot.localdiscord.cdn import attachment_response
-from bot.localdiscord.gateway import MESSAGE_CONTENT
-from bot.sandbox.bridge import Bridge
-from bot.sandbox.rules import mib
-from bot.sandbox.view import bot_intents, command_path
+from localdiscord import FakeDiscord, inject
+from localdiscord.access import local_origin_only
+from localdiscord.cdn import attachment_response
+from localdiscord.gateway import MESSAGE_CONTENT
+from sandbox.bridge import Bridge
+from sandbox.rules import mib
+from sandbox.view import bot_intents, command_path
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

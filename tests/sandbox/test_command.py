@@ -19,6 +19,7 @@ BOUND_S = 180  # bounds a failing run; nothing here measures time
 TINY = {
     "DREAMBOT_ENGINE__DEVICE": "cpu",
     "DREAMBOT_ENGINE__MODELS": '["tiny"]',
+    "DREAMBOT_ENGINE__MODEL_PLUGINS": '["tests.tiny_model"]',
     "DREAMBOT_ENGINE__DEFAULT_MODEL": "tiny",
     "DREAMBOT_POOL__WORKERS": "1",
     "DREAMBOT_POOL__THREADS_PER_WORKER": "1",
@@ -32,7 +33,7 @@ async def start(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        "dreambot",
         "sandbox",
         env={**clean, **env},
         stdout=asyncio.subprocess.PIPE,

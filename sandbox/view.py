@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from bot.localdiscord import FakeDiscord, InteractionRecord
-from bot.localdiscord import payloads as P
-from bot.localdiscord.gateway import MESSAGE_CONTENT
+from localdiscord import FakeDiscord, InteractionRecord
+from localdiscord import payloads as P
+from localdiscord.gateway import MESSAGE_CONTENT
 
 CALLBACK_NAMES = {
     1: "pong",

@@ -10,10 +10,10 @@ import asyncio
 import json
 from typing import Any
 
-from bot.localdiscord import FakeDiscord
-from bot.sandbox.models import ModelReport
-from bot.sandbox.rules import Rules
-from bot.sandbox.view import (
+from localdiscord import FakeDiscord
+from sandbox.models import ModelReport
+from sandbox.rules import Rules
+from sandbox.view import (
     bot_view,
     commands_view,
     interaction_view,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from discord.ext import commands
 
-from bot.localdiscord.server import FakeDiscord
+from localdiscord.server import FakeDiscord
 
 from ._testbot import Events, make_bot
 from .fixtures import fake_discord  # noqa: F401

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import pytest_asyncio
 
-from bot.sandbox.models import ModelReport
-from bot.sandbox.session import Sandbox
 from bot.settings import (
     DiscordConfig,
     HealthConfig,
@@ -17,6 +15,8 @@ from bot.settings import (
     SandboxConfig,
     Settings,
 )
+from sandbox.models import ModelReport
+from sandbox.session import Sandbox
 from tests.bot.conftest import ENGINE, POOL
 
 READY_TIMEOUT_S = 240  # bounds a failing start (workers start in seconds, slower under load)

@@ -1,5 +1,5 @@
-"""bot.endpoints.apply_endpoints, the AutoShardedClient path (GET /gateway/bot), raw HTTP
-behaviour."""
+"""bot.endpoints.apply_endpoints and FakeDiscord.patch_discord (which point discord.py alike),
+the AutoShardedClient path (GET /gateway/bot), raw HTTP behaviour."""
 
 from __future__ import annotations
 
@@ -30,6 +30,17 @@ def test_apply_endpoints_sets_and_empty_keeps(monkeypatch) -> None:
     assert discord.http.Route("GET", "/users/@me").url == "http://127.0.0.1:1/api/v10/users/@me"
     gw = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     assert isinstance(gw, yarl.URL) and str(gw) == "ws://127.0.0.1:1/gateway"
+
+
+async def test_patch_discord_points_discord_py_where_the_bots_settings_do(
+    fake_discord, monkeypatch
+) -> None:
+    # The local Discord imports nothing of the bot, so it sets discord.py's endpoints itself.
+    patched = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    monkeypatch.setattr(discord.http.Route, "BASE", "https://discord.com/api/v10")
+    apply_endpoints(fake_discord.api_base, fake_discord.gateway_url)
+    assert (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == patched
+    assert isinstance(patched[1], yarl.URL)
 
 
 async def test_auto_sharded_bot_uses_gateway_bot(fake_discord) -> None:

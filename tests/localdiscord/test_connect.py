@@ -9,8 +9,8 @@ import zlib
 import discord
 import pytest
 
-from bot.localdiscord import FakeDiscord
-from bot.localdiscord.compression import ZlibStreamEncoder, ZstdStreamEncoder, zstd_available
+from localdiscord import FakeDiscord
+from localdiscord.compression import ZlibStreamEncoder, ZstdStreamEncoder, zstd_available
 
 from ._testbot import Events, get, make_bot
 from .conftest import start_bot, stop_bot

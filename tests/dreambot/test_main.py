@@ -1,6 +1,6 @@
-"""`dreambot` (bot/__main__.py): subcommands dispatch, configuration errors are one line."""
+"""`dreambot` (dreambot/__main__.py): subcommands dispatch, configuration errors are one line."""
 
-from bot.__main__ import build_parser, main
+from dreambot.__main__ import build_parser, main
 
 
 def test_subcommands():

@@ -3,8 +3,9 @@
 It takes only the bot token it issued (`FakeDiscord.token`) and requests from this machine's own
 names and origins (access.py): no web page the user visits gets in.
 `dreambot sandbox` runs the real bot against it; the tests drive the bot through it. See
-server.FakeDiscord for the API, tests/bot/localdiscord/test_*.py for usage with a real bot.
-The bot's own runtime code never imports this package (only the sandbox does).
+server.FakeDiscord for the API, tests/localdiscord/test_*.py for usage with a real bot.
+The bot never imports this package, and it imports nothing of the bot (import contracts in
+pyproject.toml, run by scripts/test).
 """
 
 from .records import Callback, InteractionRecord, RequestRecord, UploadedFile, carries_dream

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from bot.localdiscord import FakeDiscord, InteractionRecord, RequestRecord, UploadedFile, inject
-from bot.sandbox.rules import Rules
+from localdiscord import FakeDiscord, InteractionRecord, RequestRecord, UploadedFile, inject
+from sandbox.rules import Rules
 
 
 class Watch:
@@ -57,7 +57,7 @@ async def test_an_interaction_nobody_answers_is_reported_after_the_deadline(watc
 
 
 async def test_a_late_answer_is_an_error_and_a_close_one_a_warning(watch):
-    from bot.localdiscord import Callback
+    from localdiscord import Callback
 
     late = watch.interaction()
     watch.rules.ack_deadline = 3.0  # judge by the recorded latency below, not by a timer
@@ -73,7 +73,7 @@ async def test_a_late_answer_is_an_error_and_a_close_one_a_warning(watch):
 
 
 async def test_an_answer_in_time_says_nothing(watch):
-    from bot.localdiscord import Callback
+    from localdiscord import Callback
 
     rec = watch.interaction()
     rec.add_callback(Callback(5, None, []))

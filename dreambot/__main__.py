@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_bot(settings)
     if args.command == "sandbox":
-        from bot.sandbox.command import run_sandbox
+        from sandbox.command import run_sandbox
 
         return run_sandbox(settings)
     from dreamcore import cli

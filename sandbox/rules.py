@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from bot.localdiscord import FakeDiscord, InteractionRecord, RequestRecord
-from bot.localdiscord.gateway import MESSAGE_CONTENT
-from bot.sandbox.view import command_path
+from localdiscord import FakeDiscord, InteractionRecord, RequestRecord
+from localdiscord.gateway import MESSAGE_CONTENT
+from sandbox.view import command_path
 
 ACK_DEADLINE_S = 3.0  # Discord: answer (or defer) an interaction within 3 s
 ACK_WARN_S = 2.0  # closer than this to the deadline is worth a warning

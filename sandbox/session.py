@@ -10,14 +10,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bot.localdiscord import FakeDiscord
 from bot.runner import serve
-from bot.sandbox.bridge import Bridge
-from bot.sandbox.config import sandbox_settings
-from bot.sandbox.models import ModelReport
-from bot.sandbox.rules import ACK_DEADLINE_S, TOKEN_LIFETIME_S
-from bot.sandbox.web import PageServer
 from bot.settings import Settings
+from localdiscord import FakeDiscord
+from sandbox.bridge import Bridge
+from sandbox.config import sandbox_settings
+from sandbox.models import ModelReport
+from sandbox.rules import ACK_DEADLINE_S, TOKEN_LIFETIME_S
+from sandbox.web import PageServer
 
 log = logging.getLogger(__name__)
 

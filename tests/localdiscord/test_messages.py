@@ -8,7 +8,7 @@ import io
 import discord
 import pytest
 
-from bot.localdiscord import FakeDiscord
+from localdiscord import FakeDiscord
 
 from ._testbot import PNG, Events, get, make_bot
 from .conftest import start_bot, stop_bot

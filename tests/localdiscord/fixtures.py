@@ -1,7 +1,7 @@
 """Reusable pytest fixture: `fake_discord`, a started FakeDiscord with discord.py pointed at it.
 
 Use from another test package with
-`from tests.bot.localdiscord.fixtures import fake_discord  # noqa: F401`.
+`from tests.localdiscord.fixtures import fake_discord  # noqa: F401`.
 discord.py's endpoints are restored afterwards; the test fails if the fake hit a handler error.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.localdiscord.server import FakeDiscord
+from localdiscord.server import FakeDiscord
 
 
 @pytest.fixture
