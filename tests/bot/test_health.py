@@ -25,7 +25,6 @@ from tests.bot.conftest import RunningBot, make_settings
 
 E2E = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 
 
 class StubPool:
@@ -198,7 +197,7 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
         **os.environ,
         "DREAMBOT_POOL__HANDLER": HANDLER,  # the dream below waits mid-way for the test
         "DREAMBOT_CONFIG": str(ROOT / "config" / "default.toml"),
-        "DREAMBOT_DISCORD__TOKEN": TOKEN,
+        "DREAMBOT_DISCORD__TOKEN": fake.token,  # the only one the local Discord lets in
         "DREAMBOT_DISCORD__API_BASE": fake.api_base,
         "DREAMBOT_DISCORD__GATEWAY_URL": fake.gateway_url,
         "DREAMBOT_DISCORD__PROGRESS_INTERVAL_S": "0.5",
@@ -288,7 +287,7 @@ async def test_sigterm_finishes_the_running_dream_and_exits_cleanly(fake, tmp_pa
     signalled = next(i for i, line in enumerate(lines) if "SIGTERM: shutting down" in line)
     done = next(i for i, line in enumerate(lines) if '"status": "done"' in line)
     assert signalled < done, "the dream should still have been running when SIGTERM came"
-    assert TOKEN not in log_text
+    assert fake.token not in log_text
     for _ in range(50):  # orphans would be re-parented; give a reaped child a moment to vanish
         if not any(alive(pid) for pid in workers):
             break
