@@ -89,7 +89,7 @@ def test_an_animation_is_priced_for_the_frames_the_worker_makes(engine, image, k
 
     params = make_params(model="tiny", octaves=1, steps=1, frame_steps=1, seed=1, max_side=64,
                          **knobs)  # fmt: skip
-    held = _checked(image, engine, params.max_side)  # what the intake holds
+    held = _checked(image, engine, params.max_side, guide=False)  # what the intake holds
     params = animated(params, held, engine, guild())
     priced = frames_of(params, held, engine)
     result = Dreamer(engine).run(DreamRequest(image=image, params=params))
