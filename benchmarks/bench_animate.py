@@ -1,10 +1,17 @@
-"""Animations: frames per second of a zoom, each frame's cost against a still dream, and peak
-memory for 16 vs 64 frames (it must not grow with the frame count), measured in one run.
+"""Animations: frames per second of a zoom, each frame's cost against a still dream, peak memory
+for 16 vs 64 frames (it must not grow with the frame count), and whether a long zoom keeps its
+first frame's palette, measured in one run.
 
     python benchmarks/bench_animate.py [--model inception5h] [--side 512] [--frames 16]
+                                       [--palette-model vgg16-hed] [--palette-side 160]
+                                       [--palette-frames 32] [--palette-only]
 
 Speed does not depend on the weights, so models whose weights can't be had here run with random
 weights (said in the output). Memory is measured in fresh processes (peak RSS of each run).
+Colours do depend on them: the palette part dreams the same zoom twice from one first frame,
+each later frame given the first one's palette (the fix) and not (as before it), and prints per
+frame, side by side, the mean saturation and the share of the colour at another hue than in
+frame 1 (the bound: within 10% of frame 1), and how much frame k+1 is zoom(frame k).
 """
 
 from __future__ import annotations
@@ -16,10 +23,21 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+import torch
 from bench_common import PHOTO, dreamer_for  # first: it puts the project on sys.path
 
+from dreamcore.engine.animate import DreamFn, motion_of, warp, zoom_frames
+from dreamcore.engine.colors import hue_drift, keep_palette, palette_of, saturation
+from dreamcore.engine.compose import objective_for
+from dreamcore.engine.deepdream import dream
 from dreamcore.engine.dreamer import Dreamer
-from dreamcore.request import DreamRequest, make_params
+from dreamcore.engine.gradient import Gradient
+from dreamcore.engine.imageio import to_tensor
+from dreamcore.imaging import decode_for_dream
+from dreamcore.request import DreamParams, DreamRequest, make_params
+
+BOUND = 0.10  # saturation and hue: within 10% of frame 1
 
 
 def timed(dreamer: Dreamer, **params) -> tuple[float, object]:
@@ -39,6 +57,79 @@ def memory_child(model: str, side: int, frames: int) -> None:
     )
 
 
+def frame_dreamer(dreamer: Dreamer, params: DreamParams) -> DreamFn:
+    """Each frame dreamed as the Dreamer dreams it (precision, layout, tiles, seeded jitter)."""
+    net, placement = dreamer.model(params.model), dreamer.placement
+    gradient = Gradient(
+        net, objective_for(params, net, total=lambda _: 1.0), tile_size=dreamer.config.tile_size,
+        autocast=placement.autocast(), channels_last=placement.channels_last,
+    )  # fmt: skip
+    generator = torch.Generator().manual_seed(params.seed)
+    return lambda pixels, p, _: dream(
+        pixels, gradient, p, min_side=dreamer.config.min_side, generator=generator
+    )
+
+
+def corr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(np.corrcoef(a.float().flatten().numpy(), b.float().flatten().numpy())[0, 1])
+
+
+def measures(frames: list[torch.Tensor], k: int, params: DreamParams) -> tuple[float, ...]:
+    """Frame k's saturation and its change from frame 1, the share of its colour at another hue,
+    and its correlation with the last frame zoomed and with the last frame as it was."""
+    sat = saturation(frames[k])
+    change = sat / saturation(frames[0]) - 1
+    hue = hue_drift(frames[k], frames[0])
+    if k == 0:
+        return sat, change, hue, 1.0, 1.0
+    moved = corr(frames[k], warp(frames[k - 1], motion_of(params)))
+    return sat, change, hue, moved, corr(frames[k], frames[k - 1])
+
+
+def palette(model: str, side: int, count: int) -> None:
+    dreamer, weights = dreamer_for(model, max_side_cap=4096)
+    params = make_params(model=model, max_side=side, animate="zoom", frames=count, seed=1)
+    pixels = to_tensor(decode_for_dream(PHOTO.read_bytes(), dreamer.config, side).rgb)
+    runs, seconds = {}, {}
+    for name, anchored in (("before", False), ("anchored", True)):  # the same first frame
+        t0 = time.perf_counter()
+        dream_fn = frame_dreamer(dreamer, params)
+        runs[name] = list(zoom_frames(pixels, params, count, dream_fn, anchored=anchored))
+        seconds[name] = time.perf_counter() - t0
+    h, w = pixels.shape[-2:]
+    print(f"\npalette over {count} frames: {model} ({weights}), {w}x{h}, zoom, seed 1; "
+          "before the fix vs each later frame anchored to frame 1's palette")  # fmt: skip
+    print("sat: mean HSV saturation (change from frame 1); hue: share of the colour in another")
+    print("30-degree hue sector than in frame 1; zoom: corr(frame k, zoom(frame k-1)) / corr with")
+    print("frame k-1 unmoved (the zoom zooms while the first is well above the second)")
+    print("frame |  sat before       anchored        | hue before anchored | zoom before  anchored")
+    table = {
+        name: [measures(frames, k, params) for k in range(count)] for name, frames in runs.items()
+    }
+    for k in range(count):
+        if k % 4 == 0 or k == count - 1:
+            b, a = table["before"][k], table["anchored"][k]
+            print(
+                f"{k + 1:5d} | {b[0]:.3f} ({b[1]:+6.1%})  {a[0]:.3f} ({a[1]:+6.1%})  | "
+                f"{b[2]:6.1%} {a[2]:8.1%}    | {b[3]:.3f}/{b[4]:.3f} {a[3]:.3f}/{a[4]:.3f}"
+            )
+    for name, rows in table.items():
+        sat, hue = max(abs(r[1]) for r in rows), max(r[2] for r in rows)
+        verdict = "within" if max(sat, hue) <= BOUND else "OUTSIDE"
+        print(
+            f"worst of {count} frames, {name:<8}: saturation off by {sat:.1%}, hue {hue:.1%} "
+            f"({verdict} the {BOUND:.0%} bound)"
+        )
+    frame, reference = runs["anchored"][-1], palette_of(runs["anchored"][0])
+    t0 = time.perf_counter()
+    for _ in range(5):
+        keep_palette(frame, reference)
+    step = (time.perf_counter() - t0) / 5
+    per_frame = seconds["before"] / count
+    print(f"the palette step: {step * 1000:.1f} ms a frame = {step / per_frame:.1%} of a frame's "
+          f"dream ({per_frame:.2f} s a frame here, the first included)")  # fmt: skip
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
         memory_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
@@ -49,7 +140,14 @@ def main() -> None:
     p.add_argument("--model", default="inception5h")
     p.add_argument("--side", type=int, default=512)
     p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--palette-model", default="vgg16-hed")
+    p.add_argument("--palette-side", type=int, default=160)
+    p.add_argument("--palette-frames", type=int, default=32)
+    p.add_argument("--palette-only", action="store_true")
     args = p.parse_args()
+    if args.palette_only:
+        palette(args.palette_model, args.palette_side, args.palette_frames)
+        return
     dreamer, weights = dreamer_for(args.model, max_side_cap=4096)
     base = dict(model=args.model, max_side=args.side)
     timed(dreamer, **base, octaves=1, steps=1)  # warm up kernels
@@ -72,6 +170,7 @@ def main() -> None:
         peaks[frames] = json.loads(out)["peak_mb"]
         print(f"peak memory, {frames:2d} frames: {peaks[frames]:7.0f} MB")
     print(f"64/16 frames peak memory ratio: {peaks[64] / peaks[16]:.2f}x (aim: ~1.0x)")
+    palette(args.palette_model, args.palette_side, args.palette_frames)
 
 
 if __name__ == "__main__":
