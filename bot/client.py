@@ -4,7 +4,8 @@
 crash lost, loads the cogs as extensions, registers the result buttons and syncs the commands.
 `close` drains (running dreams finish and post, queued ones are refunded), disconnects, and
 releases everything in reverse order. Tests may pass in a backend and/or a store; what is passed
-in stays theirs.
+in stays theirs; and a network for links (a DNS of their own, a connector that reaches only
+loopback).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bot.metrics import BotMetrics
 from bot.services import Services
 from bot.settings import Settings
 from bot.store import Store
+from dreamcore.links import Network
 from dreamcore.pool import DreamBackend
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class DreamBot(commands.Bot):
         backend: DreamBackend | None = None,
         store: Store | None = None,
         message_content: bool | None = None,
+        network: Network | None = None,
     ) -> None:
         d = settings.discord
         mc = d.message_content_intent if message_content is None else message_content
@@ -68,6 +71,7 @@ class DreamBot(commands.Bot):
         self.metrics = BotMetrics(pool=lambda: self.services.backend if self.services else None)
         self.health: HealthServer | None = None
         self._given = (backend, store)
+        self._network = network
 
     async def login(self, token: str) -> None:
         d = self.settings.discord
@@ -78,7 +82,7 @@ class DreamBot(commands.Bot):
         backend, store = self._given
         self.services = await Services.open(
             self.settings, self, buttons=result_view, controls=cancel_view, metrics=self.metrics,
-            backend=backend, store=store,
+            backend=backend, store=store, network=self._network,
         )  # fmt: skip
         await announce_lost(self, self.services.lost_jobs)
         h = self.settings.health

@@ -6,6 +6,7 @@ the pool/engine infrastructure get a fixed sentence here (their messages are for
 
 from __future__ import annotations
 
+from dreamcore.errors import DownloadFailed as DownloadFailed  # re-exported: dreamcore.links
 from dreamcore.errors import (
     DreamCancelled,
     DreamError,
@@ -34,10 +35,6 @@ class QuotaExceeded(DreamError):
     def __init__(self, message: str, reason: str = "other") -> None:
         super().__init__(message)
         self.reason = reason  # which limit refused it (a metrics label)
-
-
-class DownloadFailed(DreamError):
-    code = "download_failed"
 
 
 class NotAllowedHere(DreamError):

@@ -1,9 +1,11 @@
-"""Getting an image out of Discord safely: pick the attachment, download it with hard caps, and
-check that it decodes at the size it will be dreamed at, before it costs any quota.
+"""Getting an image safely: pick the attachment (or take the link), download it with hard caps,
+and check that it decodes at the size it will be dreamed at, before it costs any quota.
 
-`Intake` owns the HTTP session and three bounds: downloads at once per user, decodes at once
+`Intake` owns the HTTP sessions and three bounds: downloads at once per user, decodes at once
 (a large image needs hundreds of MB to decode), and the bytes that accepted orders hold while
-they wait for a worker. Decoding itself (bombs, junk, sizes) is `dreamcore.imaging`.
+they wait for a worker. Downloading itself (cap, timeout, redirects, sniffing, and which
+addresses a link may reach) is `dreamcore.links`; decoding (bombs, junk, sizes)
+`dreamcore.imaging`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import aiohttp
-from yarl import URL
 
 from bot import replies
-from bot.errors import Busy, DownloadFailed, NoImageFound
+from bot.errors import Busy, NoImageFound
 from bot.replies import SOURCE_NAME, SOURCE_PREFIX
 from bot.settings import IntakeConfig
 from dreamcore.config import EngineConfig
+from dreamcore.errors import LinkRefused
 from dreamcore.imaging import (
     IMAGE_EXTENSIONS,
     decode_for_dream,
@@ -29,13 +31,12 @@ from dreamcore.imaging import (
     encode_jpeg,
     file_extension,
 )
+from dreamcore.links import Destinations, Network, checked_url, fetch, open_session
 
 DECODES_AT_ONCE = 2
 SOURCE_QUALITY = 90
 SOURCE_ANIMATION_BYTES = 2 * 1024 * 1024  # an animated upload up to this travels whole
 NOT_RASTER = frozenset({"image/svg+xml"})  # image/* that Pillow can't dream
-MAX_REDIRECTS = 3
-CHUNK = 64 * 1024
 
 
 def pick_image_attachments(
@@ -120,21 +121,37 @@ class ByteBudget:
 
 
 class Intake:
-    def __init__(self, config: IntakeConfig, engine: EngineConfig) -> None:
+    def __init__(
+        self, config: IntakeConfig, engine: EngineConfig, network: Network | None = None
+    ) -> None:
         self.config = config
         self.engine = engine
+        self.network = network  # None: the machine's DNS and TCP (tests: loopback only)
         self.budget = ByteBudget(config.max_held_bytes)
-        self._session: aiohttp.ClientSession | None = None
+        self.attachments = attachment_destinations(config)
+        self.links = link_destinations(config)
+        self._sessions: dict[Destinations, aiohttp.ClientSession] = {}
         self._decodes = asyncio.Semaphore(DECODES_AT_ONCE)
         self._downloading: Counter[int] = Counter()  # user id -> downloads in progress
 
     async def open(self) -> None:
-        self._session = aiohttp.ClientSession()
+        # one session per kind of input: each connector vets addresses for its destinations
+        for where in (self.attachments, self.links):
+            self._sessions[where] = open_session(where, self.network)
 
     async def close(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
             await session.close()
+
+    def check_link(self, url: str) -> str:
+        """A pasted link as it will be fetched, or refused now when its look alone says so (links
+        turned off, not http(s), credentials, a private address): before anything is said."""
+        if not self.config.url_fetch:
+            raise LinkRefused(replies.LINKS_OFF)
+        link = url.strip().removeprefix("<").removesuffix(">")  # <link>: Discord's no-embed form
+        checked_url(link, self.links)
+        return link
 
     async def fetch(
         self,
@@ -144,16 +161,24 @@ class Intake:
         max_side: int,
         declared_size: int | None = None,
         guide: bool = False,
+        link: bool = False,
     ) -> HeldImage:
-        """Download an attachment and check it decodes at `max_side` (a `guide`: as the worker
-        takes a guide's features); raises a DreamError."""
+        """Download an attachment (or a pasted `link`) and check it decodes at `max_side` (a
+        `guide`: as the worker takes a guide's features); raises a DreamError."""
+        where = self.links if link else self.attachments
+        if link:
+            url = self.check_link(url)
         if self._downloading[user_id] >= self.config.downloads_per_user:
             raise Busy(replies.downloads_busy_text())
-        assert self._session is not None, "Intake.open() first"
+        assert self._sessions, "Intake.open() first"
         self._downloading[user_id] += 1
         try:
-            data = await download_attachment(
-                self._session, url, config=self.config, declared_size=declared_size
+            data = await fetch(
+                self._sessions[where],
+                url,
+                destinations=where,
+                limits=self.config.limits(),
+                declared_size=declared_size,
             )
             async with self._decodes:
                 held = await asyncio.to_thread(_checked, data, self.engine, max_side, guide)
@@ -178,6 +203,16 @@ def _checked(data: bytes, engine: EngineConfig, max_side: int, guide: bool) -> H
     return HeldImage(data, source, size=size, frames=frames)
 
 
+def attachment_destinations(config: IntakeConfig) -> Destinations:
+    """Where attachments come from: Discord's CDN (`intake.allowed_hosts`), nowhere else."""
+    return Destinations.only(config.allowed_hosts, replies.ONLY_DISCORD_IMAGES)
+
+
+def link_destinations(config: IntakeConfig) -> Destinations:
+    """Where pasted links may go: public addresses, and `intake.url_allowed_hosts`."""
+    return Destinations.links(config.url_allowed_hosts)
+
+
 async def download_attachment(
     session: aiohttp.ClientSession,
     url: str,
@@ -185,74 +220,11 @@ async def download_attachment(
     config: IntakeConfig,
     declared_size: int | None = None,
 ) -> bytes:
-    """Fetch an image from an allowed host, never reading more than `max_download_bytes`."""
-    cap = config.max_download_bytes
-    if declared_size is not None and declared_size > cap:
-        raise _too_big(declared_size, cap)
-    target = _checked_url(url, config)
-    try:
-        async with asyncio.timeout(config.download_timeout_s):
-            for _ in range(MAX_REDIRECTS + 1):
-                # Redirects are followed by hand so that every hop passes the host check.
-                async with session.get(
-                    target,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=config.download_timeout_s),
-                ) as resp:
-                    if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
-                        target = _checked_url(
-                            str(target.join(URL(resp.headers["Location"]))), config
-                        )
-                        continue
-                    if resp.status != 200:
-                        raise DownloadFailed(_http_message(resp.status))
-                    if resp.content_length is not None and resp.content_length > cap:
-                        raise _too_big(resp.content_length, cap)
-                    return await _read_capped(resp, cap)
-            raise DownloadFailed("Couldn't download the image: too many redirects.")
-    except TimeoutError:
-        raise DownloadFailed(
-            f"Downloading the image took longer than {config.download_timeout_s:g} s; try again."
-        ) from None
-    except aiohttp.ClientError:
-        raise DownloadFailed("Couldn't download the image (network error); try again.") from None
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    # Content-Length can be absent (chunked) or a lie: count what actually arrives.
-    buf = bytearray()
-    async for chunk in resp.content.iter_chunked(CHUNK):
-        buf += chunk
-        if len(buf) > cap:
-            raise _too_big(None, cap)
-    return bytes(buf)
-
-
-def _checked_url(url: str, config: IntakeConfig) -> URL:
-    try:
-        parsed = URL(url)
-    except (ValueError, TypeError):
-        parsed = None
-    host = (parsed.host or "").lower().rstrip(".") if parsed is not None else ""
-    allowed = {h.lower() for h in config.allowed_hosts}
-    if parsed is None or parsed.scheme not in ("http", "https") or host not in allowed:
-        raise DownloadFailed("I can only fetch images uploaded to Discord.")
-    return parsed
-
-
-def _too_big(size: int | None, cap: int) -> DownloadFailed:
-    what = f" ({_mib(size)})" if size is not None else ""
-    return DownloadFailed(f"That image is too big to download{what}; the limit is {_mib(cap)}.")
-
-
-def _mib(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MiB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KiB"
-
-
-def _http_message(status: int) -> str:
-    hint = {
-        404: "; was the message deleted?",
-        403: "; the link may have expired",
-        410: "; the link may have expired",
-    }
-    return f"Couldn't download the image (HTTP {status}){hint.get(status, '')}."
+    """Fetch an attachment from an allowed host, never reading more than `max_download_bytes`."""
+    return await fetch(
+        session,
+        url,
+        destinations=attachment_destinations(config),
+        limits=config.limits(),
+        declared_size=declared_size,
+    )

@@ -52,6 +52,7 @@ class ImageRef:
     url: str
     declared_size: int | None = None
     spoiler: bool = False  # a spoilered attachment: what is dreamed from it stays hidden
+    link: bool = False  # a link someone pasted (fetched from public addresses), not an upload
 
     @classmethod
     def of(cls, attachment: Any) -> ImageRef:
@@ -281,6 +282,7 @@ class OrderDesk:
             max_side=max_side,
             declared_size=ref.declared_size,
             guide=guide,
+            link=ref.link,
         )
 
     async def _refuse(self, trigger: Trigger, err: DreamError) -> None:

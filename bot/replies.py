@@ -170,6 +170,13 @@ def bot_busy_text() -> str:
     return "Too many images are waiting to be dreamed right now; try again in a few minutes."
 
 
+# what to dream: an attachment or a link (how a link is refused: dreamcore.links, shared with
+# the command line)
+ONLY_DISCORD_IMAGES = "I can only fetch images uploaded to Discord."
+LINKS_OFF = "Dreaming links is turned off on this bot; attach the image instead."
+IMAGE_OR_LINK = "Give an image or a link, not both."
+NO_IMAGE_OR_LINK = "Attach an image (`image:`) or give a link to one (`url:`)."
+
 MESSAGE_GONE = "That message is gone."
 UNREADABLE_SETTINGS = "I can't read that dream's settings."
 ONLY_REQUESTER_DELETES = (

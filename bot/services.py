@@ -23,6 +23,7 @@ from bot.orders import OrderDesk
 from bot.quota import QuotaService
 from bot.settings import Settings
 from bot.store import LedgerRow, Store
+from dreamcore.links import Network
 from dreamcore.pool import DreamBackend, make_backend
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,10 @@ class Services:
         metrics: BotMetrics,
         backend: DreamBackend | None = None,
         store: Store | None = None,
+        network: Network | None = None,
     ) -> Services:
-        """Build everything; a backend or store passed in stays the caller's to close."""
+        """Build everything; a backend or store passed in stays the caller's to close. `network`:
+        how links are reached (None: this machine's DNS and TCP)."""
         owns_store, owns_backend = store is None, backend is None
         store = store or await Store.open(settings.store.path)
         try:
@@ -71,7 +74,7 @@ class Services:
             if owns_store:
                 await store.close()
             raise
-        intake = Intake(settings.intake, settings.engine)
+        intake = Intake(settings.intake, settings.engine, network)
         await intake.open()
         flow = DreamFlow(
             backend=backend,

@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from dreamcore.catalog import model_info
 from dreamcore.config import EngineConfig, PoolConfig
+from dreamcore.links import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, FetchLimits
 
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 
@@ -65,13 +66,21 @@ class QuotaConfig(BaseModel):
 
 
 class IntakeConfig(BaseModel):
+    """Fetching images: attachments (from `allowed_hosts` only) and links people paste (from
+    public addresses, or `url_allowed_hosts`), with the same cap and timeout."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_download_bytes: Annotated[int, Field(ge=1024)] = 25 * 1024 * 1024
-    download_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    max_download_bytes: Annotated[int, Field(ge=1024)] = DEFAULT_MAX_BYTES
+    download_timeout_s: Annotated[float, Field(gt=0)] = DEFAULT_TIMEOUT_S
     allowed_hosts: tuple[str, ...] = ("cdn.discordapp.com", "media.discordapp.net")
+    url_fetch: bool = True  # /dream url: links to images anywhere public
+    url_allowed_hosts: tuple[str, ...] = ()  # links to these may be private (self-hosting)
     downloads_per_user: Annotated[int, Field(ge=1)] = 2  # at once; more are refused
     max_held_bytes: Annotated[int, Field(ge=1024)] = 512 * 1024 * 1024  # images orders hold
+
+    def limits(self) -> FetchLimits:
+        return FetchLimits(max_bytes=self.max_download_bytes, timeout_s=self.download_timeout_s)
 
 
 class HealthConfig(BaseModel):

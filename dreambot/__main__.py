@@ -44,8 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_sandbox(settings)
     from dreamcore import cli
 
+    if args.command == "dream":  # a link is fetched with the bot's limits and allowed hosts
+        intake = settings.intake
+        return cli.run_dream(
+            args, settings.engine, limits=intake.limits(), link_hosts=intake.url_allowed_hosts
+        )
     handlers = {
-        "dream": cli.run_dream,
         "models": cli.run_models,
         "fetch-weights": cli.run_fetch_weights,
     }

@@ -15,13 +15,18 @@ from dreamcore.catalog import MODELS, PRESETS, class_names, preset_values
 from dreamcore.config import EngineConfig
 from dreamcore.errors import DreamError
 from dreamcore.imaging import decode_guide
+from dreamcore.links import FetchLimits, Network, fetch_link, is_link
 from dreamcore.request import DreamParams, DreamRequest, make_params
 from dreamcore.targets import SYNTAX
 
 
 def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     d = DreamParams()
-    p.add_argument("input", type=Path, help="image to dream (PNG, JPEG, WebP, GIF, ...)")
+    p.add_argument(
+        "input",
+        help="image to dream (PNG, JPEG, WebP, GIF, ...): a file, or an http(s) link to one "
+        "(fetched from public addresses only, with the bot's size cap and timeout)",
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -80,7 +85,16 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
 ANIMATION_FLAGS = ("animate", "frames", "zoom", "rotate", "pan", "frame_steps", "fps")
 
 
-def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
+def run_dream(
+    args: argparse.Namespace,
+    config: EngineConfig,
+    *,
+    limits: FetchLimits | None = None,
+    link_hosts: tuple[str, ...] = (),
+    network: Network | None = None,
+) -> int:
+    """Dream `args.input`; a link is fetched as the bot fetches one (`limits`, `link_hosts`:
+    the bot's intake settings; `network`: tests reach only loopback)."""
     model = args.model or config.default_model
     preset = preset_values(model, args.preset) if args.preset and model in MODELS else {}
     layer = args.layer or preset.pop("layer", None)
@@ -96,7 +110,10 @@ def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
             steps=args.steps, strength=args.strength, jitter=args.jitter, seed=args.seed,
             max_side=args.max_side, tile_size=args.tile_size, guided=args.guide is not None,
         )  # fmt: skip
-        data = args.input.read_bytes()
+        if is_link(args.input):
+            data = fetch_link(args.input, extra_hosts=link_hosts, limits=limits, network=network)
+        else:
+            data = Path(args.input).read_bytes()
         guide = args.guide.read_bytes() if args.guide else None
         if guide is not None:  # refused now, as the bot refuses it, not after a model loads
             decode_guide(guide, config)

@@ -70,6 +70,18 @@ class OutOfMemory(DreamError):
     code = "out_of_memory"
 
 
+class DownloadFailed(DreamError):
+    """An image (an attachment or a link) couldn't be fetched."""
+
+    code = "download_failed"
+
+
+class LinkRefused(DownloadFailed):
+    """A link that is never fetched: not http(s), credentials in it, or not a public address."""
+
+    code = "link_refused"
+
+
 ERRORS_BY_CODE: dict[str, type[DreamError]] = {}
 
 

@@ -28,6 +28,7 @@ from dreamcore.config import EngineConfig, PoolConfig
 from localdiscord import FakeDiscord, carries_dream
 from tests.gates import HANDLER as GATED_HANDLER
 from tests.gates import Gate
+from tests.loopback_net import LoopbackNetwork
 from tests.tiny_model import TINY_PLUGIN
 
 E2E = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
@@ -82,15 +83,20 @@ def make_settings(fake: FakeDiscord, store_path: Path, **sections) -> Settings:
 
 
 class RunningBot:
-    """Starts a DreamBot as `bot.start()` in a task, waits for READY, closes it on `stop()`."""
+    """Starts a DreamBot as `bot.start()` in a task, waits for READY, closes it on `stop()`.
+    Its links go through a loopback-only network (tests/loopback_net.py): `net`'s DNS table
+    names what exists; nothing reaches the real DNS or any address off this machine."""
 
-    def __init__(self, fake: FakeDiscord, settings: Settings, pool) -> None:
+    def __init__(
+        self, fake: FakeDiscord, settings: Settings, pool, net: LoopbackNetwork | None = None
+    ) -> None:
         self.fake, self.settings, self.pool = fake, settings, pool
+        self.net = net or LoopbackNetwork()
         self.bot: DreamBot | None = None
         self._task: asyncio.Task | None = None
 
     async def start(self) -> DreamBot:
-        self.bot = DreamBot(self.settings, backend=self.pool)
+        self.bot = DreamBot(self.settings, backend=self.pool, network=self.net.network())
         self._task = asyncio.create_task(self.bot.start(self.fake.token))
         ready = asyncio.create_task(self.bot.wait_until_ready())
         done, _ = await asyncio.wait(

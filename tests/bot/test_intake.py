@@ -12,9 +12,11 @@ from aiohttp import web
 from bot.errors import Busy, DownloadFailed, NoImageFound
 from bot.intake import Intake, download_attachment, pick_image_attachment
 from bot.settings import IntakeConfig
+from dreamcore.errors import LinkRefused
 
 CAP = 4096
-BODY = bytes(range(256)) * 8  # 2 KiB
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # what the download sniffs (decoding is not tested here)
+BODY = PNG_SIGNATURE + bytes(range(256)) * 8  # 2 KiB
 
 
 async def ok(request):
@@ -22,13 +24,14 @@ async def ok(request):
 
 
 async def big(request):
-    return web.Response(body=b"x" * (CAP + 1), content_type="image/png")
+    return web.Response(body=PNG_SIGNATURE + b"x" * CAP, content_type="image/png")
 
 
 async def chunked(request):
     resp = web.StreamResponse()
     resp.enable_chunked_encoding()  # no Content-Length: only counting can stop it
     await resp.prepare(request)
+    await resp.write(PNG_SIGNATURE)
     for _ in range(100):
         await resp.write(b"y" * 1000)
     await resp.write_eof()
@@ -329,3 +332,53 @@ async def test_a_guide_is_checked_at_the_size_its_features_are_taken(files_serve
         guide.release()
     finally:
         await intake.close()
+
+
+# --- links people paste (issue 23) ------------------------------------------------------------
+
+
+def link_intake(net, **overrides) -> Intake:
+    from dreamcore.config import EngineConfig
+
+    config = IntakeConfig(allowed_hosts=("127.0.0.1",), **overrides)
+    return Intake(config, EngineConfig(min_side=8), net.network())
+
+
+async def test_a_link_is_fetched_from_a_public_name_and_held_like_an_attachment(files_server):
+    from tests.helpers import noise_png
+    from tests.loopback_net import PUBLIC_V4, LoopbackNetwork
+
+    base, files = files_server
+    files["cat.png"] = noise_png((64, 48))
+    port = base.rsplit(":", 1)[1]
+    net = LoopbackNetwork({"photos.example": [PUBLIC_V4], "inside.example": ["10.9.8.7"]})
+    intake = link_intake(net)
+    await intake.open()
+    try:
+        url = f"http://photos.example:{port}/cat.png"
+        held = await intake.fetch(url, user_id=1, max_side=64, link=True)
+        assert held.size == (64, 48) and intake.budget.held == held.nbytes
+        held.release()
+        with pytest.raises(LinkRefused, match="resolves to a private address"):
+            await intake.fetch(f"http://inside.example:{port}/cat.png", user_id=1, max_side=64,
+                               link=True)  # fmt: skip
+        with pytest.raises(DownloadFailed, match="only fetch images uploaded to Discord"):
+            await intake.fetch(url, user_id=1, max_side=64)  # not as an attachment
+        assert intake.budget.held == 0 and not intake._downloading  # refusals hold nothing
+    finally:
+        await intake.close()
+    assert net.violations == []
+
+
+def test_check_link_takes_discords_no_embed_form_and_refuses_by_look():
+    from tests.loopback_net import LoopbackNetwork
+
+    intake = link_intake(LoopbackNetwork())
+    assert intake.check_link(" <https://photos.example/a.gif> ") == "https://photos.example/a.gif"
+    with pytest.raises(LinkRefused, match="points to a private address"):
+        intake.check_link("http://192.168.1.1/a.png")
+    home = link_intake(LoopbackNetwork(), url_allowed_hosts=("192.168.1.1",))
+    assert home.check_link("http://192.168.1.1/a.png") == "http://192.168.1.1/a.png"
+    off = link_intake(LoopbackNetwork(), url_fetch=False)
+    with pytest.raises(LinkRefused, match="turned off"):
+        off.check_link("https://photos.example/a.gif")

@@ -1,10 +1,15 @@
 """The engine's command line (dreamcore/cli.py: dream, models, fetch-weights) through the
 `dreambot` entry point, run in-process."""
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 from PIL import Image
 
 from dreambot.__main__ import main
 from tests.helpers import noise_png
+from tests.loopback_net import PUBLIC_V4, LoopbackNetwork
 
 
 def test_dream_a_file(tmp_path, capsys):
@@ -131,3 +136,91 @@ def test_a_guide_too_thin_for_the_network_is_one_line_and_exit_2(tmp_path, capsy
     err = capsys.readouterr().err
     assert "too small to guide a dream: 2048x40" in err and "Traceback" not in err, err
     assert err.count("\n") == 1 and not (tmp_path / "o.png").exists()
+
+
+# --- a link as the input (issue 23): the bot's guard, through a loopback-only network ---------
+
+
+@pytest.fixture
+def web_picture():
+    """A local HTTP server (its own thread: the CLI runs its own event loop) serving a PNG."""
+    png = noise_png((64, 48))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body, ctype = (
+                (png, "image/png") if self.path == "/cat.png" else (b"<html>", "text/html")
+            )
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def dream_link(url: str, out, net: LoopbackNetwork, *extra: str) -> int:
+    from bot.settings import load_settings
+    from dreambot.__main__ import build_parser
+    from dreamcore.cli import run_dream
+
+    argv = ["dream", url, "-o", str(out), "--model", "tiny", "--octaves", "1", "--steps", "1",
+            "--seed", "5", *extra]  # fmt: skip
+    intake = load_settings().intake
+    return run_dream(
+        build_parser().parse_args(argv),
+        load_settings().engine,
+        limits=intake.limits(),
+        network=net.network(),
+    )
+
+
+def test_dream_a_link(tmp_path, capsys, web_picture):
+    net = LoopbackNetwork({"photos.example": [PUBLIC_V4]})
+    out = tmp_path / "out.png"
+    assert dream_link(f"http://photos.example:{web_picture}/cat.png", out, net) == 0
+    assert Image.open(out).size == (64, 48) and "seed 5" in capsys.readouterr().out
+    assert net.dials == ["127.0.0.1"] and net.violations == []
+
+
+@pytest.mark.parametrize(
+    "url,words",
+    [
+        ("http://127.0.0.1:{port}/cat.png", "points to a loopback address"),
+        ("http://inside.example:{port}/cat.png", "resolves to a private address"),
+        ("http://photos.example:{port}/page", "isn't an image or a video"),
+        ("https://me:pw@photos.example/cat.png", "user name or password"),
+    ],
+)
+def test_a_refused_link_is_one_line_and_exit_2(tmp_path, capsys, web_picture, url, words):
+    net = LoopbackNetwork({"photos.example": [PUBLIC_V4], "inside.example": ["192.168.7.7"]})
+    out = tmp_path / "out.png"
+    assert dream_link(url.format(port=web_picture), out, net) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not out.exists() and net.violations == []
+
+
+def test_the_command_line_has_the_bot_s_link_settings(monkeypatch, tmp_path, capsys):
+    """`dreambot dream LINK` takes the cap and allowed hosts from the intake settings."""
+    calls = {}
+
+    def fake_run_dream(args, engine, **kwargs):
+        calls.update(kwargs, input=args.input)
+        return 0
+
+    monkeypatch.setenv("DREAMBOT_INTAKE__URL_ALLOWED_HOSTS", '["nas.lan"]')
+    monkeypatch.setenv("DREAMBOT_INTAKE__MAX_DOWNLOAD_BYTES", "65536")
+    monkeypatch.setattr("dreamcore.cli.run_dream", fake_run_dream)
+    assert main(["dream", "http://nas.lan/a.png", "-o", str(tmp_path / "o.png")]) == 0
+    assert calls["link_hosts"] == ("nas.lan",) and calls["limits"].max_bytes == 65536
+    assert calls["input"] == "http://nas.lan/a.png"

@@ -10,11 +10,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.errors import NoImageFound
 from bot.guilds import GuildSettings
 from bot.intake import pick_image_attachment, pick_image_attachments
 from bot.orders import ImageRef, Plan, Trigger
 from bot.params import build_params, layer_choices
-from bot.replies import help_text
+from bot.replies import IMAGE_OR_LINK, NO_IMAGE_OR_LINK, help_text
 from bot.services import Services
 from dreamcore.catalog import PRESETS, class_matches, model_info
 from dreamcore.errors import DreamError
@@ -40,6 +41,7 @@ class DreamCommands(commands.Cog, name="Dream"):
     @app_commands.command(name="dream", description="DeepDream an image")
     @app_commands.describe(
         image="the picture to dream",
+        url="or a link to a picture or GIF (https://...)",
         layer="what to dream; `layer:channel` for one channel",
         model="the network to dream with",
         preset="pick a layer by look",
@@ -66,7 +68,8 @@ class DreamCommands(commands.Cog, name="Dream"):
     async def dream(
         self,
         interaction: discord.Interaction,
-        image: discord.Attachment,
+        image: discord.Attachment | None = None,
+        url: str | None = None,
         layer: str | None = None,
         model: str | None = None,
         preset: str | None = None,
@@ -85,7 +88,7 @@ class DreamCommands(commands.Cog, name="Dream"):
         spoiler: bool = False,
     ) -> None:
         def choose(guild: GuildSettings) -> Plan:
-            pick_image_attachment([image])
+            source = self._input(image, url)
             if guide is not None:
                 pick_image_attachment([guide], what="The guide")
             params = build_params(
@@ -96,9 +99,20 @@ class DreamCommands(commands.Cog, name="Dream"):
                 guided=True if guide is not None else None,
             )  # fmt: skip
             guide_ref = ImageRef.of(guide) if guide else None
-            return Plan(params, ImageRef.of(image), guide=guide_ref, spoiler=spoiler)
+            return Plan(params, source, guide=guide_ref, spoiler=spoiler)
 
         await self.services.orders.take(Trigger.of_interaction("slash", interaction), choose)
+
+    def _input(self, image: discord.Attachment | None, url: str | None) -> ImageRef:
+        """What /dream dreams: the attachment or the link (checked by its look before anything
+        is said; where it resolves, when it is fetched)."""
+        if image is not None and url:
+            raise NoImageFound(IMAGE_OR_LINK)
+        if url:
+            return ImageRef(self.services.intake.check_link(url), link=True)
+        if image is None:
+            raise NoImageFound(NO_IMAGE_OR_LINK)
+        return ImageRef.of(pick_image_attachment([image]))
 
     @dream.autocomplete("model")
     async def _model_autocomplete(
