@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -42,7 +41,7 @@ async def started(job: Job) -> None:
 
 
 async def test_sigkilled_worker_fails_its_job_and_is_replaced(
-    make_pool: MakePool, backend: str, hold: Gate
+    make_pool: MakePool, hold: Gate
 ) -> None:
     pool = await make_pool()
     job = pool.submit(held(hold))
@@ -51,11 +50,8 @@ async def test_sigkilled_worker_fails_its_job_and_is_replaced(
     victim = job.worker_pid
     assert victim in pool.worker_pids()
     os.kill(victim, signal.SIGKILL)
-    t0 = time.monotonic()
-    with pytest.raises(WorkerCrashed):
+    with pytest.raises(WorkerCrashed):  # how soon: bench_pool.py (a test must not race it)
         await job.result()
-    if backend == "local":  # sentinel watch, not slow polling (Ray's figure: bench_pool.py)
-        assert time.monotonic() - t0 < 1.0
     result = await nxt.result()
     assert result.image == expected_digest(nxt.request.image)
     assert result.seed != victim
