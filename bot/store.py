@@ -273,10 +273,28 @@ class Tx:
 
     def update_job(self, job_id: str, *, only_if: Sequence[Status], **changes: Any) -> bool:
         """Set columns on a job whose status is in `only_if`; False if no such row."""
+        return self._update(job_id, only_if, (), changes)
+
+    def charge_job(self, job_id: str, **changes: Any) -> bool:
+        """A job in flight becomes `done` and costs its units; False if it is not in flight."""
+        return self._update(job_id, IN_FLIGHT, ("status = 'done'", "cost = units"), changes)
+
+    def in_flight_job_ids(self) -> list[str]:
+        marks = ",".join("?" * len(IN_FLIGHT))
+        rows = self.conn.execute(f"SELECT job_id FROM ledger WHERE status IN ({marks})", IN_FLIGHT)
+        return [job_id for (job_id,) in rows]
+
+    def _update(
+        self,
+        job_id: str,
+        only_if: Sequence[Status],
+        fixed: Sequence[str],
+        changes: dict[str, Any],
+    ) -> bool:
         unknown = set(changes) - set(_LEDGER_COLUMNS)
         if unknown:
             raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
-        sets = ", ".join(f"{k} = ?" for k in changes)
+        sets = ", ".join([*fixed, *(f"{k} = ?" for k in changes)])
         cur = self.conn.execute(
             f"UPDATE ledger SET {sets} WHERE job_id = ? "
             f"AND status IN ({','.join('?' * len(only_if))})",
