@@ -15,9 +15,10 @@ Semantics:
   parts of one request (a message's images, each its own job) are one request: only the first
   is held to the cooldown and the dreams-at-once limits (the next request waits from the last).
 
-`refusal` is the one question, asked by the ledger inside the transaction that reserves a job
-(bot/ledger.py); `peek` asks it read-only (on the store's reader, which never waits for a writer),
-so a trigger can refuse before it acknowledges publicly or downloads anything.
+The store reads the usage (`Tx.usage`); `refusal_for` decides on it, a pure function. The ledger
+asks it inside the transaction that reserves a job (bot/ledger.py); `peek` asks it read-only (on
+the store's reader, which never waits for a writer), so a trigger can refuse before it
+acknowledges publicly or downloads anything.
 """
 
 from __future__ import annotations
@@ -33,10 +34,9 @@ from datetime import datetime
 from bot import replies
 from bot.errors import QuotaExceeded
 from bot.settings import QuotaConfig
-from bot.store import IN_FLIGHT, QuotaRule, Scope, Store, Tx
+from bot.store import QuotaRule, Scope, Store, Tx, Usage
 
 log = logging.getLogger(__name__)
-CHARGED = ("done",)
 
 
 @dataclass(frozen=True)
@@ -114,12 +114,13 @@ class QuotaService:
         """Would a request be refused now? Read-only; the ledger's `reserve` still decides.
         Not known within `budget_s`: None (the reservation will decide)."""
         now = self.clock()
-        read = self.store.read(lambda tx: self.refusal(tx, user_id, guild_id, role_ids, now, units))
+        read = self.store.read(lambda tx: tx.usage(user_id, guild_id, since=_midnight(now)))
         try:
-            return await asyncio.wait_for(read, budget_s)
+            usage = await asyncio.wait_for(read, budget_s)
         except TimeoutError:
             log.warning("quota peek took over %.1f s; the reservation will decide", budget_s)
             return None
+        return self.refusal_for(usage, user_id, role_ids, now, units)
 
     def refusal(
         self,
@@ -131,34 +132,42 @@ class QuotaService:
         units: int = 1,
         follows: bool = False,
     ) -> QuotaExceeded | None:
-        """The first limit a new request costing `units` would break, or None. The ledger asks
-        it inside the transaction that reserves, so concurrent requests cannot overshoot.
-        `follows`: a later part of a request already accepted (a message's images): neither the
+        """`refusal_for` the usage as it is in `tx`: the ledger asks it inside the transaction
+        that reserves, so concurrent requests cannot overshoot."""
+        usage = tx.usage(user_id, guild_id, since=_midnight(now))
+        return self.refusal_for(usage, user_id, role_ids, now, units, follows)
+
+    def refusal_for(
+        self,
+        usage: Usage,
+        user_id: int,
+        role_ids: Sequence[int],
+        now: float,
+        units: int = 1,
+        follows: bool = False,
+    ) -> QuotaExceeded | None:
+        """The first limit a new request costing `units` would break, or None. `follows`: a
+        later part of a request already accepted (a message's images): neither the
         dreams-at-once limits nor the cooldown apply to it again (the daily ones do)."""
-        rules = tx.rules(guild_id) if guild_id is not None else []
-        user = self.user_limits(rules, user_id, role_ids)
-        used, held, running = _user_usage(tx, guild_id, user_id, now)
-        if user.daily and used + held + units > user.daily:
-            left = max(0, user.daily - used - held)
+        user = self.user_limits(usage.rules, user_id, role_ids)
+        server = self.server_limits(usage.rules)
+        if user.daily and usage.used + usage.held + units > user.daily:
+            left = max(0, user.daily - usage.used - usage.held)
             if units > 1 and left:
                 return QuotaExceeded(replies.costs_more_text(units, left), "user_daily")
             return QuotaExceeded(replies.user_daily_text(user.daily, now), "user_daily")
-        if not follows and user.concurrent and running >= user.concurrent:
-            return QuotaExceeded(replies.user_concurrent_text(running), "user_concurrent")
-        if guild_id is not None:
-            server = self.server_limits(rules)
-            g_used = tx.count_jobs(
-                guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now), units=True
-            )
-            g_held = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT, units=True)
-            g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
-            if server.daily and g_used + g_held + units > server.daily:
+        if not follows and user.concurrent and usage.running >= user.concurrent:
+            return QuotaExceeded(replies.user_concurrent_text(usage.running), "user_concurrent")
+        if usage.guild_id is not None:
+            spent = usage.server_used + usage.server_held + units
+            if server.daily and spent > server.daily:
                 return QuotaExceeded(replies.guild_daily_text(server.daily, now), "guild_daily")
-            if not follows and server.concurrent and g_running >= server.concurrent:
-                return QuotaExceeded(replies.guild_concurrent_text(g_running), "guild_concurrent")
-        if self.defaults.cooldown_s and not follows:  # its request's first part waited
-            last = tx.last_request_at(user_id)
-            wait = (last + self.defaults.cooldown_s - now) if last is not None else 0
+            running = usage.server_running
+            if not follows and server.concurrent and running >= server.concurrent:
+                return QuotaExceeded(replies.guild_concurrent_text(running), "guild_concurrent")
+        last = usage.last_request_at
+        if self.defaults.cooldown_s and not follows and last is not None:
+            wait = last + self.defaults.cooldown_s - now  # its request's first part waited
             if wait > 0:
                 return QuotaExceeded(replies.cooldown_text(wait), "cooldown")
         return None
@@ -169,31 +178,20 @@ class QuotaService:
         self, *, user_id: int, guild_id: int | None, role_ids: Sequence[int]
     ) -> QuotaStatus:
         now = self.clock()
-
-        def run(tx: Tx) -> QuotaStatus:
-            rules = tx.rules(guild_id) if guild_id is not None else []
-            limits = self.user_limits(rules, user_id, role_ids)
-            used, held, running = _user_usage(tx, guild_id, user_id, now)
-            server_daily, server_used = None, 0
-            if guild_id is not None:
-                server_daily = self.server_limits(rules).daily or None
-                server_used = tx.count_jobs(
-                    guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now), units=True
-                )
-                server_used += tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT, units=True)
-            return QuotaStatus(
-                daily_limit=limits.daily or None,
-                used_today=used,
-                in_flight=running,
-                remaining=max(0, limits.daily - used - held) if limits.daily else None,
-                concurrent_limit=limits.concurrent or None,
-                resets_at=replies.next_midnight(now),
-                limit_source=limits.source,
-                server_daily_limit=server_daily,
-                server_used_today=server_used,
-            )
-
-        return await self.store.read(run)
+        usage = await self.store.read(lambda tx: tx.usage(user_id, guild_id, _midnight(now)))
+        limits = self.user_limits(usage.rules, user_id, role_ids)
+        server = self.server_limits(usage.rules) if guild_id is not None else None
+        return QuotaStatus(
+            daily_limit=limits.daily or None,
+            used_today=usage.used,
+            in_flight=usage.running,
+            remaining=max(0, limits.daily - usage.used - usage.held) if limits.daily else None,
+            concurrent_limit=limits.concurrent or None,
+            resets_at=replies.next_midnight(now),
+            limit_source=limits.source,
+            server_daily_limit=server.daily or None if server else None,
+            server_used_today=usage.server_used + usage.server_held,
+        )
 
     # --- admin ---
 
@@ -227,13 +225,3 @@ class QuotaService:
 
 def _midnight(ts: float) -> float:
     return replies.next_midnight(ts).timestamp() - 86400
-
-
-def _user_usage(tx: Tx, guild_id: int | None, user_id: int, now: float) -> tuple[int, int, int]:
-    """For one user in one scope (a guild, or DMs): (dreams charged today, dreams held by jobs
-    in flight, jobs in flight). Dreams are units: an animation counts for several."""
-    scope = dict(guild_id=guild_id, user_id=user_id)
-    used = tx.count_jobs(**scope, statuses=CHARGED, created_since=_midnight(now), units=True)
-    held = tx.count_jobs(**scope, statuses=IN_FLIGHT, units=True)
-    running = tx.count_jobs(**scope, statuses=IN_FLIGHT)
-    return used, held, running
