@@ -60,7 +60,7 @@ class Ticket:
     """One reserved job's way through the ledger. Its methods never take a delivered dream back:
     once charged (or refunded) the row is settled, whatever is asked later."""
 
-    def __init__(self, job_id: str, store: Store, tasks: Tasks, clock: Callable[[], float]):
+    def __init__(self, job_id: str, store: Store, tasks: Tasks, clock: Callable[[], float]) -> None:
         self.job_id = job_id
         self._store, self._tasks, self._clock = store, tasks, clock
         self.settled = False
