@@ -56,11 +56,12 @@ def animated(params: DreamParams, image: HeldImage, engine: EngineConfig,
     return params.model_copy(update={"frames": min(wanted, cap)})
 
 
-def frames_of(params: DreamParams, image: HeldImage, engine: EngineConfig) -> int:
+def frames_of(params: DreamParams, image: HeldImage | None, engine: EngineConfig) -> int:
     """How many frames the worker will make of this image with these params (1: a still):
-    the worker's own answer, so the price is known before the dream and matches it."""
-    w, h = image.size
-    return frames_made(params, upload_frames=image.frames, pixels=w * h, engine=engine)
+    the worker's own answer, so the price is known before the dream and matches it. Without
+    the image (not fetched yet): the fewest it can make, as if it were a still."""
+    frames, (w, h) = (image.frames, image.size) if image else (1, (0, 0))
+    return frames_made(params, upload_frames=frames, pixels=w * h, engine=engine)
 
 
 def within_guild(params: DreamParams, engine: EngineConfig, guild: GuildSettings) -> DreamParams:

@@ -10,30 +10,33 @@ Semantics:
 - DMs (guild_id None) use the config's per-user defaults only.
 - Usage is counted per scope (one guild, or DMs): done rows created since UTC midnight plus rows in
   flight (reserved/running), so concurrent requests cannot overshoot. Failed, cancelled and lost
-  rows never count. Only `done` costs 1.
+  rows never count. A `done` row costs its units (a still 1, an animation more: `units_for`).
 - `cooldown_s`: minimum time between a user's accepted requests (any outcome, any scope). The
   parts of one request (a message's images, each its own job) are one request: only the first
   is held to the cooldown and the dreams-at-once limits (the next request waits from the last).
 
-`peek` asks the same question read-only (on the store's reader, which never waits for a writer),
-so a trigger can refuse before it acknowledges publicly or downloads anything; `reserve` decides.
+The store reads the usage (`Tx.usage`); `refusal_for` decides on it, a pure function. The ledger
+asks it inside the transaction that reserves a job (bot/ledger.py); `peek` asks it read-only (on
+the store's reader, which never waits for a writer), so a trigger can refuse before it
+acknowledges publicly or downloads anything.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
 
 from bot import replies
 from bot.errors import QuotaExceeded
 from bot.settings import QuotaConfig
-from bot.store import IN_FLIGHT, LedgerRow, QuotaRule, Scope, Store, Tx
+from bot.store import QuotaRule, Scope, Store, Tx, Usage
 
-CHARGED = ("done",)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,62 +102,27 @@ class QuotaService:
         frames after the first (it is that much more work)."""
         return 1 if frames <= 1 else 1 + math.ceil((frames - 1) / self.defaults.frames_per_dream)
 
-    # --- reservation lifecycle ---
-
-    async def reserve(
+    async def peek(
         self,
         *,
-        job_id: str,
         user_id: int,
         guild_id: int | None,
-        channel_id: int,
         role_ids: Sequence[int],
-        source: str,
-        model: str,
-        layer: str,
-        params: dict[str, Any],
-        notify_channel_id: int | None = None,
         units: int = 1,
-        follows: bool = False,
-    ) -> None:
-        """Check every limit and record a 'reserved' row, atomically; raises QuotaExceeded.
-        `units`: the job's price in dreams (a still is 1, an animation more). `follows`: the
-        job is a later part of a request already accepted (a message's images), so neither the
-        dreams-at-once limits nor the cooldown apply to it again (the daily ones do)."""
-        now = self.clock()
-        row = LedgerRow(
-            job_id=job_id,
-            user_id=user_id,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            source=source,
-            model=model,
-            layer=layer,
-            params=params,
-            status="reserved",  # type: ignore[arg-type]
-            created_at=now,
-            notify_channel_id=notify_channel_id,
-            units=units,
-        )
-
-        def check_and_insert(tx: Tx) -> None:
-            refusal = self._refusal(tx, user_id, guild_id, role_ids, now, units, follows)
-            if refusal is not None:
-                raise refusal
-            tx.insert_job(row)
-
-        await self.store.transaction(check_and_insert)
-
-    async def peek(
-        self, *, user_id: int, guild_id: int | None, role_ids: Sequence[int], units: int = 1
+        budget_s: float | None = None,
     ) -> QuotaExceeded | None:
-        """Would a request be refused now? Read-only; `reserve` still decides atomically."""
+        """Would a request be refused now? Read-only; the ledger's `reserve` still decides.
+        Not known within `budget_s`: None (the reservation will decide)."""
         now = self.clock()
-        return await self.store.read(
-            lambda tx: self._refusal(tx, user_id, guild_id, role_ids, now, units)
-        )
+        read = self.store.read(lambda tx: tx.usage(user_id, guild_id, since=_midnight(now)))
+        try:
+            usage = await asyncio.wait_for(read, budget_s)
+        except TimeoutError:
+            log.warning("quota peek took over %.1f s; the reservation will decide", budget_s)
+            return None
+        return self.refusal_for(usage, user_id, role_ids, now, units)
 
-    def _refusal(
+    def refusal(
         self,
         tx: Tx,
         user_id: int,
@@ -164,108 +132,45 @@ class QuotaService:
         units: int = 1,
         follows: bool = False,
     ) -> QuotaExceeded | None:
-        """The first limit a new request costing `units` would break, or None."""
-        rules = tx.rules(guild_id) if guild_id is not None else []
-        user = self.user_limits(rules, user_id, role_ids)
-        used, held, running = _user_usage(tx, guild_id, user_id, now)
-        if user.daily and used + held + units > user.daily:
-            left = max(0, user.daily - used - held)
+        """`refusal_for` the usage as it is in `tx`: the ledger asks it inside the transaction
+        that reserves, so concurrent requests cannot overshoot."""
+        usage = tx.usage(user_id, guild_id, since=_midnight(now))
+        return self.refusal_for(usage, user_id, role_ids, now, units, follows)
+
+    def refusal_for(
+        self,
+        usage: Usage,
+        user_id: int,
+        role_ids: Sequence[int],
+        now: float,
+        units: int = 1,
+        follows: bool = False,
+    ) -> QuotaExceeded | None:
+        """The first limit a new request costing `units` would break, or None. `follows`: a
+        later part of a request already accepted (a message's images): neither the
+        dreams-at-once limits nor the cooldown apply to it again (the daily ones do)."""
+        user = self.user_limits(usage.rules, user_id, role_ids)
+        server = self.server_limits(usage.rules)
+        if user.daily and usage.used + usage.held + units > user.daily:
+            left = max(0, user.daily - usage.used - usage.held)
             if units > 1 and left:
                 return QuotaExceeded(replies.costs_more_text(units, left), "user_daily")
             return QuotaExceeded(replies.user_daily_text(user.daily, now), "user_daily")
-        if not follows and user.concurrent and running >= user.concurrent:
-            return QuotaExceeded(replies.user_concurrent_text(running), "user_concurrent")
-        if guild_id is not None:
-            server = self.server_limits(rules)
-            g_used = tx.count_jobs(
-                guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now), units=True
-            )
-            g_held = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT, units=True)
-            g_running = tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT)
-            if server.daily and g_used + g_held + units > server.daily:
+        if not follows and user.concurrent and usage.running >= user.concurrent:
+            return QuotaExceeded(replies.user_concurrent_text(usage.running), "user_concurrent")
+        if usage.guild_id is not None:
+            spent = usage.server_used + usage.server_held + units
+            if server.daily and spent > server.daily:
                 return QuotaExceeded(replies.guild_daily_text(server.daily, now), "guild_daily")
-            if not follows and server.concurrent and g_running >= server.concurrent:
-                return QuotaExceeded(replies.guild_concurrent_text(g_running), "guild_concurrent")
-        if self.defaults.cooldown_s and not follows:  # its request's first part waited
-            last = tx.last_request_at(user_id)
-            wait = (last + self.defaults.cooldown_s - now) if last is not None else 0
+            running = usage.server_running
+            if not follows and server.concurrent and running >= server.concurrent:
+                return QuotaExceeded(replies.guild_concurrent_text(running), "guild_concurrent")
+        last = usage.last_request_at
+        if self.defaults.cooldown_s and not follows and last is not None:
+            wait = last + self.defaults.cooldown_s - now  # its request's first part waited
             if wait > 0:
                 return QuotaExceeded(replies.cooldown_text(wait), "cooldown")
         return None
-
-    async def mark_running(self, job_id: str) -> None:
-        now = self.clock()
-        await self.store.transaction(
-            lambda tx: tx.update_job(
-                job_id, only_if=("reserved",), status="running", started_at=now
-            )
-        )
-
-    async def charge(
-        self,
-        job_id: str,
-        *,
-        queue_s: float,
-        run_s: float,
-        seed: int | None = None,
-        result: tuple[int, int, str] | None = None,
-    ) -> None:
-        """A finished dream: status done, cost = its units; `result` is (channel, message,
-        link) of the posted result, for history. No effect on a row already refunded/lost."""
-        now = self.clock()
-        channel_id, message_id, url = result or (None, None, None)
-
-        def run(tx: Tx) -> None:
-            tx.conn.execute(
-                "UPDATE ledger SET status = 'done', cost = units, finished_at = ?, queue_s = ?, "
-                "run_s = ?, seed = ?, result_channel_id = ?, result_message_id = ?, "
-                "result_url = ? WHERE job_id = ? AND status IN ('reserved', 'running')",
-                (now, queue_s, run_s, seed, channel_id, message_id, url, job_id),
-            )
-
-        await self.store.transaction(run)
-
-    async def refund(
-        self,
-        job_id: str,
-        *,
-        status: Literal["failed", "cancelled", "lost"],
-        error: str | None = None,
-    ) -> None:
-        """End an unfinished job without charging it. No effect on a row already ended."""
-        if status not in ("failed", "cancelled", "lost"):
-            raise ValueError(f"refund status must be failed, cancelled or lost, not {status!r}")
-        now = self.clock()
-        await self.store.transaction(
-            lambda tx: tx.update_job(
-                job_id, only_if=IN_FLIGHT, status=status, cost=0, error=error, finished_at=now
-            )
-        )
-
-    async def reconcile_after_restart(self) -> list[LedgerRow]:
-        """Rows a previous run left in flight become 'lost' (never charged), returned for
-        notices."""
-        now = self.clock()
-
-        def run(tx: Tx) -> list[LedgerRow]:
-            ids = [
-                r[0]
-                for r in tx.conn.execute(
-                    "SELECT job_id FROM ledger WHERE status IN ('reserved', 'running')"
-                )
-            ]
-            for job_id in ids:
-                tx.update_job(
-                    job_id,
-                    only_if=IN_FLIGHT,
-                    status="lost",
-                    cost=0,
-                    finished_at=now,
-                    error="the bot restarted while this dream was queued or running",
-                )
-            return [row for job_id in ids if (row := tx.get_job(job_id)) is not None]
-
-        return await self.store.transaction(run)
 
     # --- status for /quota me ---
 
@@ -273,31 +178,20 @@ class QuotaService:
         self, *, user_id: int, guild_id: int | None, role_ids: Sequence[int]
     ) -> QuotaStatus:
         now = self.clock()
-
-        def run(tx: Tx) -> QuotaStatus:
-            rules = tx.rules(guild_id) if guild_id is not None else []
-            limits = self.user_limits(rules, user_id, role_ids)
-            used, held, running = _user_usage(tx, guild_id, user_id, now)
-            server_daily, server_used = None, 0
-            if guild_id is not None:
-                server_daily = self.server_limits(rules).daily or None
-                server_used = tx.count_jobs(
-                    guild_id=guild_id, statuses=CHARGED, created_since=_midnight(now), units=True
-                )
-                server_used += tx.count_jobs(guild_id=guild_id, statuses=IN_FLIGHT, units=True)
-            return QuotaStatus(
-                daily_limit=limits.daily or None,
-                used_today=used,
-                in_flight=running,
-                remaining=max(0, limits.daily - used - held) if limits.daily else None,
-                concurrent_limit=limits.concurrent or None,
-                resets_at=replies.next_midnight(now),
-                limit_source=limits.source,
-                server_daily_limit=server_daily,
-                server_used_today=server_used,
-            )
-
-        return await self.store.read(run)
+        usage = await self.store.read(lambda tx: tx.usage(user_id, guild_id, _midnight(now)))
+        limits = self.user_limits(usage.rules, user_id, role_ids)
+        server = self.server_limits(usage.rules) if guild_id is not None else None
+        return QuotaStatus(
+            daily_limit=limits.daily or None,
+            used_today=usage.used,
+            in_flight=usage.running,
+            remaining=max(0, limits.daily - usage.used - usage.held) if limits.daily else None,
+            concurrent_limit=limits.concurrent or None,
+            resets_at=replies.next_midnight(now),
+            limit_source=limits.source,
+            server_daily_limit=server.daily or None if server else None,
+            server_used_today=usage.server_used + usage.server_held,
+        )
 
     # --- admin ---
 
@@ -331,13 +225,3 @@ class QuotaService:
 
 def _midnight(ts: float) -> float:
     return replies.next_midnight(ts).timestamp() - 86400
-
-
-def _user_usage(tx: Tx, guild_id: int | None, user_id: int, now: float) -> tuple[int, int, int]:
-    """For one user in one scope (a guild, or DMs): (dreams charged today, dreams held by jobs
-    in flight, jobs in flight). Dreams are units: an animation counts for several."""
-    scope = dict(guild_id=guild_id, user_id=user_id)
-    used = tx.count_jobs(**scope, statuses=CHARGED, created_since=_midnight(now), units=True)
-    held = tx.count_jobs(**scope, statuses=IN_FLIGHT, units=True)
-    running = tx.count_jobs(**scope, statuses=IN_FLIGHT)
-    return used, held, running

@@ -93,6 +93,13 @@ def batch_status_text(parts: list[str]) -> str:
     return "\n".join(f"Image {i}: {text}" for i, text in enumerate(parts, 1))
 
 
+TOO_LARGE = "The dream came out too large to upload here; try a smaller size or fewer frames."
+
+
+def guide_failed_text(reason: str) -> str:
+    return f"The guide image: {reason}"
+
+
 def ready_text(requester_id: int) -> str:
     return f"<@{requester_id}> your dream is ready."
 

@@ -1,7 +1,7 @@
 """Everything the bot's cogs and buttons work with, built once in `setup_hook` and closed in
 `close`: one typed object instead of attributes on the client.
 
-    store → quota, guild settings → backend (worker pool) → intake → flow → orders
+    store → quota, ledger, guild settings → backend (worker pool) → intake → runner, flow → orders
 
 Cogs and buttons reach it with `services_of(client)`; nothing imports the client.
 """
@@ -17,12 +17,17 @@ import discord
 
 from bot.flow import DreamFlow
 from bot.guilds import GuildDirectory
+from bot.inputs import Inputs
 from bot.intake import Intake
+from bot.jobs import JobRunner
+from bot.ledger import Ledger
 from bot.metrics import BotMetrics
+from bot.order import Pricing
 from bot.orders import OrderDesk
 from bot.quota import QuotaService
 from bot.settings import Settings
 from bot.store import LedgerRow, Store
+from bot.tasks import Tasks
 from dreamcore.links import Network
 from dreamcore.pool import DreamBackend, make_backend
 
@@ -35,9 +40,12 @@ class Services:
     settings: Settings
     store: Store
     quota: QuotaService
+    ledger: Ledger
     guilds: GuildDirectory
     backend: DreamBackend
     intake: Intake
+    tasks: Tasks  # the dreams on their way and the charges retried: drained at shutdown
+    runner: JobRunner
     flow: DreamFlow
     orders: OrderDesk
     metrics: BotMetrics
@@ -62,9 +70,11 @@ class Services:
         how links are reached (None: this machine's DNS and TCP)."""
         owns_store, owns_backend = store is None, backend is None
         store = store or await Store.open(settings.store.path)
+        tasks = Tasks()
         try:
             quota = QuotaService(store, settings.quota, time.time)
-            lost = list(await quota.reconcile_after_restart())
+            ledger = Ledger(store, quota, tasks, time.time)
+            lost = list(await ledger.reconcile_after_restart())
             guilds = GuildDirectory(store, settings.discord)
             await guilds.load()
             if backend is None:
@@ -76,22 +86,37 @@ class Services:
             raise
         intake = Intake(settings.intake, settings.engine, network)
         await intake.open()
+        runner = JobRunner(backend)
         flow = DreamFlow(
-            backend=backend,
-            quota=quota,
+            inputs=Inputs(intake, Pricing(settings.engine, quota.units_for)),
+            runner=runner,
+            ledger=ledger,
+            tasks=tasks,
             metrics=metrics,
             progress_interval_s=settings.discord.progress_interval_s,
             buttons=buttons,
             controls=controls,
         )
         orders = OrderDesk(
-            settings=settings, client=client, guilds=guilds, quota=quota, intake=intake,
-            flow=flow, metrics=metrics,
-        )  # fmt: skip
+            settings=settings, client=client, guilds=guilds, quota=quota, flow=flow, metrics=metrics
+        )
         return cls(
-            settings, store, quota, guilds, backend, intake, flow, orders, metrics,
-            lost, owns_store, owns_backend,
-        )  # fmt: skip
+            settings,
+            store,
+            quota,
+            ledger,
+            guilds,
+            backend,
+            intake,
+            tasks,
+            runner,
+            flow,
+            orders,
+            metrics,
+            lost,
+            owns_store,
+            owns_backend,
+        )
 
     async def drain(self) -> None:
         """Stop taking dreams; running ones finish and are posted, queued ones are refunded."""
@@ -100,11 +125,11 @@ class Services:
                 await self.backend.close(self.settings.pool.shutdown_timeout_s)
             except Exception:  # noqa: BLE001 - keep shutting down
                 log.exception("closing the worker pool failed")
-        await self.flow.drain(DRAIN_ANSWERS_S)
+        await self.tasks.drain(DRAIN_ANSWERS_S)
 
     async def close(self) -> None:
         """After the gateway closed: cancel what is left, then release resources."""
-        await self.flow.close()
+        await self.tasks.close()
         await self.intake.close()
         if self.owns_store:
             await self.store.close()

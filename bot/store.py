@@ -202,6 +202,23 @@ class LedgerRow:
 _LEDGER_COLUMNS = tuple(f.name for f in fields(LedgerRow))
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What the quota decides on, read in one snapshot: the server's rules, and how many dreams
+    (units: an animation counts for several) one user, and the whole server, spent since a time
+    (done rows only: failed, cancelled and lost ones cost nothing) or hold in jobs in flight."""
+
+    guild_id: int | None  # None: DMs, where only the config's per-user defaults apply
+    rules: tuple[QuotaRule, ...] = ()
+    used: int = 0  # the user's dreams done since then, in this scope
+    held: int = 0  # ... held by their jobs in flight
+    running: int = 0  # their jobs in flight
+    server_used: int = 0  # the whole server's (0 in DMs)
+    server_held: int = 0
+    server_running: int = 0
+    last_request_at: float | None = None  # the user's, in any scope
+
+
 class Tx:
     """Synchronous helpers for use inside `Store.transaction` (on the store's thread only)."""
 
@@ -244,6 +261,24 @@ class Tx:
         row = self.conn.execute("SELECT MAX(created_at) FROM ledger WHERE user_id = ?", (user_id,))
         return row.fetchone()[0]
 
+    def usage(self, user_id: int, guild_id: int | None, since: float) -> Usage:
+        def spent(**scope: Any) -> tuple[int, int, int]:
+            done = self.count_jobs(**scope, statuses=("done",), created_since=since, units=True)
+            held = self.count_jobs(**scope, statuses=IN_FLIGHT, units=True)
+            return done, held, self.count_jobs(**scope, statuses=IN_FLIGHT)
+
+        used, held, running = spent(guild_id=guild_id, user_id=user_id)
+        server = spent(guild_id=guild_id) if guild_id is not None else (0, 0, 0)
+        return Usage(
+            guild_id,
+            tuple(self.rules(guild_id)) if guild_id is not None else (),
+            used,
+            held,
+            running,
+            *server,
+            last_request_at=self.last_request_at(user_id),
+        )
+
     def insert_job(self, row: LedgerRow) -> None:
         values = [
             json.dumps(v) if k == "params" else v
@@ -267,10 +302,28 @@ class Tx:
 
     def update_job(self, job_id: str, *, only_if: Sequence[Status], **changes: Any) -> bool:
         """Set columns on a job whose status is in `only_if`; False if no such row."""
+        return self._update(job_id, only_if, (), changes)
+
+    def charge_job(self, job_id: str, **changes: Any) -> bool:
+        """A job in flight becomes `done` and costs its units; False if it is not in flight."""
+        return self._update(job_id, IN_FLIGHT, ("status = 'done'", "cost = units"), changes)
+
+    def in_flight_job_ids(self) -> list[str]:
+        marks = ",".join("?" * len(IN_FLIGHT))
+        rows = self.conn.execute(f"SELECT job_id FROM ledger WHERE status IN ({marks})", IN_FLIGHT)
+        return [job_id for (job_id,) in rows]
+
+    def _update(
+        self,
+        job_id: str,
+        only_if: Sequence[Status],
+        fixed: Sequence[str],
+        changes: dict[str, Any],
+    ) -> bool:
         unknown = set(changes) - set(_LEDGER_COLUMNS)
         if unknown:
             raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
-        sets = ", ".join(f"{k} = ?" for k in changes)
+        sets = ", ".join([*fixed, *(f"{k} = ?" for k in changes)])
         cur = self.conn.execute(
             f"UPDATE ledger SET {sets} WHERE job_id = ? "
             f"AND status IN ({','.join('?' * len(only_if))})",

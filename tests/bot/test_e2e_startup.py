@@ -6,9 +6,14 @@ import logging
 
 import pytest_asyncio
 
+from bot.guilds import GuildSettings
+from bot.ledger import Ledger
+from bot.order import ImageRef, Order, Plan, Requester
 from bot.quota import QuotaService
 from bot.runner import INTENT_HELP, serve
 from bot.store import Store
+from bot.tasks import Tasks
+from dreamcore.request import make_params
 from localdiscord.server import FakeDiscord
 from tests.bot.conftest import E2E, RunningBot, make_settings
 
@@ -19,18 +24,17 @@ MESSAGE_CONTENT = 1 << 15
 async def test_lost_reservation_is_refunded_and_the_user_told(fake, settings, pool):
     alice = fake.add_member(name="alice")
     store = await Store.open(settings.store.path)  # a previous run that crashed mid-job
-    await QuotaService(store, settings.quota).reserve(
-        job_id="lostjob1",
-        user_id=int(alice["user"]["id"]),
-        guild_id=int(fake.guild["id"]),
-        channel_id=int(fake.channel["id"]),
-        role_ids=[],
-        source="slash",
-        model="tiny",
-        layer="relu3",
-        params={},
-        notify_channel_id=int(fake.channel["id"]),
+    who = Requester(int(alice["user"]["id"]), int(fake.guild["id"]), int(fake.channel["id"]))
+    params = make_params(model="tiny", layer="relu3")
+    order = Order(
+        "slash",
+        who,
+        GuildSettings(who.guild_id, (), None, True, "🌀"),
+        Plan(params, ImageRef("")),
+        params,
     )
+    ledger = Ledger(store, QuotaService(store, settings.quota), Tasks())
+    await ledger.reserve(order, "lostjob1")  # held, never settled: the run crashes here
     await store.close()
     runner = RunningBot(fake, settings, pool)
     bot = await runner.start()

@@ -1,4 +1,4 @@
-"""The job flow with a scripted backend and a real quota service: charge, refund, 413 retry,
+"""The job flow with a scripted backend and a real ledger: charge, refund, 413 retry,
 progress throttling, and what happens when Discord or the database misbehave mid-job."""
 
 import asyncio
@@ -9,13 +9,20 @@ import discord
 import pytest
 from PIL import Image
 
-from bot import flow as flow_mod
-from bot.flow import DreamFlow, DreamOrder, Requester, StatusLine
+from bot import ledger as ledger_mod
+from bot.flow import DreamFlow
+from bot.guilds import GuildSettings
 from bot.intake import ByteBudget, HeldImage
+from bot.jobs import JobRunner
+from bot.ledger import Ledger, Ticket
 from bot.metrics import BotMetrics
+from bot.order import ImageRef, Order, Plan, Requester
+from bot.progress import StatusLine
+from bot.publisher import OnePublisher
 from bot.quota import QuotaService
 from bot.settings import QuotaConfig
-from bot.store import Store
+from bot.store import Store, Tx
+from bot.tasks import Tasks
 from dreamcore.errors import WorkerCrashed
 from dreamcore.pool.jobs import JobEvent
 from dreamcore.request import DreamProgress, make_params
@@ -118,15 +125,39 @@ async def quota(tmp_path):
     await store.close()
 
 
-def make_flow(backend, quota, **kw) -> DreamFlow:
-    return DreamFlow(
-        backend=backend,
-        quota=quota,
-        metrics=BotMetrics(),
-        progress_interval_s=kw.pop("interval", 0.5),
-        buttons=lambda _uid, still=True: discord.ui.View(timeout=None),
-        **kw,
-    )
+class Flow:
+    """A DreamFlow with its ledger and runner; `run` answers through a publisher of `answer`."""
+
+    def __init__(self, backend, quota, interval) -> None:
+        self.tasks = Tasks()
+        self.flow = DreamFlow(
+            inputs=None,  # its orders come with their images
+            runner=JobRunner(backend),
+            ledger=Ledger(quota.store, quota, self.tasks),
+            tasks=self.tasks,
+            metrics=BotMetrics(),
+            progress_interval_s=interval,
+            buttons=lambda _uid, still=True: discord.ui.View(timeout=None),
+        )
+        self.interval = interval
+
+    async def run(self, order, answer):
+        publisher = OnePublisher(
+            answer,
+            buttons=lambda _uid, still=True: discord.ui.View(timeout=None),
+            interval=self.interval,
+        )
+        return await self.flow.run(order, publisher)
+
+    async def drain(self, timeout):
+        await self.tasks.drain(timeout)
+
+
+def make_flow(backend, quota, **kw) -> Flow:
+    return Flow(backend, quota, kw.pop("interval", 0.5))
+
+
+GUILD = GuildSettings(2, (), None, True, "🌀")
 
 
 def _order(budget: ByteBudget | None = None, source=b"source-jpeg", spoiler=False):
@@ -134,7 +165,8 @@ def _order(budget: ByteBudget | None = None, source=b"source-jpeg", spoiler=Fals
     if budget is not None:
         image.count_against(budget)
     params = make_params(model="tiny", layer="relu1", max_side=64)
-    return DreamOrder(Requester(1, 2, 3), image, params, "slash", spoiler=spoiler)
+    plan = Plan(params, ImageRef("https://cdn/in.png"))
+    return Order("slash", Requester(1, 2, 3), GUILD, plan, params, spoiler=spoiler, image=image)
 
 
 def noise(side, fmt, **options) -> bytes:
@@ -263,10 +295,10 @@ async def test_progress_edit_transport_errors_are_skipped_not_fatal(quota):
 async def test_any_error_on_the_way_cancels_the_job_in_the_backend(quota, monkeypatch):
     # Issue 9 #2: the flow gives up (here: the database fails while the job starts); the job
     # must not keep its worker busy for nobody.
-    async def broken(job_id):
+    async def broken(ticket):
         raise RuntimeError("database is locked")
 
-    monkeypatch.setattr(quota, "mark_running", broken)
+    monkeypatch.setattr(Ticket, "running", broken)
     backend, answer = ScriptedBackend(_events(), _result(png())), RecordingAnswer()
     assert await make_flow(backend, quota).run(_order(), answer) is None
     assert backend.job.cancelled
@@ -276,16 +308,16 @@ async def test_any_error_on_the_way_cancels_the_job_in_the_backend(quota, monkey
 
 async def test_a_failed_charge_never_takes_a_delivered_dream_back(quota, monkeypatch):
     # Issue 9 #3: the upload went through, then the database refused the charge.
-    real_charge, calls = quota.charge, []
+    real_charge, calls = Tx.charge_job, []
 
-    async def flaky(job_id, **kw):
+    def flaky(tx, job_id, **kw):
         calls.append(job_id)
         if len(calls) == 1:
             raise RuntimeError("disk I/O error")
-        await real_charge(job_id, **kw)
+        return real_charge(tx, job_id, **kw)
 
-    monkeypatch.setattr(quota, "charge", flaky)
-    monkeypatch.setattr(flow_mod, "CHARGE_RETRIES_S", (0,))
+    monkeypatch.setattr(Tx, "charge_job", flaky)
+    monkeypatch.setattr(ledger_mod, "CHARGE_RETRIES_S", (0,))
     backend, answer = ScriptedBackend(_events(), _result(png())), RecordingAnswer()
     flow = make_flow(backend, quota)
     assert await flow.run(_order(), answer) is not None

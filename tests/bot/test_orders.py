@@ -1,17 +1,16 @@
-"""bot.orders: the one pipeline, with stand-ins for Discord: what is checked before anything is
-acknowledged or downloaded, how refusals are said, and the fallback image."""
+"""bot.orders: the one way in, with stand-ins for Discord: what is checked before anything is
+acknowledged or downloaded, how refusals are said, and the orders handed to the flow."""
 
 from __future__ import annotations
 
 import dataclasses
 from types import SimpleNamespace
 
-import pytest
-
-from bot.errors import DownloadFailed, QuotaExceeded
+from bot.errors import QuotaExceeded
 from bot.guilds import ChannelRef, GuildSettings
 from bot.metrics import BotMetrics
-from bot.orders import ImageRef, OrderDesk, Plan, Trigger, hides_the_answer
+from bot.order import ImageRef, Plan, hides_the_answer
+from bot.orders import OrderDesk, Trigger
 from bot.settings import Settings
 from dreamcore.errors import InvalidParams
 from dreamcore.request import make_params
@@ -50,29 +49,16 @@ class Quota:
         return 1 if frames <= 1 else 1 + (frames - 1) // 4
 
     async def peek(self, **kw):
-        self.peeks += 1
+        self.peeks, self.peeked = self.peeks + 1, kw
         return self.refusal
-
-
-class Intake:
-    def __init__(self, missing=(), frames=1) -> None:
-        self.fetched, self.missing, self.frames = [], set(missing), frames
-
-    async def fetch(self, url, **kw):
-        self.fetched.append(url)
-        if url in self.missing:
-            raise DownloadFailed("gone")
-        return SimpleNamespace(
-            data=b"x", source=b"y", release=lambda: None, frames=self.frames, size=(8, 8)
-        )
 
 
 class Flow:
     def __init__(self) -> None:
         self.orders = []
 
-    def start(self, order, answer):
-        self.orders.append((order, answer))
+    def start(self, orders, answer):
+        self.orders.extend((order, answer) for order in orders)
         return "task"
 
 
@@ -84,7 +70,7 @@ class Channel:
         self.sent.append(text)
 
 
-def desk(guilds=None, quota=None, intake=None) -> tuple[OrderDesk, Flow]:
+def desk(guilds=None, quota=None) -> tuple[OrderDesk, Flow]:
     flow = Flow()
     client = SimpleNamespace(
         get_partial_messageable=lambda *a, **k: Channel(), get_guild=lambda gid: None
@@ -94,7 +80,6 @@ def desk(guilds=None, quota=None, intake=None) -> tuple[OrderDesk, Flow]:
         client=client,
         guilds=guilds or Guilds(),
         quota=quota or Quota(),
-        intake=intake or Intake(),
         flow=flow,
         metrics=BotMetrics(),
     )
@@ -124,12 +109,12 @@ async def test_an_accepted_order_is_acknowledged_then_downloaded_then_started():
 
 
 async def test_refusals_come_before_anything_public_and_are_private():
-    quota, intake = Quota(QuotaExceeded("over", "user_daily")), Intake()
-    d, flow = desk(quota=quota, intake=intake)
+    quota = Quota(QuotaExceeded("over", "user_daily"))
+    d, flow = desk(quota=quota)
     i = interaction()
     assert await d.take(slash(i), plan) is None
     assert i.response.calls == [("message", "over", True)]
-    assert intake.fetched == [] and flow.orders == []
+    assert flow.orders == []  # nothing handed on, so nothing downloaded
 
     d, _ = desk(guilds=Guilds(allowed=[7]), quota=(q := Quota()))
     i = interaction()
@@ -156,42 +141,6 @@ async def test_a_reaction_is_refused_silently_except_for_limits_said_once():
     await d.take(trigger, plan)
     await d.take(trigger, plan)  # toggling the reaction again
     assert channel.sent == ["<@42> over"]
-
-
-async def test_a_missing_image_falls_back_with_a_note():
-    intake = Intake(missing={"https://cdn/old.png"})
-    d, flow = desk(intake=intake)
-
-    def with_fallback(guild: GuildSettings) -> Plan:
-        return Plan(
-            PARAMS,
-            ImageRef("https://cdn/old.png"),
-            fallback=ImageRef("https://cdn/dream.png"),
-            fallback_note="the original is gone",
-        )
-
-    await d.take(slash(interaction()), with_fallback)
-    assert intake.fetched == ["https://cdn/old.png", "https://cdn/dream.png"]
-    [(order, _)] = flow.orders
-    assert order.notes == ("the original is gone",)
-
-
-@pytest.mark.parametrize("missing", [set(), {"https://cdn/in.png"}])
-async def test_without_a_fallback_a_failed_download_is_told(missing):
-    d, flow = desk(intake=Intake(missing=missing))
-    i = interaction()
-    await d.take(slash(i), plan)
-    assert bool(flow.orders) == (not missing)
-
-
-async def test_a_zoom_of_an_animated_upload_is_priced_for_the_frames_it_makes():
-    # issue 19 #2: a 2-frame GIF with animate:zoom frames:64 was priced as 2 frames
-    quota = Quota()
-    d, flow = desk(quota=quota, intake=Intake(frames=2))
-    zoom = make_params(model="tiny", max_side=64, animate="zoom", frames=64)
-    await d.take(slash(interaction()), lambda guild: Plan(zoom, ImageRef("https://cdn/a.gif")))
-    [(order, _)] = flow.orders
-    assert order.params.frames == 64 and order.units == quota.units_for(64)
 
 
 def attachment(name: str, flagged: bool = False):
@@ -224,3 +173,21 @@ async def test_the_desk_gives_the_order_its_spoiler():
     await d.take(slash(interaction()), lambda g: Plan(PARAMS, ImageRef.of(attachment("SPOILER_a"))))
     [(order, _)] = flow.orders
     assert order.spoiler
+
+
+async def test_a_members_roles_are_read_once_per_request():
+    # issue 21: the desk read them for the quota peek, and again for the order it started
+    class Member:
+        id, reads = 42, 0
+
+        @property
+        def roles(self):
+            self.reads += 1
+            return [SimpleNamespace(id=77)]
+
+    member, quota = Member(), Quota()
+    d, flow = desk(quota=quota)
+    await d.take(Trigger("slash", member, 5, ChannelRef(100), interaction=interaction()), plan)
+    [(order, _)] = flow.orders
+    assert member.reads == 1 and order.requester.role_ids == (5, 77)
+    assert quota.peeked["role_ids"] == order.requester.role_ids  # the same, asked once

@@ -1,4 +1,5 @@
-"""bot.quota: limits, precedence, atomic reservations, refunds, restarts, day rollover."""
+"""bot.quota: limits, precedence, atomic reservations (through the ledger), refunds, restarts,
+day rollover."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import QuotaExceeded
+from bot.guilds import GuildSettings
+from bot.ledger import Delivered, Ledger, Ticket
+from bot.order import ImageRef, Order, Plan, Requester
 from bot.quota import QuotaService
 from bot.settings import QuotaConfig
 from bot.store import Store
+from bot.tasks import Tasks
+from dreamcore.request import make_params
 
 GUILD, USER, OTHER = 10, 1, 2
 T0 = datetime(2026, 5, 1, 18, 47, 30, tzinfo=UTC).timestamp()  # 5 h 12 min before midnight
@@ -44,31 +50,30 @@ def service(store, clock, **config) -> QuotaService:
 
 
 _ids = iter(range(10**6))
+PARAMS = make_params(model="inception5h", layer="mixed4d", steps=3)
+SERVER = GuildSettings(GUILD, (), None, True, "🌀")
+tickets: dict[str, Ticket] = {}  # job id -> its ticket, held open as a job on its way would
+
+
+def ledger_of(q: QuotaService) -> Ledger:
+    return Ledger(q.store, q, Tasks(), q.clock)
 
 
 async def reserve(
     q: QuotaService, user=USER, guild=GUILD, roles=(), job_id=None, units=1, follows=False
 ) -> str:
     job_id = job_id or f"job{next(_ids)}"
-    await q.reserve(
-        units=units,
-        follows=follows,
-        job_id=job_id,
-        user_id=user,
-        guild_id=guild,
-        channel_id=100,
-        role_ids=list(roles),
-        source="slash",
-        model="inception5h",
-        layer="mixed4d",
-        params={"steps": 3},
-    )
+    who = Requester(user, guild, 100, tuple(roles))
+    part = 1 if follows else 0  # a later image of one request
+    plan = Plan(PARAMS, ImageRef(""))
+    order = Order("slash", who, SERVER, plan, PARAMS, units, part=part, parts=2)
+    tickets[job_id] = await ledger_of(q).reserve(order, job_id)
     return job_id
 
 
 async def finish(q: QuotaService, job_id: str) -> None:
-    await q.mark_running(job_id)
-    await q.charge(job_id, queue_s=0.1, run_s=2.0)
+    await tickets[job_id].running()
+    await tickets[job_id].charge(Delivered(queue_s=0.1, run_s=2.0))
 
 
 async def test_daily_cap_with_friendly_message(store, clock):
@@ -108,12 +113,12 @@ async def test_concurrent_cap(store, clock):
 async def test_refund_frees_quota_and_only_done_is_charged(store, clock):
     q = service(store, clock, user_daily=2)
     a, b = await reserve(q), await reserve(q)
-    await q.refund(a, status="failed", error="boom")
-    await q.mark_running(b)
-    await q.refund(b, status="cancelled")
+    await tickets[a].refund("failed", "boom")
+    await tickets[b].running()
+    await tickets[b].refund("cancelled")
     c = await reserve(q)
     await finish(q, c)
-    await q.refund(c, status="failed")  # too late: a done row stays charged
+    await Ticket(c, store, Tasks(), clock).refund("failed")  # too late: a done row stays charged
     rows = {r.job_id: r for r in await store.jobs()}
     assert (rows[a].status, rows[a].cost, rows[a].error) == ("failed", 0, "boom")
     assert (rows[b].status, rows[b].cost) == ("cancelled", 0)
@@ -237,21 +242,22 @@ async def test_reconcile_after_crash(tmp_path, clock):
     store = await Store.open(path)
     q = service(store, clock, user_daily=2)
     a, b, c = await reserve(q), await reserve(q, user=OTHER), await reserve(q, user=3)
-    await q.mark_running(b)
+    await tickets[b].running()
     await finish(q, c)
     await store.close()  # the bot "crashes" with a reserved and b running
 
     store = await Store.open(path)
     try:
         q = service(store, clock, user_daily=2)
-        lost = await q.reconcile_after_restart()
+        lost = await ledger_of(q).reconcile_after_restart()
         assert sorted(r.job_id for r in lost) == sorted([a, b])
         assert all(r.status == "lost" and r.cost == 0 and r.error for r in lost)
         assert (await store.get_job(c)).status == "done"
-        assert await q.reconcile_after_restart() == []
+        assert await ledger_of(q).reconcile_after_restart() == []
         st = await q.status(user_id=USER, guild_id=GUILD, role_ids=[])
         assert (st.used_today, st.in_flight) == (0, 0)  # refunded
-        await q.charge(a, queue_s=0, run_s=0)  # a late result for a lost job is not charged
+        late = Ticket(a, store, Tasks(), clock)  # a late result for a lost job is not charged
+        await late.charge(Delivered(queue_s=0, run_s=0))
         assert (await store.get_job(a)).cost == 0
     finally:
         await store.close()

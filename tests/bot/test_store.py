@@ -276,3 +276,29 @@ async def test_the_v4_migration_carries_every_server_setting_over(tmp_path):
     )
     assert rows[6] == GuildRow(6, {"reaction_redream": True, "spoiler": False}, 43.0)
     assert rows[7] == GuildRow(7, {}, 44.0)
+
+
+async def test_usage_is_what_a_user_and_their_server_spent_and_hold(tmp_path):
+    rows = [
+        job("old", status="done", units=2, created_at=500.0),  # before the day began: not used
+        job("done", status="done", units=3),
+        job("running", status="running", units=2),
+        job("failed", status="failed"),  # costs nothing
+        job("other", user_id=2, status="done"),  # someone else on the server
+        job("dm", guild_id=None, status="reserved", created_at=2000.0),  # the same user, in DMs
+    ]
+    async with await Store.open(tmp_path / "u.sqlite3") as store:
+        await store.set_rule(QuotaRule(10, "server", 10, daily=9))
+
+        def insert(tx):
+            for row in rows:
+                tx.insert_job(row)
+
+        await store.transaction(insert)
+        usage = await store.read(lambda tx: tx.usage(1, 10, since=900.0))
+        assert [r.daily for r in usage.rules] == [9]
+        assert (usage.used, usage.held, usage.running) == (3, 2, 1)
+        assert (usage.server_used, usage.server_held, usage.server_running) == (4, 2, 1)
+        assert usage.last_request_at == 2000.0  # any scope: the cooldown is the user's
+        dms = await store.read(lambda tx: tx.usage(1, None, since=900.0))
+        assert (dms.rules, dms.used, dms.held, dms.running, dms.server_used) == ((), 0, 1, 1, 0)

@@ -20,7 +20,7 @@ class DreamStatus(commands.Cog, name="DreamStatus"):
 
     @app_commands.command(name="queue", description="Your dreams on their way, and the queue")
     async def queue(self, interaction: discord.Interaction) -> None:
-        flow = self.services.flow
+        runner = self.services.runner
         lines = [
             replies.job_line(
                 live.job_id,
@@ -28,9 +28,9 @@ class DreamStatus(commands.Cog, name="DreamStatus"):
                 live.job.state,
                 live.job.position,
                 live.done,
-                flow.wait_estimate(live.job_id),
-            )  # fmt: skip
-            for live in flow.jobs_of(interaction.user.id)
+                runner.wait_estimate(live.job_id),
+            )
+            for live in runner.jobs_of(interaction.user.id)
         ]
         stats = self.services.backend.stats()
         text = replies.queue_text(lines, stats.queue_depth, stats.workers_alive)

@@ -1,12 +1,20 @@
-"""bot.batch: several dreams answered in one reply, each part settled on its own."""
+"""bot.publisher: several dreams answered in one reply, each part settled on its own."""
 
 import asyncio
 
 import discord
 
-from bot.batch import Batch, numbered
 from bot.delivery import Upload
+from bot.guilds import GuildSettings
+from bot.intake import HeldImage
+from bot.order import ImageRef, Order, Plan, Requester
+from bot.publisher import TogetherPublisher, numbered
 from dreamcore.errors import DreamError
+from dreamcore.request import make_params
+from tests.helpers import dream_result
+
+PARAMS = make_params(model="tiny", max_side=64)
+SERVER = GuildSettings(5, (), None, True, "🌀")
 
 
 class Response:
@@ -35,22 +43,33 @@ class Answer:
         self.failed.append(text)
 
 
-def upload(i: int) -> Upload:
-    embed = discord.Embed(title="DeepDream").set_image(url="attachment://dream.png")
-    embed.set_thumbnail(url="attachment://source.jpg")
-    return Upload(f"png{i}".encode(), "dream.png", embed, None, (("source.jpg", b"jpg"),))
+def publisher(answer, parts: int) -> TogetherPublisher:
+    return TogetherPublisher(answer, 42, parts, buttons=lambda *a, **k: None, interval=0.01)
+
+
+def order(part: int, parts: int) -> Order:
+    """Part `part` of a request, its image fetched (its source: `source.jpg`)."""
+    plan = Plan(PARAMS, ImageRef("https://cdn/in.png"))
+    image = HeldImage(b"png", b"jpg")
+    who = Requester(42, 5, 100)
+    return Order("slash", who, SERVER, plan, PARAMS, part=part, parts=parts, image=image)
+
+
+async def publish(publisher, part: int, parts: int):
+    """Part `part`'s dream (`dream.png`) handed to `publisher`: the message it was posted in."""
+    result = dream_result(image=f"png{part + 1}".encode())
+    return await publisher.publish(order(part, parts), f"job{part}", result, 0.0)
 
 
 async def test_one_reply_with_every_dream_and_what_failed():
     answer = Answer()
-    batch = Batch(answer, 3, lambda: None, interval=0.01)
-    parts = [batch.part(i) for i in range(3)]
-    assert parts[0].upload_limit == 3_000_000  # each dream gets its share of the limit
-    await parts[1].fail("That file isn't an image.")
-    first = asyncio.create_task(parts[0].deliver(upload(1)))
+    together = publisher(answer, 3)
+    assert together.upload_limit == 3_000_000  # each dream gets its share of the limit
+    await together.fail(order(1, 3), "That file isn't an image.")
+    first = asyncio.create_task(publish(together, 0, 3))
     await asyncio.sleep(0)
     assert not first.done() and not answer.delivered  # waits for the others
-    assert await parts[2].deliver(upload(3)) == "the message"
+    assert await publish(together, 2, 3) == "the message"
     assert await first == "the message"  # both charged only once the reply is posted
     [combined] = answer.delivered
     names = [f.filename for f in combined.files()]
@@ -65,9 +84,9 @@ async def test_one_reply_with_every_dream_and_what_failed():
 
 async def test_when_every_part_fails_the_reply_says_why():
     answer = Answer()
-    batch = Batch(answer, 2, lambda: None, interval=0.01)
-    await batch.part(0).fail("too big")
-    await batch.part(1).fail("not an image")
+    together = publisher(answer, 2)
+    await together.fail(order(0, 2), "too big")
+    await together.fail(order(1, 2), "not an image")
     assert answer.failed == ["Image 1: too big\nImage 2: not an image"]
 
 
@@ -77,15 +96,15 @@ async def test_a_reply_too_large_to_post_is_said_once_and_final():
             raise discord.HTTPException(Response(413), {"code": 40005, "message": "too large"})
 
     answer = TooLarge()
-    batch = Batch(answer, 2, lambda: None, interval=0.01)
+    together = publisher(answer, 2)
     results = await asyncio.gather(
-        batch.part(0).deliver(upload(1)), batch.part(1).deliver(upload(2)), return_exceptions=True
+        publish(together, 0, 2), publish(together, 1, 2), return_exceptions=True
     )
     # each job gets a final error (refunded, no re-encode that could not help) ...
     assert all(isinstance(r, DreamError) and "too large" in str(r) for r in results)
     # ... and the user is told, once, although the parts' own failures come too late
     assert len(answer.failed) == 1 and "too large" in answer.failed[0]
-    await batch.part(0).fail("late")
+    await together.fail(order(0, 2), "late")
     assert len(answer.failed) == 1
 
 

@@ -1,0 +1,296 @@
+"""The answer to one request, as a whole: its status line, its files, embeds and view, and the
+upload limit they share.
+
+A publisher owns the answer (bot/delivery.py) for every order of a request. It gives each job its
+budget (the bytes its dream may take: the limit less a bounded room for the files beside it) and
+its progress sink (bot/progress.py), and plans what is posted against the limit as a whole
+(bot/upload_plan.py): the dream, then its source and guide in what is left. Spoilers hide every
+file, the preview under the progress bar included.
+
+One result (`OnePublisher`) is posted as soon as it is made; a 413 despite the plan (the real limit
+is lower than the bot was told) plans it again for less, a few times. Several (`TogetherPublisher`:
+a message's images) are posted as one reply once every part is made or failed, each planned
+against its share of the limit; a 413 then is final (each part re-encoding its own can't help).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import discord
+
+from bot.delivery import Answer, Upload, is_too_large
+from bot.errors import user_message
+from bot.order import Order
+from bot.progress import LineProgress, Progress, SharedLine, StatusLine
+from bot.replies import SOURCE_PREFIX, TOO_LARGE, left_out_notes, result_embed, result_filename
+from bot.upload_plan import UploadPlan, dream_budget, limit_after_refusal, plan_upload
+from dreamcore.errors import DreamError
+from dreamcore.request import DreamResult
+
+log = logging.getLogger(__name__)
+DELIVERY_TRIES = 6  # plans of the answer tried: each after a 413 for half the last (1/32)
+MIN_DREAM_BYTES = 1024
+
+Buttons = Callable[..., discord.ui.View | None]  # under a result: (requester, still=, batch=)
+Controls = Callable[[int, str], discord.ui.View]  # under a waiting job: (requester, job id)
+
+
+class Publisher(Protocol):
+    """The answer to a request as a whole; each of its orders' jobs asks it for these."""
+
+    def budget(self, order: Order) -> int:
+        """The bytes `order`'s dream may take."""
+        ...
+
+    def progress(self, order: Order, job_id: str) -> Progress: ...
+
+    async def publish(
+        self, order: Order, job_id: str, result: DreamResult, queue_s: float
+    ) -> discord.Message | None:
+        """Post `order`'s dream; the message it is in. Raises when it can't be posted (a dream
+        that reached Discord counts as posted: bot/delivery.py)."""
+        ...
+
+    async def fail(self, order: Order, text: str) -> None: ...
+
+    async def handed_in(self, part: int) -> None:
+        """Wait until part `part` is made or failed: the next may start."""
+        ...
+
+
+class OnePublisher:
+    """The answer to a request of one order: its own status line (previews, Cancel), then the
+    dream, planned again for less after a 413."""
+
+    def __init__(
+        self,
+        answer: Answer,
+        *,
+        buttons: Buttons,
+        controls: Controls | None = None,
+        interval: float,
+        clock=time.monotonic,
+    ) -> None:
+        self.answer = answer
+        self.buttons, self.controls = buttons, controls
+        self.interval, self.clock = interval, clock
+
+    def budget(self, order: Order) -> int:
+        return dream_bytes(self.answer.upload_limit, order)
+
+    def progress(self, order: Order, job_id: str) -> Progress:
+        who = order.requester.user_id
+        view = self.controls(who, job_id) if self.controls else None
+        line = StatusLine(self.answer, self.interval, self.clock, view, spoiler=order.spoiler)
+        return LineProgress(line)
+
+    async def publish(
+        self, order: Order, job_id: str, result: DreamResult, queue_s: float
+    ) -> discord.Message | None:
+        still = result.frames == 1
+        view = self.buttons(order.requester.user_id, still=still)
+        limit = self.answer.upload_limit
+        for _ in range(DELIVERY_TRIES):
+            plan = await planned(order, result, limit)
+            if plan is None:
+                break
+            try:
+                return await self.answer.deliver(
+                    composed(order, job_id, result, queue_s, plan, view)
+                )
+            except discord.HTTPException as err:
+                if not is_too_large(err):
+                    raise
+                next_limit = limit_after_refusal(plan, reencodable=still)
+                log.info("answer of %d bytes refused (413); planning for %s", plan.size, next_limit)
+                if next_limit is None:
+                    break
+                limit = next_limit
+        raise DreamError(TOO_LARGE)
+
+    async def fail(self, order: Order, text: str) -> None:
+        await self.answer.fail(text)
+
+    async def handed_in(self, part: int) -> None:
+        return None  # one order: nothing waits for it
+
+
+@dataclass
+class _Part:
+    upload: Upload | None = None
+    failure: str | None = None
+    handed_in: asyncio.Event = field(default_factory=asyncio.Event)  # made, or failed
+
+    @property
+    def settled(self) -> bool:
+        return self.upload is not None or self.failure is not None
+
+
+class TogetherPublisher:
+    """The answer to a request of several orders (a message's images): one status line while
+    they run, then one reply with every dream and what failed. Each part's `publish` returns
+    once that reply is posted, so each job is charged only if it was."""
+
+    def __init__(
+        self,
+        answer: Answer,
+        requester_id: int,
+        parts: int,
+        *,
+        buttons: Buttons,
+        interval: float,
+        clock=time.monotonic,
+    ) -> None:
+        self.answer = answer
+        self.requester_id = requester_id
+        self.buttons = buttons
+        self.parts = [_Part() for _ in range(parts)]
+        self.line = SharedLine(StatusLine(answer, interval, clock), parts)
+        self.posted: asyncio.Future[discord.Message | None]
+        self.posted = asyncio.get_running_loop().create_future()
+
+    @property
+    def upload_limit(self) -> int:
+        return self.answer.upload_limit // len(self.parts)  # each dream gets its share
+
+    def budget(self, order: Order) -> int:
+        return dream_bytes(self.upload_limit, order)
+
+    def progress(self, order: Order, job_id: str) -> Progress:
+        return self.line.part(order.part)
+
+    async def publish(
+        self, order: Order, job_id: str, result: DreamResult, queue_s: float
+    ) -> discord.Message | None:
+        plan = await planned(order, result, self.upload_limit)
+        if plan is None:
+            raise DreamError(TOO_LARGE)
+        part = self.parts[order.part]
+        part.upload = composed(order, job_id, result, queue_s, plan, view=None)
+        await self._hand_in(part)
+        return await asyncio.shield(self.posted)
+
+    async def fail(self, order: Order, text: str) -> None:
+        part = self.parts[order.part]
+        part.failure = text
+        await self._hand_in(part)
+
+    async def handed_in(self, part: int) -> None:
+        await self.parts[part].handed_in.wait()
+
+    async def _hand_in(self, part: _Part) -> None:
+        part.handed_in.set()
+        if self.posted.done() or not all(p.settled for p in self.parts):
+            return
+        await self.line.close()
+        uploads = [(i, p.upload) for i, p in enumerate(self.parts, 1) if p.upload is not None]
+        failures = [f"Image {i}: {p.failure}" for i, p in enumerate(self.parts, 1) if p.failure]
+        if not uploads:
+            await self.answer.fail("\n".join(failures))
+            self.posted.set_result(None)
+            return
+        view = self.buttons(self.requester_id, batch=True)  # Delete only: which would Deeper dream?
+        try:
+            message = await self.answer.deliver(combined(uploads, failures, view))
+        except Exception as err:
+            if isinstance(err, discord.HTTPException) and is_too_large(err):
+                err = DreamError(TOO_LARGE)  # final: each part re-encoding its own can't help
+            # The parts' own failures land after the reply is settled: tell the user here.
+            await self.answer.fail(user_message(err))
+            self.posted.set_exception(err)
+            return
+        except BaseException as err:
+            self.posted.set_exception(err)
+            raise
+        self.posted.set_result(message)
+
+
+def dream_bytes(limit: int, order: Order) -> int:
+    """The bytes a dream may take of `limit`: the dream first; its source and guide keep some
+    room beside it."""
+    return max(MIN_DREAM_BYTES, dream_budget(limit, order.extras))
+
+
+async def planned(order: Order, result: DreamResult, limit: int) -> UploadPlan | None:
+    """The dream and its files planned against `limit` (Pillow: in a thread)."""
+    dream = (result_filename(result), result.image)
+    still = result.frames == 1
+    return await asyncio.to_thread(plan_upload, dream, order.extras, limit, reencodable=still)
+
+
+def composed(
+    order: Order,
+    job_id: str,
+    result: DreamResult,
+    queue_s: float,
+    plan: UploadPlan,
+    view: discord.ui.View | None,
+) -> Upload:
+    """The planned answer as an upload: the dream, its files, its embed, hidden if asked."""
+    embed = result_embed(
+        result,
+        order.params,
+        requester_id=order.requester.user_id,
+        job_id=job_id,
+        queue_s=queue_s,
+        with_source=plan.extra_named(SOURCE_PREFIX),
+        notes=(*order.notes, *left_out_notes(plan.left_out)),
+        units=order.units,
+    )
+    embed.set_image(url=f"attachment://{plan.dream[0]}")  # re-encoded: renamed
+    upload = Upload(plan.dream[1], plan.dream[0], embed, view, plan.extras)
+    return upload.as_spoiler() if order.spoiler else upload
+
+
+def publisher_for(
+    answer: Answer,
+    requester_id: int,
+    parts: int,
+    *,
+    buttons: Buttons,
+    controls: Controls | None,
+    interval: float,
+) -> Publisher:
+    """The publisher of a request of `parts` orders."""
+    if parts > 1:
+        return TogetherPublisher(answer, requester_id, parts, buttons=buttons, interval=interval)
+    return OnePublisher(answer, buttons=buttons, controls=controls, interval=interval)
+
+
+def combined(
+    uploads: list[tuple[int, Upload]], failures: list[str], view: discord.ui.View | None
+) -> Upload:
+    """One upload of several dreams: files and embeds numbered so each embed shows its own."""
+    extras: list[tuple[str, bytes]] = []
+    embeds: list[discord.Embed] = []
+    first_name, first_data = "", b""
+    for i, up in uploads:
+        name = numbered(up.filename, i)
+        if not first_name:
+            first_name, first_data = name, up.data
+        else:
+            extras.append((name, up.data))
+        for extra, data in up.extras:
+            extras.append((numbered(extra, i), data))
+        embed = up.embed.copy()
+        if embed.image.url:
+            embed.set_image(url=f"attachment://{name}")
+        if embed.thumbnail.url:
+            source = embed.thumbnail.url.removeprefix("attachment://")
+            embed.set_thumbnail(url=f"attachment://{numbered(source, i)}")
+        embeds.append(embed)
+    if failures:
+        embeds[-1].add_field(name="Not dreamed", value="\n".join(failures)[:1000], inline=False)
+    return Upload(first_data, first_name, embeds[0], view, tuple(extras), embeds[1:])
+
+
+def numbered(filename: str, index: int) -> str:
+    """`dream.png` -> `dream-2.png` (SPOILER_ kept in front)."""
+    stem, dot, ext = filename.rpartition(".")
+    return f"{stem}-{index}{dot}{ext}"
