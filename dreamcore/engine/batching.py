@@ -18,17 +18,26 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from dreamcore.engine.gradient import Gradient
+from dreamcore.engine.featurenet import FeatureNet
+from dreamcore.engine.objectives import Objective
+
+
+class Gradient(Protocol):
+    """What the batcher needs of a dream's gradient (dreamcore.engine.gradient.Gradient)."""
+
+    net: FeatureNet
+    objective: Objective
+    autocast: Callable[[], AbstractContextManager]
+    channels_last: bool
 
 GroupKey = tuple[int, tuple[str, ...], int, int, str]  # net, layers, padded H, padded W, device
 
