@@ -53,6 +53,9 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     anim.add_argument("--pan", type=int, default=None, help="pixels per frame")
     anim.add_argument("--frame-steps", type=int, default=None, help="steps per later frame")
     anim.add_argument("--fps", type=int, default=None)
+    anim.add_argument("--temporal", choices=("flow", "blend"), default=None,
+                      help="an animated input's frames carry the last dream along the motion "
+                      "(flow, the default) or blended in place")  # fmt: skip
     p.add_argument("--octaves", type=int, default=d.octaves)
     p.add_argument("--octave-scale", type=float, default=d.octave_scale)
     p.add_argument("--steps", type=int, default=d.steps, help="gradient steps per octave")
@@ -77,7 +80,7 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-ANIMATION_FLAGS = ("animate", "frames", "zoom", "rotate", "pan", "frame_steps", "fps")
+ANIMATION_FLAGS = ("animate", "frames", "zoom", "rotate", "pan", "frame_steps", "fps", "temporal")
 
 
 def run_dream(args: argparse.Namespace, config: EngineConfig) -> int:
