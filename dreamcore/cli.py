@@ -21,7 +21,10 @@ from dreamcore.targets import SYNTAX
 
 def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     d = DreamParams()
-    p.add_argument("input", type=Path, help="image to dream (PNG, JPEG, WebP, GIF, ...)")
+    p.add_argument(
+        "input", type=Path,
+        help="image or video to dream (PNG, JPEG, WebP, GIF, ...; MP4, WebM, MOV: `video` extra)",
+    )  # fmt: skip
     p.add_argument(
         "-o",
         "--output",
@@ -43,8 +46,8 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--colors", choices=("dream", "original"), default=None,
                    help="original: keep the photo's colours")  # fmt: skip
     anim = p.add_argument_group(
-        "animation", "a zoom into the dream (an animated input is dreamed frame by frame anyway); "
-        "-o x.webp / x.gif / x.mp4 picks the format"
+        "animation", "a zoom into the dream (an animated input or a video is dreamed frame by "
+        "frame anyway); -o x.webp / x.gif / x.mp4 picks the format"
     )  # fmt: skip
     anim.add_argument("--animate", choices=("zoom", "spin", "pan"), default=None)
     anim.add_argument("--frames", type=int, default=None, help=f"frames (default {d.frames})")

@@ -1,6 +1,7 @@
 """The engine's command line (dreamcore/cli.py: dream, models, fetch-weights) through the
 `dreambot` entry point, run in-process."""
 
+import pytest
 from PIL import Image
 
 from dreambot.__main__ import main
@@ -131,3 +132,29 @@ def test_a_guide_too_thin_for_the_network_is_one_line_and_exit_2(tmp_path, capsy
     err = capsys.readouterr().err
     assert "too small to guide a dream: 2048x40" in err and "Traceback" not in err, err
     assert err.count("\n") == 1 and not (tmp_path / "o.png").exists()
+
+
+def test_a_video_is_dreamed_frame_by_frame(tmp_path, capsys):
+    av = pytest.importorskip("av", reason="videos need PyAV (the `video` extra)")
+    from tests import videos as V
+
+    pictures = [Image.effect_noise((80, 60), 20 + 5 * i).convert("RGB") for i in range(6)]
+    src = tmp_path / "clip.mov"
+    src.write_bytes(V.clip("mov", pictures=pictures, audio=True))
+    common = ["--model", "tiny", "--octaves", "1", "--steps", "1", "--frame-steps", "1"]
+    out = tmp_path / "dream.webp"
+    assert main(["dream", str(src), "-o", str(out), *common, "--temporal", "blend"]) == 0
+    with Image.open(out) as im:
+        assert (im.format, im.n_frames, im.size) == ("WEBP", 6, (80, 60))
+    assert "6 frames" in capsys.readouterr().out
+    mp4 = tmp_path / "dream.mp4"
+    assert main(["dream", str(src), "-o", str(mp4), *common]) == 0
+    with av.open(str(mp4)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 6
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(V.garbage_after_ftyp())
+    capsys.readouterr()
+    assert main(["dream", str(bad), "-o", str(tmp_path / "x.webp"), *common]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: That video is damaged"), err
+    assert "Traceback" not in err

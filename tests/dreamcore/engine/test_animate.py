@@ -136,8 +136,9 @@ def test_animations_loop_and_fit_the_upload_limit(dreamer):
                          frame_steps=1, seed=1, max_side=128)  # fmt: skip
     free = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
     limit = len(free.image) // 3
+    webp = params.model_copy(update={"output": "webp"})  # asked for: no MP4 in its place
     fitted = dreamer.run(
-        DreamRequest(image=photo("chelsea.jpg"), params=params, output_max_bytes=limit)
+        DreamRequest(image=photo("chelsea.jpg"), params=webp, output_max_bytes=limit)
     )
     assert len(fitted.image) <= limit and fitted.notes  # and it says what it reduced
     for data in (free.image, fitted.image):
@@ -166,6 +167,20 @@ def test_an_animation_can_be_written_as_mp4(dreamer):
     mp4 = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
     with av.open(io.BytesIO(mp4.image)) as container:
         assert mp4.format == "mp4" and sum(1 for _ in container.decode(video=0)) == 12
+
+
+def test_an_animation_asked_for_in_no_format_is_an_mp4_when_that_is_what_fits(dreamer):
+    pytest.importorskip("av", reason="MP4 output needs PyAV (`pip install dreambot[video]`)")
+    params = make_params(model="tiny", animate="spin", frames=12, octaves=1, steps=2,
+                         frame_steps=1, seed=1, max_side=128)  # fmt: skip
+    free = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
+    limit = len(free.image) // 3  # the WebP at its lowest quality is still over this
+    fitted = dreamer.run(
+        DreamRequest(image=photo("chelsea.jpg"), params=params, output_max_bytes=limit)
+    )
+    assert (fitted.format, fitted.frames) == ("mp4", 12) and len(fitted.image) <= limit
+    assert fitted.image[4:8] == b"ftyp"
+    assert "sent as MP4: as an animated WebP it was over the upload limit" in fitted.notes
 
 
 def test_an_upload_over_the_frame_cap_is_sampled_and_the_user_told():
