@@ -9,7 +9,7 @@ FROM ${BASE_IMAGE}
 ARG TORCH_VERSION=2.5.1
 ARG TORCHVISION_VERSION=0.20.1
 # pyproject extras: add ",ray" for an image that can be a Ray head or GPU worker (README: GPU fleet)
-ARG EXTRAS=hed
+ARG EXTRAS=hed,video
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -1,22 +1,27 @@
 """Animations: frames per second of a zoom, each frame's cost against a still dream, peak memory
-for 16 vs 64 frames (it must not grow with the frame count), and whether a long zoom keeps its
-first frame's palette, measured in one run.
+for 16 vs 64 frames (it must not grow with the frame count), whether a long zoom keeps its first
+frame's palette, and temporal consistency, measured in one run.
 
     python benchmarks/bench_animate.py [--model inception5h] [--side 512] [--frames 16]
-                                       [--palette-model vgg16-hed] [--palette-side 160]
-                                       [--palette-frames 32] [--palette-only]
+        [--palette-model vgg16-hed] [--palette-side 160] [--palette-frames 32]
+        [--flicker-model vgg16-hed] [--flicker-side 256] [--flicker-frames 12] [--device cpu]
+        [--only speed|palette|flicker]
 
 Speed does not depend on the weights, so models whose weights can't be had here run with random
 weights (said in the output). Memory is measured in fresh processes (peak RSS of each run).
-Colours do depend on them: the palette part dreams the same zoom twice from one first frame,
-each later frame given the first one's palette (the fix) and not (as before it), and prints per
-frame, side by side, the mean saturation and the share of the colour at another hue than in
-frame 1 (the bound: within 10% of frame 1), and how much frame k+1 is zoom(frame k).
+Colours and flicker do depend on them (measured with trained weights only). The palette part
+dreams the same zoom twice from one first frame, each later frame given the first one's palette
+(the fix) and not (as before it), and prints per frame, side by side, the mean saturation and the
+share of the colour at another hue than in frame 1 (the bound: within 10% of frame 1), and how
+much frame k+1 is zoom(frame k). The flicker part dreams an animated upload (a photo panned a few
+px a frame) with the previous dream carried along the optical flow against blended in place:
+flicker and dream strength side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import resource
 import subprocess
@@ -26,7 +31,9 @@ import time
 import numpy as np
 import torch
 from bench_common import PHOTO, dreamer_for  # first: it puts the project on sys.path
+from PIL import Image, ImageSequence
 
+from dreamcore.config import EngineConfig
 from dreamcore.engine.animate import DreamFn, motion_of, warp, zoom_frames
 from dreamcore.engine.colors import hue_drift, keep_palette, palette_of, saturation
 from dreamcore.engine.compose import objective_for
@@ -34,10 +41,13 @@ from dreamcore.engine.deepdream import dream
 from dreamcore.engine.dreamer import Dreamer
 from dreamcore.engine.gradient import Gradient
 from dreamcore.engine.imageio import to_tensor
+from dreamcore.errors import WeightsUnavailable
 from dreamcore.imaging import decode_for_dream
 from dreamcore.request import DreamParams, DreamRequest, make_params
 
 BOUND = 0.10  # saturation and hue: within 10% of frame 1
+
+PAN = 3  # px a frame of the panning clip
 
 
 def timed(dreamer: Dreamer, **params) -> tuple[float, object]:
@@ -130,6 +140,76 @@ def palette(model: str, side: int, count: int) -> None:
           f"dream ({per_frame:.2f} s a frame here, the first included)")  # fmt: skip
 
 
+def panning_clip(side: int, frames: int) -> bytes:
+    """A window moving PAN px a frame across the photo (content moving left, nothing coming in
+    at the edges), as a lossless animated WebP."""
+    photo = Image.open(PHOTO).convert("RGB")
+    h = round(side * photo.height / photo.width)
+    big = photo.resize((round(photo.width * h / photo.height) + PAN * frames, h))
+    window = [big.crop((k * PAN, 0, k * PAN + side, h)) for k in range(frames)]
+    buf = io.BytesIO()
+    window[0].save(buf, "WEBP", save_all=True, append_images=window[1:], duration=80,
+                   lossless=True)  # fmt: skip
+    return buf.getvalue()
+
+
+def frames_of(data: bytes) -> list[torch.Tensor]:
+    with Image.open(io.BytesIO(data)) as im:
+        return [to_tensor(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+
+
+def along_motion(frames: list[torch.Tensor]) -> float:
+    """Mean |frame k+1 - frame k moved with the picture| (0..255): what changes beyond the
+    motion (the clip itself: 0)."""
+    pairs = zip(frames, frames[1:], strict=False)
+    return float(np.mean([(b[..., :-PAN] - a[..., PAN:]).abs().mean() for a, b in pairs]))
+
+
+def frame_to_frame(frames: list[torch.Tensor]) -> float:
+    pairs = zip(frames, frames[1:], strict=False)
+    return float(np.mean([(b - a).abs().mean() for a, b in pairs]))
+
+
+def flicker(model: str, side: int, frames: int, device: str) -> None:
+    """flow vs blend on the same panning clip, the bot's default settings otherwise."""
+    dreamer = Dreamer(EngineConfig(models=(model,), device=device, offline=True))
+    try:
+        dreamer.model(model)
+    except WeightsUnavailable:
+        print(f"flicker: skipped, {model}'s trained weights aren't on this machine")
+        return
+    clip = panning_clip(side, frames)
+    inputs = frames_of(clip)
+    rows: dict[str, list[str]] = {}
+    for temporal in ("flow", "blend"):
+        params = make_params(model=model, max_side=side, temporal=temporal, seed=1)
+        t0 = time.perf_counter()
+        result = dreamer.run(DreamRequest(image=clip, params=params))
+        seconds = time.perf_counter() - t0
+        out = frames_of(result.image)
+        change = [float((d - i).abs().mean()) for d, i in zip(out, inputs, strict=True)]
+        later = float(np.mean(change[1:]))
+        moving = along_motion(out)
+        for name, value in (
+            ("flicker along the motion", f"{moving:6.2f}"),
+            ("  per unit of dream", f"{moving / later:6.2f}"),
+            ("frame-to-frame / input's", f"{frame_to_frame(out) / frame_to_frame(inputs):5.2f}x"),
+            ("strength, frame 0", f"{change[0]:6.1f}"),
+            ("strength, later frames", f"{later:6.1f}"),
+            ("strength, last frame", f"{change[-1]:6.1f}"),
+            ("seconds", f"{seconds:6.1f}"),
+        ):
+            rows.setdefault(name, []).append(value)
+    w, h = inputs[0].shape[-1], inputs[0].shape[-2]
+    print(f"\npanning clip: {frames} frames of {w}x{h}, {PAN} px a frame; {model} (trained), "
+          f"{params.target}, {device}; measured on the WebP sent (quality 85)")  # fmt: skip
+    print(f"{'':26s} {'flow':>8s} {'blend':>8s}")
+    for name, (flow, blend) in rows.items():
+        print(f"{name:26s} {flow:>8s} {blend:>8s}")
+    print(f"(the clip's own change along the motion: {along_motion(inputs):.2f}; strength is "
+          "mean |dream - input|, 0..255)")  # fmt: skip
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
         memory_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
@@ -143,10 +223,17 @@ def main() -> None:
     p.add_argument("--palette-model", default="vgg16-hed")
     p.add_argument("--palette-side", type=int, default=160)
     p.add_argument("--palette-frames", type=int, default=32)
-    p.add_argument("--palette-only", action="store_true")
+    p.add_argument("--flicker-model", default="vgg16-hed")
+    p.add_argument("--flicker-side", type=int, default=256)
+    p.add_argument("--flicker-frames", type=int, default=12)
+    p.add_argument("--device", default="cpu", help="for the flicker measurement")
+    p.add_argument("--only", choices=("speed", "palette", "flicker"), default=None)
     args = p.parse_args()
-    if args.palette_only:
+    if args.only in (None, "palette"):
         palette(args.palette_model, args.palette_side, args.palette_frames)
+    if args.only in (None, "flicker"):
+        flicker(args.flicker_model, args.flicker_side, args.flicker_frames, args.device)
+    if args.only in ("palette", "flicker"):
         return
     dreamer, weights = dreamer_for(args.model, max_side_cap=4096)
     base = dict(model=args.model, max_side=args.side)
@@ -170,7 +257,6 @@ def main() -> None:
         peaks[frames] = json.loads(out)["peak_mb"]
         print(f"peak memory, {frames:2d} frames: {peaks[frames]:7.0f} MB")
     print(f"64/16 frames peak memory ratio: {peaks[64] / peaks[16]:.2f}x (aim: ~1.0x)")
-    palette(args.palette_model, args.palette_side, args.palette_frames)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from dreamcore.config import EngineConfig
 from dreamcore.errors import LinkRefused
 from dreamcore.imaging import (
     IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
     decode_for_dream,
     decode_guide,
     encode_jpeg,
@@ -37,23 +38,24 @@ DECODES_AT_ONCE = 2
 SOURCE_QUALITY = 90
 SOURCE_ANIMATION_BYTES = 2 * 1024 * 1024  # an animated upload up to this travels whole
 NOT_RASTER = frozenset({"image/svg+xml"})  # image/* that Pillow can't dream
+VIDEO_TYPES = frozenset({"video/mp4", "video/webm", "video/quicktime", "video/x-m4v"})
+WHAT_TO_SEND = "attach a PNG, JPEG, GIF or WebP image, or an MP4, WebM or MOV video"
 
 
 def pick_image_attachments(
     attachments: Sequence[Any], limit: int = 1, what: str = "That file"
 ) -> list[Any]:
-    """The attachments that look like images (type image/* or an image extension), the first
-    `limit` of them; NoImageFound when there is none."""
+    """The attachments that look like images or videos (by their declared type or extension;
+    what they really are is read from their bytes when they are decoded), the first `limit` of
+    them; NoImageFound when there is none."""
     images = [att for att in attachments if _looks_like_an_image(att)][:limit]
     if images:
         return images
     if len(attachments) == 1:
-        raise NoImageFound(f"{what} isn't an image; attach a PNG, JPEG, GIF or WebP.")
+        raise NoImageFound(f"{what} isn't an image; {WHAT_TO_SEND}.")
     if attachments:
-        raise NoImageFound(
-            "None of those attachments is an image; attach a PNG, JPEG, GIF or WebP."
-        )
-    raise NoImageFound("I couldn't find an image there; attach a PNG, JPEG, GIF or WebP.")
+        raise NoImageFound(f"None of those attachments is an image; {WHAT_TO_SEND}.")
+    raise NoImageFound(f"I couldn't find an image there; {WHAT_TO_SEND}.")
 
 
 def pick_image_attachment(attachments: Sequence[Any], what: str = "That file") -> Any:
@@ -66,7 +68,11 @@ def _looks_like_an_image(att: Any) -> bool:
     if content_type in NOT_RASTER:
         return False
     suffix = PurePosixPath(getattr(att, "filename", "") or "").suffix.lower()
-    return content_type.startswith("image/") or suffix in IMAGE_EXTENSIONS
+    return (
+        content_type.startswith("image/")
+        or content_type in VIDEO_TYPES
+        or suffix in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+    )
 
 
 class HeldImage:

@@ -20,8 +20,11 @@ from PIL import Image, features
 
 from dreamcore.errors import InvalidImage
 from dreamcore.imaging import bombs_refused, check_frame_size
+from dreamcore.video import read_frames as read_video_frames
+from dreamcore.video import sniff as sniff_video
 
 QUALITIES = (85, 70, 55, 40)
+FORMAT_NAMES = {"webp": "an animated WebP", "gif": "a GIF", "mp4": "an MP4"}
 # The longest frame each format can say (ms): GIF counts 16-bit centiseconds, WebP 24-bit ms;
 # MP4 is kept to WebP's (its 32-bit sample durations count in ~1/16000 s).
 LONGEST_FRAME_MS = {"gif": 655_350, "webp": 0xFFFFFF, "mp4": 0xFFFFFF}
@@ -40,14 +43,6 @@ def webp_animation_supported() -> bool:
         return bool(features.check_feature("webp_anim"))
     except ValueError:  # Pillow 11+: no separate feature, animation is part of WebP
         return True
-
-
-def mp4_supported() -> bool:
-    try:
-        import av  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -80,11 +75,16 @@ def read_frames(
     data: bytes, indices: tuple[int, ...], size: tuple[int, int], *, max_pixels: int
 ) -> Iterator[Image.Image]:
     """The chosen frames as RGB at `size`, decoded one at a time (composited as players show
-    them: Pillow applies each frame's disposal and blending when seeking).
+    them: Pillow applies each frame's disposal and blending when seeking; a video's decoded by
+    dreamcore/video.py).
 
     The frames between are passed one by one, each frame's canvas checked against
     `max_pixels` before it is decoded and Pillow's bomb warnings raised as errors: a file that
     the intake's checks missed is refused as they would have refused it, not decoded."""
+    video = sniff_video(data)
+    if video is not None:
+        yield from read_video_frames(data, video, indices, size, max_pixels=max_pixels)
+        return
     try:
         with Image.open(io.BytesIO(data)) as im:
             check_frame_size(im.size, max_pixels)
@@ -225,25 +225,37 @@ class Fitted:
     notes: tuple[str, ...]
 
 
-def fit(store: WebPFrames, fmt: str, duration_ms: int, max_bytes: int | None) -> Fitted:
-    """The animation within `max_bytes`: quality first, then size, then frame count. A WebP
-    that fits as dreamed is muxed from the frames as they are (nothing re-encoded)."""
+def fit(
+    store: WebPFrames, fmt: str, duration_ms: int, max_bytes: int | None,
+    fallback: str | None = None,
+) -> Fitted:  # fmt: skip
+    """The animation within `max_bytes`: quality first, then `fallback` (another format, e.g.
+    MP4, at each size before the frames shrink), then size, then frame count. A WebP that fits
+    as dreamed is muxed from the frames as they are (nothing re-encoded)."""
     notes: dict[str, str] = {}  # what was reduced -> how far (the last word counts)
     (width, height), kept, duration = store.size, store.frames, duration_ms
     if fmt == "webp":
         data = store.mux(duration)
         if max_bytes is None or len(data) <= max_bytes:
             return Fitted(data, fmt, width, height, len(kept), ())
+    formats = (fmt, fallback) if fallback and fallback != fmt else (fmt,)
     while True:
-        # GIF has no quality setting: a second try at the same size would be the same file
-        for quality in QUALITIES[:1] if fmt == "gif" else QUALITIES:
-            if fmt == "webp" and quality >= store.quality and (width, height) == store.size:
-                continue  # tried above, as dreamed
-            data = encode_animation(kept, (width, height), fmt, duration, quality)
-            if max_bytes is None or len(data) <= max_bytes:
-                if quality != QUALITIES[0]:
-                    notes["quality"] = f"quality lowered to {quality} to fit the upload limit"
-                return Fitted(data, fmt, width, height, len(kept), tuple(notes.values()))
+        for out in formats:
+            # GIF has no quality setting: a second try at the same size would be the same file
+            for quality in QUALITIES[:1] if out == "gif" else QUALITIES:
+                if out == "webp" and quality >= store.quality and (width, height) == store.size:
+                    continue  # tried above, as dreamed
+                data = encode_animation(kept, (width, height), out, duration, quality)
+                if max_bytes is None or len(data) <= max_bytes:
+                    if quality != QUALITIES[0]:
+                        notes["quality"] = f"quality lowered to {quality} to fit the upload limit"
+                    if out != fmt:
+                        notes["format"] = (
+                            f"sent as {out.upper()}: as {FORMAT_NAMES[fmt]} it was over the "
+                            "upload limit"
+                        )
+                    w, h = (width // 2 * 2, height // 2 * 2) if out == "mp4" else (width, height)
+                    return Fitted(data, out, w, h, len(kept), tuple(notes.values()))
         if min(width, height) > 96:
             width, height = max(1, round(width * 0.75)), max(1, round(height * 0.75))
             notes["size"] = f"frames shrunk to {width}x{height} to fit the upload limit"

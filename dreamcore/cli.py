@@ -24,8 +24,9 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     d = DreamParams()
     p.add_argument(
         "input",
-        help="image to dream (PNG, JPEG, WebP, GIF, ...): a file, or an http(s) link to one "
-        "(fetched from public addresses only, with the bot's size cap and timeout)",
+        help="image or video to dream (PNG, JPEG, WebP, GIF, ...; MP4, WebM, MOV: `video` extra): "
+        "a file, or an http(s) link to one (fetched from public addresses only, with the bot's "
+        "size cap and timeout)",
     )
     p.add_argument(
         "-o",
@@ -48,8 +49,8 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--colors", choices=("dream", "original"), default=None,
                    help="original: keep the photo's colours")  # fmt: skip
     anim = p.add_argument_group(
-        "animation", "a zoom into the dream (an animated input is dreamed frame by frame anyway); "
-        "-o x.webp / x.gif / x.mp4 picks the format"
+        "animation", "a zoom into the dream (an animated input or a video is dreamed frame by "
+        "frame anyway); -o x.webp / x.gif / x.mp4 picks the format"
     )  # fmt: skip
     anim.add_argument("--animate", choices=("zoom", "spin", "pan"), default=None)
     anim.add_argument("--frames", type=int, default=None, help=f"frames (default {d.frames})")
@@ -58,6 +59,9 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     anim.add_argument("--pan", type=int, default=None, help="pixels per frame")
     anim.add_argument("--frame-steps", type=int, default=None, help="steps per later frame")
     anim.add_argument("--fps", type=int, default=None)
+    anim.add_argument("--temporal", choices=("flow", "blend"), default=None,
+                      help="an animated input's frames carry the last dream along the motion "
+                      "(flow, the default) or blended in place")  # fmt: skip
     p.add_argument("--octaves", type=int, default=d.octaves)
     p.add_argument("--octave-scale", type=float, default=d.octave_scale)
     p.add_argument("--steps", type=int, default=d.steps, help="gradient steps per octave")
@@ -82,7 +86,7 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-ANIMATION_FLAGS = ("animate", "frames", "zoom", "rotate", "pan", "frame_steps", "fps")
+ANIMATION_FLAGS = ("animate", "frames", "zoom", "rotate", "pan", "frame_steps", "fps", "temporal")
 
 
 def run_dream(

@@ -35,6 +35,7 @@ class EngineConfig(BaseModel):
     max_input_pixels: Annotated[int, Field(ge=1)] = 64_000_000  # decompression-bomb guard
     # an animated (or multi-page) upload's frames x canvas: what decoding all of it costs
     max_input_animation_pixels: Annotated[int, Field(ge=1)] = 256_000_000
+    max_video_seconds: Annotated[float, Field(gt=0)] = 60.0  # a longer video: its first part
     preview_side: Annotated[int, Field(ge=16)] = 256
     animation_side: Annotated[int, Field(ge=32)] = 512  # an animation's long side by default
     max_animation_frames: Annotated[int, Field(ge=2)] = 64

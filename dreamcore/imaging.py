@@ -18,10 +18,11 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from dreamcore.config import EngineConfig
 from dreamcore.errors import InvalidImage
 from dreamcore.frametable import FrameTable, frame_table
+from dreamcore.video import sniff as sniff_video
 
 # The formats we decode (Pillow knows many more; EPS would even run Ghostscript: refused), with
 # their file extensions, the first being what we write. The one list: intake, cli, replies use it.
-FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
+IMAGE_FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "PNG": (".png",),
     "JPEG": (".jpg", ".jpeg", ".jfif"),
     "MPO": (".mpo",),  # JPEG stereo pairs (phones): the first image is used
@@ -31,8 +32,16 @@ FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "TIFF": (".tif", ".tiff"),
     "AVIF": (".avif",),
 }
-SUPPORTED_FORMATS = tuple(FORMAT_EXTENSIONS)
-IMAGE_EXTENSIONS = frozenset(ext for exts in FORMAT_EXTENSIONS.values() for ext in exts)
+# Videos (dreamcore/video.py, with PyAV): recognised by their bytes, as `video.sniff` names them.
+VIDEO_FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "MP4": (".mp4", ".m4v"),
+    "MOV": (".mov",),
+    "WEBM": (".webm",),
+}
+FORMAT_EXTENSIONS = {**IMAGE_FORMAT_EXTENSIONS, **VIDEO_FORMAT_EXTENSIONS}
+SUPPORTED_FORMATS = tuple(IMAGE_FORMAT_EXTENSIONS)  # what Pillow is allowed to open
+IMAGE_EXTENSIONS = frozenset(ext for exts in IMAGE_FORMAT_EXTENSIONS.values() for ext in exts)
+VIDEO_EXTENSIONS = frozenset(ext for exts in VIDEO_FORMAT_EXTENSIONS.values() for ext in exts)
 FRIENDLY_FORMATS = "PNG, JPEG, GIF, WebP, BMP or TIFF"
 
 _QUALITIES = (95, 90, 80, 70, 60)
@@ -48,9 +57,9 @@ def file_extension(fmt: str) -> str:
 
 
 def format_of_extension(suffix: str) -> str | None:
-    """`.JPG` -> `JPEG`; None for an extension we don't handle."""
+    """`.JPG` -> `JPEG`; None for an extension of no image format we write."""
     suffix = suffix.lower()
-    return next((fmt for fmt, exts in FORMAT_EXTENSIONS.items() if suffix in exts), None)
+    return next((fmt for fmt, exts in IMAGE_FORMAT_EXTENSIONS.items() if suffix in exts), None)
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,7 @@ def decode_for_dream(data: bytes, engine: EngineConfig, max_side: int) -> Decode
         max_pixels=engine.max_input_pixels,
         min_side=engine.min_side,
         max_animation_pixels=engine.max_input_animation_pixels,
+        max_video_seconds=engine.max_video_seconds,
     )
 
 
@@ -89,6 +99,7 @@ def decode_guide(data: bytes, engine: EngineConfig) -> DecodedImage:
         max_pixels=engine.max_input_pixels,
         min_side=engine.min_side,
         max_animation_pixels=engine.max_input_animation_pixels,
+        max_video_seconds=engine.max_video_seconds,
         purpose="guide a dream",
     )
 
@@ -100,6 +111,7 @@ def decode_image(
     max_pixels: int,
     min_side: int,
     max_animation_pixels: int | None = None,
+    max_video_seconds: float = 60.0,
     purpose: str = "dream",
 ) -> DecodedImage:
     """Decode untrusted bytes into RGB (+ alpha), refusing bombs, junk and tiny images.
@@ -107,10 +119,17 @@ def decode_image(
     An animation (or multi-page file) is checked frame by frame from its container before any
     frame is decoded: every frame's canvas under `max_pixels`, all frames' canvases together
     under `max_animation_pixels` (what decoding them costs). Only the first frame is decoded.
+    A video (MP4, MOV, WebM: known by its bytes) is an animation of its first
+    `max_video_seconds` at most, fewer when its frames would cost more (dreamcore/video.py).
     Raises InvalidImage with a message meant for the person who sent the image.
     """
     if not data:
         raise InvalidImage("The file is empty (0 bytes); please attach an image.")
+    video = sniff_video(data)
+    if video is not None:
+        return _decode_video(data, video, max_side=max_side, max_pixels=max_pixels,
+                             min_side=min_side, max_animation_pixels=max_animation_pixels,
+                             max_seconds=max_video_seconds, purpose=purpose)  # fmt: skip
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone changed the global: cut-off files would pass
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
     limits = dict(max_side=max_side, max_pixels=max_pixels, min_side=min_side,
@@ -220,6 +239,40 @@ def _decode_opened(
         alpha = alpha.resize(target, Image.Resampling.LANCZOS) if alpha is not None else None
         notes.append(f"downscaled from {w}x{h} to {target[0]}x{target[1]}")
     return DecodedImage(rgb, alpha, fmt, animated, tuple(notes), table)
+
+
+def _decode_video(
+    data: bytes,
+    fmt: str,
+    *,
+    max_side: int,
+    max_pixels: int,
+    min_side: int,
+    max_animation_pixels: int | None,
+    max_seconds: float,
+    purpose: str,
+) -> DecodedImage:
+    """A video as an animation: its frames read from the container, only the first decoded."""
+    from dreamcore import video
+
+    clip = video.probe(
+        data, fmt, max_pixels=max_pixels, max_animation_pixels=max_animation_pixels,
+        max_seconds=max_seconds,
+    )  # fmt: skip
+    first = video.first_frame(data, fmt, max_pixels=max_pixels)  # upright: sides maybe swapped
+    w, h = first.size
+    target = _fit(w, h, max_side)
+    if min(target) < min_side:
+        raise InvalidImage(
+            f"That video is too small to {purpose}: {w}x{h} pixels; each side must be at least "
+            f"{min_side} px after fitting into {max_side} px."
+        )
+    notes = list(clip.notes)
+    if first.size != target:
+        first = first.resize(target, Image.Resampling.LANCZOS)
+        notes.append(f"downscaled from {w}x{h} to {target[0]}x{target[1]}")
+    animated = clip.table.frames > 1
+    return DecodedImage(first, None, fmt, animated, tuple(notes), clip.table if animated else None)
 
 
 def _bomb_message(over: int, max_pixels: int) -> str:

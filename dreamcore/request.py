@@ -53,7 +53,10 @@ class DreamParams(BaseModel):
     zoom: Annotated[float, Field(ge=1.0, le=1.5)] | None = None  # per frame; None: the motion's
     rotate: Annotated[float, Field(ge=-45.0, le=45.0)] | None = None  # degrees per frame
     pan: Annotated[int, Field(ge=-64, le=64)] | None = None  # pixels per frame
-    blend: Annotated[float, Field(gt=0.0, le=1.0)] = 0.85  # an upload's new frame vs the last dream
+    # How an upload's frame carries the last frame's dream (dreamcore/engine/temporal.py): moved
+    # along the motion (flow), or mixed in where it stands (blend: this much of the new frame).
+    temporal: Literal["flow", "blend"] = "flow"
+    blend: Annotated[float, Field(gt=0.0, le=1.0)] = 0.85
     output: Literal["webp", "gif", "mp4"] | None = None  # animations; None: WebP (GIF without it)
 
     @model_validator(mode="before")

@@ -1,7 +1,7 @@
 """How an uploaded file is served back (by the local Discord's CDN and by the sandbox page): as the
-image type its bytes are, else as a download; never as the type the uploader declared. An `x.html`
-uploaded as text/html would otherwise be a page on the server's own origin, its script free to
-drive the sandbox."""
+image or video type its bytes are, else as a download; never as the type the uploader declared.
+An `x.html` uploaded as text/html would otherwise be a page on the server's own origin, its
+script free to drive the sandbox."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from aiohttp.helpers import content_disposition_header
 from PIL import Image
 
 from dreamcore.imaging import SUPPORTED_FORMATS
+from dreamcore.video import sniff as sniff_video
 
 # Pillow calls MPO "image/mpo", which browsers don't show; its first picture is a plain JPEG.
 _BROWSER_TYPES = {"MPO": "image/jpeg"}
+_VIDEO_TYPES = {"MP4": "video/mp4", "MOV": "video/quicktime", "WEBM": "video/webm"}
 
 
 def image_type(data: bytes) -> str | None:
@@ -32,11 +34,19 @@ def image_type(data: bytes) -> str | None:
     return _BROWSER_TYPES.get(fmt) or Image.MIME.get(fmt)
 
 
+def media_type(data: bytes) -> str | None:
+    """`image/...` as `image_type` says, or `video/...` for bytes that start like a video the
+    bot reads (MP4, MOV, WebM); None else."""
+    video = sniff_video(data)
+    return _VIDEO_TYPES[video] if video is not None else image_type(data)
+
+
 def attachment_response(att: dict[str, Any]) -> web.Response:
-    """A stored attachment (payload with `data`): an image inline, anything else as a download."""
+    """A stored attachment (payload with `data`): an image or video inline, anything else as a
+    download."""
     data = att["data"]
     headers = {"X-Content-Type-Options": "nosniff"}
-    ctype = image_type(data)
+    ctype = media_type(data)
     if ctype is None:
         ctype = "application/octet-stream"
         headers["Content-Disposition"] = content_disposition_header(

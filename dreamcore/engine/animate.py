@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dreamcore.engine.colors import keep_palette, palette_of
+from dreamcore.engine.temporal import next_start
 from dreamcore.request import DreamParams
 
 DreamFn = Callable[[Tensor, DreamParams, int], Tensor]  # pixels, params, frame index -> dreamed
@@ -98,12 +99,13 @@ def zoom_frames(
 
 
 def input_frames(frames: Iterable[Tensor], params: DreamParams, dream: DreamFn) -> Iterator[Tensor]:
-    """Each frame of an animated upload dreamed; from the second on, the frame is first mixed
-    with the previous dreamed one (`blend` of the new frame) so the dream holds still."""
-    previous: Tensor | None = None
+    """Each frame of an animated upload (or video) dreamed; from the second on, the frame starts
+    with the previous frame's dream carried over (along the motion, or blended: `next_start`)
+    so the dream holds still."""
+    previous: tuple[Tensor, Tensor] | None = None  # the last frame and its dream
     budget = frame_params(params)
     for index, frame in enumerate(frames):
-        if previous is not None:
-            frame = params.blend * frame + (1.0 - params.blend) * previous
-        previous = dream(frame, params if index == 0 else budget, index)
-        yield previous
+        start = frame if previous is None else next_start(frame, *previous, params)
+        dreamed = dream(start, params if index == 0 else budget, index)
+        previous = (frame, dreamed)
+        yield dreamed

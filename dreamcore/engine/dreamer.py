@@ -19,7 +19,6 @@ from PIL import Image
 from dreamcore.animation import (
     WebPFrames,
     fit,
-    mp4_supported,
     plan_frames,
     read_frames,
     webp_animation_supported,
@@ -47,6 +46,7 @@ from dreamcore.imaging import (
     encode_preview,
 )
 from dreamcore.request import MAX_SEED, DreamParams, DreamProgress, DreamRequest, DreamResult
+from dreamcore.video import supported as mp4_supported
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +163,12 @@ class Dreamer:
             store.add(to_image(frame))
             last = frame
         after = session.gradient.objective_value(last)
-        fitted = fit(store, fmt, duration, request.output_max_bytes)
+        # asked for no format: an MP4 when that is what fits (a video's dream often is)
+        fallback = "mp4" if params.output is None and mp4_supported() else None
+        fitted = fit(store, fmt, duration, request.output_max_bytes, fallback)
         notes += fitted.notes
         size = (fitted.width, fitted.height)
-        return session.result(fitted.data, fmt, size, fitted.frames, t0, after, notes)
+        return session.result(fitted.data, fitted.format, size, fitted.frames, t0, after, notes)
 
 
 def _probe_layer(name: str, net: FeatureNet) -> str:

@@ -95,7 +95,7 @@ function inputFor(option) {
   input.autocomplete = "off";
   if (option.type === T.ATTACHMENT) {
     input.type = "file";
-    input.accept = "image/*";
+    input.accept = "image/*,video/mp4,video/webm,video/quicktime";
   } else if (option.type === T.INTEGER || option.type === T.NUMBER) {
     input.type = "number";
     input.step = option.type === T.INTEGER ? "1" : "any";

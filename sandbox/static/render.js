@@ -102,6 +102,11 @@ function attachmentsNode(msg) {
       img.alt = a.filename;
       img.title = `${a.filename} · ${(a.size / 1024).toFixed(0)} KiB`;
       box.append(img);
+    } else if (a.content_type.startsWith("video/")) {
+      const video = el("video");
+      Object.assign(video, { src: a.url, controls: true, loop: true, muted: true });
+      video.title = `${a.filename} · ${(a.size / 1024).toFixed(0)} KiB`;
+      box.append(video);
     } else {
       box.append(el("span", "file", `📄 ${escapeHtml(a.filename)} (${a.size} bytes)`));
     }

@@ -80,3 +80,26 @@ async def test_a_zoom_of_an_animated_upload_is_charged_for_the_frames_it_makes(f
     assert fields(msg)["Cost"].startswith("3 dreams")  # 1 + ceil(5 / 4)
     rows = await wait_ledger(bot, lambda rows: rows and rows[0].status == "done")
     assert (rows[0].units, rows[0].cost) == (3, 3)
+
+
+async def test_a_video_comes_back_animated_and_as_mp4_when_asked(fake, bot):
+    """issue 23: an MP4 upload (sound and all) is dreamed frame by frame, priced by the frames
+    it makes, answered as an animated WebP (or an MP4 with output:mp4), its source beside it."""
+    import pytest
+
+    pytest.importorskip("av", reason="videos need PyAV (the `video` extra)")
+    from tests import videos as V
+
+    alice = fake.add_member(name="alice")
+    pictures = [Image.effect_noise((64, 64), 30 + 9 * i).convert("RGB") for i in range(5)]
+    clip = V.clip("mp4", pictures=pictures, audio=True)
+    msg = await finished_result(await dream(fake, alice, clip, filename="clip.mp4",
+                                            ctype="video/mp4"))  # fmt: skip
+    with animation_of(msg) as anim:
+        assert anim.format == "WEBP" and anim.n_frames == 5
+    assert fields(msg)["Cost"].startswith("2 dreams")  # 1 + ceil(4 / 4)
+    assert [a["filename"] for a in msg["attachments"]][1] == "source.mp4"  # travels whole
+    msg = await finished_result(await dream(fake, alice, clip, filename="clip.mp4",
+                                            ctype="video/mp4", output="mp4"))  # fmt: skip
+    dreamed = next(a for a in msg["attachments"] if a["filename"].startswith("dream."))
+    assert dreamed["filename"] == "dream.mp4" and dreamed["data"][4:8] == b"ftyp"

@@ -170,6 +170,15 @@ def test_pick_first_image_attachment():
     assert pick_image_attachment([att("blob", "image/webp; charset=binary")]).filename == "blob"
 
 
+def test_pick_takes_videos_by_their_type_or_name():
+    """What each really is is read from its bytes later; here Discord's type or the name."""
+    for video in (att("clip.mp4", "video/mp4"), att("a.webm"), att("IMG_0001.MOV"),
+                  att("blob", "video/quicktime")):  # fmt: skip
+        assert pick_image_attachment([att("notes.txt", "text/plain"), video]) is video
+    with pytest.raises(NoImageFound, match="or an MP4, WebM or MOV video"):
+        pick_image_attachment([att("song.mp3", "audio/mpeg")])
+
+
 def test_pick_refuses_non_images():
     with pytest.raises(NoImageFound, match="None of those attachments is an image"):
         pick_image_attachment([att("a.txt", "text/plain"), att("logo.svg", "image/svg+xml")])
@@ -382,3 +391,48 @@ def test_check_link_takes_discords_no_embed_form_and_refuses_by_look():
     off = link_intake(LoopbackNetwork(), url_fetch=False)
     with pytest.raises(LinkRefused, match="turned off"):
         off.check_link("https://photos.example/a.gif")
+
+
+# --- Videos (issue 23) --------------------------------------------------------------------------
+
+
+async def test_a_2_gb_video_is_refused_by_the_byte_cap_before_any_request(session):
+    """Discord says the size up front: refused in one line, nothing fetched (port 1 would
+    refuse a connection), nothing held."""
+    intake = wide_intake()
+    await intake.open()
+    try:
+        with pytest.raises(DownloadFailed) as refused:
+            await intake.fetch("http://127.0.0.1:1/clip.mp4", user_id=1, max_side=512,
+                               declared_size=2 * 1024**3)  # fmt: skip
+        assert "too big to download (2048.0 MiB); the limit is 25.0 MiB" in str(refused.value)
+        assert "\n" not in str(refused.value) and intake.budget.held == 0
+    finally:
+        await intake.close()
+
+
+async def test_a_video_is_known_by_its_bytes_and_held_with_its_frames(files_server):
+    """Served as image/png under a .gif name, as links and re-uploads often are: it is an MP4,
+    held with its frame count (what the price is reckoned from) and travelling whole."""
+    pytest.importorskip("av", reason="videos need PyAV (the `video` extra)")
+    from dreamcore.errors import InvalidImage
+    from tests import videos as V
+
+    base, files = files_server
+    files["not-a.gif"] = V.clip("mp4", frames=12, size=(96, 64), audio=True)
+    files["hostile.mp4"] = V.garbage_after_ftyp()
+    files["sound.mp4"] = V.sound_only()
+    intake = wide_intake()
+    await intake.open()
+    try:
+        held = await intake.fetch(f"{base}/not-a.gif", user_id=1, max_side=64)
+        assert (held.frames, held.size, held.source_name) == (12, (64, 43), "source.mp4")
+        assert held.source == held.data
+        held.release()
+        for name, words in (("hostile.mp4", "That video is damaged"),
+                            ("sound.mp4", "That file has sound but no picture")):  # fmt: skip
+            with pytest.raises(InvalidImage, match=words):
+                await intake.fetch(f"{base}/{name}", user_id=1, max_side=64)
+        assert intake.budget.held == 0
+    finally:
+        await intake.close()

@@ -96,3 +96,17 @@ def test_mp4_frames_last_what_they_were_asked_to(ms):
     assert len(starts) == 4
     gaps = [round(b - a, 4) for a, b in zip(starts, starts[1:], strict=False)]
     assert gaps == [ms / 1000] * 3
+
+
+def test_fit_tries_the_fallback_format_before_shrinking_and_says_so():
+    pytest.importorskip("av", reason="MP4 needs PyAV (the `video` extra)")
+    store = WebPFrames()
+    for i in range(8):
+        store.add(noise(i, (200, 150)))
+    smallest_webp = len(encode_animation(store.frames, store.size, "webp", 80, quality=40))
+    as_mp4 = fit(store, "webp", 80, smallest_webp - 1, fallback="mp4")
+    assert (as_mp4.format, as_mp4.width, as_mp4.height, as_mp4.frames) == ("mp4", 200, 150, 8)
+    assert as_mp4.data[4:8] == b"ftyp" and len(as_mp4.data) < smallest_webp
+    assert as_mp4.notes[-1] == "sent as MP4: as an animated WebP it was over the upload limit"
+    shrunk = fit(store, "webp", 80, smallest_webp - 1)  # no fallback: smaller frames instead
+    assert shrunk.format == "webp" and shrunk.width < 200

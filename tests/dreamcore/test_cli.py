@@ -224,3 +224,29 @@ def test_the_command_line_has_the_bot_s_link_settings(monkeypatch, tmp_path, cap
     assert main(["dream", "http://nas.lan/a.png", "-o", str(tmp_path / "o.png")]) == 0
     assert calls["link_hosts"] == ("nas.lan",) and calls["limits"].max_bytes == 65536
     assert calls["input"] == "http://nas.lan/a.png"
+
+
+def test_a_video_is_dreamed_frame_by_frame(tmp_path, capsys):
+    av = pytest.importorskip("av", reason="videos need PyAV (the `video` extra)")
+    from tests import videos as V
+
+    pictures = [Image.effect_noise((80, 60), 20 + 5 * i).convert("RGB") for i in range(6)]
+    src = tmp_path / "clip.mov"
+    src.write_bytes(V.clip("mov", pictures=pictures, audio=True))
+    common = ["--model", "tiny", "--octaves", "1", "--steps", "1", "--frame-steps", "1"]
+    out = tmp_path / "dream.webp"
+    assert main(["dream", str(src), "-o", str(out), *common, "--temporal", "blend"]) == 0
+    with Image.open(out) as im:
+        assert (im.format, im.n_frames, im.size) == ("WEBP", 6, (80, 60))
+    assert "6 frames" in capsys.readouterr().out
+    mp4 = tmp_path / "dream.mp4"
+    assert main(["dream", str(src), "-o", str(mp4), *common]) == 0
+    with av.open(str(mp4)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 6
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(V.garbage_after_ftyp())
+    capsys.readouterr()
+    assert main(["dream", str(bad), "-o", str(tmp_path / "x.webp"), *common]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: That video is damaged"), err
+    assert "Traceback" not in err

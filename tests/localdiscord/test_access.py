@@ -115,12 +115,16 @@ async def test_no_foreign_page_gets_in_even_with_the_token(fake_discord) -> None
     assert fake.gateway.compressions == []  # the refused WebSocket never reached the gateway
 
 
+MP4_START = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomavc1" + bytes(64)
+
+
 @pytest.mark.parametrize(
     ("declared", "data", "served"),
     [
         ("text/html", b"<html><script>fetch('/api/state')</script></html>", None),
         ("image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', None),
         ("text/html", PNG, "image/png"),  # an image named and declared as a page is an image
+        ("text/html", MP4_START, "video/mp4"),  # and a video is a video (sandbox: it plays)
     ],
 )
 async def test_uploads_are_served_as_the_image_they_are_or_as_downloads(

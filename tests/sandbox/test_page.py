@@ -139,3 +139,33 @@ async def test_a_member_and_an_admin_try_every_feature(page):
     limited = page.locator("article.msg.ephemeral", has_text="of 5 dreams left today")
     await expect(limited).to_be_visible(timeout=UI_MS)
     await expect(page.locator("#rule-list")).to_contain_text("Slowest answer so far")
+
+
+async def test_a_posted_video_shows_as_one_and_dreams_into_an_animation(page, tmp_path):
+    """issue 23: the page takes videos, the local Discord serves them as what they are (so the
+    page plays them), and /dream answers one with an animation."""
+    pytest.importorskip("av", reason="videos need PyAV (the `video` extra)")
+    from PIL import Image
+    from playwright.async_api import expect
+
+    from tests import videos as V
+
+    pictures = [Image.effect_noise((64, 48), 30 + 9 * i).convert("RGB") for i in range(3)]
+    clip = tmp_path / "clip.webm"
+    clip.write_bytes(V.clip("webm", pictures=pictures))
+    await act_as(page, "Ada")  # her own quota: Alice's may be spent by the test above
+    await page.set_input_files("#composer-file", str(clip))
+    await page.fill("#composer-text", "my clip")
+    await page.click("#send")
+    posted = page.locator("article.msg:not(.bot)", has_text="my clip")
+    await expect(posted.locator(".attachments video")).to_be_visible(timeout=UI_MS)
+
+    async def dream_form(page):
+        await page.set_input_files('[data-option="image"] input', str(clip))
+        await page.fill('[data-option="octaves"] input', "1")
+        await page.fill('[data-option="steps"] input', "1")
+        await page.fill('[data-option="size"] input', "64")
+
+    await run_command(page, "dream", dream_form)
+    answered = page.locator("article.msg.bot", has=page.locator(".embed"), has_text="3 frames")
+    await expect(answered).to_be_visible(timeout=DREAM_MS)

@@ -40,8 +40,8 @@ class DreamCommands(commands.Cog, name="Dream"):
 
     @app_commands.command(name="dream", description="DeepDream an image")
     @app_commands.describe(
-        image="the picture to dream",
-        url="or a link to a picture or GIF (https://...)",
+        image="the picture, animated GIF or video (MP4, WebM, MOV) to dream",
+        url="or a link to a picture, GIF or video (https://...)",
         layer="what to dream; `layer:channel` for one channel",
         model="the network to dream with",
         preset="pick a layer by look",
@@ -57,6 +57,7 @@ class DreamCommands(commands.Cog, name="Dream"):
         colors="keep the photo's colours (original) or let the dream recolour it",
         animate="make an animation: zoom into the dream, spin, or pan",
         frames="frames of the animation (costs 1 dream + 1 per 4 frames)",
+        output="an animation's format: webp (plays in Discord; the default), gif or mp4",
         spoiler="post the result as a spoiler",
     )
     @app_commands.rename(target_class="class")
@@ -64,6 +65,7 @@ class DreamCommands(commands.Cog, name="Dream"):
         preset=[app_commands.Choice(name=p, value=p) for p in PRESETS],
         colors=[app_commands.Choice(name=c, value=c) for c in ("dream", "original")],
         animate=[app_commands.Choice(name=m, value=m) for m in ("zoom", "spin", "pan")],
+        output=[app_commands.Choice(name=f, value=f) for f in ("webp", "gif", "mp4")],
     )
     async def dream(
         self,
@@ -85,6 +87,7 @@ class DreamCommands(commands.Cog, name="Dream"):
         colors: str | None = None,
         animate: str | None = None,
         frames: app_commands.Range[int, 2, 64] | None = None,
+        output: str | None = None,
         spoiler: bool = False,
     ) -> None:
         def choose(guild: GuildSettings) -> Plan:
@@ -95,7 +98,7 @@ class DreamCommands(commands.Cog, name="Dream"):
                 self.engine, guild, model=model, layer=layer, preset=preset, size=size,
                 octaves=octaves, steps=steps, strength=strength, jitter=jitter, seed=seed,
                 target_class=target_class, smooth=smooth, colors=colors, animate=animate,
-                frames=frames,
+                frames=frames, output=output,
                 guided=True if guide is not None else None,
             )  # fmt: skip
             guide_ref = ImageRef.of(guide) if guide else None
