@@ -46,10 +46,11 @@ def flicker(frames: list[torch.Tensor]) -> float:
 
 
 def test_warp_is_identity_at_rest_and_pans_by_pixels():
-    image = torch.rand(1, 3, 40, 60) * 255
-    assert torch.allclose(warp(image, Motion()), image, atol=1e-3)
+    image = torch.rand(1, 3, 40, 60, generator=torch.Generator().manual_seed(0)) * 255
+    # the sampling grid's float rounding times neighbours up to 255 apart: far below a grey level
+    assert torch.allclose(warp(image, Motion()), image, atol=0.02)
     moved = warp(image, Motion(pan=2.0))
-    assert torch.allclose(moved[..., 10:50], image[..., 12:52], atol=1e-3)  # content moved left
+    assert torch.allclose(moved[..., 10:50], image[..., 12:52], atol=0.02)  # content moved left
     assert warp(image, Motion(zoom=1.1, rotate=3.0)).shape == image.shape
 
 
