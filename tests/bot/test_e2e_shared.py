@@ -140,6 +140,15 @@ async def test_without_read_message_history_it_says_so(sfake, sbot):
     assert await charged(sbot, erin) == []
 
 
+async def test_a_channel_the_bot_cannot_view_is_one_line(sfake, sbot):
+    channel = sfake.add_channel("hidden")
+    olga = sfake.add_member(name="olga")
+    sfake.state.hidden_channels.add(channel["id"])  # its REST calls there: 403 Missing Access
+    rec = await sfake.slash_command("dream", FAST, user=olga, channel=channel)
+    assert await refusal(rec) == HISTORY_NOT_HERE
+    assert await charged(sbot, olga) == []
+
+
 async def test_in_its_own_dm_the_bot_finds_the_last_image_there(sfake, sbot):
     lena = sfake.add_member(name="lena")
     dm = sfake.state.dm_channel_for(lena["user"]["id"])
