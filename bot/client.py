@@ -75,7 +75,7 @@ class DreamBot(commands.Bot):
 
     async def login(self, token: str) -> None:
         d = self.settings.discord
-        apply_endpoints(d.api_base, d.gateway_url)  # before any request
+        apply_endpoints(d.api_base, d.gateway_url, d.cdn_base)  # before any request
         await super().login(token)
 
     async def setup_hook(self) -> None:

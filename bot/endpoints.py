@@ -11,19 +11,26 @@ no public option for this, so we set the two class attributes it reads:
   base, so the server must answer that with the same URL; after READY, the client follows the
   server's ``resume_gateway_url``.
 
+- ``discord.asset.Asset.BASE``: the CDN that avatars (and other assets) are built from; "Dream
+  avatar" downloads from it, so a double must serve them too.
+
 Empty strings keep Discord's defaults. This changes process-wide state (class attributes).
 """
 
 from __future__ import annotations
 
+import discord.asset
 import discord.gateway
 import discord.http
 import yarl
 
 
-def apply_endpoints(api_base: str, gateway_url: str) -> None:
-    """Use ``api_base`` (e.g. ``http://127.0.0.1:8080/api/v10``) and ``gateway_url`` (``ws://…``)."""
+def apply_endpoints(api_base: str, gateway_url: str, cdn_base: str = "") -> None:
+    """Use ``api_base`` (e.g. ``http://127.0.0.1:8080/api/v10``), ``gateway_url`` (``ws://…``)
+    and ``cdn_base`` (e.g. ``http://127.0.0.1:8080``)."""
     if api_base:
         discord.http.Route.BASE = api_base.rstrip("/")
     if gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+    if cdn_base:
+        discord.asset.Asset.BASE = cdn_base.rstrip("/")

@@ -10,7 +10,7 @@ and the publisher all read this same order.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,8 +60,10 @@ class Plan:
 
 
 # What to dream once the server's settings are known: one plan, or one per image of a message
-# (dreamed together, one reply). Raises DreamError to refuse (before acknowledging).
-Choose = Callable[[GuildSettings], Plan | list[Plan]]
+# (dreamed together, one reply). Raises DreamError to refuse (before acknowledging). It may be
+# async where it must read Discord first; it then keeps within its own time budget.
+Chosen = Plan | list[Plan]
+Choose = Callable[[GuildSettings], Chosen | Awaitable[Chosen]]
 
 
 def hides_the_answer(plans: list[Plan], guild: GuildSettings, channel: ChannelRef) -> bool:

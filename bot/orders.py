@@ -16,6 +16,7 @@ nothing downloaded); a reaction gets a short-lived line at most once per message
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import discord
 
@@ -56,9 +57,10 @@ class OrderDesk:
         who = Requester.of(trigger.user, trigger.guild_id, trigger.channel)
         try:
             guild.check_channel(trigger.channel)
-            orders = orders_for(
-                trigger.source, who, guild, trigger.channel, choose(guild), self.pricing
-            )
+            chosen = choose(guild)
+            if inspect.isawaitable(chosen):  # it reads Discord first (e.g. the channel's history)
+                chosen = await chosen
+            orders = orders_for(trigger.source, who, guild, trigger.channel, chosen, self.pricing)
             refusal = await self.quota.peek(
                 user_id=who.user_id,
                 guild_id=who.guild_id,

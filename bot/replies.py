@@ -182,7 +182,44 @@ def bot_busy_text() -> str:
 ONLY_DISCORD_IMAGES = "I can only fetch images uploaded to Discord."
 LINKS_OFF = "Dreaming links is turned off on this bot; attach the image instead."
 IMAGE_OR_LINK = "Give an image or a link, not both."
-NO_IMAGE_OR_LINK = "Attach an image (`image:`) or give a link to one (`url:`)."
+
+# what to dream when /dream is given neither: the channel's last image (bot/recent.py)
+HISTORY_NOT_HERE = (
+    "I can't read this channel's messages from here; attach the image (`image:`) or give a link "
+    "to it (`url:`)."
+)
+HISTORY_NO_PERMISSION = (
+    "I need the **Read Message History** permission here to find the last image; attach it "
+    "(`image:`) or give a link to it (`url:`)."
+)
+HISTORY_UNREADABLE = (
+    "I couldn't read this channel's recent messages just now; attach the image (`image:`) or "
+    "give a link to it (`url:`)."
+)
+
+
+def no_recent_image_text(limit: int) -> str:
+    return (
+        f"I found no image in the last {limit} messages here; attach one (`image:`) or give a "
+        "link to one (`url:`)."
+    )
+
+
+def last_image_note(author_mention: str, jump_url: str) -> str:
+    return f"Dreamed [the image]({jump_url}) posted by {author_mention}."
+
+
+# "Dream avatar" (bot/avatars.py)
+def no_avatar_text(mention: str) -> str:
+    return (
+        f"{mention} has no avatar of their own (only Discord's default), so there's nothing "
+        "to dream."
+    )
+
+
+def avatar_note(mention: str, *, server: bool) -> str:
+    return f"Dreamed {mention}'s {'server ' if server else ''}avatar."
+
 
 MESSAGE_GONE = "That message is gone."
 UNREADABLE_SETTINGS = "I can't read that dream's settings."

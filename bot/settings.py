@@ -32,6 +32,7 @@ class DiscordConfig(BaseModel):
     token: SecretStr | None = None  # environment only: DREAMBOT_DISCORD__TOKEN
     api_base: str = ""  # "" = Discord itself; e.g. http://127.0.0.1:8080/api/v10 for a double
     gateway_url: str = ""  # "" = ask Discord
+    cdn_base: str = ""  # "" = Discord's CDN; where avatars are fetched from (a double: its base)
     dev_guild_id: int = 0  # sync commands to this guild only (instant); 0 = global
     sync_commands: bool = True
     message_content_intent: bool = True  # needed to re-dream reactions on users' own images

@@ -53,3 +53,20 @@ def attachment_response(att: dict[str, Any]) -> web.Response:
             "attachment", filename=att["filename"]
         )
     return web.Response(body=data, headers={**headers, "Content-Type": ctype})
+
+
+_AVATAR_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "gif": "GIF"}
+
+
+def avatar_image(data: bytes, ext: str) -> tuple[bytes | None, str]:
+    """An avatar as the CDN serves it for `ext`: a GIF whole (animated), else its first frame
+    in that format; (None, "") for a format the CDN doesn't serve."""
+    fmt = _AVATAR_FORMATS.get(ext.lower())
+    if fmt is None:
+        return None, ""
+    if fmt == "GIF":
+        return data, "image/gif"
+    with Image.open(io.BytesIO(data)) as im:
+        buf = io.BytesIO()
+        im.convert("RGB" if fmt == "JPEG" else "RGBA").save(buf, fmt)
+    return buf.getvalue(), Image.MIME[fmt]

@@ -15,7 +15,7 @@ from aiohttp import web
 from . import payloads as P
 from .access import bot_authorized
 from .body import FakeError, json_response, read_body, unknown
-from .cdn import attachment_response
+from .cdn import attachment_response, avatar_image
 from .records import RequestRecord
 
 if TYPE_CHECKING:
@@ -133,6 +133,24 @@ class Rest:
         self.state.notify()
         return attachment_response(att)
 
+    async def serve_avatar(self, request: web.Request) -> web.StreamResponse:
+        """/avatars/{uid}/{hash}.{ext} and /guilds/{gid}/users/{uid}/avatars/{hash}.{ext}: the
+        image in the format asked for (an animated one as a GIF only when its hash says so)."""
+        avatar, _, ext = request.match_info["file"].partition(".")
+        data = self.state.avatars.get(avatar)
+        if data is None or not self._avatar_of(request.match_info, avatar):
+            return json_response({"code": 0, "message": "404: Not Found"}, 404)
+        if ext == "gif" and not avatar.startswith("a_"):
+            return json_response({"code": 0, "message": "415: Unsupported Media Type"}, 415)
+        body, ctype = avatar_image(data, ext)
+        if body is None:
+            return json_response({"code": 0, "message": "400: Bad Request"}, 400)
+        return web.Response(body=body, content_type=ctype)
+
+    def _avatar_of(self, where: dict[str, str], avatar: str) -> bool:
+        m = self.state.members.get(where["uid"]) or {}
+        return avatar == (m.get("avatar") if "gid" in where else m.get("user", {}).get("avatar"))
+
     def _channel(self, cid: str) -> dict[str, Any]:
         ch = self.state.channels.get(cid) or self.state.dm_channels.get(cid)
         if ch is None:
@@ -237,14 +255,20 @@ class Rest:
         return 204, None
 
     async def list_messages(self, rec: RequestRecord, cid: str) -> tuple[int, Any]:
+        """Newest first, up to `limit` (1-100, default 50), `before`/`after` a message id."""
         self._channel(cid)
         q = rec.query
+        limit = int(q.get("limit", 50))
+        if not 1 <= limit <= 100:
+            raise FakeError(400, 50035, "Invalid Form Body")
+        if not self.state.can_read_history(cid):
+            return 200, []
         ids = list(self.state.channel_messages.get(cid, []))
         if "before" in q:
             ids = [i for i in ids if int(i) < int(q["before"])]
         if "after" in q:
             ids = [i for i in ids if int(i) > int(q["after"])]
-        ids = list(reversed(ids))[: int(q.get("limit", 50))]
+        ids = list(reversed(ids))[:limit]
         return 200, [
             self.state.visible_to_bot(self.state.messages[i], self.state.allow_message_content)
             for i in ids

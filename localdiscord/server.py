@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import discord.asset
 import discord.gateway
 import discord.http
 import yarl
@@ -80,6 +81,8 @@ class FakeDiscord:
         )
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/attachments/{aid}/{filename}", self.rest.serve_attachment)
+        app.router.add_get("/avatars/{uid}/{file}", self.rest.serve_avatar)
+        app.router.add_get("/guilds/{gid}/users/{uid}/avatars/{file}", self.rest.serve_avatar)
         app.router.add_route("*", "/{tail:.*}", self.rest.handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -102,13 +105,22 @@ class FakeDiscord:
         """Point discord.py at this fake and restore it afterwards: the two class attributes
         discord.py reads its REST base and gateway URL from (a yarl.URL). The bot sets the same two
         from its settings (bot/endpoints.py); a test checks that both agree."""
-        old = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        old = (
+            discord.http.Route.BASE,
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+            discord.asset.Asset.BASE,
+        )
         discord.http.Route.BASE = self.api_base
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        discord.asset.Asset.BASE = self.cdn_base
         try:
             yield
         finally:
-            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old
+            (
+                discord.http.Route.BASE,
+                discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+                discord.asset.Asset.BASE,
+            ) = old
 
     # addresses and the world ------------------------------------------------
     @property
@@ -123,6 +135,11 @@ class FakeDiscord:
     @property
     def api_base(self) -> str:
         return f"{self.state.base_url}/api/v10"
+
+    @property
+    def cdn_base(self) -> str:
+        """Where avatars are served (Discord: https://cdn.discordapp.com)."""
+        return self.state.base_url
 
     @property
     def gateway_url(self) -> str:
@@ -169,6 +186,11 @@ class FakeDiscord:
 
     def add_role(self, name: str, permissions: int = 0) -> dict[str, Any]:
         return self.state.add_role(name, permissions)
+
+    def set_avatar(self, member: dict[str, Any], data: bytes, *, server: bool = False) -> str:
+        """Give `member` a global (or `server`) avatar, served by the CDN; an animated image gets
+        an `a_` hash. Returns the hash."""
+        return self.state.set_avatar(inject.id_of(member), data, server=server)
 
     def add_channel(self, name: str) -> dict[str, Any]:
         return self.state.add_channel(name)
@@ -331,9 +353,16 @@ class FakeDiscord:
         return await self._dispatch_interaction(payload)
 
     async def user_context_menu(
-        self, name: str, target: dict[str, Any], *, user: dict[str, Any], channel: Any = None
+        self,
+        name: str,
+        target: dict[str, Any],
+        *,
+        user: dict[str, Any],
+        channel: Any = None,
+        where: str = "guild",
     ) -> InteractionRecord:
-        payload = inject.interaction_base(self.state, 2, user, channel)
+        """User context-menu command on `target` (a member); `where` as for `slash_command`."""
+        payload = inject.interaction_base(self.state, 2, user, channel, where)
         payload["data"] = inject.context_menu_data(self.state, name, 2, target)
         return await self._dispatch_interaction(payload)
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
+import io
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from PIL import Image
 
 from . import payloads as P
 from .access import issue_token
@@ -61,6 +65,7 @@ class FakeState:
         self.members[self.owner["id"]] = P.member(self.owner)
 
         self.attachments: dict[str, dict[str, Any]] = {}  # id -> attachment payload incl. bytes
+        self.avatars: dict[str, bytes] = {}  # avatar hash -> the image its owner uploaded
         self.commands: dict[
             str | None, list[dict[str, Any]]
         ] = {}  # guild id (None = global) -> cmds
@@ -205,6 +210,27 @@ class FakeState:
             "guild_scheduled_events": [],
             "soundboard_sounds": [],
         }
+
+    def set_avatar(self, user_id: str, data: bytes, *, server: bool = False) -> str:
+        """Give a member an avatar (their global one, or their `server` one); its hash starts with
+        `a_` when `data` is animated, as on Discord. Returns the hash."""
+        with Image.open(io.BytesIO(data)) as im:
+            animated = getattr(im, "is_animated", False)
+        avatar = ("a_" if animated else "") + secrets.token_hex(16)
+        self.avatars[avatar] = data
+        m = self.members[user_id]
+        if server:
+            m["avatar"] = avatar
+        else:
+            m["user"]["avatar"] = avatar
+        return avatar
+
+    def can_read_history(self, channel_id: str) -> bool:
+        """The bot may read a server channel's past messages (Read Message History); else Discord
+        answers the message list with no messages at all."""
+        if channel_id not in self.channels:
+            return True
+        return bool(self.permissions_of(self.bot_user["id"]) & P.READ_MESSAGE_HISTORY)
 
     # messages -------------------------------------------------------------
     def store_attachment(

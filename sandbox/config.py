@@ -22,6 +22,7 @@ def sandbox_settings(
     gateway_url: str,
     available: tuple[str, ...],
     store_path: Path,
+    cdn_base: str = "",
 ) -> Settings:
     """`settings` for a bot that talks to the local Discord and dreams with `available` models."""
     if not available:
@@ -39,6 +40,7 @@ def sandbox_settings(
                     "token": None,
                     "api_base": api_base,
                     "gateway_url": gateway_url,
+                    "cdn_base": cdn_base,
                     "dev_guild_id": 0,
                     "sync_commands": True,
                 }

@@ -95,6 +95,7 @@ class Sandbox:
             self.settings,
             api_base=local.api_base,
             gateway_url=local.gateway_url,
+            cdn_base=local.cdn_base,
             available=self.models.available,
             store_path=self._store_path(),
         )

@@ -65,6 +65,7 @@ def make_settings(fake: FakeDiscord, store_path: Path, **sections) -> Settings:
     discord_cfg = dict(
         api_base=fake.api_base,
         gateway_url=fake.gateway_url,
+        cdn_base=fake.cdn_base,
         progress_interval_s=0.5,
         message_content_intent=True,
     )

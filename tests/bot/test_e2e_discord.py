@@ -21,7 +21,7 @@ def cancel_id(message: dict) -> str:
 async def test_synced_commands_say_where_they_can_be_installed_and_used(fake, bot):
     [commands] = fake.commands.values()
     by_name = {c["name"]: c for c in commands}
-    for name in ("dream", "Dream this image", "queue", "dreams", "dream-help"):
+    for name in ("dream", "Dream this image", "Dream avatar", "queue", "dreams", "dream-help"):
         assert by_name[name]["integration_types"] == [GUILD_INSTALL, USER_INSTALL], name
         assert by_name[name]["contexts"] == [GUILD, BOT_DM, PRIVATE_CHANNEL], name
     for name in ("quota", "dreamconfig"):  # admin commands stay in servers

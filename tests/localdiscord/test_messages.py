@@ -7,6 +7,7 @@ import io
 
 import discord
 import pytest
+from PIL import Image
 
 from localdiscord import FakeDiscord
 
@@ -111,3 +112,40 @@ async def test_wait_for_times_out_with_a_dump(fake_discord) -> None:
     with pytest.raises(TimeoutError, match="requests"):
         await fake_discord.wait_for(lambda: False, timeout=0.2)
     await asyncio.sleep(0)
+
+
+async def test_history_is_newest_first_by_limit_and_before_and_empty_without_the_permission(
+    running,
+) -> None:
+    fake, bot, _ = running
+    alice = fake.add_member(name="alice")
+    posted = [await fake.user_message(author=alice, content=f"m{i}") for i in range(5)]
+    channel = bot.get_channel(int(fake.channel["id"]))
+    newest = [m.content async for m in channel.history(limit=3)]
+    assert newest == ["m4", "m3", "m2"]
+    before = discord.Object(int(posted[2]["id"]))
+    assert [m.content async for m in channel.history(limit=5, before=before)] == ["m1", "m0"]
+    # as on Discord: without Read Message History the list is empty, not refused
+    for role in (fake.everyone_role, fake.state.bot_role):
+        role["permissions"] = str(int(role["permissions"]) & ~(1 << 16))
+    assert [m async for m in channel.history(limit=3)] == []
+
+
+async def test_avatars_are_served_by_the_cdn_animated_ones_as_gifs(running) -> None:
+    fake, bot, _ = running
+    frames = [Image.effect_noise((16, 16), 40 + i).convert("RGB") for i in range(2)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    alice = fake.add_member(name="alice")
+    fake.set_avatar(alice, buf.getvalue())
+    fake.set_avatar(alice, PNG, server=True)
+    member = await bot.get_guild(int(fake.guild["id"])).fetch_member(int(alice["user"]["id"]))
+    assert member.avatar.is_animated() and member.avatar.url.startswith(fake.cdn_base)
+    assert await member.avatar.read() == buf.getvalue()
+    with Image.open(io.BytesIO(await member.avatar.with_format("png").read())) as first:
+        assert first.format == "PNG" and first.size == (16, 16)
+    assert not member.guild_avatar.is_animated()
+    with Image.open(io.BytesIO(await member.guild_avatar.read())) as server:
+        assert server.format == "PNG"
+    with pytest.raises(discord.NotFound):
+        await discord.Asset._from_avatar(bot._connection, member.id, "nope").read()

@@ -1,4 +1,5 @@
-"""The commands people dream with: /dream, the "Dream this image" context menu, /dream-help.
+"""The commands people dream with: /dream, the "Dream this image" and "Dream avatar" context
+menus, /dream-help.
 
 Each is a few lines: what to dream (params and image, given the server's settings) goes to the
 order desk, which does the rest (bot/orders.py).
@@ -10,18 +11,21 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.avatars import avatar_image
 from bot.errors import NoImageFound
 from bot.guilds import GuildSettings
 from bot.intake import pick_image_attachment, pick_image_attachments
 from bot.orders import ImageRef, Plan, Trigger
 from bot.params import build_params, layer_choices
-from bot.replies import IMAGE_OR_LINK, NO_IMAGE_OR_LINK, help_text
+from bot.recent import last_image
+from bot.replies import IMAGE_OR_LINK, help_text
 from bot.services import Services
 from dreamcore.catalog import PRESETS, class_matches, model_info
 from dreamcore.errors import DreamError
 from dreamcore.request import MAX_SEED, MAX_SMOOTH
 
 CONTEXT_MENU = "Dream this image"
+AVATAR_MENU = "Dream avatar"
 
 
 class DreamCommands(commands.Cog, name="Dream"):
@@ -30,17 +34,22 @@ class DreamCommands(commands.Cog, name="Dream"):
         self.services = services
         self.engine = services.settings.engine
         # The decorator form can't live inside a Cog: build it here, add it in cog_load.
-        self.context_menu = app_commands.ContextMenu(name=CONTEXT_MENU, callback=self.dream_this)
+        self.context_menus = (
+            app_commands.ContextMenu(name=CONTEXT_MENU, callback=self.dream_this),
+            app_commands.ContextMenu(name=AVATAR_MENU, callback=self.dream_avatar),
+        )
 
     async def cog_load(self) -> None:
-        self.bot.tree.add_command(self.context_menu)
+        for menu in self.context_menus:
+            self.bot.tree.add_command(menu)
 
     async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.context_menu.name, type=self.context_menu.type)
+        for menu in self.context_menus:
+            self.bot.tree.remove_command(menu.name, type=menu.type)
 
     @app_commands.command(name="dream", description="DeepDream an image")
     @app_commands.describe(
-        image="the picture, animated GIF or video (MP4, WebM, MOV) to dream",
+        image="the picture, GIF or video (MP4, WebM, MOV) to dream (none: the last image here)",
         url="or a link to a picture, GIF or video (https://...)",
         layer="what to dream; `layer:channel` for one channel",
         model="the network to dream with",
@@ -90,8 +99,8 @@ class DreamCommands(commands.Cog, name="Dream"):
         output: str | None = None,
         spoiler: bool = False,
     ) -> None:
-        def choose(guild: GuildSettings) -> Plan:
-            source = self._input(image, url)
+        async def choose(guild: GuildSettings) -> Plan:
+            source, notes = await self._input(interaction, image, url)
             if guide is not None:
                 pick_image_attachment([guide], what="The guide")
             params = build_params(
@@ -102,20 +111,24 @@ class DreamCommands(commands.Cog, name="Dream"):
                 guided=True if guide is not None else None,
             )  # fmt: skip
             guide_ref = ImageRef.of(guide) if guide else None
-            return Plan(params, source, guide=guide_ref, spoiler=spoiler)
+            return Plan(params, source, notes, guide=guide_ref, spoiler=spoiler)
 
         await self.services.orders.take(Trigger.of_interaction("slash", interaction), choose)
 
-    def _input(self, image: discord.Attachment | None, url: str | None) -> ImageRef:
-        """What /dream dreams: the attachment or the link (checked by its look before anything
-        is said; where it resolves, when it is fetched)."""
+    async def _input(
+        self, interaction: discord.Interaction, image: discord.Attachment | None, url: str | None
+    ) -> tuple[ImageRef, tuple[str, ...]]:
+        """What /dream dreams, and a note saying so where it wasn't given: the attachment, the
+        link (checked by its look before anything is said; where it resolves, when it is
+        fetched), or else the last image posted in the channel."""
         if image is not None and url:
             raise NoImageFound(IMAGE_OR_LINK)
         if url:
-            return ImageRef(self.services.intake.check_link(url), link=True)
+            return ImageRef(self.services.intake.check_link(url), link=True), ()
         if image is None:
-            raise NoImageFound(NO_IMAGE_OR_LINK)
-        return ImageRef.of(pick_image_attachment([image]))
+            found, note = await last_image(interaction)
+            return found, (note,)
+        return ImageRef.of(pick_image_attachment([image])), ()
 
     @dream.autocomplete("model")
     async def _model_autocomplete(
@@ -155,6 +168,15 @@ class DreamCommands(commands.Cog, name="Dream"):
 
         trigger = Trigger.of_interaction("context", interaction, message)
         await self.services.orders.take(trigger, choose)
+
+    async def dream_avatar(
+        self, interaction: discord.Interaction, user: discord.Member | discord.User
+    ) -> None:
+        def choose(guild: GuildSettings) -> Plan:
+            image, note = avatar_image(user)
+            return Plan(build_params(self.engine, guild), image, (note,))
+
+        await self.services.orders.take(Trigger.of_interaction("context", interaction), choose)
 
     @app_commands.command(name="dream-help", description="How to dream: layers and options")
     async def dream_help(self, interaction: discord.Interaction) -> None:
