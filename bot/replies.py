@@ -195,7 +195,7 @@ ONLY_REQUESTER_CANCELS = (
 )
 ALREADY_FINISHED = "That dream has already finished."
 CANNOT_DELETE = "I'm not allowed to delete that message here."
-SOURCE_GONE_NOTE = "The original image is gone, so this re-roll dreamed the result instead."
+SOURCE_GONE_NOTE = "The original image is gone, so this one dreamed the result instead."
 GUIDE_GONE_NOTE = "The guide image is gone, so this one was dreamed without it."
 SOURCE_LEFT_OUT_NOTE = (
     "The original didn't fit beside the dream under the upload limit here, "
@@ -485,3 +485,31 @@ def help_text(models: list[str]) -> str:
     looks = [f"`{layer.name}` {layer.description}" for layer in info.layers if layer.description]
     lines.append(f"**{info.name}**: " + ", ".join(looks))
     return "\n".join(lines)[:1990]
+
+
+# --- the Edit form (bot/edit.py) ------------------------------------------------------------
+
+EDIT_TITLE = "Edit this dream"
+EDIT_LAYER = "Layer or mix"
+EDIT_LAYER_HINT = "e.g. mixed4c, mixed4c:97, or mixed3b + 0.5 * mixed4d (empty: the class or guide)"
+EDIT_NUMBERS = "Strength, steps, octaves"
+EDIT_NUMBERS_HINT = "three numbers: strength up to 10, steps 1-100, octaves 1-8"
+EDIT_SEED = "Seed"
+EDIT_SEED_HINT = "empty: a new random seed"
+EDIT_SMOOTH = "Smooth"
+EDIT_SMOOTH_HINT = "Laplacian levels: 0 is classic DeepDream, more is softer"
+EDIT_COLOURS = "Colours"
+EDIT_COLOURS_CHOICES = {"dream": "the dream's own", "original": "the original's"}
+EDIT_NUMBERS_BAD = "Strength, steps, octaves: give three numbers, like `1.5, 10, 4`."
+EDIT_SEED_BAD = "Seed: a whole number, or empty for a random one."
+EDIT_FORM_GONE = "That form is no longer open here; click Edit again."
+
+
+def changed_note(changes: Iterable[tuple[str, object, object]]) -> str:
+    """What an edit changed, e.g. `changed: steps 10 → 20, seed 7 → random`."""
+    shown = [f"{name} {_shown(old)} → {_shown(new)}" for name, old, new in changes]
+    return "changed: " + (", ".join(shown) if shown else "nothing (the same settings again)")
+
+
+def _shown(value: object) -> str:
+    return "random" if value is None else str(value)
