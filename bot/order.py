@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.guilds import ChannelRef, GuildSettings, member_role_ids
 from bot.intake import HeldImage
-from bot.params import frames_of
+from bot.params import frames_of, variants
 from bot.replies import GUIDE_NAME, SPOILER
 from bot.store import Source
 from bot.upload_plan import Named
@@ -51,6 +51,13 @@ class Plan:
     fallback_note: str = ""
     guide: ImageRef | None = None  # when params.guided
     spoiler: bool = False  # asked for as a spoiler (a server or channel may ask for it too)
+
+    def variants(self, n: int | None) -> Plan | list[Plan]:
+        """This plan, or `n` variants of it (bot/params.py: each another channel or seed),
+        dreamed as one request: one reply, priced n dreams."""
+        if not n or n < 2:
+            return self
+        return [dataclasses.replace(self, params=params) for params in variants(self.params, n)]
 
     @property
     def hidden(self) -> bool:

@@ -491,7 +491,7 @@ def help_text(models: list[str]) -> str:
 
 EDIT_TITLE = "Edit this dream"
 EDIT_LAYER = "Layer or mix"
-EDIT_LAYER_HINT = "e.g. mixed4c, mixed4c:97, or mixed3b + 0.5 * mixed4d (empty: the class or guide)"
+EDIT_LAYER_HINT = "e.g. mixed4c, mixed4c:97, or a mix like mixed4c+mixed4d:139*0.5"
 EDIT_NUMBERS = "Strength, steps, octaves"
 EDIT_NUMBERS_HINT = "three numbers: strength up to 10, steps 1-100, octaves 1-8"
 EDIT_SEED = "Seed"

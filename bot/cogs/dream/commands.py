@@ -14,7 +14,7 @@ from bot.errors import NoImageFound
 from bot.guilds import GuildSettings
 from bot.intake import pick_image_attachment, pick_image_attachments
 from bot.orders import ImageRef, Plan, Trigger
-from bot.params import build_params, layer_choices
+from bot.params import MAX_VARIANTS, build_params, layer_choices
 from bot.replies import IMAGE_OR_LINK, NO_IMAGE_OR_LINK, help_text
 from bot.services import Services
 from dreamcore.catalog import PRESETS, class_matches, model_info
@@ -58,6 +58,7 @@ class DreamCommands(commands.Cog, name="Dream"):
         animate="make an animation: zoom into the dream, spin, or pan",
         frames="frames of the animation (costs 1 dream + 1 per 4 frames)",
         spoiler="post the result as a spoiler",
+        variants="2-4 dreams of it that differ (other channels of the layer), in one reply",
     )
     @app_commands.rename(target_class="class")
     @app_commands.choices(
@@ -86,8 +87,9 @@ class DreamCommands(commands.Cog, name="Dream"):
         animate: str | None = None,
         frames: app_commands.Range[int, 2, 64] | None = None,
         spoiler: bool = False,
+        variants: app_commands.Range[int, 2, MAX_VARIANTS] | None = None,
     ) -> None:
-        def choose(guild: GuildSettings) -> Plan:
+        def choose(guild: GuildSettings) -> Plan | list[Plan]:
             source = self._input(image, url)
             if guide is not None:
                 pick_image_attachment([guide], what="The guide")
@@ -99,7 +101,7 @@ class DreamCommands(commands.Cog, name="Dream"):
                 guided=True if guide is not None else None,
             )  # fmt: skip
             guide_ref = ImageRef.of(guide) if guide else None
-            return Plan(params, source, guide=guide_ref, spoiler=spoiler)
+            return Plan(params, source, guide=guide_ref, spoiler=spoiler).variants(variants)
 
         await self.services.orders.take(Trigger.of_interaction("slash", interaction), choose)
 
