@@ -145,13 +145,14 @@ class TogetherPublisher:
         *,
         buttons: Buttons,
         interval: float,
+        view: discord.ui.View | None = None,
         clock=time.monotonic,
     ) -> None:
         self.answer = answer
         self.requester_id = requester_id
         self.buttons = buttons
         self.parts = [_Part() for _ in range(parts)]
-        self.line = SharedLine(StatusLine(answer, interval, clock), parts)
+        self.line = SharedLine(StatusLine(answer, interval, clock, view), parts)  # view: Cancel
         self.posted: asyncio.Future[discord.Message | None]
         self.posted = asyncio.get_running_loop().create_future()
 
@@ -256,10 +257,15 @@ def publisher_for(
     buttons: Buttons,
     controls: Controls | None,
     interval: float,
+    cancel_id: str = "",
 ) -> Publisher:
-    """The publisher of a request of `parts` orders."""
+    """The publisher of a request of `parts` orders; several share one Cancel, which names
+    their first job (`cancel_id`: the flow cancels them all by it)."""
     if parts > 1:
-        return TogetherPublisher(answer, requester_id, parts, buttons=buttons, interval=interval)
+        view = controls(requester_id, cancel_id) if controls and cancel_id else None
+        return TogetherPublisher(
+            answer, requester_id, parts, buttons=buttons, interval=interval, view=view
+        )
     return OnePublisher(answer, buttons=buttons, controls=controls, interval=interval)
 
 

@@ -1,7 +1,8 @@
 """/dream variants:N end to end: N dreams of one image, each another channel of the layer, in
 one reply, priced N dreams."""
 
-from tests.bot.conftest import E2E, dream, wait_ledger
+from tests.bot.conftest import E2E, dream, finished_result, wait_ledger
+from tests.bot.test_e2e_discord import cancel_id
 
 pytestmark = E2E
 
@@ -42,3 +43,21 @@ async def test_variants_are_refused_whole_when_the_quota_has_room_for_fewer(fake
     cb = await rec.wait_for_callback(5)
     assert cb.type == 4 and cb.data["flags"] & 64  # refused up front, in one ephemeral line
     assert await bot.services.store.jobs() == []
+
+
+async def test_one_cancel_stops_every_variant(fake, bot, gate):
+    alice = fake.add_member(name="alice")
+    rec = await dream(fake, alice, gate.png(96), octaves=2, steps=2, variants=3)
+    line = await rec.wait_until(
+        lambda r: r.original if r.original and "octave" in r.original["content"] else None, 30
+    )  # the first variant waits at the gate; the others wait their turn
+    await fake.click_button(line, cancel_id(line), user=alice)
+    ended = await rec.wait_until(
+        lambda r: r.original if r.original and r.original["content"].count("ancelled") == 3
+        else None,
+        30,
+    )  # fmt: skip
+    assert not _files(ended) and not ended.get("components")
+    rows = await wait_ledger(bot, lambda rows: rows and rows[0].status == "cancelled")
+    assert len(rows) == 1 and rows[0].cost == 0  # the others never started: nothing reserved
+    await finished_result(await dream(fake, alice))  # the worker is free again
