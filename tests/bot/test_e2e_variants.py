@@ -31,6 +31,15 @@ async def test_variants_are_one_reply_of_different_targets_charged_each(fake, bo
     assert len(seeds) == 3 and all(str(seed) in str(reply["embeds"]) for seed in seeds)
     # one reply: the interaction's answer is the only message carrying dreams
     assert len([m for m in fake.messages_in() if m["attachments"]]) == 1
+    history = await fake.slash_command("dreams", {}, user=alice)
+    lines = [
+        line
+        for line in (await history.wait_for_callback(5)).data["content"].splitlines()
+        if line.startswith("•")
+    ]
+    assert sorted(t for t in targets if any(f"`{t}`" in line for line in lines)) == sorted(
+        targets
+    )  # /dreams lists each variant, its target and seed
 
 
 async def test_variants_are_refused_whole_when_the_quota_has_room_for_fewer(fake, bot):
