@@ -25,7 +25,7 @@ from bot.joblog import job_ended
 from bot.jobs import JobRunner, Timing
 from bot.ledger import Delivered, Ledger
 from bot.metrics import BotMetrics
-from bot.order import Order
+from bot.order import Order, part_noun
 from bot.publisher import Buttons, Controls, Publisher, publisher_for
 from bot.tasks import Tasks
 from dreamcore.errors import DreamCancelled, DreamError, PoolClosed
@@ -74,6 +74,7 @@ class DreamFlow:
             controls=self.controls,
             interval=self.progress_interval_s,
             cancel_id=job_ids[0],
+            noun=part_noun(orders),
         )
         if len(orders) > 1:
             self._requests[job_ids[0]] = job_ids

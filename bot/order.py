@@ -17,7 +17,7 @@ from typing import Any
 from bot.guilds import ChannelRef, GuildSettings, member_role_ids
 from bot.intake import HeldImage
 from bot.params import frames_of, variants
-from bot.replies import GUIDE_NAME, SPOILER
+from bot.replies import GUIDE_NAME, IMAGE_PART, SPOILER, VARIANT_PART
 from bot.store import Source
 from bot.upload_plan import Named
 from dreamcore.config import EngineConfig
@@ -187,3 +187,10 @@ def orders_for(
         )
         for index, plan in enumerate(plans)
     ]
+
+
+def part_noun(orders: list[Order]) -> str:
+    """What a request's parts are called where they are listed: variants of one image, or a
+    message's several images."""
+    images = {order.plan.image for order in orders}
+    return VARIANT_PART if len(orders) > 1 and len(images) == 1 else IMAGE_PART

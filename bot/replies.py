@@ -89,8 +89,11 @@ def progress_text(progress: DreamProgress) -> str:
     )
 
 
-def batch_status_text(parts: list[str]) -> str:
-    return "\n".join(f"Image {i}: {text}" for i, text in enumerate(parts, 1))
+IMAGE_PART, VARIANT_PART = "Image", "Variant"  # what a request's several parts are called
+
+
+def batch_status_text(parts: list[str], noun: str = IMAGE_PART) -> str:
+    return "\n".join(f"{noun} {i}: {text}" for i, text in enumerate(parts, 1))
 
 
 TOO_LARGE = "The dream came out too large to upload here; try a smaller size or fewer frames."

@@ -63,6 +63,7 @@ async def test_one_cancel_stops_every_variant(fake, bot, gate):
     await fake.click_button(line, cancel_id(line), user=alice)
     ended = await rec.wait_until(
         lambda r: r.original if r.original and r.original["content"].count("ancelled") == 3
+        and r.original["content"].startswith("Variant 1:")
         else None,
         30,
     )  # fmt: skip
