@@ -72,9 +72,7 @@ def edited(old: DreamParams, form: Submitted) -> tuple[DreamParams, list[Change]
     }
     if update["layer"] is None and not (old.target_class or old.guided):
         update["layer"] = old.layer  # an ordinary dream needs a target: keep its layer
-    new = make_params(**{**old.model_dump(), **update, "seed": update["seed"]})
-    if update["seed"] is None:  # make_params drops None; a cleared seed is a random one
-        new = new.model_copy(update={"seed": None})
+    new = make_params(**{**old.model_dump(), **update})  # None is the default: seed random
     changes = [
         (name, getattr(old, name), getattr(new, name))
         for name in EDITABLE
@@ -117,7 +115,7 @@ class EditForm(discord.ui.Modal):
     def __init__(self, posted: PostedResult, params: DreamParams) -> None:
         super().__init__(title=replies.EDIT_TITLE, timeout=FORM_TIMEOUT_S)
         self.posted = posted
-        was = Submitted.prefilled(params)
+        self.was = was = Submitted.prefilled(params)
         label, self.layer = _text(
             replies.EDIT_LAYER, replies.EDIT_LAYER_HINT, was.layer, required=False, max_length=200
         )
@@ -144,8 +142,8 @@ class EditForm(discord.ui.Modal):
             layer=self.layer.value,
             numbers=self.numbers.value,
             seed=self.seed.value,
-            smooth=(self.smooth.values or [str(self.smooth.options[0].value)])[0],
-            colors=(self.colors.values or ["dream"])[0],
+            smooth=(self.smooth.values or [self.was.smooth])[0],  # none chosen: as it was
+            colors=(self.colors.values or [self.was.colors])[0],
         )
 
     async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
