@@ -476,8 +476,10 @@ def help_text(models: list[str]) -> str:
         "• `smooth:` 1-8, softer and more colourful · `colors:original` keeps the photo's colours",
         "• `octaves:` `steps:` `strength:` `jitter:` `seed:` `size:` the classic knobs",
         "• `animate:` zoom, spin or pan · `frames:` how many (1 dream + 1 per 4 frames); "
-        "animated uploads come back animated · `spoiler:` hide the result",
-        "Buttons: **Dream deeper**, **Re-roll** (new layer and seed), **Animate**, **Delete**; "
+        "animated uploads come back animated · `spoiler:` hide the result · `variants:` 2-4 "
+        "different dreams of it in one reply",
+        "Buttons: **Dream deeper**, **Re-roll** (new layer and seed), **Animate**, **Edit** (a "
+        "form of its settings), **Delete**; "
         "**Cancel** while it waits. Apps → **Dream this image** dreams every image of a message. "
         "React 🌀 to re-dream. `/queue`: your dreams on their way; `/dreams`: your recent ones.",
         "Installed to your account, `/dream` works in DMs and any server, with your own daily "
