@@ -1,4 +1,4 @@
-"""The buttons under a dream: Dream deeper, Re-roll, Animate (stills only) and Delete under a
+"""The buttons under a dream: Dream deeper, Re-roll, Animate (stills only), Edit and Delete under a
 result, Cancel under a dream that waits or runs. They work after a restart.
 
 A button's state is its custom_id (`dream:<action>:<requester_id>`, Cancel's also names the job),
@@ -11,7 +11,6 @@ Cancel stops the job (the requester, or a server manager).
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import re
 from collections.abc import Callable
@@ -20,10 +19,11 @@ from typing import Any
 import discord
 
 from bot import replies
+from bot.edit import EditForm
 from bot.guilds import GuildSettings, can_manage_server
 from bot.orders import Choose, ImageRef, Plan, Trigger
 from bot.params import reroll, within_guild
-from bot.posted import PostedResult
+from bot.posted import PostedResult, source_plan, with_guide
 from bot.services import services_of
 from dreamcore.config import EngineConfig
 from dreamcore.errors import InvalidParams
@@ -33,9 +33,10 @@ ACTIONS = {
     "deeper": ("Dream deeper", "🌀", discord.ButtonStyle.primary),
     "reroll": ("Re-roll", "🎲", discord.ButtonStyle.secondary),
     "animate": ("Animate", "🎞️", discord.ButtonStyle.secondary),  # under stills only
+    "edit": ("Edit", "✏️", discord.ButtonStyle.secondary),  # a form of its settings (bot/edit.py)
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
 }
-TEMPLATE = r"dream:(?P<action>deeper|reroll|animate|delete):(?P<uid>\d+)"
+TEMPLATE = r"dream:(?P<action>deeper|reroll|animate|edit|delete):(?P<uid>\d+)"
 
 
 def custom_id(action: str, requester_id: int) -> str:
@@ -68,6 +69,9 @@ class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
             return
         services = services_of(interaction.client)
         posted = await PostedResult.read(message, services.store)
+        if self.action == "edit":
+            await open_edit_form(interaction, posted)
+            return
         trigger = Trigger.of_interaction("button", interaction, message)
         await services.orders.take(trigger, PLANS[self.action](posted, services.settings.engine))
 
@@ -120,6 +124,17 @@ def result_view(requester_id: int, *, still: bool = True, batch: bool = False) -
     return view
 
 
+async def open_edit_form(interaction: discord.Interaction, posted: PostedResult) -> None:
+    """The form, filled with what this dream had; a result whose settings can't be read gets
+    one line instead."""
+    try:
+        params = posted.params()
+    except InvalidParams as err:
+        await interaction.response.send_message(str(err), ephemeral=True)
+        return
+    await interaction.response.send_modal(EditForm(posted, params))
+
+
 # --- Delete -----------------------------------------------------------------------------------
 
 
@@ -146,10 +161,6 @@ async def delete_result(interaction: discord.Interaction, requester_id: int) -> 
 # --- what Deeper and Re-roll dream ------------------------------------------------------------
 
 
-def _attachment(message: discord.Message, prefix: str) -> discord.Attachment | None:
-    return replies.attachment_named(message, prefix)
-
-
 def _read(posted: PostedResult) -> tuple[discord.Embed, DreamParams, discord.Attachment]:
     if posted.embed is None:
         raise InvalidParams(replies.UNREADABLE_SETTINGS)
@@ -157,27 +168,12 @@ def _read(posted: PostedResult) -> tuple[discord.Embed, DreamParams, discord.Att
     return posted.embed, posted.params(), dream
 
 
-def _ref(attachment: discord.Attachment) -> ImageRef:
-    return ImageRef.of(attachment)  # a spoilered result's files hide its re-dreams too
-
-
-def with_guide(message: discord.Message, params: DreamParams, plan: Plan) -> Plan:
-    """A guided dream's guide travels with it (guide.jpg); without it, dream unguided and say so."""
-    if not params.guided:
-        return plan
-    guide = _attachment(message, replies.GUIDE_PREFIX)
-    if guide is not None:
-        return dataclasses.replace(plan, guide=_ref(guide))
-    unguided = plan.params.model_copy(update={"guided": False})
-    return dataclasses.replace(plan, params=unguided, notes=(*plan.notes, replies.GUIDE_GONE_NOTE))
-
-
 def deeper_plan(posted: PostedResult, engine: EngineConfig) -> Choose:
     """Deeper dreams the result again, with the same settings (under today's server cap)."""
 
     def choose(guild: GuildSettings) -> Plan:
         _, params, dream = _read(posted)
-        plan = Plan(within_guild(params, engine, guild), _ref(dream))
+        plan = Plan(within_guild(params, engine, guild), ImageRef.of(dream))
         return with_guide(posted.message, params, plan)
 
     return choose
@@ -191,18 +187,8 @@ def reroll_plan(
     if it is gone, the result is dreamed instead and the reply says so."""
 
     def choose(guild: GuildSettings) -> Plan:
-        embed, old, dream = _read(posted)
-        params = within_guild(reroll(old, rng), engine, guild)
-        source = posted.attachment(replies.SOURCE_PREFIX)
-        legacy = replies.legacy_input_url(embed)
-        if source is not None:
-            plan = Plan(params, _ref(source))
-        elif legacy is not None:  # an older result: try its link, which may have expired
-            gone = replies.SOURCE_GONE_NOTE
-            plan = Plan(params, ImageRef(legacy), fallback=_ref(dream), fallback_note=gone)
-        else:
-            plan = Plan(params, _ref(dream), notes=(replies.SOURCE_GONE_NOTE,))
-        return with_guide(posted.message, old, plan)
+        _, old, _ = _read(posted)
+        return source_plan(posted, within_guild(reroll(old, rng), engine, guild), old)
 
     return choose
 
@@ -216,7 +202,7 @@ def animate_plan(posted: PostedResult, engine: EngineConfig) -> Choose:
         side = min(params.max_side, engine.animation_side)
         zoom = params.model_copy(update={"animate": "zoom", "max_side": side})
         zoom = within_guild(zoom, engine, guild)
-        return with_guide(posted.message, params, Plan(zoom, _ref(dream)))
+        return with_guide(posted.message, params, Plan(zoom, ImageRef.of(dream)))
 
     return choose
 

@@ -25,7 +25,7 @@ from bot.joblog import job_ended
 from bot.jobs import JobRunner, Timing
 from bot.ledger import Delivered, Ledger
 from bot.metrics import BotMetrics
-from bot.order import Order
+from bot.order import Order, part_noun
 from bot.publisher import Buttons, Controls, Publisher, publisher_for
 from bot.tasks import Tasks
 from dreamcore.errors import DreamCancelled, DreamError, PoolClosed
@@ -58,9 +58,14 @@ class DreamFlow:
         self.buttons = buttons  # the view under a result, for its requester
         self.controls = controls  # the view under a waiting job (Cancel): requester, job id
         self._clock = clock
+        # A request of several orders (variants, a message's images) is cancelled as a whole
+        # by its first job's id (its one Cancel button): its jobs, by that id; and which are.
+        self._requests: dict[str, tuple[str, ...]] = {}
+        self._cancelled: set[str] = set()
 
     def start(self, orders: list[Order], answer: Answer) -> asyncio.Task:
         """Answer a request's orders through `answer`, as one of the bot's tasks."""
+        job_ids = tuple(new_job_id() for _ in orders)
         publisher = publisher_for(
             answer,
             orders[0].requester.user_id,
@@ -68,28 +73,51 @@ class DreamFlow:
             buttons=self.buttons,
             controls=self.controls,
             interval=self.progress_interval_s,
+            cancel_id=job_ids[0],
+            noun=part_noun(orders),
         )
-        return self.tasks.track(self._request(orders, publisher), f"dream-{orders[0].source}")
+        if len(orders) > 1:
+            self._requests[job_ids[0]] = job_ids
+        work = self._request(orders, job_ids, publisher)
+        return self.tasks.track(work, f"dream-{orders[0].source}")
 
     def cancel(self, job_id: str) -> bool:
-        """Cancel a queued or running job (its flow then refunds it and says so); False if it
-        is not running here any more."""
-        return self.runner.cancel(job_id)
+        """Cancel a queued or running job, or every job of a request of several by its first
+        (its flow then refunds each and says so); False if it is not running here any more."""
+        request = self._requests.get(job_id)
+        if request is None:
+            return self.runner.cancel(job_id)
+        if job_id in self._cancelled:
+            return False
+        self._cancelled.update(request)  # the parts not started yet never start
+        for each in request:
+            self.runner.cancel(each)
+        return True
 
-    async def _request(self, orders: list[Order], publisher: Publisher) -> None:
+    async def _request(
+        self, orders: list[Order], job_ids: tuple[str, ...], publisher: Publisher
+    ) -> None:
         """The orders in turn, each its own job (charged on its own): the next is fetched once
         this one's dream is made (or failed); together they count once against the user's
         dreams-at-once limit. Shutting down: refused, politely."""
         jobs = []
-        for order in orders:
-            if self.tasks.closing:
-                await publisher.fail(order, user_message(PoolClosed("shutting down")))
-                continue
-            jobs.append(self.tasks.track(self._fetch_and_run(order, publisher), "dream-order"))
-            await publisher.handed_in(order.part)
-        await asyncio.gather(*jobs)
+        try:
+            for order, job_id in zip(orders, job_ids, strict=True):
+                if self.tasks.closing or job_id in self._cancelled:
+                    why = PoolClosed("shutting down") if self.tasks.closing else _cancelled()
+                    await publisher.fail(order, user_message(why))
+                    continue
+                work = self._fetch_and_run(order, job_id, publisher)
+                jobs.append(self.tasks.track(work, "dream-order"))
+                await publisher.handed_in(order.part)
+            await asyncio.gather(*jobs)
+        finally:
+            self._requests.pop(job_ids[0], None)
+            self._cancelled.difference_update(job_ids)
 
-    async def _fetch_and_run(self, order: Order, publisher: Publisher) -> DreamResult | None:
+    async def _fetch_and_run(
+        self, order: Order, job_id: str, publisher: Publisher
+    ) -> DreamResult | None:
         try:
             order = await self.inputs.fetch(order)
         except Exception as err:  # noqa: BLE001 - DreamErrors are user text; others get logged
@@ -97,15 +125,19 @@ class DreamFlow:
                 log.error("fetching an image failed", exc_info=err)
             await publisher.fail(order, user_message(err))
             return None
-        return await self.run(order, publisher)
+        return await self.run(order, publisher, job_id)
 
-    async def run(self, order: Order, publisher: Publisher) -> DreamResult | None:
+    async def run(
+        self, order: Order, publisher: Publisher, job_id: str | None = None
+    ) -> DreamResult | None:
         """Run one order (its images fetched) to the end; never raises (the user is always told,
         the ledger settled)."""
-        job_id, timing = new_job_id(), Timing(self._clock())
+        job_id, timing = job_id or new_job_id(), Timing(self._clock())
         try:
             async with self.ledger.reserve(order, job_id) as ticket:
                 progress = publisher.progress(order, job_id)
+                if job_id in self._cancelled:  # no await from here to the job's submission
+                    raise _cancelled()
                 try:
                     result = await self.runner.run(
                         order,
@@ -167,6 +199,10 @@ class DreamFlow:
             result=result,
             note=note,
         )
+
+
+def _cancelled() -> DreamCancelled:
+    return DreamCancelled("cancelled")  # a request of several, cancelled as a whole
 
 
 __all__ = ["DreamFlow"]

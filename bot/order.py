@@ -16,8 +16,8 @@ from typing import Any
 
 from bot.guilds import ChannelRef, GuildSettings, member_role_ids
 from bot.intake import HeldImage
-from bot.params import frames_of
-from bot.replies import GUIDE_NAME, SPOILER
+from bot.params import frames_of, variants
+from bot.replies import GUIDE_NAME, IMAGE_PART, SPOILER, VARIANT_PART
 from bot.store import Source
 from bot.upload_plan import Named
 from dreamcore.config import EngineConfig
@@ -51,6 +51,13 @@ class Plan:
     fallback_note: str = ""
     guide: ImageRef | None = None  # when params.guided
     spoiler: bool = False  # asked for as a spoiler (a server or channel may ask for it too)
+
+    def variants(self, n: int | None) -> Plan | list[Plan]:
+        """This plan, or `n` variants of it (bot/params.py: each another channel or seed),
+        dreamed as one request: one reply, priced n dreams."""
+        if not n or n < 2:
+            return self
+        return [dataclasses.replace(self, params=params) for params in variants(self.params, n)]
 
     @property
     def hidden(self) -> bool:
@@ -182,3 +189,10 @@ def orders_for(
         )
         for index, plan in enumerate(plans)
     ]
+
+
+def part_noun(orders: list[Order]) -> str:
+    """What a request's parts are called where they are listed: variants of one image, or a
+    message's several images."""
+    images = {order.plan.image for order in orders}
+    return VARIANT_PART if len(orders) > 1 and len(images) == 1 else IMAGE_PART

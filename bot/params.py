@@ -3,6 +3,7 @@ and layer autocomplete. Pure functions: no Discord objects, no I/O."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from discord import app_commands
@@ -87,6 +88,41 @@ def reroll(params: DreamParams, rng: random.Random | None = None) -> DreamParams
     single = not params.guided and rng.random() < 0.5  # a guide matches whole layers
     values["layer"] = f"{layer.name}:{rng.randrange(layer.channels)}" if single else layer.name
     return make_params(**values)
+
+
+MAX_VARIANTS = 4
+
+
+def variants(params: DreamParams, n: int, rng: random.Random | None = None) -> list[DreamParams]:
+    """`n` dreams of one image that differ visibly: each a different channel of the chosen
+    layer (a channel asked for comes first; the others drawn without repeats), so on one
+    worker they share a layer and batch together. A mix, a class or a guided dream (a guide
+    matches whole layers) has no one layer to split: its variants differ by seed. Each
+    variant's seed is fixed here, so each embed shows the one it used."""
+    rng = rng or random.Random()
+    seeds = _distinct(rng, MAX_SEED, n, first=params.seed)
+    terms = params.terms
+    single = len(terms) == 1 and terms[0].weight == 1.0 and not params.guided
+    if params.target_class or not single:
+        return [params.model_copy(update={"seed": seed}) for seed in seeds]
+    term = terms[0]
+    width = next(layer.channels for layer in model_info(params.model).layers
+                 if layer.name == term.layer)  # fmt: skip
+    channels = _distinct(rng, width, min(n, width), first=term.channel)  # a narrow layer:
+    return [  # its channels again, with other seeds
+        make_params(**{**params.model_dump(), "layer": f"{term.layer}:{channel}", "seed": seed})
+        for channel, seed in zip(itertools.cycle(channels), seeds, strict=False)
+    ]
+
+
+def _distinct(rng: random.Random, below: int, n: int, first: int | None) -> list[int]:
+    """`n` different numbers under `below`, `first` (when given) first."""
+    chosen = [] if first is None else [first]
+    while len(chosen) < n:
+        pick = rng.randrange(below)
+        if pick not in chosen:
+            chosen.append(pick)
+    return chosen
 
 
 def layer_choices(model: str, current: str) -> list[app_commands.Choice[str]]:

@@ -10,6 +10,7 @@ belong to another server or a DM (user installs): the params are still that drea
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import discord
 
 from bot import replies
 from bot.errors import NoImageFound
+from bot.order import ImageRef, Plan
 from bot.store import LedgerRow
 from dreamcore.errors import DreamError, InvalidParams
 from dreamcore.request import DreamParams, make_params
@@ -85,3 +87,35 @@ async def recorded_params(store: JobReader, job_id: str) -> DreamParams | None:
     except DreamError as err:
         log.warning("job %s: its recorded params are refused (%s); reading its embed", job_id, err)
         return None
+
+
+# --- what a re-dream starts from ------------------------------------------------------------
+
+
+def with_guide(message: discord.Message, params: DreamParams, plan: Plan) -> Plan:
+    """A guided dream's guide travels with it (guide.jpg); without it, dream unguided and say so."""
+    if not params.guided:
+        return plan
+    guide = replies.attachment_named(message, replies.GUIDE_PREFIX)
+    if guide is not None:  # a spoilered result's files hide its re-dreams too
+        return dataclasses.replace(plan, guide=ImageRef.of(guide))
+    unguided = plan.params.model_copy(update={"guided": False})
+    return dataclasses.replace(plan, params=unguided, notes=(*plan.notes, replies.GUIDE_GONE_NOTE))
+
+
+def source_plan(posted: PostedResult, params: DreamParams, old: DreamParams) -> Plan:
+    """`params` dreamed on the result's input (Re-roll, Edit). The input travels with the
+    result (its `source` attachment, whose link is fresh whenever the message is read); if it
+    is gone, the result is dreamed instead and the reply says so. `old`: what the result was
+    dreamed with (its guide goes along when it was guided)."""
+    dream = ImageRef.of(posted.dream())
+    source = posted.attachment(replies.SOURCE_PREFIX)
+    legacy = replies.legacy_input_url(posted.embed) if posted.embed is not None else None
+    if source is not None:
+        plan = Plan(params, ImageRef.of(source))
+    elif legacy is not None:  # an older result: try its link, which may have expired
+        gone = replies.SOURCE_GONE_NOTE
+        plan = Plan(params, ImageRef(legacy), fallback=dream, fallback_note=gone)
+    else:
+        plan = Plan(params, dream, notes=(replies.SOURCE_GONE_NOTE,))
+    return with_guide(posted.message, old, plan)

@@ -16,7 +16,7 @@ from typing import Protocol
 import discord
 
 from bot.delivery import Answer
-from bot.replies import batch_status_text, progress_text, queued_text, starting_text
+from bot.replies import IMAGE_PART, batch_status_text, progress_text, queued_text, starting_text
 from dreamcore.request import DreamProgress
 
 log = logging.getLogger(__name__)
@@ -111,16 +111,17 @@ class LineProgress:
 class SharedLine:
     """One status line for several jobs (a message's images): each part's first line."""
 
-    def __init__(self, line: StatusLine, parts: int) -> None:
+    def __init__(self, line: StatusLine, parts: int, noun: str = IMAGE_PART) -> None:
         self.line = line
         self.texts = ["waiting"] * parts
+        self.noun = noun  # "Image 2", or "Variant 2"
 
     def part(self, index: int) -> PartProgress:
         return PartProgress(self, index)
 
     def show(self, index: int, text: str) -> None:
         self.texts[index] = text.splitlines()[0]  # no previews: they would be several
-        self.line.show(batch_status_text(self.texts))
+        self.line.show(batch_status_text(self.texts, self.noun))
 
     async def close(self) -> None:
         await self.line.close()

@@ -28,7 +28,14 @@ from bot.delivery import Answer, Upload, is_too_large
 from bot.errors import user_message
 from bot.order import Order
 from bot.progress import LineProgress, Progress, SharedLine, StatusLine
-from bot.replies import SOURCE_PREFIX, TOO_LARGE, left_out_notes, result_embed, result_filename
+from bot.replies import (
+    IMAGE_PART,
+    SOURCE_PREFIX,
+    TOO_LARGE,
+    left_out_notes,
+    result_embed,
+    result_filename,
+)
 from bot.upload_plan import UploadPlan, dream_budget, limit_after_refusal, plan_upload
 from dreamcore.errors import DreamError
 from dreamcore.request import DreamResult
@@ -145,13 +152,17 @@ class TogetherPublisher:
         *,
         buttons: Buttons,
         interval: float,
+        view: discord.ui.View | None = None,
+        noun: str = IMAGE_PART,
         clock=time.monotonic,
     ) -> None:
         self.answer = answer
         self.requester_id = requester_id
         self.buttons = buttons
         self.parts = [_Part() for _ in range(parts)]
-        self.line = SharedLine(StatusLine(answer, interval, clock), parts)
+        self.noun = noun
+        line = StatusLine(answer, interval, clock, view)  # view: one Cancel for every part
+        self.line = SharedLine(line, parts, noun)
         self.posted: asyncio.Future[discord.Message | None]
         self.posted = asyncio.get_running_loop().create_future()
 
@@ -190,7 +201,9 @@ class TogetherPublisher:
             return
         await self.line.close()
         uploads = [(i, p.upload) for i, p in enumerate(self.parts, 1) if p.upload is not None]
-        failures = [f"Image {i}: {p.failure}" for i, p in enumerate(self.parts, 1) if p.failure]
+        failures = [
+            f"{self.noun} {i}: {p.failure}" for i, p in enumerate(self.parts, 1) if p.failure
+        ]
         if not uploads:
             await self.answer.fail("\n".join(failures))
             self.posted.set_result(None)
@@ -256,10 +269,16 @@ def publisher_for(
     buttons: Buttons,
     controls: Controls | None,
     interval: float,
+    cancel_id: str = "",
+    noun: str = IMAGE_PART,
 ) -> Publisher:
-    """The publisher of a request of `parts` orders."""
+    """The publisher of a request of `parts` orders; several share one Cancel, which names
+    their first job (`cancel_id`: the flow cancels them all by it)."""
     if parts > 1:
-        return TogetherPublisher(answer, requester_id, parts, buttons=buttons, interval=interval)
+        view = controls(requester_id, cancel_id) if controls and cancel_id else None
+        return TogetherPublisher(
+            answer, requester_id, parts, buttons=buttons, interval=interval, view=view, noun=noun
+        )
     return OnePublisher(answer, buttons=buttons, controls=controls, interval=interval)
 
 

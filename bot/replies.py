@@ -89,8 +89,11 @@ def progress_text(progress: DreamProgress) -> str:
     )
 
 
-def batch_status_text(parts: list[str]) -> str:
-    return "\n".join(f"Image {i}: {text}" for i, text in enumerate(parts, 1))
+IMAGE_PART, VARIANT_PART = "Image", "Variant"  # what a request's several parts are called
+
+
+def batch_status_text(parts: list[str], noun: str = IMAGE_PART) -> str:
+    return "\n".join(f"{noun} {i}: {text}" for i, text in enumerate(parts, 1))
 
 
 TOO_LARGE = "The dream came out too large to upload here; try a smaller size or fewer frames."
@@ -232,7 +235,7 @@ ONLY_REQUESTER_CANCELS = (
 )
 ALREADY_FINISHED = "That dream has already finished."
 CANNOT_DELETE = "I'm not allowed to delete that message here."
-SOURCE_GONE_NOTE = "The original image is gone, so this re-roll dreamed the result instead."
+SOURCE_GONE_NOTE = "The original image is gone, so this one dreamed the result instead."
 GUIDE_GONE_NOTE = "The guide image is gone, so this one was dreamed without it."
 SOURCE_LEFT_OUT_NOTE = (
     "The original didn't fit beside the dream under the upload limit here, "
@@ -510,8 +513,10 @@ def help_text(models: list[str]) -> str:
         "• `smooth:` 1-8, softer and more colourful · `colors:original` keeps the photo's colours",
         "• `octaves:` `steps:` `strength:` `jitter:` `seed:` `size:` the classic knobs",
         "• `animate:` zoom, spin or pan · `frames:` how many (1 dream + 1 per 4 frames); "
-        "animated uploads come back animated · `spoiler:` hide the result",
-        "Buttons: **Dream deeper**, **Re-roll** (new layer and seed), **Animate**, **Delete**; "
+        "animated uploads come back animated · `spoiler:` hide the result · `variants:` 2-4 "
+        "different dreams of it in one reply",
+        "Buttons: **Dream deeper**, **Re-roll** (new layer and seed), **Animate**, **Edit** (a "
+        "form of its settings), **Delete**; "
         "**Cancel** while it waits. Apps → **Dream this image** dreams every image of a message. "
         "React 🌀 to re-dream. `/queue`: your dreams on their way; `/dreams`: your recent ones.",
         "Installed to your account, `/dream` works in DMs and any server, with your own daily "
@@ -522,3 +527,31 @@ def help_text(models: list[str]) -> str:
     looks = [f"`{layer.name}` {layer.description}" for layer in info.layers if layer.description]
     lines.append(f"**{info.name}**: " + ", ".join(looks))
     return "\n".join(lines)[:1990]
+
+
+# --- the Edit form (bot/edit.py) ------------------------------------------------------------
+
+EDIT_TITLE = "Edit this dream"
+EDIT_LAYER = "Layer or mix"
+EDIT_LAYER_HINT = "e.g. mixed4c, mixed4c:97, or a mix like mixed4c+mixed4d:139*0.5"
+EDIT_NUMBERS = "Strength, steps, octaves"
+EDIT_NUMBERS_HINT = "three numbers: strength up to 10, steps 1-100, octaves 1-8"
+EDIT_SEED = "Seed"
+EDIT_SEED_HINT = "empty: a new random seed"
+EDIT_SMOOTH = "Smooth"
+EDIT_SMOOTH_HINT = "Laplacian levels: 0 is classic DeepDream, more is softer"
+EDIT_COLOURS = "Colours"
+EDIT_COLOURS_CHOICES = {"dream": "the dream's own", "original": "the original's"}
+EDIT_NUMBERS_BAD = "Strength, steps, octaves: give three numbers, like `1.5, 10, 4`."
+EDIT_SEED_BAD = "Seed: a whole number, or empty for a random one."
+EDIT_FORM_GONE = "That form is no longer open here; click Edit again."
+
+
+def changed_note(changes: Iterable[tuple[str, object, object]]) -> str:
+    """What an edit changed, e.g. `changed: steps 10 → 20, seed 7 → random`."""
+    shown = [f"{name} {_shown(old)} → {_shown(new)}" for name, old, new in changes]
+    return "changed: " + (", ".join(shown) if shown else "nothing (the same settings again)")
+
+
+def _shown(value: object) -> str:
+    return "random" if value is None else str(value)

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .inject import modal_fields
+
 
 class RecordKeeper(Protocol):
     """What an interaction record asks of the state that keeps it (FakeState)."""
@@ -100,6 +102,11 @@ class InteractionRecord:
         self._callback_event = asyncio.Event()
 
     # state -----------------------------------------------------------------
+    @property
+    def modal_fields(self) -> dict[str, Any]:
+        """The modal the bot opened, field by field ({label: prefilled value}); {} if none."""
+        return modal_fields(self.modal) if self.modal is not None else {}
+
     @property
     def acknowledged(self) -> bool:
         return bool(self.callbacks)

@@ -399,6 +399,28 @@ class FakeDiscord:
             user,
         )
 
+    async def submit_modal(
+        self,
+        opened: InteractionRecord,
+        changes: dict[str, Any] | None = None,
+        *,
+        user: dict[str, Any],
+    ) -> InteractionRecord:
+        """Submit the modal the bot answered `opened` with (callback type 9): a MODAL_SUBMIT
+        interaction (type 5) with every field as prefilled unless `changes` (by label: see
+        `inject.modal_fields`) says otherwise; from a component, it carries that message."""
+        if opened.modal is None:
+            raise AssertionError("localdiscord: that interaction was not answered with a modal")
+        channel = opened.payload.get("channel_id")
+        payload = inject.interaction_base(
+            self.state, 5, user, channel, self.state.place_of(channel) if channel else "guild"
+        )
+        payload["data"] = inject.modal_submit_data(opened.modal, changes or {})
+        if "message" in opened.payload:
+            stored = self.state.messages.get(str(opened.payload["message"]["id"]))
+            payload["message"] = P.public(stored) if stored else opened.payload["message"]
+        return await self._dispatch_interaction(payload)
+
     async def _component(
         self, message: dict[str, Any], data: dict[str, Any], user: dict[str, Any]
     ) -> InteractionRecord:

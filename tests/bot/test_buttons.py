@@ -35,10 +35,16 @@ def test_custom_ids_are_short_and_match_the_template():
         "dream:deeper:123456789012345678",
         "dream:reroll:123456789012345678",
         "dream:animate:123456789012345678",
+        "dream:edit:123456789012345678",
         "dream:delete:123456789012345678",
     ]
     under_an_animation = [item.custom_id for item in result_view(1, still=False).children]
-    assert under_an_animation == ["dream:deeper:1", "dream:reroll:1", "dream:delete:1"]
+    assert under_an_animation == [
+        "dream:deeper:1",
+        "dream:reroll:1",
+        "dream:edit:1",
+        "dream:delete:1",
+    ]
     template = DreamButton.__discord_ui_compiled_template__
     for cid in ids:
         assert len(cid) <= 100 and template.fullmatch(cid)

@@ -16,7 +16,7 @@ from bot.errors import NoImageFound
 from bot.guilds import GuildSettings
 from bot.intake import pick_image_attachment, pick_image_attachments
 from bot.orders import ImageRef, Plan, Trigger
-from bot.params import build_params, layer_choices
+from bot.params import MAX_VARIANTS, build_params, layer_choices
 from bot.recent import last_image
 from bot.replies import IMAGE_OR_LINK, help_text
 from bot.services import Services
@@ -68,6 +68,7 @@ class DreamCommands(commands.Cog, name="Dream"):
         frames="frames of the animation (costs 1 dream + 1 per 4 frames)",
         output="an animation's format: webp (plays in Discord; the default), gif or mp4",
         spoiler="post the result as a spoiler",
+        variants="2-4 dreams of it that differ (other channels of the layer), in one reply",
     )
     @app_commands.rename(target_class="class")
     @app_commands.choices(
@@ -98,8 +99,9 @@ class DreamCommands(commands.Cog, name="Dream"):
         frames: app_commands.Range[int, 2, 64] | None = None,
         output: str | None = None,
         spoiler: bool = False,
+        variants: app_commands.Range[int, 2, MAX_VARIANTS] | None = None,
     ) -> None:
-        async def choose(guild: GuildSettings) -> Plan:
+        async def choose(guild: GuildSettings) -> Plan | list[Plan]:
             source, notes = await self._input(interaction, image, url)
             if guide is not None:
                 pick_image_attachment([guide], what="The guide")
@@ -111,7 +113,7 @@ class DreamCommands(commands.Cog, name="Dream"):
                 guided=True if guide is not None else None,
             )  # fmt: skip
             guide_ref = ImageRef.of(guide) if guide else None
-            return Plan(params, source, notes, guide=guide_ref, spoiler=spoiler)
+            return Plan(params, source, notes, guide=guide_ref, spoiler=spoiler).variants(variants)
 
         await self.services.orders.take(Trigger.of_interaction("slash", interaction), choose)
 
