@@ -16,7 +16,7 @@ import io
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import discord
@@ -38,6 +38,15 @@ class TokenExpired(DreamError):
 
 
 INVALID_WEBHOOK_TOKEN = 50027
+
+
+def _given(**values: object) -> dict[str, Any]:
+    """Only the arguments that are set. discord.py reads a None view or reference as "none" at
+    runtime, but its typed overloads don't accept None; and to edit(), an absent view means "keep
+    the one there", not "remove it"."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 UNKNOWN_WEBHOOK = 10015
 # Mention the requester by name in the text; never ping the author of the message replied to
 # (ten people re-dreaming one picture must not ping its author ten times).
@@ -132,15 +141,15 @@ class ChannelAnswer:
         spoiler: bool = False,
     ) -> None:
         files = [preview_file(preview, spoiler)] if preview else []
-        extra = {"view": view} if view is not None else {}
+        extra = _given(view=view)
         try:
             if self._status_message is None:
                 self._status_message = await self.channel.send(
                     text,
                     files=files,
-                    reference=self.reply_to,
                     mention_author=False,
                     allowed_mentions=discord.AllowedMentions.none(),
+                    **_given(reference=self.reply_to),
                     **extra,
                 )
             elif files:
@@ -155,9 +164,8 @@ class ChannelAnswer:
             ready_text(self.requester_id),
             files=upload.files(),
             embeds=upload.embeds,
-            view=upload.view,
-            reference=self.reply_to,
             allowed_mentions=MENTION_USERS,
+            **_given(view=upload.view, reference=self.reply_to),
         )
         await self._drop_status()
         return message
@@ -171,7 +179,7 @@ class ChannelAnswer:
                 )
             else:
                 await self.channel.send(
-                    content, reference=self.reply_to, allowed_mentions=MENTION_USERS
+                    content, allowed_mentions=MENTION_USERS, **_given(reference=self.reply_to)
                 )
         except Exception as err:  # noqa: BLE001 - nothing more can be done; say so in the log
             log.warning("could not tell user %s about a failure: %r", self.requester_id, err)

@@ -38,8 +38,9 @@ def build_params(
         chosen = {**values, **chosen}
     default_side = engine.animation_side if chosen.get("animate") else DEFAULT_SIDE
     max_side = min(size or default_side, guild.side_cap(engine.max_side_cap))
-    if chosen.get("frames"):
-        chosen["frames"] = min(int(chosen["frames"]), guild.frame_cap(engine.max_animation_frames))
+    frames = chosen.get("frames")
+    if isinstance(frames, int) and frames:
+        chosen["frames"] = min(frames, guild.frame_cap(engine.max_animation_frames))
     return make_params(
         model=model, layer=layer, max_side=max_side, tile_size=engine.tile_size, **chosen
     )

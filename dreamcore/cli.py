@@ -187,7 +187,7 @@ def _write(png: bytes, output: Path) -> None:
     if fmt == "PNG":
         output.write_bytes(png)
         return
-    image = Image.open(io.BytesIO(png))
+    image: Image.Image = Image.open(io.BytesIO(png))
     if fmt == "JPEG":
         image = image.convert("RGB")
     image.save(output, fmt, quality=95)

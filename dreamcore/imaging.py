@@ -113,11 +113,17 @@ def decode_image(
         raise InvalidImage("The file is empty (0 bytes); please attach an image.")
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone changed the global: cut-off files would pass
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
-    limits = dict(max_side=max_side, max_pixels=max_pixels, min_side=min_side,
-                  max_animation_pixels=max_animation_pixels, purpose=purpose)  # fmt: skip
     try:
         with bombs_refused(max_pixels), Image.open(io.BytesIO(data)) as im:
-            return _decode_opened(im, data, **limits)
+            return _decode_opened(
+                im,
+                data,
+                max_side=max_side,
+                max_pixels=max_pixels,
+                min_side=min_side,
+                max_animation_pixels=max_animation_pixels,
+                purpose=purpose,
+            )
     except InvalidImage:
         raise
     except UnidentifiedImageError:
@@ -275,7 +281,8 @@ def _high_bit_depth_to_l(im: Image.Image) -> Image.Image:
         lo, hi = 0.0, 65535.0  # the format's nominal range, so dark images stay dark
         im = im.convert("I")
     else:
-        lo, hi = (float(v) for v in im.getextrema())
+        # Pillow types extrema for any band count; a one-band image's are two numbers
+        lo, hi = (float(v) for v in im.getextrema())  # type: ignore[arg-type]
         if im.mode == "F" and lo >= 0 and hi <= 1:
             lo, hi = 0.0, 1.0
         elif lo >= 0 and hi <= 255:

@@ -11,6 +11,7 @@ import io
 import itertools
 import mimetypes
 import time
+from collections.abc import Sequence
 from typing import Any
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -89,7 +90,7 @@ def role(
     }
 
 
-def member(user_payload: dict[str, Any], roles: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def member(user_payload: dict[str, Any], roles: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "user": user_payload,
         "nick": None,

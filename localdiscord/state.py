@@ -9,7 +9,7 @@ import copy
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from . import payloads as P
@@ -255,9 +255,9 @@ class FakeState:
         channel_id: str,
         author: dict[str, Any],
         payload: dict[str, Any],
-        files: list[UploadedFile] = (),
+        files: Sequence[UploadedFile] = (),
         **extra: Any,
-    ) -> dict[str, Any]:  # type: ignore[assignment]
+    ) -> dict[str, Any]:
         mid = P.snowflake()
         msg: dict[str, Any] = {
             "id": mid,

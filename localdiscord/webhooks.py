@@ -84,14 +84,14 @@ class Webhooks:
         await self.gateway.dispatch(event, msg)
 
     def _target(self, rec: InteractionRecord, mid: str) -> dict[str, Any]:
-        mid = rec.original_id if mid == "@original" else mid
+        target = rec.original_id if mid == "@original" else mid
         if (
-            mid is None
-            or (mid != rec.original_id and mid not in rec.followup_ids)
-            or mid not in self.state.messages
+            target is None
+            or (target != rec.original_id and target not in rec.followup_ids)
+            or target not in self.state.messages
         ):
             raise unknown("Message", 10008)
-        return self.state.messages[mid]
+        return self.state.messages[target]
 
     # callback -------------------------------------------------------------
     async def callback(self, rq: RequestRecord, iid: str, token: str) -> tuple[int, Any]:

@@ -39,6 +39,7 @@ class Gradient(Protocol):
     autocast: Callable[[], AbstractContextManager]
     channels_last: bool
 
+
 GroupKey = tuple[int, tuple[str, ...], int, int, str]  # net, layers, padded H, padded W, device
 
 

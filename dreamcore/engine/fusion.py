@@ -15,8 +15,11 @@ from torch import Tensor, nn
 def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
     """Make `conv` compute bn(conv(x)): with frozen statistics the norm is a per-channel affine
     map, so it scales the kernels per output channel and shifts by a bias."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # C_out
-    bias = bn.bias - bn.running_mean * scale
+    mean, var = bn.running_mean, bn.running_var
+    if mean is None or var is None:
+        raise ValueError("only a norm that tracks running statistics folds into its convolution")
+    scale = bn.weight / torch.sqrt(var + bn.eps)  # C_out
+    bias = bn.bias - mean * scale
     if conv.bias is not None:
         bias += conv.bias * scale
     conv.weight.mul_(scale[:, None, None, None])  # C_out x C_in x kh x kw

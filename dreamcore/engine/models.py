@@ -84,12 +84,16 @@ def _load_hed(net: FeatureNet, path: Path) -> None:
             "Model `vgg16-hed` needs h5py: pip install 'dreambot[hed]'."
         ) from None
     convs = net.conv_modules()
-    keys = [f"block{b}/layers/{name}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
-            for name in ("conv2d", "conv2d_1", "conv2d_2")[:n]]  # fmt: skip
+    keys = [
+        f"block{b}/layers/{name}"
+        for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
+        for name in ("conv2d", "conv2d_1", "conv2d_2")[:n]
+    ]
     with h5py.File(path, "r") as f, torch.no_grad():
         for conv, key in zip(convs, keys, strict=True):
             kernel = torch.from_numpy(f[f"{key}/vars/0"][()])
             conv.weight.copy_(kernel.permute(3, 2, 0, 1))  # -> out x in x kh x kw
+            assert conv.bias is not None  # the network's convolutions all have one
             conv.bias.copy_(torch.from_numpy(f[f"{key}/vars/1"][()]))
 
 
