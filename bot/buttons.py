@@ -80,9 +80,11 @@ class CancelButton(
 
     def __init__(self, requester_id: int, job_id: str) -> None:
         button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
-            label="Cancel", emoji="✖️", style=discord.ButtonStyle.secondary,
+            label="Cancel",
+            emoji="✖️",
+            style=discord.ButtonStyle.secondary,
             custom_id=f"dream:cancel:{requester_id}:{job_id}",
-        )  # fmt: skip
+        )
         super().__init__(button)
         self.requester_id, self.job_id = requester_id, job_id
 

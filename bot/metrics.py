@@ -55,7 +55,7 @@ class PoolCollector:
         if pool is not None:
             try:
                 stats = pool.stats()
-            except Exception:  # noqa: BLE001 - a scrape must not fail
+            except Exception:  # a scrape must not fail
                 log.exception("pool.stats() failed")
         return self._families(stats)
 

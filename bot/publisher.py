@@ -198,7 +198,7 @@ class TogetherPublisher:
         view = self.buttons(self.requester_id, batch=True)  # Delete only: which would Deeper dream?
         try:
             message = await self.answer.deliver(combined(uploads, failures, view))
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - told to the user and to the parts
             if isinstance(err, discord.HTTPException) and is_too_large(err):
                 err = DreamError(TOO_LARGE)  # final: each part re-encoding its own can't help
             # The parts' own failures land after the reply is settled: tell the user here.

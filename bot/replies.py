@@ -216,8 +216,9 @@ def left_out_notes(names: Iterable[str]) -> tuple[str, ...]:
 # --- /queue and /dreams ------------------------------------------------------------------------
 
 
-def job_line(job_id: str, target: str, state: str, position: int | None, done: float,
-             wait_s: float | None) -> str:  # fmt: skip
+def job_line(
+    job_id: str, target: str, state: str, position: int | None, done: float, wait_s: float | None
+) -> str:
     if state == "queued":
         where = f"{ordinal(position or 1)} in line" + (f", {about(wait_s)}" if wait_s else "")
     else:
@@ -340,8 +341,11 @@ def settings_line(params: DreamParams) -> str:
             f"frame steps {params.frame_steps}",
         ]
         parts.append(f"fps {params.fps}")
-        parts += [f"{k} {getattr(params, k):g}" for k in ("zoom", "rotate", "pan")
-                  if getattr(params, k) is not None]  # fmt: skip
+        parts += [
+            f"{k} {getattr(params, k):g}"
+            for k in ("zoom", "rotate", "pan")
+            if getattr(params, k) is not None
+        ]
     if params.output in ("gif", "mp4"):
         parts.append(f"as {params.output}")
     return " · ".join(parts)

@@ -130,7 +130,7 @@ def decode_image(
         raise InvalidImage(
             f"That file isn't an image I can read; please send a {FRIENDLY_FORMATS} image."
         ) from None
-    except Exception:  # Pillow's plugins raise many types on damaged or cut-off input
+    except Exception:  # noqa: BLE001 - Pillow's plugins raise many types on damaged or cut-off input
         raise InvalidImage(
             "The image data is damaged or cut off (truncated) and can't be decoded; "
             "try uploading it again."
@@ -236,7 +236,7 @@ def _bomb_message(over: int, max_pixels: int) -> str:
 def _orientation(im: Image.Image) -> int:
     try:
         return int(im.getexif().get(ORIENTATION_TAG, 1))
-    except Exception:  # broken EXIF is common; it must not make the image unusable
+    except Exception:  # noqa: BLE001 - broken EXIF is common; it must not make the image unusable
         return 1
 
 
@@ -244,7 +244,7 @@ def _upright(im: Image.Image) -> Image.Image:
     """Apply the EXIF orientation (before any mode conversion, so alpha turns with the colours)."""
     try:
         return ImageOps.exif_transpose(im)
-    except Exception:  # broken EXIF: keep the image as stored rather than refuse it
+    except Exception:  # noqa: BLE001 - broken EXIF: keep the image as stored rather than refuse it
         return im
 
 

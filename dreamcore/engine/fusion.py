@@ -36,8 +36,9 @@ class PointwiseGroup(nn.Module):
         assert all(c.kernel_size == (1, 1) and c.stride == (1, 1) for c in convs)
         self.splits = [c.out_channels for c in convs]
         weight = torch.cat([c.weight for c in convs])  # sum(C_out) x C_in x 1 x 1
-        bias = torch.cat([c.bias if c.bias is not None else c.weight.new_zeros(c.out_channels)
-                          for c in convs])  # fmt: skip
+        bias = torch.cat(
+            [c.bias if c.bias is not None else c.weight.new_zeros(c.out_channels) for c in convs]
+        )
         self.weight = nn.Parameter(weight.detach().clone(), requires_grad=False)
         self.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
 

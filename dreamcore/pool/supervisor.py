@@ -220,8 +220,10 @@ class Supervisor:
             case StartFailed(message=message):
                 log.warning(
                     "dream worker %d (%s) could not start: %s",
-                    worker.pid, worker.slot.device, message,
-                )  # fmt: skip
+                    worker.pid,
+                    worker.slot.device,
+                    message,
+                )
                 if not worker.ready.done():
                     worker.ready.set_exception(msg.error())
             case Died(exitcode=exitcode):

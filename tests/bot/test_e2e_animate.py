@@ -58,8 +58,9 @@ async def test_a_servers_frame_cap_applies_and_an_animated_upload_comes_back_ani
     frames = [Image.effect_noise((64, 64), 30 + 9 * i).convert("RGB") for i in range(6)]
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=60, loop=0)
-    msg = await finished_result(await dream(fake, alice, buf.getvalue(), filename="a.gif",
-                                            ctype="image/gif"))  # fmt: skip
+    msg = await finished_result(
+        await dream(fake, alice, buf.getvalue(), filename="a.gif", ctype="image/gif")
+    )
     with animation_of(msg) as anim:
         assert anim.n_frames == 3
     assert "3 of the 6 frames" in fields(msg)["Notes"]
@@ -72,8 +73,9 @@ async def test_a_zoom_of_an_animated_upload_is_charged_for_the_frames_it_makes(f
     frames = [Image.effect_noise((64, 64), 30 + 9 * i).convert("RGB") for i in range(2)]
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=60, loop=0)
-    rec = await dream(fake, alice, buf.getvalue(), filename="a.gif", ctype="image/gif",
-                      animate="zoom", frames=6)  # fmt: skip
+    rec = await dream(
+        fake, alice, buf.getvalue(), filename="a.gif", ctype="image/gif", animate="zoom", frames=6
+    )
     msg = await finished_result(rec)
     with animation_of(msg) as anim:
         assert anim.n_frames == 6

@@ -147,7 +147,7 @@ async def test_404(server, session):
 
 async def test_timeout(server, session):
     hurried = CONFIG.model_copy(update={"download_timeout_s": 0.5})
-    with pytest.raises(DownloadFailed, match="longer than 0.5 s"):
+    with pytest.raises(DownloadFailed, match=r"longer than 0\.5 s"):
         await download_attachment(session, f"{server}/slow.png", config=hurried)
 
 
@@ -222,7 +222,8 @@ async def test_a_user_cannot_fetch_more_than_their_share_at_once(held_server):
             asyncio.create_task(intake.fetch(f"{base}/held.png", user_id=1, max_side=64))
             for _ in range(2)
         ]
-        while sum(intake._downloading.values()) < 2:  # both downloads under way
+        # the intake has no event for it: poll until both downloads are under way
+        while sum(intake._downloading.values()) < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         with pytest.raises(Busy, match="still fetching"):
             await intake.fetch(f"{base}/img.png", user_id=1, max_side=64)
@@ -360,8 +361,9 @@ async def test_a_link_is_fetched_from_a_public_name_and_held_like_an_attachment(
         assert held.size == (64, 48) and intake.budget.held == held.nbytes
         held.release()
         with pytest.raises(LinkRefused, match="resolves to a private address"):
-            await intake.fetch(f"http://inside.example:{port}/cat.png", user_id=1, max_side=64,
-                               link=True)  # fmt: skip
+            await intake.fetch(
+                f"http://inside.example:{port}/cat.png", user_id=1, max_side=64, link=True
+            )
         with pytest.raises(DownloadFailed, match="only fetch images uploaded to Discord"):
             await intake.fetch(url, user_id=1, max_side=64)  # not as an attachment
         assert intake.budget.held == 0 and not intake._downloading  # refusals hold nothing

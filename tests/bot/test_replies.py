@@ -22,9 +22,14 @@ def test_embed_round_trip_keeps_every_setting():
         max_side=96,
     )
     embed = replies.result_embed(
-        _result(), params, requester_id=42, job_id="abc", queue_s=3.0, with_source="source.jpg",
+        _result(),
+        params,
+        requester_id=42,
+        job_id="abc",
+        queue_s=3.0,
+        with_source="source.jpg",
         notes=("the original was gone",),
-    )  # fmt: skip
+    )
     back = replies.params_from_embed(embed)
     assert back == params
     assert replies.is_result_embed(embed)
@@ -50,8 +55,9 @@ def test_embed_overrides_and_old_results_links():
 def test_an_unreadable_seed_is_dropped_not_a_crash():
     # issue 19 #10: "²" passes isdigit() and then fails int()
     params = make_params(model="tiny", layer="relu1", seed=1)
-    embed = replies.result_embed(_result(target="relu1"), params, requester_id=1, job_id="j",
-                                 queue_s=0.0)  # fmt: skip
+    embed = replies.result_embed(
+        _result(target="relu1"), params, requester_id=1, job_id="j", queue_s=0.0
+    )
     index = next(i for i, f in enumerate(embed.fields) if f.name == "Seed")
     embed.set_field_at(index, name="Seed", value="²")
     assert replies.params_from_embed(embed).seed is None

@@ -5,6 +5,7 @@ files loop and fit."""
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def corr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def flicker(frames: list[torch.Tensor]) -> float:
     """Mean absolute change from one frame to the next, in 0..255 units."""
-    return float(np.mean([(b - a).abs().mean() for a, b in zip(frames, frames[1:], strict=False)]))
+    return float(np.mean([(b - a).abs().mean() for a, b in itertools.pairwise(frames)]))
 
 
 def test_warp_is_identity_at_rest_and_pans_by_pixels():
@@ -59,7 +60,7 @@ def test_each_zoom_frame_is_the_last_one_moved_plus_new_detail(dreamer):
     frames = frames_of(result.image)
     assert result.frames == len(frames) == 5 and result.format == "webp"
     motion = motion_of(params)
-    for before, after in zip(frames, frames[1:], strict=False):
+    for before, after in itertools.pairwise(frames):
         moved = corr(after, warp(before, motion))
         # measured 0.988-0.991: mostly the moved frame, but not only (the dream adds detail)
         assert 0.95 < moved < 0.999, moved
@@ -104,7 +105,7 @@ def test_a_zoom_keeps_the_first_frames_palette_where_unanchored_it_drifts(dreame
     assert worst_saturation_drift(kept) < 0.1 < worst_saturation_drift(free)
     assert worst_hue_drift(kept) < 0.05 < worst_hue_drift(free)
     motion = motion_of(params)
-    for before, after in zip(kept, kept[1:], strict=False):
+    for before, after in itertools.pairwise(kept):
         moved = corr(after, warp(before, motion))
         assert 0.95 < moved < 0.999, moved  # still the moved frame, plus new detail
         assert moved > corr(after, before) + 0.05
@@ -131,8 +132,16 @@ def test_an_animated_gif_comes_back_animated_without_flicker(dreamer):
 
 
 def test_animations_loop_and_fit_the_upload_limit(dreamer):
-    params = make_params(model="tiny", animate="spin", frames=12, octaves=1, steps=2,
-                         frame_steps=1, seed=1, max_side=128)  # fmt: skip
+    params = make_params(
+        model="tiny",
+        animate="spin",
+        frames=12,
+        octaves=1,
+        steps=2,
+        frame_steps=1,
+        seed=1,
+        max_side=128,
+    )
     free = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
     limit = len(free.image) // 3
     fitted = dreamer.run(
