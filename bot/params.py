@@ -1,5 +1,6 @@
 """Turning what a user chose into DreamParams: options, presets, the server's size cap, re-rolls,
-and layer autocomplete. Pure functions: no Discord objects, no I/O."""
+and layer autocomplete. Pure functions, no I/O; the one Discord type is the autocomplete's
+`app_commands.Choice`."""
 
 from __future__ import annotations
 
@@ -46,8 +47,9 @@ def build_params(
     )
 
 
-def animated(params: DreamParams, image: HeldImage, engine: EngineConfig,
-             guild: GuildSettings) -> DreamParams:  # fmt: skip
+def animated(
+    params: DreamParams, image: HeldImage, engine: EngineConfig, guild: GuildSettings
+) -> DreamParams:
     """Frames under the server's cap: a motion's (16 unless asked, whatever the upload), or an
     animated upload's (all of them unless asked; it is dreamed frame by frame)."""
     if image.frames <= 1 and not params.animate:

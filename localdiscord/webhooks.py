@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from . import payloads as P
 from .body import FakeError, unknown
 from .records import Callback, InteractionRecord, RequestRecord
-from .rest import _deleted
 
 if TYPE_CHECKING:
     from .rest import Rest
@@ -189,5 +188,5 @@ class Webhooks:
         msg = self._target(self._record(app, token), mid)
         self.state.delete_message(msg["id"])
         if not msg["flags"] & P.MESSAGE_FLAG_EPHEMERAL:
-            await self.gateway.dispatch("MESSAGE_DELETE", _deleted(msg))
+            await self.gateway.dispatch("MESSAGE_DELETE", P.message_deleted(msg))
         return 204, None
