@@ -19,7 +19,7 @@ from typing import Any
 
 import discord
 
-from bot import replies
+from bot import layout, replies
 from bot.guilds import GuildSettings, can_manage_server
 from bot.orders import Choose, ImageRef, Plan, Trigger
 from bot.params import reroll, within_guild
@@ -149,7 +149,7 @@ async def delete_result(interaction: discord.Interaction, requester_id: int) -> 
 
 
 def _attachment(message: discord.Message, prefix: str) -> discord.Attachment | None:
-    return replies.attachment_named(message, prefix)
+    return layout.attachment_named(message, prefix)
 
 
 def _read(posted: PostedResult) -> tuple[discord.Embed, DreamParams, discord.Attachment]:
@@ -167,7 +167,7 @@ def with_guide(message: discord.Message, params: DreamParams, plan: Plan) -> Pla
     """A guided dream's guide travels with it (guide.jpg); without it, dream unguided and say so."""
     if not params.guided:
         return plan
-    guide = _attachment(message, replies.GUIDE_PREFIX)
+    guide = _attachment(message, layout.GUIDE_PREFIX)
     if guide is not None:
         return dataclasses.replace(plan, guide=_ref(guide))
     unguided = plan.params.model_copy(update={"guided": False})
@@ -195,8 +195,8 @@ def reroll_plan(
     def choose(guild: GuildSettings) -> Plan:
         embed, old, dream = _read(posted)
         params = within_guild(reroll(old, rng), engine, guild)
-        source = posted.attachment(replies.SOURCE_PREFIX)
-        legacy = replies.legacy_input_url(embed)
+        source = posted.attachment(layout.SOURCE_PREFIX)
+        legacy = layout.legacy_input_url(embed)
         if source is not None:
             plan = Plan(params, _ref(source))
         elif legacy is not None:  # an older result: try its link, which may have expired

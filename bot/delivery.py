@@ -21,7 +21,8 @@ from typing import Any, Protocol
 import aiohttp
 import discord
 
-from bot.replies import SPOILER, lost_after_restart_text, ready_text
+from bot.layout import SPOILER
+from bot.replies import lost_after_restart_text, ready_text
 from bot.store import LedgerRow
 from dreamcore.errors import DreamError
 

@@ -20,7 +20,7 @@ import aiohttp
 
 from bot import replies
 from bot.errors import Busy, NoImageFound
-from bot.replies import SOURCE_NAME, SOURCE_PREFIX
+from bot.layout import SOURCE_NAME, SOURCE_PREFIX
 from bot.settings import IntakeConfig
 from dreamcore.config import EngineConfig
 from dreamcore.errors import LinkRefused

@@ -1,6 +1,7 @@
 """Prometheus metrics, one `CollectorRegistry` per bot (never the global one).
 
-The flow calls `job_ended` / `refused`; pool gauges are read from `pool.stats()` at scrape time.
+Each job's log line calls `job_ended` (bot/joblog.py), the reception and the flow call `refused`;
+pool gauges are read from `pool.stats()` at scrape time.
 
     dreambot_dreams_total{outcome="done|failed|cancelled|refused"}   counter
     dreambot_dream_seconds                                  histogram (run time of done dreams)

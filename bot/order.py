@@ -16,8 +16,8 @@ from typing import Any
 
 from bot.guilds import ChannelRef, GuildSettings, member_role_ids
 from bot.intake import HeldImage
+from bot.layout import GUIDE_NAME, SPOILER
 from bot.params import frames_of
-from bot.replies import GUIDE_NAME, SPOILER
 from bot.store import Source
 from bot.upload_plan import Named
 from dreamcore.config import EngineConfig

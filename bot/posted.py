@@ -17,7 +17,7 @@ from typing import Protocol
 
 import discord
 
-from bot import replies
+from bot import layout, replies
 from bot.errors import NoImageFound
 from bot.store import LedgerRow
 from dreamcore.errors import DreamError, InvalidParams
@@ -40,14 +40,14 @@ class PostedResult:
     @classmethod
     async def read(cls, message: discord.Message, store: JobReader) -> PostedResult:
         """The message and its job's ledger row; never raises (without the row, the embed)."""
-        embed = replies.result_embed_of(message)
-        job_id = replies.job_id_of(embed) if embed is not None else None
+        embed = layout.result_embed_of(message)
+        job_id = layout.job_id_of(embed) if embed is not None else None
         recorded = await recorded_params(store, job_id) if job_id else None
         return cls(message, embed, recorded)
 
     @classmethod
     def of(cls, message: discord.Message, recorded: DreamParams | None = None) -> PostedResult:
-        return cls(message, replies.result_embed_of(message), recorded)
+        return cls(message, layout.result_embed_of(message), recorded)
 
     def params(self) -> DreamParams:
         """What the result was dreamed with: the ledger's record, else the embed's settings
@@ -56,10 +56,10 @@ class PostedResult:
             raise InvalidParams(replies.UNREADABLE_SETTINGS)
         if self.recorded is not None:
             return self.recorded
-        return replies.params_from_embed(self.embed)
+        return layout.params_from_embed(self.embed)
 
     def attachment(self, prefix: str) -> discord.Attachment | None:
-        return replies.attachment_named(self.message, prefix)
+        return layout.attachment_named(self.message, prefix)
 
     def dream(self) -> discord.Attachment:
         dream = self.attachment("dream.")

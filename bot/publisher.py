@@ -26,9 +26,10 @@ import discord
 
 from bot.delivery import Answer, Upload, is_too_large
 from bot.errors import user_message
+from bot.layout import SOURCE_PREFIX, left_out_notes, result_embed, result_filename
 from bot.order import Order
 from bot.progress import LineProgress, Progress, SharedLine, StatusLine
-from bot.replies import SOURCE_PREFIX, TOO_LARGE, left_out_notes, result_embed, result_filename
+from bot.replies import TOO_LARGE
 from bot.upload_plan import UploadPlan, dream_budget, limit_after_refusal, plan_upload
 from dreamcore.errors import DreamError
 from dreamcore.request import DreamResult
