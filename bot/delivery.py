@@ -22,14 +22,11 @@ import aiohttp
 import discord
 
 from bot.layout import SPOILER
-from bot.replies import lost_after_restart_text, ready_text
+from bot.replies import TOKEN_EXPIRED, lost_after_restart_text, ready_text
 from bot.store import LedgerRow
 from dreamcore.errors import DreamError
 
 log = logging.getLogger(__name__)
-TOKEN_EXPIRED_TEXT = (
-    "Your dream waited longer than Discord lets me answer here (15 minutes); it was not counted."
-)
 
 
 class TokenExpired(DreamError):
@@ -260,7 +257,7 @@ class InteractionAnswer:
                     return message
                 raise
         if self.fallback is None:
-            raise TokenExpired(TOKEN_EXPIRED_TEXT)
+            raise TokenExpired(TOKEN_EXPIRED)
         return await self.fallback.deliver(upload)
 
     async def fail(self, text: str) -> None:

@@ -48,12 +48,10 @@ def pick_image_attachments(
     if images:
         return images
     if len(attachments) == 1:
-        raise NoImageFound(f"{what} isn't an image; attach a PNG, JPEG, GIF or WebP.")
+        raise NoImageFound(replies.not_an_image_text(what))
     if attachments:
-        raise NoImageFound(
-            "None of those attachments is an image; attach a PNG, JPEG, GIF or WebP."
-        )
-    raise NoImageFound("I couldn't find an image there; attach a PNG, JPEG, GIF or WebP.")
+        raise NoImageFound(replies.NONE_ARE_IMAGES)
+    raise NoImageFound(replies.NO_IMAGE_FOUND)
 
 
 def pick_image_attachment(attachments: Sequence[Any], what: str = "That file") -> Any:

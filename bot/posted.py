@@ -64,7 +64,7 @@ class PostedResult:
     def dream(self) -> discord.Attachment:
         dream = self.attachment("dream.")
         if dream is None:
-            raise NoImageFound("That dream's image is gone.")
+            raise NoImageFound(replies.DREAM_IMAGE_GONE)
         return dream
 
 

@@ -29,7 +29,7 @@ from bot.errors import user_message
 from bot.layout import SOURCE_PREFIX, left_out_notes, result_embed, result_filename
 from bot.order import Order
 from bot.progress import LineProgress, Progress, SharedLine, StatusLine
-from bot.replies import TOO_LARGE
+from bot.replies import TOO_LARGE, part_text
 from bot.upload_plan import UploadPlan, dream_budget, limit_after_refusal, plan_upload
 from dreamcore.errors import DreamError
 from dreamcore.request import DreamResult
@@ -191,7 +191,7 @@ class TogetherPublisher:
             return
         await self.line.close()
         uploads = [(i, p.upload) for i, p in enumerate(self.parts, 1) if p.upload is not None]
-        failures = [f"Image {i}: {p.failure}" for i, p in enumerate(self.parts, 1) if p.failure]
+        failures = [part_text(i, p.failure) for i, p in enumerate(self.parts, 1) if p.failure]
         if not uploads:
             await self.answer.fail("\n".join(failures))
             self.posted.set_result(None)

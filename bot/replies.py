@@ -57,11 +57,19 @@ def progress_text(progress: DreamProgress) -> str:
     )
 
 
+def part_text(index: int, text: str) -> str:
+    """One image's line in an answer about several (its status, or why it failed)."""
+    return f"Image {index}: {text}"
+
+
 def batch_status_text(parts: list[str]) -> str:
-    return "\n".join(f"Image {i}: {text}" for i, text in enumerate(parts, 1))
+    return "\n".join(part_text(i, text) for i, text in enumerate(parts, 1))
 
 
 TOO_LARGE = "The dream came out too large to upload here; try a smaller size or fewer frames."
+TOKEN_EXPIRED = (
+    "Your dream waited longer than Discord lets me answer here (15 minutes); it was not counted."
+)
 
 
 def guide_failed_text(reason: str) -> str:
@@ -147,12 +155,22 @@ def bot_busy_text() -> str:
 
 # what to dream: an attachment or a link (how a link is refused: dreamcore.links, shared with
 # the command line)
+IMAGE_TYPES = "attach a PNG, JPEG, GIF or WebP"
+NONE_ARE_IMAGES = f"None of those attachments is an image; {IMAGE_TYPES}."
+NO_IMAGE_FOUND = f"I couldn't find an image there; {IMAGE_TYPES}."
+
+
+def not_an_image_text(what: str) -> str:
+    return f"{what} isn't an image; {IMAGE_TYPES}."
+
+
 ONLY_DISCORD_IMAGES = "I can only fetch images uploaded to Discord."
 LINKS_OFF = "Dreaming links is turned off on this bot; attach the image instead."
 IMAGE_OR_LINK = "Give an image or a link, not both."
 NO_IMAGE_OR_LINK = "Attach an image (`image:`) or give a link to one (`url:`)."
 
 MESSAGE_GONE = "That message is gone."
+DREAM_IMAGE_GONE = "That dream's image is gone."
 UNREADABLE_SETTINGS = "I can't read that dream's settings."
 ONLY_REQUESTER_DELETES = (
     "Only the person who asked for this dream, or a server manager, can delete it."

@@ -31,3 +31,17 @@ def test_queue_and_help_texts():
     assert "<@5>" in replies.lost_after_restart_text(5, "j1")
     assert replies.channel_list([1, 2]) == "<#1>, <#2>"
     assert "<#1>" in replies.not_allowed_here_text(replies.channel_list([1]))
+
+
+def test_the_words_the_intake_and_the_publisher_say_are_here():
+    assert replies.not_an_image_text("The guide") == (
+        "The guide isn't an image; attach a PNG, JPEG, GIF or WebP."
+    )
+    assert replies.part_text(2, "Dream cancelled.") == "Image 2: Dream cancelled."
+    assert replies.batch_status_text(["a", "b"]) == "Image 1: a\nImage 2: b"
+
+
+def test_the_words_hold_no_layout():
+    """The result's embed and file names are bot/layout.py's; replies is only what is said."""
+    for name in ("result_embed", "params_from_embed", "settings_line", "SPOILER", "SOURCE_NAME"):
+        assert not hasattr(replies, name), name
