@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import resource
 import subprocess
@@ -71,9 +72,12 @@ def frame_dreamer(dreamer: Dreamer, params: DreamParams) -> DreamFn:
     """Each frame dreamed as the Dreamer dreams it (precision, layout, tiles, seeded jitter)."""
     net, placement = dreamer.model(params.model), dreamer.placement
     gradient = Gradient(
-        net, objective_for(params, net, total=lambda _: 1.0), tile_size=dreamer.config.tile_size,
-        autocast=placement.autocast(), channels_last=placement.channels_last,
-    )  # fmt: skip
+        net,
+        objective_for(params, net, total=lambda _: 1.0),
+        tile_size=dreamer.config.tile_size,
+        autocast=placement.autocast(),
+        channels_last=placement.channels_last,
+    )
     generator = torch.Generator().manual_seed(params.seed)
     return lambda pixels, p, _: dream(
         pixels, gradient, p, min_side=dreamer.config.min_side, generator=generator
@@ -107,8 +111,10 @@ def palette(model: str, side: int, count: int) -> None:
         runs[name] = list(zoom_frames(pixels, params, count, dream_fn, anchored=anchored))
         seconds[name] = time.perf_counter() - t0
     h, w = pixels.shape[-2:]
-    print(f"\npalette over {count} frames: {model} ({weights}), {w}x{h}, zoom, seed 1; "
-          "before the fix vs each later frame anchored to frame 1's palette")  # fmt: skip
+    print(
+        f"\npalette over {count} frames: {model} ({weights}), {w}x{h}, zoom, seed 1; "
+        "before the fix vs each later frame anchored to frame 1's palette"
+    )
     print("sat: mean HSV saturation (change from frame 1); hue: share of the colour in another")
     print("30-degree hue sector than in frame 1; zoom: corr(frame k, zoom(frame k-1)) / corr with")
     print("frame k-1 unmoved (the zoom zooms while the first is well above the second)")
@@ -136,8 +142,10 @@ def palette(model: str, side: int, count: int) -> None:
         keep_palette(frame, reference)
     step = (time.perf_counter() - t0) / 5
     per_frame = seconds["before"] / count
-    print(f"the palette step: {step * 1000:.1f} ms a frame = {step / per_frame:.1%} of a frame's "
-          f"dream ({per_frame:.2f} s a frame here, the first included)")  # fmt: skip
+    print(
+        f"the palette step: {step * 1000:.1f} ms a frame = {step / per_frame:.1%} of a frame's "
+        f"dream ({per_frame:.2f} s a frame here, the first included)"
+    )
 
 
 def panning_clip(side: int, frames: int) -> bytes:
@@ -148,8 +156,7 @@ def panning_clip(side: int, frames: int) -> bytes:
     big = photo.resize((round(photo.width * h / photo.height) + PAN * frames, h))
     window = [big.crop((k * PAN, 0, k * PAN + side, h)) for k in range(frames)]
     buf = io.BytesIO()
-    window[0].save(buf, "WEBP", save_all=True, append_images=window[1:], duration=80,
-                   lossless=True)  # fmt: skip
+    window[0].save(buf, "WEBP", save_all=True, append_images=window[1:], duration=80, lossless=True)
     return buf.getvalue()
 
 
@@ -161,12 +168,12 @@ def frames_of(data: bytes) -> list[torch.Tensor]:
 def along_motion(frames: list[torch.Tensor]) -> float:
     """Mean |frame k+1 - frame k moved with the picture| (0..255): what changes beyond the
     motion (the clip itself: 0)."""
-    pairs = zip(frames, frames[1:], strict=False)
+    pairs = itertools.pairwise(frames)
     return float(np.mean([(b[..., :-PAN] - a[..., PAN:]).abs().mean() for a, b in pairs]))
 
 
 def frame_to_frame(frames: list[torch.Tensor]) -> float:
-    pairs = zip(frames, frames[1:], strict=False)
+    pairs = itertools.pairwise(frames)
     return float(np.mean([(b - a).abs().mean() for a, b in pairs]))
 
 
@@ -201,13 +208,17 @@ def flicker(model: str, side: int, frames: int, device: str) -> None:
         ):
             rows.setdefault(name, []).append(value)
     w, h = inputs[0].shape[-1], inputs[0].shape[-2]
-    print(f"\npanning clip: {frames} frames of {w}x{h}, {PAN} px a frame; {model} (trained), "
-          f"{params.target}, {device}; measured on the WebP sent (quality 85)")  # fmt: skip
+    print(
+        f"\npanning clip: {frames} frames of {w}x{h}, {PAN} px a frame; {model} (trained), "
+        f"{params.target}, {device}; measured on the WebP sent (quality 85)"
+    )
     print(f"{'':26s} {'flow':>8s} {'blend':>8s}")
     for name, (flow, blend) in rows.items():
         print(f"{name:26s} {flow:>8s} {blend:>8s}")
-    print(f"(the clip's own change along the motion: {along_motion(inputs):.2f}; strength is "
-          "mean |dream - input|, 0..255)")  # fmt: skip
+    print(
+        f"(the clip's own change along the motion: {along_motion(inputs):.2f}; strength is "
+        "mean |dream - input|, 0..255)"
+    )
 
 
 def main() -> None:
@@ -241,8 +252,10 @@ def main() -> None:
     still_s, still = timed(dreamer, **base)
     anim_s, anim = timed(dreamer, **base, animate="zoom", frames=args.frames)
     per_frame = (anim_s - still_s) / max(1, args.frames - 1)  # frame 0 is a full still dream
-    print(f"{args.model} ({weights}), {still.width}x{still.height}, defaults: 4 octaves x 10 "
-          f"steps; later frames: 2 octaves x 5 steps")  # fmt: skip
+    print(
+        f"{args.model} ({weights}), {still.width}x{still.height}, defaults: 4 octaves x 10 "
+        f"steps; later frames: 2 octaves x 5 steps"
+    )
     print(f"still dream        : {still_s:7.2f} s")
     size = f"{len(anim.image) / 1024:.0f} KiB animated {anim.format}"
     fps = args.frames / anim_s
@@ -250,10 +263,23 @@ def main() -> None:
     print(f"each later frame   : {per_frame:7.2f} s  = {per_frame / still_s:.2f}x a still dream")
     peaks = {}
     for frames in (16, 64):
-        out = subprocess.run(
-            [sys.executable, __file__, "--memory-child", args.model, str(args.side), str(frames)],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        out = (
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--memory-child",
+                    args.model,
+                    str(args.side),
+                    str(frames),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         peaks[frames] = json.loads(out)["peak_mb"]
         print(f"peak memory, {frames:2d} frames: {peaks[frames]:7.0f} MB")
     print(f"64/16 frames peak memory ratio: {peaks[64] / peaks[16]:.2f}x (aim: ~1.0x)")

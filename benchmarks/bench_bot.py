@@ -202,7 +202,8 @@ async def run(args: argparse.Namespace) -> int:
                         t_last = time.perf_counter()
                         pending -= answered
                 # ledger charges land just after the upload
-                while await bot.services.store.jobs(statuses=("reserved", "running")):
+                # the store has no event for it: poll
+                while await bot.services.store.jobs(statuses=("reserved", "running")):  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
                 await lag.stop()
                 wall = t_last - t0

@@ -68,7 +68,7 @@ def bench(model: str, args) -> None:
         try:
             first = timed(gradient, image)
             new_sizes = [timed(gradient, o) for o in octaves]
-        except Exception as err:  # a Dynamo/Inductor limitation is a result too
+        except Exception as err:  # noqa: BLE001 - a Dynamo/Inductor limitation is a result too
             print(f"  {name:17s} failed: {type(err).__name__}: {str(err).splitlines()[0]}")
             continue
         print(

@@ -36,20 +36,20 @@ from pathlib import Path
 # 25% slower). A worker runs one variant and fits. Read when oneDNN makes its first kernel.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8192")
 
-import torch  # noqa: E402
-from bench_common import PHOTO  # noqa: E402  (it puts the project on sys.path)
-from PIL import Image  # noqa: E402
+import torch
+from bench_common import PHOTO
+from PIL import Image
 
-from dreamcore.catalog import model_info  # noqa: E402
-from dreamcore.config import EngineConfig  # noqa: E402
-from dreamcore.engine.deepdream import dream  # noqa: E402
-from dreamcore.engine.device import DTYPES, native_bf16_flags, placement  # noqa: E402
-from dreamcore.engine.gradient import Gradient  # noqa: E402
-from dreamcore.engine.imageio import to_tensor  # noqa: E402
-from dreamcore.engine.models import build_model, model_spec  # noqa: E402
-from dreamcore.engine.objectives import LayerObjective  # noqa: E402
-from dreamcore.errors import WeightsUnavailable  # noqa: E402
-from dreamcore.request import DreamParams  # noqa: E402
+from dreamcore.catalog import model_info
+from dreamcore.config import EngineConfig
+from dreamcore.engine.deepdream import dream
+from dreamcore.engine.device import DTYPES, native_bf16_flags, placement
+from dreamcore.engine.gradient import Gradient
+from dreamcore.engine.imageio import to_tensor
+from dreamcore.engine.models import build_model, model_spec
+from dreamcore.engine.objectives import LayerObjective
+from dreamcore.errors import WeightsUnavailable
+from dreamcore.request import DreamParams
 
 SCHEDULE = DreamParams(octaves=4, steps=10)
 
@@ -257,10 +257,16 @@ def bench_memory(args) -> None:
     layer = info.layer(args.layer or info.default_layer).name
     rows = {}
     for side, tile in ((1024, 512), (2048, 512), (1024, 4096), (2048, 4096)):
-        out = subprocess.run(
-            [sys.executable, __file__, "--memory-child", model, layer, str(side), str(tile)],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        out = (
+            subprocess.run(
+                [sys.executable, __file__, "--memory-child", model, layer, str(side), str(tile)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         rows[(side, tile)] = json.loads(out)["peak_growth_mb"]
         label = tile if tile < side else "none"
         print(f"{side:5d} px, tile {label:>4}: peak memory growth {rows[(side, tile)]:8.0f} MB")

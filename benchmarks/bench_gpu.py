@@ -27,19 +27,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from bench_common import PHOTO, OfflineDreamer  # noqa: E402
-from bench_dream import NaiveGradient, baseline_net  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import torch
+from bench_common import PHOTO, OfflineDreamer
+from bench_dream import NaiveGradient, baseline_net
+from PIL import Image
 
-from dreamcore.catalog import model_info  # noqa: E402
-from dreamcore.config import EngineConfig, PoolConfig  # noqa: E402
-from dreamcore.engine.batching import batched_gradients  # noqa: E402
-from dreamcore.engine.deepdream import dream  # noqa: E402
-from dreamcore.engine.gradient import Gradient  # noqa: E402
-from dreamcore.engine.objectives import LayerObjective  # noqa: E402
-from dreamcore.request import DreamRequest, make_params  # noqa: E402
+from dreamcore.catalog import model_info
+from dreamcore.config import EngineConfig, PoolConfig
+from dreamcore.engine.batching import batched_gradients
+from dreamcore.engine.deepdream import dream
+from dreamcore.engine.gradient import Gradient
+from dreamcore.engine.objectives import LayerObjective
+from dreamcore.request import DreamRequest, make_params
 
 HANDLER = "bench_common:OfflineDreamer"
 

@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dreamcore.config import EngineConfig, PoolConfig  # noqa: E402
-from dreamcore.request import DreamRequest, make_params  # noqa: E402
+from dreamcore.config import EngineConfig, PoolConfig
+from dreamcore.request import DreamRequest, make_params
 
 # the tests' `tiny` model (registered by tests/tiny_model.py, here and in the workers)
 ENGINE = EngineConfig(device="cpu", models=("tiny",), model_plugins=("tests.tiny_model",))
@@ -256,8 +256,10 @@ async def bench(args: argparse.Namespace) -> None:
             await pool.close(timeout=5)
 
     per_dream = med(r["direct"] for r in rows) / n
-    print(f"direct (in-process)  : {n / med(r['direct'] for r in rows):6.2f} dreams/s"
-          f"  ({per_dream:.2f} s per {args.side}-px dream)")  # fmt: skip
+    print(
+        f"direct (in-process)  : {n / med(r['direct'] for r in rows):6.2f} dreams/s"
+        f"  ({per_dream:.2f} s per {args.side}-px dream)"
+    )
     for key in pools:
         b, k = key
         ratio = med(r["direct"] / r[key]["wall"] for r in rows)
@@ -278,15 +280,21 @@ async def bench(args: argparse.Namespace) -> None:
         print(f"{b:5} {args.inflight} jobs in flight: {inflight[b].summary()}  (2 workers)")
     for b in backends:
         failed, started = recover[b]
-        print(f"{b:5} SIGKILL mid-job  : job failed after {failed:4.2f} s;"
-              f" next job started on the replacement after {started:4.2f} s")  # fmt: skip
+        print(
+            f"{b:5} SIGKILL mid-job  : job failed after {failed:4.2f} s;"
+            f" next job started on the replacement after {started:4.2f} s"
+        )
     if "ray" in backends and "local" in backends:
         extra = med(r[("ray", 1)]["overhead_ms"] - r[("local", 1)]["overhead_ms"] for r in rows)
-        print(f"ray vs local         : {extra:+.1f} ms per job = {extra / 10 / per_dream:+.2f}%"
-              f" of this benchmark's tiny {args.side}-px dream")  # fmt: skip
+        print(
+            f"ray vs local         : {extra:+.1f} ms per job = {extra / 10 / per_dream:+.2f}%"
+            f" of this benchmark's tiny {args.side}-px dream"
+        )
         real = real_dream_seconds(args.side)
-        print(f"                       = {extra / 10 / real:+.2f}% of a default {args.side}-px"
-              f" dream (inception5h 4x10 here: {real:.2f} s; target < 2%)")  # fmt: skip
+        print(
+            f"                       = {extra / 10 / real:+.2f}% of a default {args.side}-px"
+            f" dream (inception5h 4x10 here: {real:.2f} s; target < 2%)"
+        )
     if ray_tmp is not None:
         import ray
 

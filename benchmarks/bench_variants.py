@@ -63,9 +63,13 @@ def main() -> None:
     dreamer, weights = dreamer_for(args.model)
     layer = args.layer or model_info(args.model).default_layer
     base = make_params(
-        model=args.model, layer=layer, max_side=args.side, octaves=args.octaves,
-        steps=args.steps, seed=1,
-    )  # fmt: skip
+        model=args.model,
+        layer=layer,
+        max_side=args.side,
+        octaves=args.octaves,
+        steps=args.steps,
+        seed=1,
+    )
     separate = [base.model_copy(update={"seed": seed}) for seed in range(1, N + 1)]
     chosen = variants(base, N, random.Random(0))
     dream_all(dreamer, separate[:1])  # warm: the model placed, the first pass paid
@@ -78,8 +82,10 @@ def main() -> None:
             best[name] = min(best[name], seconds)
 
     photo = pixels(PHOTO.read_bytes(), out["separate"][0].shape[1::-1])
-    print(f"{args.model} ({weights}), {args.side} px, {args.octaves} octaves x {args.steps} "
-          f"steps, CPU, best of {args.repeats}")  # fmt: skip
+    print(
+        f"{args.model} ({weights}), {args.side} px, {args.octaves} octaves x {args.steps} "
+        f"steps, CPU, best of {args.repeats}"
+    )
     print(f"  variants: {', '.join(f'{p.layer} seed {p.seed}' for p in chosen)}")
     for name in ("separate", "variants"):
         print(f"  {N} {name:<9} {best[name]:7.2f} s  ({best[name] / N:.2f} s a dream)")

@@ -113,8 +113,11 @@ def main() -> None:
     for name in roots:
         print(f"\n{name}: spawn to warm {min(starts[name]):5.2f} s")
         for phase, value in phases[name].items():
-            print(f"  {phase:22s} {value:5.2f} s" if isinstance(value, float) else
-                  f"  {phase:22s} {value}")  # fmt: skip
+            print(
+                f"  {phase:22s} {value:5.2f} s"
+                if isinstance(value, float)
+                else f"  {phase:22s} {value}"
+            )
     if args.compare:
         this, other = (min(v) for v in starts.values())
         print(f"\nratio: {other / this:.2f}x faster start than {args.compare}")

@@ -46,7 +46,7 @@ def custom_id(action: str, requester_id: int) -> str:
 class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
     def __init__(self, action: str, requester_id: int) -> None:
         label, emoji, style = ACTIONS[action]
-        button = discord.ui.Button(
+        button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
             label=label, emoji=emoji, style=style, custom_id=custom_id(action, requester_id)
         )
         super().__init__(button)
@@ -59,7 +59,7 @@ class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
     ) -> DreamButton:
         return cls(match["action"], int(match["uid"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         message = interaction.message
         if message is None:
             await interaction.response.send_message(replies.MESSAGE_GONE, ephemeral=True)
@@ -83,10 +83,12 @@ class CancelButton(
     """Under a waiting or running dream: stops it (the requester, or a server manager)."""
 
     def __init__(self, requester_id: int, job_id: str) -> None:
-        button = discord.ui.Button(
-            label="Cancel", emoji="✖️", style=discord.ButtonStyle.secondary,
+        button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            label="Cancel",
+            emoji="✖️",
+            style=discord.ButtonStyle.secondary,
             custom_id=f"dream:cancel:{requester_id}:{job_id}",
-        )  # fmt: skip
+        )
         super().__init__(button)
         self.requester_id, self.job_id = requester_id, job_id
 
@@ -96,7 +98,7 @@ class CancelButton(
     ) -> CancelButton:
         return cls(int(match["uid"]), match["job"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         if not may_delete(interaction.user, self.requester_id):
             await interaction.response.send_message(replies.ONLY_REQUESTER_CANCELS, ephemeral=True)
             return

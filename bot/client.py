@@ -81,9 +81,15 @@ class DreamBot(commands.Bot):
     async def setup_hook(self) -> None:
         backend, store = self._given
         self.services = await Services.open(
-            self.settings, self, buttons=result_view, controls=cancel_view, metrics=self.metrics,
-            backend=backend, store=store, network=self._network,
-        )  # fmt: skip
+            self.settings,
+            self,
+            buttons=result_view,
+            controls=cancel_view,
+            metrics=self.metrics,
+            backend=backend,
+            store=store,
+            network=self._network,
+        )
         await announce_lost(self, self.services.lost_jobs)
         h = self.settings.health
         if h.enabled:

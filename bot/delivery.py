@@ -16,19 +16,17 @@ import io
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import discord
 
-from bot.replies import SPOILER, lost_after_restart_text, ready_text
+from bot.layout import SPOILER
+from bot.replies import TOKEN_EXPIRED, lost_after_restart_text, ready_text
 from bot.store import LedgerRow
 from dreamcore.errors import DreamError
 
 log = logging.getLogger(__name__)
-TOKEN_EXPIRED_TEXT = (
-    "Your dream waited longer than Discord lets me answer here (15 minutes); it was not counted."
-)
 
 
 class TokenExpired(DreamError):
@@ -38,6 +36,15 @@ class TokenExpired(DreamError):
 
 
 INVALID_WEBHOOK_TOKEN = 50027
+
+
+def _given(**values: object) -> dict[str, Any]:
+    """Only the arguments that are set. discord.py reads a None view or reference as "none" at
+    runtime, but its typed overloads don't accept None; and to edit(), an absent view means "keep
+    the one there", not "remove it"."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 UNKNOWN_WEBHOOK = 10015
 # Mention the requester by name in the text; never ping the author of the message replied to
 # (ten people re-dreaming one picture must not ping its author ten times).
@@ -132,15 +139,15 @@ class ChannelAnswer:
         spoiler: bool = False,
     ) -> None:
         files = [preview_file(preview, spoiler)] if preview else []
-        extra = {"view": view} if view is not None else {}
+        extra = _given(view=view)
         try:
             if self._status_message is None:
                 self._status_message = await self.channel.send(
                     text,
                     files=files,
-                    reference=self.reply_to,
                     mention_author=False,
                     allowed_mentions=discord.AllowedMentions.none(),
+                    **_given(reference=self.reply_to),
                     **extra,
                 )
             elif files:
@@ -155,9 +162,8 @@ class ChannelAnswer:
             ready_text(self.requester_id),
             files=upload.files(),
             embeds=upload.embeds,
-            view=upload.view,
-            reference=self.reply_to,
             allowed_mentions=MENTION_USERS,
+            **_given(view=upload.view, reference=self.reply_to),
         )
         await self._drop_status()
         return message
@@ -171,7 +177,7 @@ class ChannelAnswer:
                 )
             else:
                 await self.channel.send(
-                    content, reference=self.reply_to, allowed_mentions=MENTION_USERS
+                    content, allowed_mentions=MENTION_USERS, **_given(reference=self.reply_to)
                 )
         except Exception as err:  # noqa: BLE001 - nothing more can be done; say so in the log
             log.warning("could not tell user %s about a failure: %r", self.requester_id, err)
@@ -251,7 +257,7 @@ class InteractionAnswer:
                     return message
                 raise
         if self.fallback is None:
-            raise TokenExpired(TOKEN_EXPIRED_TEXT)
+            raise TokenExpired(TOKEN_EXPIRED)
         return await self.fallback.deliver(upload)
 
     async def fail(self, text: str) -> None:

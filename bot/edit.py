@@ -95,7 +95,9 @@ def edit_plan(posted: PostedResult, form: Submitted, engine: EngineConfig) -> Ch
 
 
 def _text(label: str, hint: str, value: str, *, required: bool, max_length: int) -> tuple:
-    field = discord.ui.TextInput(default=value, required=required, max_length=max_length)
+    field: discord.ui.TextInput = discord.ui.TextInput(
+        default=value, required=required, max_length=max_length
+    )
     return discord.ui.Label(text=label, description=hint, component=field), field
 
 
@@ -121,20 +123,25 @@ class EditForm(discord.ui.Modal):
         )
         self.add_item(label)
         label, self.numbers = _text(
-            replies.EDIT_NUMBERS, replies.EDIT_NUMBERS_HINT, was.numbers, required=True,
+            replies.EDIT_NUMBERS,
+            replies.EDIT_NUMBERS_HINT,
+            was.numbers,
+            required=True,
             max_length=40,
-        )  # fmt: skip
+        )
         self.add_item(label)
         label, self.seed = _text(
             replies.EDIT_SEED, replies.EDIT_SEED_HINT, was.seed, required=False, max_length=20
         )
         self.add_item(label)
         levels = {str(n): str(n) for n in range(MAX_SMOOTH + 1)}
-        label, self.smooth = _select(replies.EDIT_SMOOTH, replies.EDIT_SMOOTH_HINT, levels,
-                                     was.smooth)  # fmt: skip
+        label, self.smooth = _select(
+            replies.EDIT_SMOOTH, replies.EDIT_SMOOTH_HINT, levels, was.smooth
+        )
         self.add_item(label)
-        label, self.colors = _select(replies.EDIT_COLOURS, None, replies.EDIT_COLOURS_CHOICES,
-                                     was.colors)  # fmt: skip
+        label, self.colors = _select(
+            replies.EDIT_COLOURS, None, replies.EDIT_COLOURS_CHOICES, was.colors
+        )
         self.add_item(label)
 
     def submitted(self) -> Submitted:
@@ -146,7 +153,7 @@ class EditForm(discord.ui.Modal):
             colors=(self.colors.values or [self.was.colors])[0],
         )
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def on_submit(self, interaction: discord.Interaction) -> None:
         services = services_of(interaction.client)
         message = interaction.message or self.posted.message
         trigger = Trigger.of_interaction("button", interaction, message)

@@ -120,7 +120,7 @@ class DreamFlow:
     ) -> DreamResult | None:
         try:
             order = await self.inputs.fetch(order)
-        except Exception as err:  # noqa: BLE001 - DreamErrors are user text; others get logged
+        except Exception as err:  # DreamErrors are user text; others get logged
             if not isinstance(err, DreamError):
                 log.error("fetching an image failed", exc_info=err)
             await publisher.fail(order, user_message(err))
@@ -167,7 +167,7 @@ class DreamFlow:
             self._ended(job_id, order, outcome, timing, note=err.code)
             await publisher.fail(order, user_message(err, job_id=job_id))
             return None
-        except Exception as err:  # noqa: BLE001 - log with the id; the user gets the id to quote
+        except Exception as err:  # log with the id; the user gets the id to quote
             log.exception("job %s: unexpected error", job_id)
             self._ended(job_id, order, "failed", timing, note="unexpected")
             await publisher.fail(order, user_message(err, job_id=job_id))

@@ -48,7 +48,7 @@ def workers(backend: Any) -> tuple[int, float | None]:
         return 0, None
     try:
         stats = backend.stats()
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("health: backend.stats() failed")
         return 0, None
     down = getattr(stats, "workers_down_s", None)

@@ -30,7 +30,7 @@ class Inputs:
         if plan.guide is not None:
             try:
                 guide = await self._download(order, plan.guide, guide=True)
-            except Exception as err:  # noqa: BLE001 - DreamErrors are user text; others get logged
+            except Exception as err:  # DreamErrors are user text; others get logged
                 image.release()
                 if not isinstance(err, DreamError):
                     log.error("fetching a guide failed", exc_info=err)

@@ -20,7 +20,7 @@ import aiohttp
 
 from bot import replies
 from bot.errors import Busy, NoImageFound
-from bot.replies import SOURCE_NAME, SOURCE_PREFIX
+from bot.layout import SOURCE_NAME, SOURCE_PREFIX
 from bot.settings import IntakeConfig
 from dreamcore.config import EngineConfig
 from dreamcore.errors import LinkRefused
@@ -39,7 +39,6 @@ SOURCE_QUALITY = 90
 SOURCE_ANIMATION_BYTES = 2 * 1024 * 1024  # an animated upload up to this travels whole
 NOT_RASTER = frozenset({"image/svg+xml"})  # image/* that Pillow can't dream
 VIDEO_TYPES = frozenset({"video/mp4", "video/webm", "video/quicktime", "video/x-m4v"})
-WHAT_TO_SEND = "attach a PNG, JPEG, GIF or WebP image, or an MP4, WebM or MOV video"
 
 
 def pick_image_attachments(
@@ -52,10 +51,10 @@ def pick_image_attachments(
     if images:
         return images
     if len(attachments) == 1:
-        raise NoImageFound(f"{what} isn't an image; {WHAT_TO_SEND}.")
+        raise NoImageFound(replies.not_an_image_text(what))
     if attachments:
-        raise NoImageFound(f"None of those attachments is an image; {WHAT_TO_SEND}.")
-    raise NoImageFound(f"I couldn't find an image there; {WHAT_TO_SEND}.")
+        raise NoImageFound(replies.NONE_ARE_IMAGES)
+    raise NoImageFound(replies.NO_IMAGE_FOUND)
 
 
 def pick_image_attachment(attachments: Sequence[Any], what: str = "That file") -> Any:

@@ -81,7 +81,7 @@ class Ticket:
         self.settled = True
         try:
             await self._write_charge(delivered)
-        except Exception:  # noqa: BLE001 - the dream stands; settle the ledger later
+        except Exception:  # the dream stands; settle the ledger later
             log.exception("job %s: charge failed; retrying in the background", self.job_id)
             self._tasks.track(self._charge_later(delivered), f"charge-{self.job_id}")
 
@@ -102,7 +102,7 @@ class Ticket:
                     finished_at=now,
                 )
             )
-        except Exception:  # noqa: BLE001 - reconcile_after_restart settles it later
+        except Exception:  # reconcile_after_restart settles it later
             log.exception("job %s: refund failed", self.job_id)
 
     async def _write_charge(self, delivered: Delivered) -> None:

@@ -1,6 +1,7 @@
 """Prometheus metrics, one `CollectorRegistry` per bot (never the global one).
 
-The flow calls `job_ended` / `refused`; pool gauges are read from `pool.stats()` at scrape time.
+Each job's log line calls `job_ended` (bot/joblog.py), the reception and the flow call `refused`;
+pool gauges are read from `pool.stats()` at scrape time.
 
     dreambot_dreams_total{outcome="done|failed|cancelled|refused"}   counter
     dreambot_dream_seconds                                  histogram (run time of done dreams)
@@ -55,7 +56,7 @@ class PoolCollector:
         if pool is not None:
             try:
                 stats = pool.stats()
-            except Exception:  # noqa: BLE001 - a scrape must not fail
+            except Exception:  # a scrape must not fail
                 log.exception("pool.stats() failed")
         return self._families(stats)
 

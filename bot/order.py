@@ -16,8 +16,9 @@ from typing import Any
 
 from bot.guilds import ChannelRef, GuildSettings, member_role_ids
 from bot.intake import HeldImage
+from bot.layout import GUIDE_NAME, SPOILER
 from bot.params import frames_of, variants
-from bot.replies import GUIDE_NAME, IMAGE_PART, SPOILER, VARIANT_PART
+from bot.replies import IMAGE_PART, VARIANT_PART
 from bot.store import Source
 from bot.upload_plan import Named
 from dreamcore.config import EngineConfig

@@ -1,5 +1,6 @@
 """Turning what a user chose into DreamParams: options, presets, the server's size cap, re-rolls,
-and layer autocomplete. Pure functions: no Discord objects, no I/O."""
+and layer autocomplete. Pure functions, no I/O; the one Discord type is the autocomplete's
+`app_commands.Choice`."""
 
 from __future__ import annotations
 
@@ -39,15 +40,17 @@ def build_params(
         chosen = {**values, **chosen}
     default_side = engine.animation_side if chosen.get("animate") else DEFAULT_SIDE
     max_side = min(size or default_side, guild.side_cap(engine.max_side_cap))
-    if chosen.get("frames"):
-        chosen["frames"] = min(int(chosen["frames"]), guild.frame_cap(engine.max_animation_frames))
+    frames = chosen.get("frames")
+    if isinstance(frames, int) and frames:
+        chosen["frames"] = min(frames, guild.frame_cap(engine.max_animation_frames))
     return make_params(
         model=model, layer=layer, max_side=max_side, tile_size=engine.tile_size, **chosen
     )
 
 
-def animated(params: DreamParams, image: HeldImage, engine: EngineConfig,
-             guild: GuildSettings) -> DreamParams:  # fmt: skip
+def animated(
+    params: DreamParams, image: HeldImage, engine: EngineConfig, guild: GuildSettings
+) -> DreamParams:
     """Frames under the server's cap: a motion's (16 unless asked, whatever the upload), or an
     animated upload's (all of them unless asked; it is dreamed frame by frame)."""
     if image.frames <= 1 and not params.animate:
@@ -106,8 +109,9 @@ def variants(params: DreamParams, n: int, rng: random.Random | None = None) -> l
     if params.target_class or not single:
         return [params.model_copy(update={"seed": seed}) for seed in seeds]
     term = terms[0]
-    width = next(layer.channels for layer in model_info(params.model).layers
-                 if layer.name == term.layer)  # fmt: skip
+    width = next(
+        layer.channels for layer in model_info(params.model).layers if layer.name == term.layer
+    )
     channels = _distinct(rng, width, min(n, width), first=term.channel)  # a narrow layer:
     return [  # its channels again, with other seeds
         make_params(**{**params.model_dump(), "layer": f"{term.layer}:{channel}", "seed": seed})

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import discord
 
-from bot import replies
+from bot import layout, replies
 from bot.errors import NoImageFound
 from bot.order import ImageRef, Plan
 from bot.store import LedgerRow
@@ -42,14 +42,14 @@ class PostedResult:
     @classmethod
     async def read(cls, message: discord.Message, store: JobReader) -> PostedResult:
         """The message and its job's ledger row; never raises (without the row, the embed)."""
-        embed = replies.result_embed_of(message)
-        job_id = replies.job_id_of(embed) if embed is not None else None
+        embed = layout.result_embed_of(message)
+        job_id = layout.job_id_of(embed) if embed is not None else None
         recorded = await recorded_params(store, job_id) if job_id else None
         return cls(message, embed, recorded)
 
     @classmethod
     def of(cls, message: discord.Message, recorded: DreamParams | None = None) -> PostedResult:
-        return cls(message, replies.result_embed_of(message), recorded)
+        return cls(message, layout.result_embed_of(message), recorded)
 
     def params(self) -> DreamParams:
         """What the result was dreamed with: the ledger's record, else the embed's settings
@@ -58,15 +58,15 @@ class PostedResult:
             raise InvalidParams(replies.UNREADABLE_SETTINGS)
         if self.recorded is not None:
             return self.recorded
-        return replies.params_from_embed(self.embed)
+        return layout.params_from_embed(self.embed)
 
     def attachment(self, prefix: str) -> discord.Attachment | None:
-        return replies.attachment_named(self.message, prefix)
+        return layout.attachment_named(self.message, prefix)
 
     def dream(self) -> discord.Attachment:
         dream = self.attachment("dream.")
         if dream is None:
-            raise NoImageFound("That dream's image is gone.")
+            raise NoImageFound(replies.DREAM_IMAGE_GONE)
         return dream
 
 
@@ -96,7 +96,7 @@ def with_guide(message: discord.Message, params: DreamParams, plan: Plan) -> Pla
     """A guided dream's guide travels with it (guide.jpg); without it, dream unguided and say so."""
     if not params.guided:
         return plan
-    guide = replies.attachment_named(message, replies.GUIDE_PREFIX)
+    guide = layout.attachment_named(message, layout.GUIDE_PREFIX)
     if guide is not None:  # a spoilered result's files hide its re-dreams too
         return dataclasses.replace(plan, guide=ImageRef.of(guide))
     unguided = plan.params.model_copy(update={"guided": False})
@@ -109,8 +109,8 @@ def source_plan(posted: PostedResult, params: DreamParams, old: DreamParams) -> 
     is gone, the result is dreamed instead and the reply says so. `old`: what the result was
     dreamed with (its guide goes along when it was guided)."""
     dream = ImageRef.of(posted.dream())
-    source = posted.attachment(replies.SOURCE_PREFIX)
-    legacy = replies.legacy_input_url(posted.embed) if posted.embed is not None else None
+    source = posted.attachment(layout.SOURCE_PREFIX)
+    legacy = layout.legacy_input_url(posted.embed) if posted.embed is not None else None
     if source is not None:
         plan = Plan(params, ImageRef.of(source))
     elif legacy is not None:  # an older result: try its link, which may have expired

@@ -85,7 +85,7 @@ class StatusLine:
         try:
             await self._answer.status(text, preview, self._view, spoiler=self._spoiler)
             self._view = None  # it stays on the message
-        except Exception:  # noqa: BLE001 - answers swallow their own errors; belt and braces
+        except Exception:  # answers swallow their own errors; belt and braces
             log.exception("status update failed")
 
 

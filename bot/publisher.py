@@ -26,16 +26,10 @@ import discord
 
 from bot.delivery import Answer, Upload, is_too_large
 from bot.errors import user_message
+from bot.layout import SOURCE_PREFIX, left_out_notes, result_embed, result_filename
 from bot.order import Order
 from bot.progress import LineProgress, Progress, SharedLine, StatusLine
-from bot.replies import (
-    IMAGE_PART,
-    SOURCE_PREFIX,
-    TOO_LARGE,
-    left_out_notes,
-    result_embed,
-    result_filename,
-)
+from bot.replies import IMAGE_PART, TOO_LARGE, part_text
 from bot.upload_plan import UploadPlan, dream_budget, limit_after_refusal, plan_upload
 from dreamcore.errors import DreamError
 from dreamcore.request import DreamResult
@@ -202,7 +196,7 @@ class TogetherPublisher:
         await self.line.close()
         uploads = [(i, p.upload) for i, p in enumerate(self.parts, 1) if p.upload is not None]
         failures = [
-            f"{self.noun} {i}: {p.failure}" for i, p in enumerate(self.parts, 1) if p.failure
+            part_text(i, p.failure, self.noun) for i, p in enumerate(self.parts, 1) if p.failure
         ]
         if not uploads:
             await self.answer.fail("\n".join(failures))
@@ -211,7 +205,7 @@ class TogetherPublisher:
         view = self.buttons(self.requester_id, batch=True)  # Delete only: which would Deeper dream?
         try:
             message = await self.answer.deliver(combined(uploads, failures, view))
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - told to the user and to the parts
             if isinstance(err, discord.HTTPException) and is_too_large(err):
                 err = DreamError(TOO_LARGE)  # final: each part re-encoding its own can't help
             # The parts' own failures land after the reply is settled: tell the user here.

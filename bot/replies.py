@@ -1,55 +1,23 @@
-"""What the bot says: status lines, refusals, admin answers, the result embed, and reading a
-dream's settings back from that embed. (Errors become text in `bot.errors.user_message`.)
+"""What the bot says to users: status lines, refusals, notes, admin answers, help. All user
+wording lives here (errors become text in `bot.errors.user_message`); the result message's layout
+(its embed and files) is bot/layout.py's.
 
-Pure functions (no I/O), so every wording is unit-tested. The result embed is for people; its
-footer names the job, whose ledger row holds the exact params (bot.posted). Its settings line is
-read back only for results the ledger doesn't know (older ones, or a wiped database).
+Pure functions (no I/O), so every wording is unit-tested.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import discord
 
 from dreamcore.catalog import model_info
-from dreamcore.frames import DEFAULT_ZOOM_FRAMES
-from dreamcore.imaging import file_extension
-from dreamcore.request import DreamParams, DreamProgress, DreamResult, make_params
+from dreamcore.request import DreamProgress
 
 BAR_WIDTH = 12
-EMBED_TITLE = "DeepDream"
-SETTINGS_FIELD = "Settings"
-SOURCE_NAME = "source.jpg"  # the input, attached beside the dream: "before", and Re-roll's input
-SOURCE_PREFIX = "source."  # an animated input travels whole: source.gif, source.webp, ...
-GUIDE_NAME = "guide.jpg"  # a guided dream's guide, attached too, so Re-roll/Deeper keep it
-GUIDE_PREFIX = "guide."  # ... shrunk to fit the upload limit it may be guide.webp or .png
-# "octaves 4 · steps 10 · strength 1.5 · jitter 32 · max side 1024[ · smooth 4][ · original
-# colours][ · guided]": the settings line, read back when the ledger doesn't know the job.
-_NUMBERS = {
-    "octaves": int,
-    "steps": int,
-    "strength": float,
-    "jitter": int,
-    "max side": int,
-    "smooth": int,
-    "frames": int,
-    "frame steps": int,
-    "fps": int,
-    "zoom": float,
-    "rotate": float,
-    "pan": int,
-}
-_WORDS = {"animate": ("zoom", "spin", "pan"), "as": ("gif", "mp4")}  # "animate zoom", "as gif"
-_FLAGS = {"original colours": ("colors", "original"), "guided": ("guided", True)}
-_JOB_FOOTER = re.compile(r"job ([0-9a-f]{1,32})")  # the footer of a result embed
 
 # --- while a dream runs -----------------------------------------------------------------------
-
-
-SPOILER = "SPOILER_"  # Discord blurs attachments whose name starts with it
 
 
 def ordinal(n: int) -> str:
@@ -92,11 +60,19 @@ def progress_text(progress: DreamProgress) -> str:
 IMAGE_PART, VARIANT_PART = "Image", "Variant"  # what a request's several parts are called
 
 
+def part_text(index: int, text: str, noun: str = IMAGE_PART) -> str:
+    """One part's line in an answer about several (its status, or why it failed)."""
+    return f"{noun} {index}: {text}"
+
+
 def batch_status_text(parts: list[str], noun: str = IMAGE_PART) -> str:
-    return "\n".join(f"{noun} {i}: {text}" for i, text in enumerate(parts, 1))
+    return "\n".join(part_text(i, text, noun) for i, text in enumerate(parts, 1))
 
 
 TOO_LARGE = "The dream came out too large to upload here; try a smaller size or fewer frames."
+TOKEN_EXPIRED = (
+    "Your dream waited longer than Discord lets me answer here (15 minutes); it was not counted."
+)
 
 
 def guide_failed_text(reason: str) -> str:
@@ -182,6 +158,15 @@ def bot_busy_text() -> str:
 
 # what to dream: an attachment or a link (how a link is refused: dreamcore.links, shared with
 # the command line)
+IMAGE_TYPES = "attach a PNG, JPEG, GIF or WebP image, or an MP4, WebM or MOV video"
+NONE_ARE_IMAGES = f"None of those attachments is an image; {IMAGE_TYPES}."
+NO_IMAGE_FOUND = f"I couldn't find an image there; {IMAGE_TYPES}."
+
+
+def not_an_image_text(what: str) -> str:
+    return f"{what} isn't an image; {IMAGE_TYPES}."
+
+
 ONLY_DISCORD_IMAGES = "I can only fetch images uploaded to Discord."
 LINKS_OFF = "Dreaming links is turned off on this bot; attach the image instead."
 IMAGE_OR_LINK = "Give an image or a link, not both."
@@ -225,6 +210,7 @@ def avatar_note(mention: str, *, server: bool) -> str:
 
 
 MESSAGE_GONE = "That message is gone."
+DREAM_IMAGE_GONE = "That dream's image is gone."
 UNREADABLE_SETTINGS = "I can't read that dream's settings."
 ONLY_REQUESTER_DELETES = (
     "Only the person who asked for this dream, or a server manager, can delete it."
@@ -247,17 +233,12 @@ GUIDE_LEFT_OUT_NOTE = (
 )
 
 
-def left_out_notes(names: Iterable[str]) -> tuple[str, ...]:
-    """Notes for the files that were left out of a result to fit the upload limit."""
-    notes = {SOURCE_PREFIX: SOURCE_LEFT_OUT_NOTE, GUIDE_PREFIX: GUIDE_LEFT_OUT_NOTE}
-    return tuple(note for prefix, note in notes.items() if any(n.startswith(prefix) for n in names))
-
-
 # --- /queue and /dreams ------------------------------------------------------------------------
 
 
-def job_line(job_id: str, target: str, state: str, position: int | None, done: float,
-             wait_s: float | None) -> str:  # fmt: skip
+def job_line(
+    job_id: str, target: str, state: str, position: int | None, done: float, wait_s: float | None
+) -> str:
     if state == "queued":
         where = f"{ordinal(position or 1)} in line" + (f", {about(wait_s)}" if wait_s else "")
     else:
@@ -352,152 +333,6 @@ def quota_me_text(
 def dreamconfig_text(lines: Iterable[tuple[str, str]]) -> str:
     """/dreamconfig's answer: each setting's (label, value) line, as its declaration shows it."""
     return "\n".join(f"{label}: {value}" for label, value in lines)
-
-
-# --- the result ---------------------------------------------------------------------------------
-
-
-def result_filename(result: DreamResult) -> str:
-    return f"dream.{file_extension(result.format)}"
-
-
-def settings_line(params: DreamParams) -> str:
-    parts = [
-        f"octaves {params.octaves}",
-        f"steps {params.steps}",
-        f"strength {params.strength:g}",
-        f"jitter {params.jitter}",
-        f"max side {params.max_side}",
-    ]
-    if params.smooth:
-        parts.append(f"smooth {params.smooth}")
-    parts += [flag for flag, (key, value) in _FLAGS.items() if getattr(params, key) == value]
-    if params.animate:
-        parts.append(f"animate {params.animate}")
-    if params.animate or params.frames:
-        parts += [
-            f"frames {params.frames or DEFAULT_ZOOM_FRAMES}",
-            f"frame steps {params.frame_steps}",
-        ]
-        parts.append(f"fps {params.fps}")
-        parts += [f"{k} {getattr(params, k):g}" for k in ("zoom", "rotate", "pan")
-                  if getattr(params, k) is not None]  # fmt: skip
-    if params.output in ("gif", "mp4"):
-        parts.append(f"as {params.output}")
-    return " · ".join(parts)
-
-
-def _read_settings(line: str) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for part in (p.strip() for p in line.split("·")):
-        if part in _FLAGS:
-            key, value = _FLAGS[part]
-            values[key] = value
-            continue
-        name, _, number = part.rpartition(" ")
-        if name in _WORDS and number in _WORDS[name]:
-            values["animate" if name == "animate" else "output"] = number
-            continue
-        if name in _NUMBERS:
-            try:
-                values[name.replace(" ", "_")] = _NUMBERS[name](number)
-            except ValueError:
-                pass  # an edited or foreign embed: the default applies
-    return values
-
-
-def result_embed(
-    result: DreamResult,
-    params: DreamParams,
-    *,
-    requester_id: int,
-    job_id: str,
-    queue_s: float,
-    with_source: str | None = None,  # the source attachment's name
-    notes: Iterable[str] = (),
-    units: int = 1,
-) -> discord.Embed:
-    """The settings of a finished dream; enough to dream it again after a restart."""
-    embed = discord.Embed(title=EMBED_TITLE, description=f"Dreamed for <@{requester_id}>")
-    embed.add_field(name="Model", value=result.model)
-    if params.target_class:
-        embed.add_field(name="Class", value=params.target_class)
-    else:
-        embed.add_field(name="Layer", value=f"`{params.layer}`")
-    embed.add_field(name="Seed", value=str(result.seed))
-    embed.add_field(name=SETTINGS_FIELD, value=settings_line(params), inline=False)
-    size = f"{result.width}×{result.height}"
-    embed.add_field(
-        name="Size", value=size + (f", {result.frames} frames" if result.frames > 1 else "")
-    )
-    time = f"{result.seconds:.1f} s" + (f" (+{queue_s:.0f} s queued)" if queue_s >= 1 else "")
-    embed.add_field(name="Time", value=time)
-    if units > 1:
-        embed.add_field(name="Cost", value=f"{dreams(units)} (an animation)")
-    all_notes = [*result.notes, *notes]
-    if all_notes:
-        embed.add_field(name="Notes", value="\n".join(all_notes)[:1000], inline=False)
-    embed.set_image(url=f"attachment://{result_filename(result)}")
-    if with_source:
-        embed.set_thumbnail(url=f"attachment://{with_source}")  # "before"
-    embed.set_footer(text=f"job {job_id}")
-    return embed
-
-
-def job_id_of(embed: discord.Embed) -> str | None:
-    """The job a result embed was made for (its footer), to find its ledger row."""
-    match = _JOB_FOOTER.fullmatch(embed.footer.text or "")
-    return match[1] if match else None
-
-
-def _field(embed: discord.Embed, name: str) -> str | None:
-    for field in embed.fields:
-        if field.name == name:
-            return field.value
-    return None
-
-
-def params_from_embed(embed: discord.Embed, **overrides: object) -> DreamParams:
-    """Rebuild a result's DreamParams from its embed (raises InvalidParams if it is not ours)."""
-    values: dict[str, object] = {}
-    model = _field(embed, "Model")
-    layer = _field(embed, "Layer")
-    target_class = _field(embed, "Class")
-    seed = _field(embed, "Seed")
-    if model:
-        values["model"] = model.strip()
-    if target_class:
-        values["target_class"] = target_class.strip()
-    elif layer:
-        values["layer"] = layer.strip().strip("`")
-    if seed and seed.strip().isdecimal():  # isdigit() passes "²", which int() refuses
-        values["seed"] = int(seed)
-    values.update(_read_settings(_field(embed, SETTINGS_FIELD) or ""))
-    values.update(overrides)
-    return make_params(**values)
-
-
-def legacy_input_url(embed: discord.Embed) -> str | None:
-    """Results from before the source was attached kept the input's CDN link as the thumbnail."""
-    url = embed.thumbnail.url if embed.thumbnail else None
-    return url if url and url.startswith(("http://", "https://")) else None
-
-
-def is_result_embed(embed: discord.Embed) -> bool:
-    return embed.title == EMBED_TITLE and _field(embed, "Model") is not None
-
-
-def attachment_named(message: discord.Message, prefix: str) -> discord.Attachment | None:
-    """A result's attachment by the start of its name (`dream.`, `source.`, `guide.jpg`),
-    whether or not it was posted as a spoiler."""
-    for attachment in message.attachments:
-        if attachment.filename.removeprefix(SPOILER).startswith(prefix):
-            return attachment
-    return None
-
-
-def result_embed_of(message: discord.Message) -> discord.Embed | None:
-    return next((e for e in message.embeds if is_result_embed(e)), None)
 
 
 # --- help ---------------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ class Services:
         if self.owns_backend:
             try:
                 await self.backend.close(self.settings.pool.shutdown_timeout_s)
-            except Exception:  # noqa: BLE001 - keep shutting down
+            except Exception:  # keep shutting down
                 log.exception("closing the worker pool failed")
         await self.tasks.drain(DRAIN_ANSWERS_S)
 

@@ -352,7 +352,7 @@ class Store:
 
     @classmethod
     async def open(cls, path: str | Path, *, busy_timeout_s: float = 10.0) -> Store:
-        path = Path(path).expanduser()
+        path = Path(path).expanduser()  # noqa: ASYNC240 - no disk: reads $HOME
         writer = await _Connection.open(lambda: _connect(path, busy_timeout_s), "store")
         try:
             reader = await _Connection.open(lambda: _connect_reader(path), "store-read")

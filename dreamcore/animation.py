@@ -32,7 +32,7 @@ LONGEST_FRAME_MS = {"gif": 655_350, "webp": 0xFFFFFF, "mp4": 0xFFFFFF}
 
 def frame_ms(fmt: str, duration_ms: int) -> int:
     """A frame's display time as `fmt` can hold it (longer ones are shown as long as it can)."""
-    return max(1, min(round(duration_ms), LONGEST_FRAME_MS[fmt]))
+    return max(1, min(duration_ms, LONGEST_FRAME_MS[fmt]))
 
 
 def webp_animation_supported() -> bool:
@@ -178,8 +178,15 @@ def encode_animation(
         # Pillow's GIF writer wants every frame at once: paletted, a byte per pixel each.
         images = [_decoded(data, size).quantize(colors=256) for data in frames]
         buf = io.BytesIO()
-        images[0].save(buf, "GIF", save_all=True, append_images=images[1:],
-                       duration=frame_ms("gif", duration_ms), loop=0, optimize=False)  # fmt: skip
+        images[0].save(
+            buf,
+            "GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=frame_ms("gif", duration_ms),
+            loop=0,
+            optimize=False,
+        )
         return buf.getvalue()
     if fmt == "mp4":
         return _mp4(frames, size, duration_ms, quality)
@@ -226,9 +233,12 @@ class Fitted:
 
 
 def fit(
-    store: WebPFrames, fmt: str, duration_ms: int, max_bytes: int | None,
+    store: WebPFrames,
+    fmt: str,
+    duration_ms: int,
+    max_bytes: int | None,
     fallback: str | None = None,
-) -> Fitted:  # fmt: skip
+) -> Fitted:
     """The animation within `max_bytes`: quality first, then `fallback` (another format, e.g.
     MP4, at each size before the frames shrink), then size, then frame count. A WebP that fits
     as dreamed is muxed from the frames as they are (nothing re-encoded)."""

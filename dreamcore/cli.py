@@ -46,12 +46,17 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guide", type=Path, default=None, help="image whose features to dream in")
     p.add_argument("--class", dest="target_class", default=None, help="dream a class, e.g. banana")
     p.add_argument("--smooth", type=int, default=None, help="Laplacian levels, 1-8 (0: classic)")
-    p.add_argument("--colors", choices=("dream", "original"), default=None,
-                   help="original: keep the photo's colours")  # fmt: skip
+    p.add_argument(
+        "--colors",
+        choices=("dream", "original"),
+        default=None,
+        help="original: keep the photo's colours",
+    )
     anim = p.add_argument_group(
-        "animation", "a zoom into the dream (an animated input or a video is dreamed frame by "
-        "frame anyway); -o x.webp / x.gif / x.mp4 picks the format"
-    )  # fmt: skip
+        "animation",
+        "a zoom into the dream (an animated input or a video is dreamed frame by frame anyway); "
+        "-o x.webp / x.gif / x.mp4 picks the format",
+    )
     anim.add_argument("--animate", choices=("zoom", "spin", "pan"), default=None)
     anim.add_argument("--frames", type=int, default=None, help=f"frames (default {d.frames})")
     anim.add_argument("--zoom", type=float, default=None, help="zoom per frame, e.g. 1.04")
@@ -59,9 +64,13 @@ def add_dream_arguments(p: argparse.ArgumentParser) -> None:
     anim.add_argument("--pan", type=int, default=None, help="pixels per frame")
     anim.add_argument("--frame-steps", type=int, default=None, help="steps per later frame")
     anim.add_argument("--fps", type=int, default=None)
-    anim.add_argument("--temporal", choices=("flow", "blend"), default=None,
-                      help="an animated input's frames carry the last dream along the motion "
-                      "(flow, the default) or blended in place")  # fmt: skip
+    anim.add_argument(
+        "--temporal",
+        choices=("flow", "blend"),
+        default=None,
+        help="an animated input's frames carry the last dream along the motion "
+        "(flow, the default) or blended in place",
+    )
     p.add_argument("--octaves", type=int, default=d.octaves)
     p.add_argument("--octave-scale", type=float, default=d.octave_scale)
     p.add_argument("--steps", type=int, default=d.steps, help="gradient steps per octave")
@@ -110,10 +119,18 @@ def run_dream(
     try:
         params = make_params(
             **{**preset, **{k: v for k, v in chosen.items() if v is not None}},
-            model=model, layer=layer, octaves=args.octaves, octave_scale=args.octave_scale,
-            steps=args.steps, strength=args.strength, jitter=args.jitter, seed=args.seed,
-            max_side=args.max_side, tile_size=args.tile_size, guided=args.guide is not None,
-        )  # fmt: skip
+            model=model,
+            layer=layer,
+            octaves=args.octaves,
+            octave_scale=args.octave_scale,
+            steps=args.steps,
+            strength=args.strength,
+            jitter=args.jitter,
+            seed=args.seed,
+            max_side=args.max_side,
+            tile_size=args.tile_size,
+            guided=args.guide is not None,
+        )
         if is_link(args.input):
             data = fetch_link(args.input, extra_hosts=link_hosts, limits=limits, network=network)
         else:
@@ -191,7 +208,7 @@ def _write(png: bytes, output: Path) -> None:
     if fmt == "PNG":
         output.write_bytes(png)
         return
-    image = Image.open(io.BytesIO(png))
+    image: Image.Image = Image.open(io.BytesIO(png))
     if fmt == "JPEG":
         image = image.convert("RGB")
     image.save(output, fmt, quality=95)

@@ -127,23 +127,36 @@ def decode_image(
         raise InvalidImage("The file is empty (0 bytes); please attach an image.")
     video = sniff_video(data)
     if video is not None:
-        return _decode_video(data, video, max_side=max_side, max_pixels=max_pixels,
-                             min_side=min_side, max_animation_pixels=max_animation_pixels,
-                             max_seconds=max_video_seconds, purpose=purpose)  # fmt: skip
+        return _decode_video(
+            data,
+            video,
+            max_side=max_side,
+            max_pixels=max_pixels,
+            min_side=min_side,
+            max_animation_pixels=max_animation_pixels,
+            max_seconds=max_video_seconds,
+            purpose=purpose,
+        )
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone changed the global: cut-off files would pass
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
-    limits = dict(max_side=max_side, max_pixels=max_pixels, min_side=min_side,
-                  max_animation_pixels=max_animation_pixels, purpose=purpose)  # fmt: skip
     try:
         with bombs_refused(max_pixels), Image.open(io.BytesIO(data)) as im:
-            return _decode_opened(im, data, **limits)
+            return _decode_opened(
+                im,
+                data,
+                max_side=max_side,
+                max_pixels=max_pixels,
+                min_side=min_side,
+                max_animation_pixels=max_animation_pixels,
+                purpose=purpose,
+            )
     except InvalidImage:
         raise
     except UnidentifiedImageError:
         raise InvalidImage(
             f"That file isn't an image I can read; please send a {FRIENDLY_FORMATS} image."
         ) from None
-    except Exception:  # Pillow's plugins raise many types on damaged or cut-off input
+    except Exception:  # noqa: BLE001 - Pillow's plugins raise many types on damaged or cut-off input
         raise InvalidImage(
             "The image data is damaged or cut off (truncated) and can't be decoded; "
             "try uploading it again."
@@ -256,9 +269,12 @@ def _decode_video(
     from dreamcore import video
 
     clip = video.probe(
-        data, fmt, max_pixels=max_pixels, max_animation_pixels=max_animation_pixels,
+        data,
+        fmt,
+        max_pixels=max_pixels,
+        max_animation_pixels=max_animation_pixels,
         max_seconds=max_seconds,
-    )  # fmt: skip
+    )
     first = video.first_frame(data, fmt, max_pixels=max_pixels)  # upright: sides maybe swapped
     w, h = first.size
     target = _fit(w, h, max_side)
@@ -283,7 +299,7 @@ def _bomb_message(over: int, max_pixels: int) -> str:
 def _orientation(im: Image.Image) -> int:
     try:
         return int(im.getexif().get(ORIENTATION_TAG, 1))
-    except Exception:  # broken EXIF is common; it must not make the image unusable
+    except Exception:  # noqa: BLE001 - broken EXIF is common; it must not make the image unusable
         return 1
 
 
@@ -291,7 +307,7 @@ def _upright(im: Image.Image) -> Image.Image:
     """Apply the EXIF orientation (before any mode conversion, so alpha turns with the colours)."""
     try:
         return ImageOps.exif_transpose(im)
-    except Exception:  # broken EXIF: keep the image as stored rather than refuse it
+    except Exception:  # noqa: BLE001 - broken EXIF: keep the image as stored rather than refuse it
         return im
 
 
@@ -328,7 +344,8 @@ def _high_bit_depth_to_l(im: Image.Image) -> Image.Image:
         lo, hi = 0.0, 65535.0  # the format's nominal range, so dark images stay dark
         im = im.convert("I")
     else:
-        lo, hi = (float(v) for v in im.getextrema())
+        # Pillow types extrema for any band count; a one-band image's are two numbers
+        lo, hi = (float(v) for v in im.getextrema())  # type: ignore[arg-type]
         if im.mode == "F" and lo >= 0 and hi <= 1:
             lo, hi = 0.0, 1.0
         elif lo >= 0 and hi <= 255:

@@ -18,6 +18,7 @@ cap lets the file be, and the packets after the cut are never read.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,7 +92,8 @@ class Clip:
             return ()
         read = sum(self.table.durations_ms) / 1000
         # a container may say less than was read: then it isn't quoted
-        of = f"the {_clock(self.seconds)} video" if (self.seconds or 0) > read else "the video"
+        said = self.seconds or 0.0
+        of = f"the {_clock(said)} video" if said > read else "the video"
         return (f"dreamed the first {_clock(read)} of {of} ({self.cut})",)
 
 
@@ -118,7 +120,8 @@ def probe(
                 f"That video is too large to decode: {w}x{h} pixels a frame, the limit is "
                 f"{max_animation_pixels:,} pixels in all."
             )
-        starts, last_ms, cut, origin = [], DEFAULT_DURATION_MS, None, None
+        starts: list[float] = []
+        last_ms, cut, origin = DEFAULT_DURATION_MS, None, None
         for packet in container.demux(stream):  # in decoding order: pts may go back, dts not
             if packet.size == 0:  # the end
                 continue
@@ -139,16 +142,20 @@ def probe(
         if not starts:
             raise InvalidImage(DAMAGED)
         seconds = container.duration / 1_000_000 if container.duration else None
-    gaps = zip(starts, starts[1:], strict=False)  # display order
+    gaps = itertools.pairwise(starts)  # display order
     durations = [_ms(b - a) or DEFAULT_DURATION_MS for a, b in gaps]
     table = FrameTable((*durations, last_ms), ((w, h),) * len(starts))
     return Clip(fmt, (w, h), table, seconds, cut)
 
 
 def read_frames(
-    data: bytes, fmt: str, indices: tuple[int, ...], size: tuple[int, int] | None, *,
+    data: bytes,
+    fmt: str,
+    indices: tuple[int, ...],
+    size: tuple[int, int] | None,
+    *,
     max_pixels: int,
-) -> Iterator[Image.Image]:  # fmt: skip
+) -> Iterator[Image.Image]:
     """The frames at `indices` (in display order, counted from 0) as upright RGB at `size`
     (None: as decoded), one at a time. The decoder refuses any frame over `max_pixels`; it is
     stopped once the last frame wanted is out, and never fed more packets than that needs (a

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from .records import UploadedFile
 
@@ -22,7 +22,9 @@ async def read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
         async for part in reader:
             if part is None:
                 break
-            if hasattr(part, "filename") and part.filename is not None:  # a file part
+            if not isinstance(part, BodyPartReader):
+                continue  # a nested multipart: discord.py sends none
+            if part.filename is not None:  # a file part
                 data = await part.read(decode=False)
                 files.append(
                     UploadedFile(

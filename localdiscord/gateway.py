@@ -155,7 +155,8 @@ class Gateway:
         await ws.close(code=code, message=reason.encode())
 
     async def _on_message(self, s: Session, msg: dict[str, Any]) -> None:
-        op, d = msg.get("op"), msg.get("d")
+        op = msg.get("op")
+        d: Any = msg.get("d")  # its shape depends on op (a heartbeat's is a number)
         if op == 1:
             await s.send({"op": 11, "d": None, "s": None, "t": None})
         elif op in (2, 6) and not token_matches(self.state.token, (d or {}).get("token")):
@@ -211,7 +212,7 @@ class Gateway:
 
     async def _resume(self, s: Session, d: dict[str, Any]) -> None:
         old = self.sessions.get(d.get("session_id") or "")
-        if old is None:
+        if old is None or old.session_id is None:
             await s.send({"op": 9, "d": False, "s": None, "t": None})
             return
         s.session_id, s.intents, s.shard = old.session_id, old.intents, old.shard

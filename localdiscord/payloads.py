@@ -11,6 +11,7 @@ import io
 import itertools
 import mimetypes
 import time
+from collections.abc import Sequence
 from typing import Any
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -89,7 +90,7 @@ def role(
     }
 
 
-def member(user_payload: dict[str, Any], roles: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def member(user_payload: dict[str, Any], roles: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "user": user_payload,
         "nick": None,
@@ -166,7 +167,7 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 
         with Image.open(io.BytesIO(data)) as im:
             return im.size
-    except Exception:
+    except Exception:  # noqa: BLE001 - Pillow raises many types on what is not an image
         return None
 
 
@@ -210,3 +211,11 @@ def public(obj: Any) -> Any:
     if isinstance(obj, list):
         return [public(v) for v in obj]
     return obj
+
+
+def message_deleted(msg: dict[str, Any]) -> dict[str, Any]:
+    """The MESSAGE_DELETE event's payload for a deleted message."""
+    out = {"id": msg["id"], "channel_id": msg["channel_id"]}
+    if "guild_id" in msg:
+        out["guild_id"] = msg["guild_id"]
+    return out

@@ -327,7 +327,7 @@ class Rest:
     async def delete_message(self, rec: RequestRecord, cid: str, mid: str) -> tuple[int, Any]:
         msg = self._message(cid, mid)
         self.state.delete_message(mid)
-        await self.gateway.dispatch("MESSAGE_DELETE", _deleted(msg))
+        await self.gateway.dispatch("MESSAGE_DELETE", P.message_deleted(msg))
         return 204, None
 
     async def put_reaction(
@@ -381,13 +381,6 @@ class Rest:
     async def get_channels(self, rec: RequestRecord, gid: str) -> tuple[int, Any]:
         self._guild(gid)
         return 200, list(self.state.channels.values())
-
-
-def _deleted(msg: dict[str, Any]) -> dict[str, Any]:
-    out = {"id": msg["id"], "channel_id": msg["channel_id"]}
-    if "guild_id" in msg:
-        out["guild_id"] = msg["guild_id"]
-    return out
 
 
 def _emoji_key(e: dict[str, Any]) -> str:

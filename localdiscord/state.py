@@ -11,7 +11,7 @@ import io
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from PIL import Image
@@ -281,9 +281,9 @@ class FakeState:
         channel_id: str,
         author: dict[str, Any],
         payload: dict[str, Any],
-        files: list[UploadedFile] = (),
+        files: Sequence[UploadedFile] = (),
         **extra: Any,
-    ) -> dict[str, Any]:  # type: ignore[assignment]
+    ) -> dict[str, Any]:
         mid = P.snowflake()
         msg: dict[str, Any] = {
             "id": mid,

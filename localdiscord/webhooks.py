@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from . import payloads as P
 from .body import FakeError, unknown
 from .records import Callback, InteractionRecord, RequestRecord
-from .rest import _deleted
 
 if TYPE_CHECKING:
     from .rest import Rest
@@ -84,14 +83,14 @@ class Webhooks:
         await self.gateway.dispatch(event, msg)
 
     def _target(self, rec: InteractionRecord, mid: str) -> dict[str, Any]:
-        mid = rec.original_id if mid == "@original" else mid
+        target = rec.original_id if mid == "@original" else mid
         if (
-            mid is None
-            or (mid != rec.original_id and mid not in rec.followup_ids)
-            or mid not in self.state.messages
+            target is None
+            or (target != rec.original_id and target not in rec.followup_ids)
+            or target not in self.state.messages
         ):
             raise unknown("Message", 10008)
-        return self.state.messages[mid]
+        return self.state.messages[target]
 
     # callback -------------------------------------------------------------
     async def callback(self, rq: RequestRecord, iid: str, token: str) -> tuple[int, Any]:
@@ -189,5 +188,5 @@ class Webhooks:
         msg = self._target(self._record(app, token), mid)
         self.state.delete_message(msg["id"])
         if not msg["flags"] & P.MESSAGE_FLAG_EPHEMERAL:
-            await self.gateway.dispatch("MESSAGE_DELETE", _deleted(msg))
+            await self.gateway.dispatch("MESSAGE_DELETE", P.message_deleted(msg))
         return 204, None

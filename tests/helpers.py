@@ -36,7 +36,17 @@ def dream_result(**values):
     """A DreamResult as a worker would send it (tiny model), with what a test changes."""
     from dreamcore.request import DreamResult
 
-    base = dict(image=b"x", format="png", width=64, height=64, seed=1, model="tiny",
-                target="relu1", octaves_run=1, seconds=0.5, objective_start=0.0,
-                objective_end=1.0)  # fmt: skip
+    base = dict(
+        image=b"x",
+        format="png",
+        width=64,
+        height=64,
+        seed=1,
+        model="tiny",
+        target="relu1",
+        octaves_run=1,
+        seconds=0.5,
+        objective_start=0.0,
+        objective_end=1.0,
+    )
     return DreamResult(**{**base, **values})

@@ -144,7 +144,7 @@ class StepBatcher:
             grads = batched_gradients(
                 [(a.gradient, a.crop) for a in group], self.padded(*group[0].crop.shape[-2:])
             )
-        except BaseException as err:  # each dream fails with it (e.g. out of memory)
+        except BaseException as err:  # noqa: BLE001 - each dream fails with it (e.g. out of memory)
             for ask in group:
                 ask.error = err
             return

@@ -57,7 +57,8 @@ class Placement:
         """Move a built network to the device, memory format and dtype it will run in (once;
         one copy of each weight, not one per attribute)."""
         layout = torch.channels_last if self.channels_last else torch.preserve_format
-        return net.to(self.device, self.weights_dtype, memory_format=layout)
+        # torch's overloads of to() leave out (device, dtype, memory_format=), which it takes
+        return net.to(self.device, self.weights_dtype, memory_format=layout)  # type: ignore[call-overload]
 
 
 def resolve_device(name: str) -> torch.device:

@@ -190,8 +190,14 @@ class _Session:
     """One request's dreaming: the network, its objective and gradient, the seeded jitter, and
     progress reports (per frame, for animations)."""
 
-    def __init__(self, dreamer: Dreamer, request: DreamRequest, pixels: torch.Tensor,
-                 on_progress: ProgressFn | None, should_stop: StopFn | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        dreamer: Dreamer,
+        request: DreamRequest,
+        pixels: torch.Tensor,
+        on_progress: ProgressFn | None,
+        should_stop: StopFn | None,
+    ) -> None:
         self.dreamer, self.request, self.params, self.pixels = (
             dreamer,
             request,
@@ -205,9 +211,13 @@ class _Session:
 
         def gradient_of(objective) -> Gradient:
             return Gradient(
-                net, objective, tile_size=tile, autocast=placement.autocast(),
-                channels_last=placement.channels_last, batcher=dreamer.batcher,
-            )  # fmt: skip
+                net,
+                objective,
+                tile_size=tile,
+                autocast=placement.autocast(),
+                channels_last=placement.channels_last,
+                batcher=dreamer.batcher,
+            )
 
         guide = None
         if request.guide is not None:
@@ -228,9 +238,14 @@ class _Session:
         config, batcher = self.dreamer.config, self.dreamer.batcher
         with batcher.dreaming() if batcher else nullcontext():
             out = dream(
-                pixels, self.gradient, params, min_side=config.min_side,
-                generator=self.generator, on_step=self._step, should_stop=self.should_stop,
-            )  # fmt: skip
+                pixels,
+                self.gradient,
+                params,
+                min_side=config.min_side,
+                generator=self.generator,
+                on_step=self._step,
+                should_stop=self.should_stop,
+            )
         if params.colors == "original":
             out = keep_original_colors(out, pixels)
         return out
@@ -259,13 +274,19 @@ class _Session:
                 preview=preview,
                 frame=self.frame if self.frames else 0,
                 frames=self.frames,
-            )  # fmt: skip
+            )
         )
 
     def result(
-        self, data: bytes, fmt: str, size: tuple[int, int], frames: int, t0: float,
-        after: float, notes: list[str],
-    ) -> DreamResult:  # fmt: skip
+        self,
+        data: bytes,
+        fmt: str,
+        size: tuple[int, int],
+        frames: int,
+        t0: float,
+        after: float,
+        notes: list[str],
+    ) -> DreamResult:
         h, w = self.pixels.shape[-2:]
         config = self.dreamer.config
         return DreamResult(

@@ -66,7 +66,7 @@ class FeatureNet(nn.Module):
     def layer_names(self) -> list[str]:
         return [name for names, _ in self.stages() for name in names]
 
-    def forward(self, pixels: Tensor, targets: Collection[str]) -> dict[str, Tensor]:  # type: ignore[override]
+    def forward(self, pixels: Tensor, targets: Collection[str]) -> dict[str, Tensor]:
         wanted = set(targets)
         stages = self.stages()
         unknown = wanted - {name for names, _ in stages for name in names}

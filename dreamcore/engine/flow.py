@@ -33,7 +33,8 @@ def estimate_flow(target: Tensor, source: Tensor) -> Tensor:
     s = blur(_luma(source), PRESMOOTH_SIGMA)
     pyramid = [(t, s)]
     while len(pyramid) < MAX_LEVELS and min(pyramid[-1][0].shape[-2:]) >= 2 * MIN_LEVEL_SIDE:
-        pyramid.append(tuple(F.avg_pool2d(x, 2, ceil_mode=True) for x in pyramid[-1]))
+        coarse_t, coarse_s = (F.avg_pool2d(x, 2, ceil_mode=True) for x in pyramid[-1])
+        pyramid.append((coarse_t, coarse_s))
     flow = torch.zeros(1, 2, *pyramid[-1][0].shape[-2:], device=t.device)  # 1 x 2 x h x w
     for level_t, level_s in reversed(pyramid):
         flow = _resized(flow, level_t.shape[-2:])
@@ -67,8 +68,9 @@ def _correction(t: Tensor, s: Tensor, flow: Tensor) -> Tensor:
     gx, gy = _gradients(moved)
     gx, gy = (gx + _gradients(t)[0]) / 2, (gy + _gradients(t)[1]) / 2  # both frames' edges
     residual = moved - t
-    sums = blur(torch.cat((gx * gx, gx * gy, gy * gy, gx * residual, gy * residual), 1),
-                 WINDOW_SIGMA)  # fmt: skip  # 1 x 5 x h x w
+    sums = blur(
+        torch.cat((gx * gx, gx * gy, gy * gy, gx * residual, gy * residual), 1), WINDOW_SIGMA
+    )  # 1 x 5 x h x w
     a11, a12, a22, b1, b2 = (sums[:, i : i + 1] + (RIDGE if i in (0, 2) else 0) for i in range(5))
     det = a11 * a22 - a12 * a12  # > 0: a11, a22 >= RIDGE and a12^2 <= (a11 - RIDGE)(a22 - RIDGE)
     du = -(a22 * b1 - a12 * b2) / det
@@ -109,8 +111,14 @@ def blur(x: Tensor, sigma: float) -> Tensor:
     radius_x = min(radius, x.shape[-1] - 1)
     radius_y = min(radius, x.shape[-2] - 1)
     x = F.pad(x, (radius_x, radius_x, 0, 0), mode="reflect") if radius_x else x
-    x = F.conv2d(x, kernel[radius - radius_x : radius + radius_x + 1].view(1, 1, 1, -1)
-                 .expand(c, 1, 1, -1), groups=c)  # fmt: skip
+    x = F.conv2d(
+        x,
+        kernel[radius - radius_x : radius + radius_x + 1].view(1, 1, 1, -1).expand(c, 1, 1, -1),
+        groups=c,
+    )
     x = F.pad(x, (0, 0, radius_y, radius_y), mode="reflect") if radius_y else x
-    return F.conv2d(x, kernel[radius - radius_y : radius + radius_y + 1].view(1, 1, -1, 1)
-                    .expand(c, 1, -1, 1), groups=c)  # fmt: skip
+    return F.conv2d(
+        x,
+        kernel[radius - radius_y : radius + radius_y + 1].view(1, 1, -1, 1).expand(c, 1, -1, 1),
+        groups=c,
+    )

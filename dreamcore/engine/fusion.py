@@ -15,8 +15,11 @@ from torch import Tensor, nn
 def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
     """Make `conv` compute bn(conv(x)): with frozen statistics the norm is a per-channel affine
     map, so it scales the kernels per output channel and shifts by a bias."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # C_out
-    bias = bn.bias - bn.running_mean * scale
+    mean, var = bn.running_mean, bn.running_var
+    if mean is None or var is None:
+        raise ValueError("only a norm that tracks running statistics folds into its convolution")
+    scale = bn.weight / torch.sqrt(var + bn.eps)  # C_out
+    bias = bn.bias - mean * scale
     if conv.bias is not None:
         bias += conv.bias * scale
     conv.weight.mul_(scale[:, None, None, None])  # C_out x C_in x kh x kw
@@ -33,8 +36,9 @@ class PointwiseGroup(nn.Module):
         assert all(c.kernel_size == (1, 1) and c.stride == (1, 1) for c in convs)
         self.splits = [c.out_channels for c in convs]
         weight = torch.cat([c.weight for c in convs])  # sum(C_out) x C_in x 1 x 1
-        bias = torch.cat([c.bias if c.bias is not None else c.weight.new_zeros(c.out_channels)
-                          for c in convs])  # fmt: skip
+        bias = torch.cat(
+            [c.bias if c.bias is not None else c.weight.new_zeros(c.out_channels) for c in convs]
+        )
         self.weight = nn.Parameter(weight.detach().clone(), requires_grad=False)
         self.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
 

@@ -69,6 +69,7 @@ class Gradient:
         with self.autocast():
             acts = self.net(x, self.objective.layers)
         self.objective.loss(acts).backward()  # parameters are frozen: only x gets a gradient
+        assert x.grad is not None  # backward() filled it: x requires a gradient
         return x.grad
 
     def __call__(self, image: Tensor) -> Tensor:

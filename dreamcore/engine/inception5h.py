@@ -112,18 +112,28 @@ class Inception5h(FeatureNet):
 
     def _build_stages(self):
         stem_names = (
-            "conv2d0_pre_relu", "conv2d0", "maxpool0", "localresponsenorm0", "conv2d1_pre_relu",
-            "conv2d1", "conv2d2_pre_relu", "conv2d2", "localresponsenorm1", "maxpool1",
-        )  # fmt: skip
+            "conv2d0_pre_relu",
+            "conv2d0",
+            "maxpool0",
+            "localresponsenorm0",
+            "conv2d1_pre_relu",
+            "conv2d1",
+            "conv2d2_pre_relu",
+            "conv2d2",
+            "localresponsenorm1",
+            "maxpool1",
+        )
         stages = [(stem_names, self._stem)]
         for block in INCEPTION5H_BLOCKS:
             if block in INCEPTION5H_POOL_BEFORE:
                 stages.append(
                     ((INCEPTION5H_POOL_BEFORE[block],), _named_pool(INCEPTION5H_POOL_BEFORE[block]))
                 )
-            names = tuple(
-                f"{block}_{b}{suffix}" for b in BRANCHES for suffix in ("_pre_relu", "")
-            ) + (f"{block}_pool", block)
+            names = (
+                *(f"{block}_{b}{suffix}" for b in BRANCHES for suffix in ("_pre_relu", "")),
+                f"{block}_pool",
+                block,
+            )
             stages.append((names, _mixed_stage(self, block)))
         stages.append(((LOGITS,), self._logits))
         return stages

@@ -38,7 +38,7 @@ def split(x: Tensor, levels: int) -> list[Tensor]:
         if min(x.shape[-2:]) < 2:
             break
         low = _down(x)
-        bands.append(x - _up(low, tuple(x.shape[-2:])))
+        bands.append(x - _up(low, (x.shape[-2], x.shape[-1])))
         x = low
     return [x, *reversed(bands)]
 
@@ -46,7 +46,7 @@ def split(x: Tensor, levels: int) -> list[Tensor]:
 def merge(bands: list[Tensor]) -> Tensor:
     x = bands[0]
     for band in bands[1:]:
-        x = _up(x, tuple(band.shape[-2:])) + band
+        x = _up(x, (band.shape[-2], band.shape[-1])) + band
     return x
 
 

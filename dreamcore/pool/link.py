@@ -36,7 +36,9 @@ class WorkerLink:
         post: Callable[[WorkerLink, FromWorker | Died], None],
     ) -> None:
         self.process = process
-        self.pid: int = process.pid  # type: ignore[assignment]
+        if process.pid is None:
+            raise ValueError("a WorkerLink links a started process")
+        self.pid: int = process.pid
         self._conn = conn
         self._post = post
         self._outgoing: queue.SimpleQueue[ToWorker | None] = queue.SimpleQueue()

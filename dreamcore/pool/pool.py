@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, Literal, Protocol, Self
+from collections.abc import Set
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import (
@@ -28,7 +29,7 @@ from dreamcore.pool.backend import PoolStats
 from dreamcore.pool.devices import plan_devices, threads_per_worker
 from dreamcore.pool.jobs import Job
 from dreamcore.pool.messages import Done, Failed, JobMessage, Progress, Run
-from dreamcore.pool.supervisor import Supervisor
+from dreamcore.pool.supervisor import Supervisor, Worker
 from dreamcore.pool.timers import cancel_timer
 from dreamcore.request import DreamRequest, DreamResult
 
@@ -40,40 +41,54 @@ class PoolWorker(Protocol):
     """One worker as WorkerPool sees it (a process's supervisor.Worker, or a Ray fleet's Actor):
     it holds up to its capacity of jobs at once (a Ray actor: one)."""
 
-    state: Literal["starting", "idle", "busy", "dead"]  # busy: holds a job
-    pid: int
-    dead: asyncio.Future[Any]
+    # Read-only here (a dataclass field, a property or an actor's attribute all fit)
+    @property
+    def state(self) -> Literal["starting", "idle", "busy", "dead"]:  # busy: holds a job
+        ...
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def dead(self) -> asyncio.Future[Any]: ...
 
     def holding(self, job_id: str) -> Job | None: ...
     def take(self, job: Job, run: Run) -> None: ...
     def release(self, job: Job) -> None: ...
 
 
-class Workers(Protocol):
+W = TypeVar("W", bound=PoolWorker)  # the kind of worker a worker set holds
+
+
+class Workers(Protocol[W]):
     """What WorkerPool needs of its worker set (the Supervisor's processes, or Ray actors); it
     reports through the callbacks WorkerPool hands to `_make_workers`."""
 
     slots: list[Any]  # one per planned worker
-    workers: set[Any]  # every live PoolWorker
     restarts: int
 
-    def available(self) -> PoolWorker | None:
+    @property
+    def workers(self) -> Set[W]:
+        """Every live worker."""
+        ...
+
+    def available(self) -> W | None:
         """A worker with room for one more job (the least loaded), or None."""
         ...
 
-    def running(self, job: Job) -> PoolWorker | None: ...
+    def running(self, job: Job) -> W | None: ...
     def places(self) -> int:
         """Jobs the live workers can hold at once (for wait estimates)."""
         ...
 
     def count(self, *states: str) -> int: ...
     def pids(self) -> list[int]: ...
-    def stop_job(self, worker: Any, job: Job) -> None: ...
+    def stop_job(self, worker: W, job: Job) -> None: ...
     async def shutdown(self, grace: float) -> None: ...
 
 
-class WorkerPool:
-    """The queue, positions, deadlines, cancels, retries and drain; subclasses bring the workers."""
+class WorkerPool(Generic[W]):
+    """The queue, positions, deadlines, cancels, retries and drain; subclasses bring the workers
+    (of kind W)."""
 
     def __init__(self, pool: PoolConfig, engine: EngineConfig, handler: str | None = None) -> None:
         """`handler` (module:Class) overrides `pool.handler`, the object workers run jobs with."""
@@ -91,7 +106,7 @@ class WorkerPool:
         self._down_since: float | None = None  # when the last live worker went away
         self._down_timer: asyncio.TimerHandle | None = None
 
-    def _make_workers(self, pool: PoolConfig, engine: EngineConfig, handler: str) -> Workers:
+    def _make_workers(self, pool: PoolConfig, engine: EngineConfig, handler: str) -> Workers[W]:
         raise NotImplementedError
 
     async def _start_workers(self) -> None:
@@ -210,7 +225,7 @@ class WorkerPool:
         for position, waiting in enumerate(self._queue, start=1):
             waiting.set_queued(position)
 
-    def _on_message(self, worker: PoolWorker, msg: JobMessage) -> None:
+    def _on_message(self, worker: W, msg: JobMessage) -> None:
         job = worker.holding(msg.job_id)
         if job is None:
             return  # about a job this worker has already given back
@@ -230,7 +245,7 @@ class WorkerPool:
 
     # --- workers coming and going -----------------------------------------------------------------
 
-    def _worker_ready(self, worker: Any) -> None:
+    def _worker_ready(self, worker: W) -> None:
         self._down_since = None
         cancel_timer(self._down_timer)
         self._dispatch()
@@ -266,7 +281,7 @@ class WorkerPool:
             self._fail(job, QueueTimeout(f"The dream waited over {limit:g} s for a worker."))
             self._renumber()
 
-    def _on_died(self, worker: Any, job: Job | None, exitcode: int | None) -> None:
+    def _on_died(self, worker: W, job: Job | None, exitcode: int | None) -> None:
         self._note_workers()
         if job is None or job.state != "running":
             return
@@ -281,7 +296,7 @@ class WorkerPool:
         message = f"The dream worker stopped unexpectedly{code} during job {job.id}."
         self._fail(job, WorkerCrashed(message))
 
-    def _on_lost(self, worker: Any, job: Job | None) -> None:
+    def _on_lost(self, worker: W, job: Job | None) -> None:
         """The worker was gone before it began `job`: the job runs elsewhere, first in line."""
         if job is None or job.state != "running" or self._state not in ("starting", "running"):
             self._on_died(worker, job, None)
@@ -350,7 +365,7 @@ class WorkerPool:
         cancel_timer(self._timers.pop(job.id, None))
 
 
-class LocalPool(WorkerPool):
+class LocalPool(WorkerPool[Worker]):
     """Worker processes on this machine: one per GPU, or `cpu_workers` CPU workers."""
 
     _workers: Supervisor

@@ -71,7 +71,7 @@ class DreamActor:
         try:
             self._handler = start_handler(handler_path, engine, pool, threads)
             self._state: Ready | StartFailed = Ready(os.getpid())
-        except Exception as err:  # reported by ready(): a raising constructor is restarted forever
+        except Exception as err:  # noqa: BLE001 - ready() reports it (a raise restarts forever)
             self._state = start_failed(err)
 
     def ready(self) -> tuple[Ready | StartFailed, str]:

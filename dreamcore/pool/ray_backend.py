@@ -16,7 +16,7 @@ import ray
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import DreamError
 from dreamcore.pool.pool import WorkerPool
-from dreamcore.pool.ray_fleet import ActorFleet
+from dreamcore.pool.ray_fleet import Actor, ActorFleet
 
 AUTH_HINT = (
     "A cluster with token authentication (Ray's default) needs RAY_AUTH_MODE=token and its token "
@@ -24,7 +24,7 @@ AUTH_HINT = (
 )
 
 
-class RayBackend(WorkerPool):
+class RayBackend(WorkerPool[Actor]):
     _workers: ActorFleet
     _owns_ray = False  # this backend called ray.init, so close() calls ray.shutdown
 

@@ -125,7 +125,9 @@ class ActorFleet:
     async def start(self) -> None:
         """Create the planned actors and wait until each is warm; raise if none is."""
         self._loop = asyncio.get_running_loop()
-        self._remote = ray.remote(concurrency_groups={LIFELINE_GROUP: 1})(DreamActor)
+        # Ray's overloads of remote() leave out options it takes (concurrency_groups among them)
+        remote = ray.remote(concurrency_groups={LIFELINE_GROUP: 1})  # type: ignore[call-overload]
+        self._remote = remote(DreamActor)
         plan = plan_actors(self.config, self.engine, await _look())
         first = [self._add(plan) for _ in range(plan.count)]
         limit = self.config.start_timeout_s
@@ -382,8 +384,10 @@ class ActorFleet:
         if surplus or added:
             log.info(
                 "Ray cluster changed: %d dream actor(s) added, %d retired; %d planned",
-                len(added), len(surplus), plan.count,
-            )  # fmt: skip
+                len(added),
+                len(surplus),
+                plan.count,
+            )
 
     def _spawn(self, actor: Actor, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         assert self._loop is not None

@@ -39,7 +39,7 @@ _CTX = multiprocessing.get_context("spawn")  # CUDA does not survive fork
 @dataclass(eq=False)
 class Worker:
     slot: Slot
-    link: WorkerLink
+    link: WorkerLink = field(init=False)  # made right after: its reader posts for this worker
     ready: asyncio.Future[None]
     dead: asyncio.Future[int | None]
     capacity: int = 1  # dreams it holds at once (a GPU worker steps them together)
@@ -191,7 +191,7 @@ class Supervisor:
         finally:
             child_conn.close()
         capacity = dreams_per_worker(self.config, engine)
-        worker = Worker(slot, None, loop.create_future(), loop.create_future(), capacity)  # type: ignore[arg-type]
+        worker = Worker(slot, loop.create_future(), loop.create_future(), capacity)
         worker.ready.add_done_callback(retrieve_exception)
         worker.link = WorkerLink(process, parent_conn, lambda _, msg: self._post(worker, msg))
         worker.timer = loop.call_later(self.config.start_timeout_s, self._start_timed_out, worker)
@@ -220,8 +220,10 @@ class Supervisor:
             case StartFailed(message=message):
                 log.warning(
                     "dream worker %d (%s) could not start: %s",
-                    worker.pid, worker.slot.device, message,
-                )  # fmt: skip
+                    worker.pid,
+                    worker.slot.device,
+                    message,
+                )
                 if not worker.ready.done():
                     worker.ready.set_exception(msg.error())
             case Died(exitcode=exitcode):
@@ -247,7 +249,8 @@ class Supervisor:
             worker.ready.set_exception(
                 WorkerCrashed(f"A dream worker exited while starting (exit code {exitcode}).")
             )
-        jobs, worker.jobs = list(worker.jobs.values()), {}
+        jobs: list[Job | None] = list(worker.jobs.values())
+        worker.jobs = {}
         if self.replacing and was_ready and worker.slot.worker is worker:
             log.warning("dream worker %d exited (code %s) during %s", worker.pid, exitcode, jobs)
         for job in jobs or [None]:

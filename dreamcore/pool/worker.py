@@ -126,7 +126,7 @@ class _Outbox:
                     self._conn.send(msg)
                 except (OSError, ValueError):
                     os._exit(0)  # parent gone
-                except Exception as err:  # unpicklable result: report instead of hanging the job
+                except Exception as err:  # noqa: BLE001 - unpicklable: report, never hang the job
                     if isinstance(msg, Done):
                         try:
                             self._conn.send(Failed.of(msg.job_id, generic_error(msg.job_id, err)))
@@ -193,7 +193,7 @@ def run_job(
         return Failed.of(job_id, reason or stopped)
     except DreamError as err:
         return Failed.of(job_id, err)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any handler error is the job's failure, not the worker's
         if _is_oom(err):
             _free_cuda_cache()
             oom = OutOfMemory(
@@ -244,7 +244,7 @@ def run_worker(
     inbox, outbox = _Inbox(conn), _Outbox(conn)
     try:
         handler = start_handler(handler_path, engine, pool, threads)
-    except BaseException as err:
+    except BaseException as err:  # noqa: BLE001 - whatever stops the start, the parent hears it
         outbox.send(start_failed(err))
         outbox.close()
         sys.exit(3)

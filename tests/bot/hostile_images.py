@@ -61,7 +61,7 @@ def png16(w: int = 80, h: int = 80) -> bytes:
 def palette_png_with_transparency(w: int = 80, h: int = 80) -> bytes:
     """A P-mode PNG (tRNS): palette index 15, used only in the left half, is transparent."""
     im = noise(w, h).quantize(15)
-    im.putpalette(im.getpalette()[: 15 * 3] + [0, 0, 0])
+    im.putpalette([*im.getpalette()[: 15 * 3], 0, 0, 0])
     im.paste(15, (0, 0, w // 2, h))
     return _save(im, "PNG", transparency=15)
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import discord
 
-from bot import replies
+from bot import layout, replies
 from bot.buttons import (
     DreamButton,
     animate_plan,
@@ -68,7 +68,7 @@ def test_only_requester_or_manager_may_delete():
 def _message(*filenames: str, thumbnail: str | None = None):
     params = make_params(model="tiny", layer="relu1", seed=4, max_side=400)
     result = dream_result(seed=4)
-    embed = replies.result_embed(
+    embed = layout.result_embed(
         result, params, requester_id=1, job_id="j", queue_s=0, with_source=None
     )
     if thumbnail:

@@ -127,8 +127,9 @@ async def test_without_a_channel_to_fall_back_on_a_dead_token_is_said_plainly():
     from bot.delivery import TokenExpired
 
     clock, interaction = Clock(), FakeInteraction()
-    a = InteractionAnswer(interaction, fallback=None, upload_limit=1000, lifetime_s=900,
-                          margin_s=60, clock=clock)  # fmt: skip
+    a = InteractionAnswer(
+        interaction, fallback=None, upload_limit=1000, lifetime_s=900, margin_s=60, clock=clock
+    )
     clock.t = 899.0
     with pytest.raises(TokenExpired, match="15 minutes"):
         await a.deliver(upload())

@@ -58,8 +58,9 @@ async def test_a_servers_frame_cap_applies_and_an_animated_upload_comes_back_ani
     frames = [Image.effect_noise((64, 64), 30 + 9 * i).convert("RGB") for i in range(6)]
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=60, loop=0)
-    msg = await finished_result(await dream(fake, alice, buf.getvalue(), filename="a.gif",
-                                            ctype="image/gif"))  # fmt: skip
+    msg = await finished_result(
+        await dream(fake, alice, buf.getvalue(), filename="a.gif", ctype="image/gif")
+    )
     with animation_of(msg) as anim:
         assert anim.n_frames == 3
     assert "3 of the 6 frames" in fields(msg)["Notes"]
@@ -72,8 +73,9 @@ async def test_a_zoom_of_an_animated_upload_is_charged_for_the_frames_it_makes(f
     frames = [Image.effect_noise((64, 64), 30 + 9 * i).convert("RGB") for i in range(2)]
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=60, loop=0)
-    rec = await dream(fake, alice, buf.getvalue(), filename="a.gif", ctype="image/gif",
-                      animate="zoom", frames=6)  # fmt: skip
+    rec = await dream(
+        fake, alice, buf.getvalue(), filename="a.gif", ctype="image/gif", animate="zoom", frames=6
+    )
     msg = await finished_result(rec)
     with animation_of(msg) as anim:
         assert anim.n_frames == 6
@@ -93,13 +95,15 @@ async def test_a_video_comes_back_animated_and_as_mp4_when_asked(fake, bot):
     alice = fake.add_member(name="alice")
     pictures = [Image.effect_noise((64, 64), 30 + 9 * i).convert("RGB") for i in range(5)]
     clip = V.clip("mp4", pictures=pictures, audio=True)
-    msg = await finished_result(await dream(fake, alice, clip, filename="clip.mp4",
-                                            ctype="video/mp4"))  # fmt: skip
+    msg = await finished_result(
+        await dream(fake, alice, clip, filename="clip.mp4", ctype="video/mp4")
+    )
     with animation_of(msg) as anim:
         assert anim.format == "WEBP" and anim.n_frames == 5
     assert fields(msg)["Cost"].startswith("2 dreams")  # 1 + ceil(4 / 4)
     assert [a["filename"] for a in msg["attachments"]][1] == "source.mp4"  # travels whole
-    msg = await finished_result(await dream(fake, alice, clip, filename="clip.mp4",
-                                            ctype="video/mp4", output="mp4"))  # fmt: skip
+    msg = await finished_result(
+        await dream(fake, alice, clip, filename="clip.mp4", ctype="video/mp4", output="mp4")
+    )
     dreamed = next(a for a in msg["attachments"] if a["filename"].startswith("dream."))
     assert dreamed["filename"] == "dream.mp4" and dreamed["data"][4:8] == b"ftyp"

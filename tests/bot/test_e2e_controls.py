@@ -91,8 +91,9 @@ async def test_clear_one_line_refusals(fake, bot):
 async def test_a_guide_too_thin_for_the_network_is_refused_before_any_job(fake, pool, tmp_path):
     """2048x40 fits a 2048-px dream; as a guide it is taken at 512 px, 512x10, which the network
     can't take ("Output size is too small" in the worker). The bot refuses it up front."""
-    wide = make_settings(fake, tmp_path / "wide.sqlite3", engine=ENGINE.model_copy(
-        update={"max_side_cap": 2048}))  # fmt: skip
+    wide = make_settings(
+        fake, tmp_path / "wide.sqlite3", engine=ENGINE.model_copy(update={"max_side_cap": 2048})
+    )
     runner = RunningBot(fake, wide, pool)
     bot = await runner.start()
     try:
@@ -108,8 +109,9 @@ async def test_a_guide_too_thin_for_the_network_is_refused_before_any_job(fake, 
         text = await rec.wait_until(
             lambda r: next((m["content"] for m in r.messages if m.get("content")), None), 30
         )
-        assert text.startswith("The guide image: That image is too small to guide a dream: "
-                               "2048x40 pixels"), text  # fmt: skip
+        assert text.startswith(
+            "The guide image: That image is too small to guide a dream: 2048x40 pixels"
+        ), text
         assert "\n" not in text and await bot.services.store.jobs() == []
     finally:
         await runner.stop()

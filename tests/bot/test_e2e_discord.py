@@ -32,9 +32,12 @@ async def test_synced_commands_say_where_they_can_be_installed_and_used(fake, bo
 async def test_dream_in_a_dm_with_the_users_own_quota(fake, bot):
     alice = fake.add_member(name="alice")
     rec = await fake.slash_command(
-        "dream", {"octaves": 1, "steps": 2, "size": 64}, user=alice, where="dm",
+        "dream",
+        {"octaves": 1, "steps": 2, "size": 64},
+        user=alice,
+        where="dm",
         attachments={"image": ("in.png", png_bytes(80), "image/png")},
-    )  # fmt: skip
+    )
     msg = await finished_result(rec)
     assert files_of(msg)[0].startswith("dream.")
     [row] = await wait_ledger(bot, lambda rows: rows and rows[0].status == "done")
@@ -84,10 +87,14 @@ async def test_a_dream_cancelled_in_the_channel_loses_its_cancel_button(fake, bo
 
     def status_line():
         return next(
-            (m for m in fake.messages_in() if m.get("message_reference", {}).get("message_id")
-             == posted["id"] and m.get("components")),
+            (
+                m
+                for m in fake.messages_in()
+                if m.get("message_reference", {}).get("message_id") == posted["id"]
+                and m.get("components")
+            ),
             None,
-        )  # fmt: skip
+        )
 
     line = await fake.wait_for(status_line, 30)
     await fake.click_button(line, cancel_id(line), user=alice)
@@ -165,15 +172,21 @@ async def test_a_message_with_three_images_dreamed_by_a_reaction(fake, bot):
 
     def reply():
         return next(
-            (m for m in fake.messages_in() if m.get("message_reference", {}).get("message_id")
-             == posted["id"] and any(n.startswith("dream-") for n in files_of(m))),
+            (
+                m
+                for m in fake.messages_in()
+                if m.get("message_reference", {}).get("message_id") == posted["id"]
+                and any(n.startswith("dream-") for n in files_of(m))
+            ),
             None,
-        )  # fmt: skip
+        )
 
     msg = await fake.wait_for(reply, 60)
     assert [n for n in files_of(msg) if n.startswith("dream-")] == [
-        "dream-1.png", "dream-2.png", "dream-3.png"
-    ]  # fmt: skip
+        "dream-1.png",
+        "dream-2.png",
+        "dream-3.png",
+    ]
     assert len(msg["embeds"]) == 3
     rows = await wait_ledger(
         bot, lambda rows: len(rows) == 3 and all(r.status == "done" for r in rows)

@@ -18,7 +18,7 @@ async def test_happy_path_returns_a_dream_and_charges_once(fake, bot):
     embed = msg["embeds"][0]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Model"] == "tiny" and "relu3" in fields["Layer"]
-    assert [c["custom_id"] for row in msg["components"] for c in row["components"]][0].startswith(
+    assert next(c["custom_id"] for row in msg["components"] for c in row["components"]).startswith(
         "dream:deeper:"
     )
     rows = await wait_ledger(bot, lambda rows: rows and rows[0].status == "done")

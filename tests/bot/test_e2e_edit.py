@@ -7,8 +7,12 @@ from tests.bot.conftest import E2E, button, dream, finished_result, wait_ledger
 pytestmark = E2E
 
 NUMBERS, SEED, SMOOTH, COLOURS, LAYER = (
-    "Strength, steps, octaves", "Seed", "Smooth", "Colours", "Layer or mix",
-)  # fmt: skip
+    "Strength, steps, octaves",
+    "Seed",
+    "Smooth",
+    "Colours",
+    "Layer or mix",
+)
 
 
 async def _open_form(fake, result, user):

@@ -43,8 +43,12 @@ async def images():
         raise web.HTTPFound("http://192.168.0.1/router.png")
 
     app = web.Application()
-    for path, handler in [("/cat.png", picture), ("/page", page), ("/huge.png", huge),
-                          ("/inward", inward)]:  # fmt: skip
+    for path, handler in [
+        ("/cat.png", picture),
+        ("/page", page),
+        ("/huge.png", huge),
+        ("/inward", inward),
+    ]:
         app.router.add_get(path, handler)
     runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
@@ -138,9 +142,19 @@ async def test_a_link_to_a_public_picture_is_dreamed(lfake, lbot, lrunner, image
         ("http://photos.example:{port}/page", "isn't an image or a video"),
         ("http://photos.example:{port}/huge.png", "too big to download"),
     ],
-    ids=["private", "loopback-v6", "metadata", "ftp", "credentials", "dns-private",
-         "dns-public-and-loopback", "redirect-private", "web-page", "too-big"],
-)  # fmt: skip
+    ids=[
+        "private",
+        "loopback-v6",
+        "metadata",
+        "ftp",
+        "credentials",
+        "dns-private",
+        "dns-public-and-loopback",
+        "redirect-private",
+        "web-page",
+        "too-big",
+    ],
+)
 async def test_a_refused_link_is_one_line_and_costs_nothing(lfake, lbot, images, url, words):
     bob = lfake.add_member(name="bob")
     text = await answer(await dream_link(lfake, bob, url.format(port=images)))

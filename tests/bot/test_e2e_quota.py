@@ -67,11 +67,14 @@ async def test_a_cooldown_lets_every_image_of_one_message_be_dreamed(fake, pool,
 
         def reply():
             return next(
-                (m for m in fake.messages_in() if m.get("message_reference", {}).get("message_id")
-                 == posted["id"] and any(a["filename"].startswith("dream-")
-                                         for a in m["attachments"])),
+                (
+                    m
+                    for m in fake.messages_in()
+                    if m.get("message_reference", {}).get("message_id") == posted["id"]
+                    and any(a["filename"].startswith("dream-") for a in m["attachments"])
+                ),
                 None,
-            )  # fmt: skip
+            )
 
         msg = await fake.wait_for(reply, 60)
         dreams = [a["filename"] for a in msg["attachments"] if a["filename"].startswith("dream-")]

@@ -61,8 +61,9 @@ async def test_a_reaction_and_the_buttons_on_ray(fake, bot):
 
 
 async def test_quota_on_ray(fake, pool, tmp_path):
-    runner = RunningBot(fake, make_settings(fake, tmp_path / "q.sqlite3",
-                                            quota={"user_daily": 1}), pool)  # fmt: skip
+    runner = RunningBot(
+        fake, make_settings(fake, tmp_path / "q.sqlite3", quota={"user_daily": 1}), pool
+    )
     bot = await runner.start()
     try:
         alice = fake.add_member(name="alice")

@@ -67,7 +67,8 @@ async def wait_gone(pids, timeout: float) -> set[int]:
         alive = set()
         for pid in pids:
             try:
-                if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z":
+                stat = Path(f"/proc/{pid}/stat").read_text()  # noqa: ASYNC240 - procfs: no disk
+                if stat.split(") ")[-1][0] != "Z":
                     alive.add(pid)
             except OSError:
                 pass
@@ -105,7 +106,8 @@ class BotProcess:
 
     async def wait_exit(self, timeout: float) -> int | None:
         deadline = time.monotonic() + timeout
-        while self.proc.poll() is None and time.monotonic() < deadline:
+        # a child process has no awaitable exit here (Popen): poll it
+        while self.proc.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         return self.proc.poll()
 

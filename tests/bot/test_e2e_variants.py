@@ -18,8 +18,10 @@ async def test_variants_are_one_reply_of_different_targets_charged_each(fake, bo
         lambda r: next((m for m in r.messages if "dream-1.png" in _files(m)), None), 60
     )
     assert [n for n in _files(reply) if n.startswith("dream-")] == [
-        "dream-1.png", "dream-2.png", "dream-3.png"
-    ]  # fmt: skip
+        "dream-1.png",
+        "dream-2.png",
+        "dream-3.png",
+    ]
     assert len(reply["embeds"]) == 3
     rows = await wait_ledger(
         bot, lambda rows: len(rows) == 3 and all(r.status == "done" for r in rows)
@@ -62,11 +64,15 @@ async def test_one_cancel_stops_every_variant(fake, bot, gate):
     )  # the first variant waits at the gate; the others wait their turn
     await fake.click_button(line, cancel_id(line), user=alice)
     ended = await rec.wait_until(
-        lambda r: r.original if r.original and r.original["content"].count("ancelled") == 3
-        and r.original["content"].startswith("Variant 1:")
-        else None,
+        lambda r: (
+            r.original
+            if r.original
+            and r.original["content"].count("ancelled") == 3
+            and r.original["content"].startswith("Variant 1:")
+            else None
+        ),
         30,
-    )  # fmt: skip
+    )
     assert not _files(ended) and not ended.get("components")
     rows = await wait_ledger(bot, lambda rows: rows and rows[0].status == "cancelled")
     assert len(rows) == 1 and rows[0].cost == 0  # the others never started: nothing reserved

@@ -78,5 +78,5 @@ async def test_a_zoom_of_an_animated_upload_is_priced_for_the_frames_it_makes():
 async def test_a_guide_that_cant_be_fetched_is_said_as_the_guides():
     intake = Intake(missing={"https://cdn/guide.png"})
     plan = Plan(PARAMS, ImageRef("https://cdn/in.png"), guide=ImageRef("https://cdn/guide.png"))
-    with pytest.raises(DownloadFailed, match="^The guide image: gone$"):
+    with pytest.raises(DownloadFailed, match=r"^The guide image: gone$"):
         await Inputs(intake, PRICING).fetch(order_of(plan))

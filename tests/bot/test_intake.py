@@ -147,7 +147,7 @@ async def test_404(server, session):
 
 async def test_timeout(server, session):
     hurried = CONFIG.model_copy(update={"download_timeout_s": 0.5})
-    with pytest.raises(DownloadFailed, match="longer than 0.5 s"):
+    with pytest.raises(DownloadFailed, match=r"longer than 0\.5 s"):
         await download_attachment(session, f"{server}/slow.png", config=hurried)
 
 
@@ -172,8 +172,12 @@ def test_pick_first_image_attachment():
 
 def test_pick_takes_videos_by_their_type_or_name():
     """What each really is is read from its bytes later; here Discord's type or the name."""
-    for video in (att("clip.mp4", "video/mp4"), att("a.webm"), att("IMG_0001.MOV"),
-                  att("blob", "video/quicktime")):  # fmt: skip
+    for video in (
+        att("clip.mp4", "video/mp4"),
+        att("a.webm"),
+        att("IMG_0001.MOV"),
+        att("blob", "video/quicktime"),
+    ):
         assert pick_image_attachment([att("notes.txt", "text/plain"), video]) is video
     with pytest.raises(NoImageFound, match="or an MP4, WebM or MOV video"):
         pick_image_attachment([att("song.mp3", "audio/mpeg")])
@@ -231,7 +235,8 @@ async def test_a_user_cannot_fetch_more_than_their_share_at_once(held_server):
             asyncio.create_task(intake.fetch(f"{base}/held.png", user_id=1, max_side=64))
             for _ in range(2)
         ]
-        while sum(intake._downloading.values()) < 2:  # both downloads under way
+        # the intake has no event for it: poll until both downloads are under way
+        while sum(intake._downloading.values()) < 2:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         with pytest.raises(Busy, match="still fetching"):
             await intake.fetch(f"{base}/img.png", user_id=1, max_side=64)
@@ -369,8 +374,9 @@ async def test_a_link_is_fetched_from_a_public_name_and_held_like_an_attachment(
         assert held.size == (64, 48) and intake.budget.held == held.nbytes
         held.release()
         with pytest.raises(LinkRefused, match="resolves to a private address"):
-            await intake.fetch(f"http://inside.example:{port}/cat.png", user_id=1, max_side=64,
-                               link=True)  # fmt: skip
+            await intake.fetch(
+                f"http://inside.example:{port}/cat.png", user_id=1, max_side=64, link=True
+            )
         with pytest.raises(DownloadFailed, match="only fetch images uploaded to Discord"):
             await intake.fetch(url, user_id=1, max_side=64)  # not as an attachment
         assert intake.budget.held == 0 and not intake._downloading  # refusals hold nothing
@@ -403,8 +409,9 @@ async def test_a_2_gb_video_is_refused_by_the_byte_cap_before_any_request(sessio
     await intake.open()
     try:
         with pytest.raises(DownloadFailed) as refused:
-            await intake.fetch("http://127.0.0.1:1/clip.mp4", user_id=1, max_side=512,
-                               declared_size=2 * 1024**3)  # fmt: skip
+            await intake.fetch(
+                "http://127.0.0.1:1/clip.mp4", user_id=1, max_side=512, declared_size=2 * 1024**3
+            )
         assert "too big to download (2048.0 MiB); the limit is 25.0 MiB" in str(refused.value)
         assert "\n" not in str(refused.value) and intake.budget.held == 0
     finally:
@@ -429,8 +436,10 @@ async def test_a_video_is_known_by_its_bytes_and_held_with_its_frames(files_serv
         assert (held.frames, held.size, held.source_name) == (12, (64, 43), "source.mp4")
         assert held.source == held.data
         held.release()
-        for name, words in (("hostile.mp4", "That video is damaged"),
-                            ("sound.mp4", "That file has sound but no picture")):  # fmt: skip
+        for name, words in (
+            ("hostile.mp4", "That video is damaged"),
+            ("sound.mp4", "That file has sound but no picture"),
+        ):
             with pytest.raises(InvalidImage, match=words):
                 await intake.fetch(f"{base}/{name}", user_id=1, max_side=64)
         assert intake.budget.held == 0

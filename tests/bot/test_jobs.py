@@ -116,7 +116,7 @@ async def test_a_job_left_early_is_found_while_on_its_way_then_cancelled_in_the_
             timing=Timing(accepted=0.0),
         )
     )
-    while not sink.seen:
+    while not sink.seen:  # noqa: ASYNC110 - a test sink: a list, no event
         await asyncio.sleep(0)
     assert [live.job_id for live in runner.jobs_of(1)] == ["j"] and runner.jobs_of(2) == []
     run.cancel()  # e.g. the bot shutting down

@@ -65,8 +65,9 @@ def animation(frames: int, fmt: str = "GIF") -> bytes:
     return buf.getvalue()
 
 
-ANIMATOR = EngineConfig(models=("tiny",), default_model="tiny", device="cpu",
-                        max_animation_frames=7)  # fmt: skip
+ANIMATOR = EngineConfig(
+    models=("tiny",), default_model="tiny", device="cpu", max_animation_frames=7
+)
 FEW_PIXELS = ANIMATOR.model_copy(update={"max_animation_pixels": 64 * 48 * 3})
 
 
@@ -87,8 +88,9 @@ FEW_PIXELS = ANIMATOR.model_copy(update={"max_animation_pixels": 64 * 48 * 3})
 def test_an_animation_is_priced_for_the_frames_the_worker_makes(engine, image, knobs, frames):
     from dreamcore.engine.dreamer import Dreamer
 
-    params = make_params(model="tiny", octaves=1, steps=1, frame_steps=1, seed=1, max_side=64,
-                         **knobs)  # fmt: skip
+    params = make_params(
+        model="tiny", octaves=1, steps=1, frame_steps=1, seed=1, max_side=64, **knobs
+    )
     held = _checked(image, engine, params.max_side, guide=False)  # what the intake holds
     params = animated(params, held, engine, guild())
     priced = frames_of(params, held, engine)

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot import layout
 from bot import posted as posted_mod
-from bot import replies
 from bot.buttons import animate_plan, deeper_plan, reroll_plan
 from bot.errors import NoImageFound
 from bot.guilds import GuildSettings
@@ -33,7 +33,7 @@ def _params(**kw):
 
 
 def _message(params, job_id: str = JOB, seed: int = 77, files=("dream.png", "source.jpg")):
-    embed = replies.result_embed(
+    embed = layout.result_embed(
         dream_result(seed=seed), params, requester_id=1, job_id=job_id, queue_s=0.0
     )
     attachments = [SimpleNamespace(filename=n, url=f"https://cdn/{n}", size=10) for n in files]
@@ -68,7 +68,7 @@ async def test_params_are_the_ledgers_record_with_the_seed_the_dream_used(store)
     await store.transaction(lambda tx: tx.insert_job(_row(params)))
     posted = await PostedResult.read(_message(params), store)
     assert posted.params() == params.model_copy(update={"seed": 77})
-    lossy = replies.params_from_embed(posted.embed)  # why: the codec drops what it doesn't list
+    lossy = layout.params_from_embed(posted.embed)  # why: the codec drops what it doesn't list
     assert all(getattr(lossy, k) != v for k, v in UNLISTED.items())
 
 

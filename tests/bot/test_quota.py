@@ -102,7 +102,7 @@ async def test_concurrent_cap(store, clock):
     a = await reserve(q)
     await reserve(q)
     with pytest.raises(
-        QuotaExceeded, match="You already have 2 dreams running; wait for one to finish."
+        QuotaExceeded, match=r"You already have 2 dreams running; wait for one to finish\."
     ) as err:
         await reserve(q)
     assert err.value.reason == "user_concurrent"

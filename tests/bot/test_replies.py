@@ -1,60 +1,7 @@
-"""Wording and the embed round trip (buttons read a dream's settings back after a restart)."""
+"""Wording: status lines, queue and help texts (the result's layout: test_layout.py)."""
 
 from bot import replies
-from dreamcore.request import DreamProgress, make_params
-from tests.helpers import dream_result
-
-
-def _result(**kw):
-    values = dict(width=80, height=60, seed=7, target="relu2:3", octaves_run=2, seconds=1.25)
-    return dream_result(**{**values, **kw})
-
-
-def test_embed_round_trip_keeps_every_setting():
-    params = make_params(
-        model="tiny",
-        layer="relu2:3",
-        octaves=2,
-        steps=3,
-        strength=0.7,
-        jitter=4,
-        seed=7,
-        max_side=96,
-    )
-    embed = replies.result_embed(
-        _result(), params, requester_id=42, job_id="abc", queue_s=3.0, with_source="source.jpg",
-        notes=("the original was gone",),
-    )  # fmt: skip
-    back = replies.params_from_embed(embed)
-    assert back == params
-    assert replies.is_result_embed(embed)
-    assert embed.thumbnail.url == "attachment://source.jpg"  # "before" travels with the dream
-    assert replies.legacy_input_url(embed) is None
-    assert embed.image.url == "attachment://dream.png"
-    assert "job abc" in embed.footer.text
-    assert "the original was gone" in {f.name: f.value for f in embed.fields}["Notes"]
-
-
-def test_embed_overrides_and_old_results_links():
-    params = make_params(model="tiny", layer="relu1", seed=1)
-    embed = replies.result_embed(
-        _result(target="relu1", format="jpeg"), params, requester_id=1, job_id="j", queue_s=0.0
-    )
-    assert replies.params_from_embed(embed, seed=None).seed is None
-    assert embed.thumbnail.url is None
-    assert embed.image.url == "attachment://dream.jpg"
-    embed.set_thumbnail(url="https://cdn.discordapp.com/attachments/1/2/in.png")  # round 1 style
-    assert replies.legacy_input_url(embed) == "https://cdn.discordapp.com/attachments/1/2/in.png"
-
-
-def test_an_unreadable_seed_is_dropped_not_a_crash():
-    # issue 19 #10: "²" passes isdigit() and then fails int()
-    params = make_params(model="tiny", layer="relu1", seed=1)
-    embed = replies.result_embed(_result(target="relu1"), params, requester_id=1, job_id="j",
-                                 queue_s=0.0)  # fmt: skip
-    index = next(i for i, f in enumerate(embed.fields) if f.name == "Seed")
-    embed.set_field_at(index, name="Seed", value="²")
-    assert replies.params_from_embed(embed).seed is None
+from dreamcore.request import DreamProgress
 
 
 def test_progress_text_has_octave_step_and_bar():
@@ -86,21 +33,16 @@ def test_queue_and_help_texts():
     assert "<#1>" in replies.not_allowed_here_text(replies.channel_list([1]))
 
 
-def test_files_left_out_to_fit_the_upload_limit_are_said():
-    assert replies.left_out_notes(()) == ()
-    assert replies.left_out_notes(["source.gif", "guide.jpg"]) == (
-        replies.SOURCE_LEFT_OUT_NOTE,
-        replies.GUIDE_LEFT_OUT_NOTE,
+def test_the_words_the_intake_and_the_publisher_say_are_here():
+    assert replies.not_an_image_text("The guide") == (
+        "The guide isn't an image; attach a PNG, JPEG, GIF or WebP image, or an MP4, WebM or MOV "
+        "video."
     )
+    assert replies.part_text(2, "Dream cancelled.") == "Image 2: Dream cancelled."
+    assert replies.batch_status_text(["a", "b"]) == "Image 1: a\nImage 2: b"
 
 
-def test_the_footer_names_the_job_whose_ledger_row_holds_the_params():
-    params = make_params(model="tiny", layer="relu1", seed=1)
-    embed = replies.result_embed(
-        _result(target="relu1"), params, requester_id=1, job_id="0123456789ab", queue_s=0.0
-    )
-    assert replies.job_id_of(embed) == "0123456789ab"
-    embed.set_footer(text="job 0123456789ab; anything else")  # not ours: no lookup
-    assert replies.job_id_of(embed) is None
-    embed.remove_footer()
-    assert replies.job_id_of(embed) is None
+def test_the_words_hold_no_layout():
+    """The result's embed and file names are bot/layout.py's; replies is only what is said."""
+    for name in ("result_embed", "params_from_embed", "settings_line", "SPOILER", "SOURCE_NAME"):
+        assert not hasattr(replies, name), name

@@ -1,6 +1,7 @@
 """dreamcore.animation: the WebP muxer, frame plans for uploads, fitting to a byte limit."""
 
 import io
+import itertools
 
 import pytest
 from PIL import Image, ImageSequence
@@ -94,7 +95,7 @@ def test_mp4_frames_last_what_they_were_asked_to(ms):
     with av.open(io.BytesIO(data)) as container:
         starts = [float(f.pts * f.time_base) for f in container.decode(video=0)]
     assert len(starts) == 4
-    gaps = [round(b - a, 4) for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [round(b - a, 4) for a, b in itertools.pairwise(starts)]
     assert gaps == [ms / 1000] * 3
 
 

@@ -50,7 +50,7 @@ def test_a_config_naming_a_plugin_registers_its_model_in_a_fresh_process():
 
 
 def test_a_plugin_that_cannot_be_imported_is_a_configuration_error():
-    with pytest.raises(ValidationError, match="engine.model_plugins: cannot import 'no.such'"):
+    with pytest.raises(ValidationError, match=r"engine\.model_plugins: cannot import 'no\.such'"):
         EngineConfig(model_plugins=("no.such",))
 
 

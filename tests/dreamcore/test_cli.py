@@ -89,10 +89,36 @@ def test_dream_controls_from_the_command_line(tmp_path, capsys):
     src, guide, out = tmp_path / "in.png", tmp_path / "guide.png", tmp_path / "out.png"
     src.write_bytes(noise_png((64, 48)))
     guide.write_bytes(noise_png((40, 40), seed=3))
-    common = ["dream", str(src), "-o", str(out), "--model", "tiny", "--octaves", "1",
-              "--steps", "2", "--seed", "1"]  # fmt: skip
-    assert main([*common, "--layer", "relu1+relu2*0.5", "--guide", str(guide), "--smooth", "2",
-                 "--colors", "original"]) == 0  # fmt: skip
+    common = [
+        "dream",
+        str(src),
+        "-o",
+        str(out),
+        "--model",
+        "tiny",
+        "--octaves",
+        "1",
+        "--steps",
+        "2",
+        "--seed",
+        "1",
+    ]
+    assert (
+        main(
+            [
+                *common,
+                "--layer",
+                "relu1+relu2*0.5",
+                "--guide",
+                str(guide),
+                "--smooth",
+                "2",
+                "--colors",
+                "original",
+            ]
+        )
+        == 0
+    )
     assert "relu1+relu2*0.5" in capsys.readouterr().out
     assert main([*common, "--layer", "relu1+relu9"]) == 2
     assert "`relu9` in `relu1+relu9`" in capsys.readouterr().err
@@ -115,8 +141,21 @@ def test_a_zoom_animation_and_an_animated_input(tmp_path, capsys):
     common = ["--model", "tiny", "--octaves", "1", "--steps", "1", "--seed", "2"]
     for name, fmt in (("zoom.webp", "WEBP"), ("zoom.gif", "GIF")):
         out = tmp_path / name
-        argv = ["dream", str(src), "-o", str(out), *common, "--animate", "zoom", "--frames", "4",
-                "--frame-steps", "1", "--zoom", "1.1"]  # fmt: skip
+        argv = [
+            "dream",
+            str(src),
+            "-o",
+            str(out),
+            *common,
+            "--animate",
+            "zoom",
+            "--frames",
+            "4",
+            "--frame-steps",
+            "1",
+            "--zoom",
+            "1.1",
+        ]
         assert main(argv) == 0
         with Image.open(out) as im:
             assert im.format == fmt and im.n_frames == 4
@@ -173,8 +212,21 @@ def dream_link(url: str, out, net: LoopbackNetwork, *extra: str) -> int:
     from dreambot.__main__ import build_parser
     from dreamcore.cli import run_dream
 
-    argv = ["dream", url, "-o", str(out), "--model", "tiny", "--octaves", "1", "--steps", "1",
-            "--seed", "5", *extra]  # fmt: skip
+    argv = [
+        "dream",
+        url,
+        "-o",
+        str(out),
+        "--model",
+        "tiny",
+        "--octaves",
+        "1",
+        "--steps",
+        "1",
+        "--seed",
+        "5",
+        *extra,
+    ]
     intake = load_settings().intake
     return run_dream(
         build_parser().parse_args(argv),

@@ -20,7 +20,7 @@ from dreamcore.imaging import decode_for_dream
 from dreamcore.request import DreamParams
 
 pytest.importorskip("av", reason="videos need PyAV (the `video` extra)")
-from tests import videos as V  # noqa: E402  (PyAV first)
+from tests import videos as V
 
 ENGINE = EngineConfig()  # the shipped limits
 
@@ -151,7 +151,7 @@ SMALL = EngineConfig(max_input_pixels=100 * 100)
             SMALL,
             "That video is too large: 160x120 pixels a frame, the limit is 10,000 pixels.",
         ),
-    ],  # fmt: skip
+    ],
     ids=["garbage-after-ftyp", "cut-off", "png-codec", "huge-frames"],
 )
 def test_hostile_videos_are_refused_in_one_line_before_a_frame_is_decoded(

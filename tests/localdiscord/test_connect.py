@@ -79,7 +79,7 @@ async def test_members_intent_chunk_request_is_answered(fake_discord) -> None:
 
 
 async def test_resume_after_reconnect_request(running) -> None:
-    fake, bot, events = running
+    fake, _bot, events = running
     await fake.request_reconnect()
     await fake.wait_for(
         lambda: (

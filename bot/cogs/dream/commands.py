@@ -106,12 +106,25 @@ class DreamCommands(commands.Cog, name="Dream"):
             if guide is not None:
                 pick_image_attachment([guide], what="The guide")
             params = build_params(
-                self.engine, guild, model=model, layer=layer, preset=preset, size=size,
-                octaves=octaves, steps=steps, strength=strength, jitter=jitter, seed=seed,
-                target_class=target_class, smooth=smooth, colors=colors, animate=animate,
-                frames=frames, output=output,
+                self.engine,
+                guild,
+                model=model,
+                layer=layer,
+                preset=preset,
+                size=size,
+                octaves=octaves,
+                steps=steps,
+                strength=strength,
+                jitter=jitter,
+                seed=seed,
+                target_class=target_class,
+                smooth=smooth,
+                colors=colors,
+                animate=animate,
+                frames=frames,
+                output=output,
                 guided=True if guide is not None else None,
-            )  # fmt: skip
+            )
             guide_ref = ImageRef.of(guide) if guide else None
             return Plan(params, source, notes, guide=guide_ref, spoiler=spoiler).variants(variants)
 

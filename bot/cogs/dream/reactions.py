@@ -45,7 +45,7 @@ class Reactions(commands.Cog):
         self._busy.add(key)
         try:
             task = await self._redream(payload, me.id)
-        except Exception as err:  # noqa: BLE001 - a reaction has nobody to answer; log it
+        except Exception as err:  # a reaction has nobody to answer; log it
             if not isinstance(err, DreamError | discord.HTTPException):
                 log.exception("reaction re-dream failed")
             task = None

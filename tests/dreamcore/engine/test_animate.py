@@ -5,6 +5,7 @@ files loop and fit."""
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def corr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def flicker(frames: list[torch.Tensor]) -> float:
     """Mean absolute change from one frame to the next, in 0..255 units."""
-    return float(np.mean([(b - a).abs().mean() for a, b in zip(frames, frames[1:], strict=False)]))
+    return float(np.mean([(b - a).abs().mean() for a, b in itertools.pairwise(frames)]))
 
 
 def test_warp_is_identity_at_rest_and_pans_by_pixels():
@@ -60,7 +61,7 @@ def test_each_zoom_frame_is_the_last_one_moved_plus_new_detail(dreamer):
     frames = frames_of(result.image)
     assert result.frames == len(frames) == 5 and result.format == "webp"
     motion = motion_of(params)
-    for before, after in zip(frames, frames[1:], strict=False):
+    for before, after in itertools.pairwise(frames):
         moved = corr(after, warp(before, motion))
         # measured 0.988-0.991: mostly the moved frame, but not only (the dream adds detail)
         assert 0.95 < moved < 0.999, moved
@@ -105,7 +106,7 @@ def test_a_zoom_keeps_the_first_frames_palette_where_unanchored_it_drifts(dreame
     assert worst_saturation_drift(kept) < 0.1 < worst_saturation_drift(free)
     assert worst_hue_drift(kept) < 0.05 < worst_hue_drift(free)
     motion = motion_of(params)
-    for before, after in zip(kept, kept[1:], strict=False):
+    for before, after in itertools.pairwise(kept):
         moved = corr(after, warp(before, motion))
         assert 0.95 < moved < 0.999, moved  # still the moved frame, plus new detail
         assert moved > corr(after, before) + 0.05
@@ -143,22 +144,22 @@ def panning_clip(frames: int = 6, size=(160, 106)) -> bytes:
     big = big.resize((round(big.width * h / big.height), h))
     moving = [big.crop((k * PAN, 0, k * PAN + w, h)) for k in range(frames)]
     buf = io.BytesIO()
-    moving[0].save(buf, "WEBP", save_all=True, append_images=moving[1:], duration=80,
-                   lossless=True)  # fmt: skip
+    moving[0].save(buf, "WEBP", save_all=True, append_images=moving[1:], duration=80, lossless=True)
     return buf.getvalue()
 
 
 def along_motion(frames: list[torch.Tensor]) -> float:
     """Mean change from one frame to the next where the picture moved to: a dream that moves
     with the picture changes little, one that is found anew each frame flickers."""
-    pairs = zip(frames, frames[1:], strict=False)
+    pairs = itertools.pairwise(frames)
     return float(np.mean([(b[..., :-PAN] - a[..., PAN:]).abs().mean() for a, b in pairs]))
 
 
 def strength(dreamed: list[torch.Tensor], inputs: list[torch.Tensor]) -> float:
     """Mean |dream - input| over the frames after the first (the first is a full dream)."""
-    return float(np.mean([(d - i).abs().mean() for d, i in zip(dreamed[1:], inputs[1:],
-                                                                strict=True)]))  # fmt: skip
+    return float(
+        np.mean([(d - i).abs().mean() for d, i in zip(dreamed[1:], inputs[1:], strict=True)])
+    )
 
 
 def test_a_panning_clip_dreamed_with_flow_flickers_less_than_blended(dreamer):
@@ -183,8 +184,16 @@ def test_a_panning_clip_dreamed_with_flow_flickers_less_than_blended(dreamer):
 
 
 def test_animations_loop_and_fit_the_upload_limit(dreamer):
-    params = make_params(model="tiny", animate="spin", frames=12, octaves=1, steps=2,
-                         frame_steps=1, seed=1, max_side=128)  # fmt: skip
+    params = make_params(
+        model="tiny",
+        animate="spin",
+        frames=12,
+        octaves=1,
+        steps=2,
+        frame_steps=1,
+        seed=1,
+        max_side=128,
+    )
     free = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
     limit = len(free.image) // 3
     webp = params.model_copy(update={"output": "webp"})  # asked for: no MP4 in its place
@@ -222,8 +231,16 @@ def test_an_animation_can_be_written_as_mp4(dreamer):
 
 def test_an_animation_asked_for_in_no_format_is_an_mp4_when_that_is_what_fits(dreamer):
     pytest.importorskip("av", reason="MP4 output needs PyAV (`pip install dreambot[video]`)")
-    params = make_params(model="tiny", animate="spin", frames=12, octaves=1, steps=2,
-                         frame_steps=1, seed=1, max_side=128)  # fmt: skip
+    params = make_params(
+        model="tiny",
+        animate="spin",
+        frames=12,
+        octaves=1,
+        steps=2,
+        frame_steps=1,
+        seed=1,
+        max_side=128,
+    )
     free = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
     limit = len(free.image) // 3  # the WebP at its lowest quality is still over this
     fitted = dreamer.run(

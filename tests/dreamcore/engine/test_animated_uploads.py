@@ -38,9 +38,10 @@ def webp_durations(data: bytes) -> list[int]:
 def test_the_bots_own_webp_dreamed_again_keeps_its_speed(dreamer):
     """A zoom at 12 fps is 83 ms a frame; dreaming that WebP again (Deeper, 🌀) gave 100 ms."""
     zoom = dreamer.run(
-        DreamRequest(image=noise_png((64, 48)), params=make_params(**QUICK, animate="zoom",
-                                                                   frames=4, fps=12))
-    )  # fmt: skip
+        DreamRequest(
+            image=noise_png((64, 48)), params=make_params(**QUICK, animate="zoom", frames=4, fps=12)
+        )
+    )
     assert webp_durations(zoom.image) == [83] * 4
     again = dreamer.run(DreamRequest(image=zoom.image, params=make_params(**QUICK)))
     assert again.frames == 4 and webp_durations(again.image) == [83] * 4

@@ -53,10 +53,13 @@ def _dream_all(net, batcher: StepBatcher, together: bool, stop_after: dict[int, 
             with batcher.dreaming():
                 start.wait()  # all dreams stepping before the first ask: they batch from step 1
                 results[i] = dream(
-                    _image(h, w, seed), gradient, params, min_side=16,
+                    _image(h, w, seed),
+                    gradient,
+                    params,
+                    min_side=16,
                     generator=torch.Generator().manual_seed(seed),
                     should_stop=lambda: limit is not None and next(steps) >= limit,
-                )  # fmt: skip
+                )
         except DreamCancelled as stopped:
             results[i] = stopped
 

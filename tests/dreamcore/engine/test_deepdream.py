@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 import torch
 
@@ -18,7 +20,7 @@ def test_octave_sizes_smallest_first_ending_at_full_size():
     sizes = octave_sizes(300, 451, octaves=4, scale=1.4, min_side=32)
     assert sizes[-1] == (300, 451)
     assert sizes[0] == (round(300 / 1.4**3), round(451 / 1.4**3))
-    assert all(a[0] < b[0] for a, b in zip(sizes, sizes[1:], strict=False))
+    assert all(a[0] < b[0] for a, b in itertools.pairwise(sizes))
 
 
 def test_octaves_too_small_for_the_network_are_dropped():

@@ -125,8 +125,9 @@ def test_a_class_target_raises_its_logit_on_random_weights():
     dreamer = Dreamer(config)
     torch.manual_seed(0)
     dreamer.add_model("vgg16", build_model("vgg16", pretrained=False))
-    params = make_params(model="vgg16", target_class="banana", octaves=1, steps=6, seed=1,
-                         max_side=128, jitter=0)  # fmt: skip
+    params = make_params(
+        model="vgg16", target_class="banana", octaves=1, steps=6, seed=1, max_side=128, jitter=0
+    )
     result = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
     assert result.target == "class:banana"
     assert result.objective_end > result.objective_start + 0.05  # measured: +0.14 to +0.21

@@ -4,6 +4,7 @@ photo, and warping with it maps one frame of a panning clip onto the next."""
 from __future__ import annotations
 
 import io
+import itertools
 
 import pytest
 import torch
@@ -47,7 +48,7 @@ def test_the_flow_of_a_shifted_photo_is_the_shift_within_a_pixel(shift):
 
 def test_warping_with_the_flow_maps_frame_k_onto_frame_k_plus_1():
     frames = panned(3, 3)
-    for before, after in zip(frames, frames[1:], strict=False):
+    for before, after in itertools.pairwise(frames):
         flow = estimate_flow(after, before)
         assert inner(flow[:, 0]).mean() == pytest.approx(3.0, abs=0.2)  # was 3 px to the right
         assert inner(flow[:, 1]).abs().mean() < 0.2

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 import torch
 
@@ -15,7 +17,7 @@ def test_tile_spans_cover_the_axis_once_aligned_to_the_stride():
     spans = tile_spans(1000, 256, 32)
     cores = [(c0, c1) for _, _, c0, c1 in spans]
     assert cores[0][0] == 0 and cores[-1][1] == 1000
-    assert all(a[1] == b[0] for a, b in zip(cores, cores[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(cores))
     assert all(c0 % 32 == 0 and ctx0 % 32 == 0 for ctx0, _, c0, _ in spans)
     assert tile_spans(300, 256, 32) == [(0, 300, 0, 300)]  # fits: one tile, no margins
 

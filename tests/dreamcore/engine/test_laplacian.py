@@ -17,8 +17,10 @@ def test_split_then_merge_gives_back_the_input(shape):
 def test_normalize_evens_out_the_bands_and_zero_levels_is_the_identity():
     torch.manual_seed(0)
     fine = torch.randn(1, 3, 128, 128)
-    coarse = torch.nn.functional.interpolate(torch.randn(1, 3, 8, 8), size=(128, 128),
-                                             mode="bilinear") * 50  # fmt: skip
+    coarse = (
+        torch.nn.functional.interpolate(torch.randn(1, 3, 8, 8), size=(128, 128), mode="bilinear")
+        * 50
+    )
     x = fine + coarse  # most of the energy in the low frequencies
     assert laplacian.normalize(x, 0) is x
 

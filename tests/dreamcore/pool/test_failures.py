@@ -151,7 +151,8 @@ async def test_failing_restarts_back_off_instead_of_spinning(
     pool = await make_local_pool("WarmFailsOnceBrokenHandler")
     broken.touch()
     os.kill(pool.worker_pids()[0], signal.SIGKILL)
-    while pool.stats().workers_alive:  # let the pool notice, so the job is not sent to the dead one
+    # let the pool notice (it has no event for it), so the job is not sent to the dead one
+    while pool.stats().workers_alive:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     waiting = pool.submit(request(i=1))
     await asyncio.sleep(3.0)

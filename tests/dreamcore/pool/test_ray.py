@@ -183,10 +183,23 @@ def test_joins_a_cluster_started_separately(own_tmp: str) -> None:
     env = subprocess_env(own_tmp)
     ray_cli = Path(sys.executable).with_name("ray")
     head = subprocess.Popen(
-        [str(ray_cli), "start", "--head", "--block", "--port=0", "--num-cpus=1", "--num-gpus=1",
-         f"--temp-dir={own_tmp}/ray", "--include-dashboard=false", "--disable-usage-stats"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            str(ray_cli),
+            "start",
+            "--head",
+            "--block",
+            "--port=0",
+            "--num-cpus=1",
+            "--num-gpus=1",
+            f"--temp-dir={own_tmp}/ray",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         address_file = Path(own_tmp) / "ray" / "ray_current_cluster"
         deadline = time.monotonic() + 120
