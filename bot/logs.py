@@ -114,10 +114,24 @@ def token_of(settings: Any) -> str | None:
     return value or None
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to `sys.stderr` as it is when a record comes, not as it was at setup (as logging's
+    own last-resort handler does): whoever swapped stderr in between (a test's capture, a
+    daemon's redirect) and closed the old one must not make every later log line fail."""
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass  # StreamHandler.__init__ sets it; the property always answers the current one
+
+
 def setup_logging(settings: Any, stream: IO[str] | None = None) -> logging.Handler:
     """Replace the root handlers with one redacting handler (stderr unless `stream`); return it."""
     redact = Redactor([t for t in (token_of(settings),) if t])
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderr()
     handler.setFormatter(
         JsonFormatter(redact) if settings.log.format == "json" else TextFormatter(redact)
     )

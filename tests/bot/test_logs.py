@@ -78,6 +78,18 @@ def test_token_never_appears_in_any_part_of_a_record(fmt, restore_logging):
         assert any("exc" in line for line in lines)
 
 
+def test_stderr_logging_follows_stderr_when_it_is_swapped(restore_logging, monkeypatch):
+    # A CI run failed: a test's captured stderr, closed after it, stayed the root handler's
+    # stream, and every later log line printed "--- Logging error ---" with a traceback.
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    setup_logging(log_settings("text"))
+    first.close()
+    monkeypatch.setattr("sys.stderr", second)
+    logging.getLogger("x").warning("still heard")
+    assert "still heard" in second.getvalue() and "Logging error" not in second.getvalue()
+
+
 def test_other_handlers_see_the_redacted_record_too(restore_logging):
     setup_logging(log_settings("text"), stream=io.StringIO())
     seen: list[str] = []
