@@ -24,6 +24,9 @@ from dreamcore.imaging import decode_for_dream
 from dreamcore.request import DreamRequest, make_params
 from tests.helpers import photo
 
+SPIN = dict(
+    model="tiny", animate="spin", frames=12, octaves=1, steps=2, frame_steps=1, seed=1, max_side=128
+)
 HED = dict(model="vgg16-hed", layer="relu4_3", octaves=2, steps=6, frame_steps=3, seed=2)
 
 
@@ -184,16 +187,7 @@ def test_a_panning_clip_dreamed_with_flow_flickers_less_than_blended(dreamer):
 
 
 def test_animations_loop_and_fit_the_upload_limit(dreamer):
-    params = make_params(
-        model="tiny",
-        animate="spin",
-        frames=12,
-        octaves=1,
-        steps=2,
-        frame_steps=1,
-        seed=1,
-        max_side=128,
-    )
+    params = make_params(**SPIN)
     free = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
     limit = len(free.image) // 3
     webp = params.model_copy(update={"output": "webp"})  # asked for: no MP4 in its place
@@ -213,17 +207,7 @@ def test_animations_loop_and_fit_the_upload_limit(dreamer):
 
 def test_an_animation_can_be_written_as_mp4(dreamer):
     av = pytest.importorskip("av", reason="MP4 output needs PyAV (`pip install dreambot[video]`)")
-    params = make_params(
-        model="tiny",
-        animate="spin",
-        frames=12,
-        octaves=1,
-        steps=2,
-        frame_steps=1,
-        seed=1,
-        max_side=128,
-        output="mp4",
-    )
+    params = make_params(**SPIN, output="mp4")
     mp4 = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
     with av.open(io.BytesIO(mp4.image)) as container:
         assert mp4.format == "mp4" and sum(1 for _ in container.decode(video=0)) == 12
@@ -231,16 +215,7 @@ def test_an_animation_can_be_written_as_mp4(dreamer):
 
 def test_an_animation_asked_for_in_no_format_is_an_mp4_when_that_is_what_fits(dreamer):
     pytest.importorskip("av", reason="MP4 output needs PyAV (`pip install dreambot[video]`)")
-    params = make_params(
-        model="tiny",
-        animate="spin",
-        frames=12,
-        octaves=1,
-        steps=2,
-        frame_steps=1,
-        seed=1,
-        max_side=128,
-    )
+    params = make_params(**SPIN)
     free = dreamer.run(DreamRequest(image=photo("chelsea.jpg"), params=params))
     limit = len(free.image) // 3  # the WebP at its lowest quality is still over this
     fitted = dreamer.run(
