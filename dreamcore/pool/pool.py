@@ -38,8 +38,8 @@ CHILD_SLACK_S = 1.0  # the child's own deadline is only a backstop: the parent's
 
 
 class PoolWorker(Protocol):
-    """One worker as WorkerPool sees it (a process's supervisor.Worker, or a Ray fleet's Actor):
-    it holds up to its capacity of jobs at once (a Ray actor: one)."""
+    """One worker as WorkerPool sees it (a process's supervisor.Worker, or a Ray fleet's Actor,
+    both a holder.JobHolder): it holds up to its capacity of jobs at once."""
 
     # Read-only here (a dataclass field, a property or an actor's attribute all fit)
     @property

@@ -7,8 +7,13 @@ remote (ray_fleet), so this module imports neither ray nor torch at the top.
   ready()     (Ready(pid) | StartFailed, node id), once the handler is warm (after each restart)
   run(job)    a streaming generator: Ready(pid) when it takes the job, Progress..., Done | Failed;
               ray.cancel on it stops the handler at its next step (should_stop)
-  lifeline()  never returns: it runs in its own thread, and its error is how the fleet learns that
-              the actor died, even when idle (the analogue of a process sentinel)
+  lifeline()  never returns: its error is how the fleet learns that the actor died, even when idle
+              (the analogue of a process sentinel)
+
+The actor is threaded: it holds up to `dreams` jobs at once (ActorPlan.dreams, the fleet's
+max_concurrency), each `run` on a thread of Ray's with the handler's work on one of its own, all
+sharing one handler, so the engine's StepBatcher steps their dreams together as in a local worker.
+ready() and lifeline() run in CONTROL_GROUP, never queued behind jobs.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from dreamcore.pool.handler import Handler
 from dreamcore.pool.messages import Done, Failed, FromWorker, Progress, Ready, Run, StartFailed
 from dreamcore.pool.worker import run_job, start_failed, start_handler
 
-LIFELINE_GROUP = "lifeline"  # a concurrency group of one thread, beside the jobs' own
+CONTROL_GROUP = "control"  # ready() and lifeline(): a concurrency group beside the jobs' own
+CONTROL_THREADS = 2  # one each
 CANCEL_POLL_S = 0.05  # between progress events, how often the job's thread looks for ray.cancel
 
 
@@ -112,7 +118,8 @@ class DreamActor:
                     return
         finally:
             # ray.cancel ends the generator at a yield (GeneratorExit): the handler stops at its
-            # next step. Returning only once it has keeps the actor one job at a time; a handler
-            # that never stops is killed by the fleet after the grace.
+            # next step. Returning only once it has keeps the job's place taken until it is free
+            # (no more than `dreams` at once); a handler that never stops is killed by the fleet
+            # after the grace.
             stop.set()
             thread.join()

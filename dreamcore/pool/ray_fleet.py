@@ -6,9 +6,12 @@ Runs on the event loop thread. Ray tells us what happens through object refs we 
 - `lifeline()` never returns, so its error is the death of the actor, busy or idle; Ray then
   restarts it (`max_restarts=-1`) and we wait for `ready()` again;
 - `run(job)` streams the job's messages; its first item says the actor took the job, so a job
-  whose actor was already dead goes back to the queue instead of failing.
-Cancel is `ray.cancel` on the stream (the handler stops at its next step); an actor still on the
-job after the grace is killed with `ray.kill(no_restart=False)` and comes back fresh.
+  whose actor was already dead goes back to the queue instead of failing. An actor runs up to
+  `ActorPlan.dreams` of them at once (a threaded actor), like a local worker's jobs.
+Cancel is `ray.cancel` on that job's stream (the handler stops at its next step); an actor still on
+the job after the grace is killed with `ray.kill(no_restart=False)` and comes back fresh. Whenever
+an actor dies, the jobs it held are handled as a local worker's are: one it had begun is run again
+once (`retry_crashed`) or fails (WorkerCrashed), one it never began goes back to the queue.
 """
 
 from __future__ import annotations
@@ -17,16 +20,17 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import ray
 from ray.exceptions import ActorDiedError, RayActorError, TaskCancelledError
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import DreamCancelled, DreamError, WorkerCrashed
+from dreamcore.pool.holder import JobHolder, most_room, places_of
 from dreamcore.pool.jobs import Job
 from dreamcore.pool.messages import Failed, JobMessage, Progress, Ready, Run, StartFailed
-from dreamcore.pool.ray_actor import LIFELINE_GROUP, DreamActor
+from dreamcore.pool.ray_actor import CONTROL_GROUP, CONTROL_THREADS, DreamActor
 from dreamcore.pool.ray_plan import ActorPlan, ClusterView, plan_actors
 from dreamcore.pool.timers import backoff_s, cancel_timer, retrieve_exception
 from dreamcore.pool.worker import generic_error
@@ -38,34 +42,38 @@ STRAGGLERS_S = 30.0  # start() waits this long after the first actor is up for t
 
 
 @dataclass(eq=False)
-class Actor:
-    """One actor, as WorkerPool sees a worker (state, job, pid, dead, take, release)."""
+class Actor(JobHolder):
+    """One actor, as WorkerPool sees a worker: up to `capacity` jobs at once (JobHolder), each a
+    `run` stream of its own."""
 
     fleet: ActorFleet
     handle: Any  # ray.actor.ActorHandle
     plan: ActorPlan
     ready: asyncio.Future[None]  # its first start
     dead: asyncio.Future[None]  # gone for good
-    state: Literal["starting", "idle", "busy", "dead"] = "starting"
-    job: Job | None = None
     pid: int = 0
     node: str = ""
     life: int = 0  # bumped at each death noticed: stale callbacks compare it
-    taken: bool = False  # the actor said it began `job`
-    stream: Any = None  # the job's ObjectRefGenerator
-    timer: asyncio.TimerHandle | None = None  # cancel-grace kill, or a delayed restart
+    streams: dict[str, Any] = field(default_factory=dict)  # each held job's ObjectRefGenerator
+    taken: dict[str, int] = field(default_factory=dict)  # job id -> pid of the incarnation on it
+    timer: asyncio.TimerHandle | None = None  # a delayed restart
     retiring: bool = False
     failures: int = 0  # starts that failed in a row
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-
-    def holding(self, job_id: str) -> Job | None:
-        return self.job if self.job is not None and self.job.id == job_id else None
 
     def take(self, job: Job, run: Run) -> None:
         self.fleet.take(self, job, run)
 
     def release(self, job: Job) -> None:
-        self.fleet.release(self)
+        super().release(job)
+        self.streams.pop(job.id, None)
+        self.taken.pop(job.id, None)
+        if self.retiring and not self.jobs:
+            self.fleet.retired(self)
+
+    def drop_all(self) -> list[Job]:
+        self.streams, self.taken = {}, {}
+        return super().drop_all()
 
 
 class ActorFleet:
@@ -95,26 +103,27 @@ class ActorFleet:
     # --- queries ----------------------------------------------------------------------------------
 
     def available(self) -> Actor | None:
-        """An idle actor: an actor holds one dream at a time (no batching across jobs on Ray)."""
-        return next((a for a in self.slots if a.state == "idle"), None)
+        """The planned actor with the most room (least loaded first), or None when all are full."""
+        return most_room(self.slots)
 
     def places(self) -> int:
-        return self.count("idle", "busy")
+        """Jobs the planned actors that are up can hold at once (a retiring one takes no more)."""
+        return places_of(self.slots)
 
     def running(self, job: Job) -> Actor | None:
-        return next((a for a in self.workers if a.job is job), None)
+        return next((a for a in self.workers if a.holds(job)), None)
 
     def count(self, *states: str) -> int:
         return sum(a.state in states for a in self.workers)
 
     def pids(self) -> list[int]:
-        return sorted(a.pid for a in self.workers if a.state in ("idle", "busy"))
+        return sorted(a.pid for a in self.workers if a.up)
 
     def nodes(self) -> dict[str, dict[str, int]]:
         """Actors up and busy on each Ray node (node id -> counts)."""
         view: dict[str, dict[str, int]] = {}
         for a in self.workers:
-            if a.state in ("idle", "busy"):
+            if a.up:
                 row = view.setdefault(a.node, {"alive": 0, "busy": 0})
                 row["alive"] += 1
                 row["busy"] += a.state == "busy"
@@ -126,7 +135,8 @@ class ActorFleet:
         """Create the planned actors and wait until each is warm; raise if none is."""
         self._loop = asyncio.get_running_loop()
         # Ray's overloads of remote() leave out options it takes (concurrency_groups among them)
-        remote = ray.remote(concurrency_groups={LIFELINE_GROUP: 1})  # type: ignore[call-overload]
+        groups = {CONTROL_GROUP: CONTROL_THREADS}
+        remote = ray.remote(concurrency_groups=groups)  # type: ignore[call-overload]
         self._remote = remote(DreamActor)
         plan = plan_actors(self.config, self.engine, await _look())
         first = [self._add(plan) for _ in range(plan.count)]
@@ -162,52 +172,44 @@ class ActorFleet:
             self._gone(a)
 
     def stop_job(self, actor: Actor, job: Job) -> None:
-        """Cancel the job's stream; kill (and so restart) the actor if it is still on the job after
-        the grace."""
-        assert self._loop is not None
-        if actor.stream is not None:
-            try:
-                ray.cancel(actor.stream)
-            except Exception:  # already finished: the stream tells
-                log.debug("ray.cancel on a finished stream", exc_info=True)
-        cancel_timer(actor.timer)
-        actor.timer = self._loop.call_later(
-            self.config.cancel_grace_s, self._kill_if_still_on, actor, job
-        )
+        """Cancel the job's stream (the actor's other jobs go on); kill (and so restart) the actor
+        if it is still on the job after the grace."""
+        stream = actor.streams.get(job.id)
+        if stream is not None:
+            _cancel(stream)
+        grace = self.config.cancel_grace_s
+        actor.kill_unless_dropped(job, grace, lambda: self._kill_stuck(actor, job))
 
-    def _kill_if_still_on(self, actor: Actor, job: Job) -> None:
-        if actor.job is job:
-            log.warning(
-                "dream actor %d ignored a cancel of %s: killed, it restarts", actor.pid, job
-            )
-            _kill(actor.handle, restart=True)
+    def _kill_stuck(self, actor: Actor, job: Job) -> None:
+        others = [j for j in actor.jobs.values() if j is not job]
+        log.warning(
+            "dream actor %d ignored a cancel of %s: killed, it restarts (with it: %s)",
+            actor.pid,
+            job,
+            others,
+        )
+        _kill(actor.handle, restart=True)
 
     # --- jobs -------------------------------------------------------------------------------------
 
     def take(self, actor: Actor, job: Job, run: Run) -> None:
-        actor.state, actor.job, actor.taken = "busy", job, False
-        actor.stream = actor.handle.run.options(num_returns="streaming").remote(run)
-        self._spawn(actor, self._follow_job(actor, actor.life, job, actor.stream))
-
-    def release(self, actor: Actor) -> None:
-        cancel_timer(actor.timer)
-        actor.job, actor.stream, actor.taken = None, None, False
-        if actor.state == "busy":
-            actor.state = "idle"
-        if actor.retiring:
-            self._retire_now(actor)
+        actor.hold(job)
+        stream = actor.handle.run.options(num_returns="streaming").remote(run)
+        actor.streams[job.id] = stream
+        self._spawn(actor, self._follow_job(actor, actor.life, job, stream))
 
     async def _follow_job(self, actor: Actor, life: int, job: Job, stream: Any) -> None:
         def current() -> bool:
-            return actor.life == life and actor.job is job
+            return actor.life == life and actor.holds(job)
 
         try:
             async for ref in stream:
                 msg = await ref
-                if not current():
+                if not current():  # the fleet took the actor for dead: it must not keep a thread
+                    _cancel(stream)
                     return
                 if isinstance(msg, Ready):
-                    actor.taken = True
+                    actor.taken[job.id] = msg.pid
                     if msg.pid != actor.pid:  # Ray restarted it before telling us of the death
                         actor.pid = job.worker_pid = msg.pid  # the old one's lifeline will tell
                     continue
@@ -218,7 +220,13 @@ class ActorFleet:
         except TaskCancelledError:  # after ray.cancel, once the handler has stopped: free again
             ended = DreamCancelled("The dream was cancelled.")
         except RayActorError:
-            self._died(actor, life, actor.pid if actor.taken else None)
+            if not current():  # already handled with the rest of the actor's jobs
+                return
+            pid = actor.taken.get(job.id)
+            if pid is not None and pid != actor.pid:
+                self._lose_jobs_of(actor, pid)  # an earlier incarnation's: the newer one goes on
+            else:
+                self._died(actor, life)
             return
         except Exception as err:  # e.g. a result that would not deserialize here
             log.exception("dream actor %d: job %s", actor.pid, job.id)
@@ -232,9 +240,16 @@ class ActorFleet:
         assert self._loop is not None
         engine = self.engine.model_copy(update={"device": plan.device})
         handle = self._remote.options(
-            num_cpus=plan.cpus, num_gpus=plan.gpus, max_restarts=-1, max_task_retries=0
+            num_cpus=plan.cpus,
+            num_gpus=plan.gpus,
+            max_restarts=-1,
+            max_task_retries=0,
+            max_concurrency=plan.dreams,  # the default group: the jobs' run() calls
         ).remote(self.handler, engine, self.config, plan.threads)
-        actor = Actor(self, handle, plan, self._loop.create_future(), self._loop.create_future())
+        loop = self._loop
+        actor = Actor(
+            self, handle, plan, loop.create_future(), loop.create_future(), capacity=plan.dreams
+        )
         actor.ready.add_done_callback(retrieve_exception)
         self.slots.append(actor)
         self.workers.add(actor)
@@ -245,7 +260,9 @@ class ActorFleet:
         """Wait for this incarnation's ready(); then watch its lifeline."""
         while True:
             try:
-                state, node = await actor.handle.ready.remote()
+                state, node = await actor.handle.ready.options(
+                    concurrency_group=CONTROL_GROUP
+                ).remote()
                 break
             except ActorDiedError:  # a fresh call to a dead actor: it will not come back
                 if actor.life == life:
@@ -278,7 +295,7 @@ class ActorFleet:
 
     async def _follow_lifeline(self, actor: Actor, life: int, pid: int | None) -> None:
         try:
-            await actor.handle.lifeline.options(concurrency_group=LIFELINE_GROUP).remote()
+            await actor.handle.lifeline.options(concurrency_group=CONTROL_GROUP).remote()
         except RayActorError:
             pass
         except Exception:
@@ -292,27 +309,42 @@ class ActorFleet:
             return
         if pid is not None and pid != actor.pid:
             # An earlier incarnation: Ray had restarted the actor, and the new one took a job
-            # before Ray told us the old one died. Nothing was lost; watch the new one instead.
+            # before Ray told us the old one died. Only what the old one had begun is lost; watch
+            # the new one instead.
+            self._lose_jobs_of(actor, pid)
             self.restarts += self.replacing
             self._spawn(actor, self._follow_lifeline(actor, life, actor.pid))
             return
         actor.life += 1
-        was_up = actor.state in ("idle", "busy")
-        job, taken = actor.job, actor.taken
-        actor.job, actor.stream, actor.taken, actor.state = None, None, False, "starting"
+        was_up = actor.up
+        taken = set(actor.taken)
+        held = actor.drop_all()
+        actor.state = "starting"
         cancel_timer(actor.timer)
         if self.closed or actor.retiring:
             self._gone(actor)
         elif self.replacing:
             self.restarts += 1
             if was_up:
-                log.warning("dream actor %d died during %s; Ray restarts it", actor.pid, job)
-        if job is not None and not taken:
-            self._on_lost(actor, job)
-        else:
-            self._on_died(actor, job, None)  # with no job too: the pool counts who is alive
+                log.warning("dream actor %d died holding %s; Ray restarts it", actor.pid, held)
+        # As a local worker's death: a job it had begun crashed (the pool runs it again once, or
+        # fails it); one it never began runs elsewhere, first in line.
+        for job in held:
+            if job.id in taken:
+                self._on_died(actor, job, None)
+            else:
+                self._on_lost(actor, job)
+        if not held:
+            self._on_died(actor, None, None)  # the pool counts who is alive
         if actor.state != "dead":
             self._spawn(actor, self._bring_up(actor, actor.life))
+
+    def _lose_jobs_of(self, actor: Actor, pid: int) -> None:
+        """The jobs an earlier incarnation `pid` had begun died with it (as after a crash)."""
+        lost = [actor.jobs[job_id] for job_id, by in actor.taken.items() if by == pid]
+        for job in lost:
+            actor.release(job)
+            self._on_died(actor, job, None)
 
     def _restart_later(self, actor: Actor) -> None:
         assert self._loop is not None
@@ -329,17 +361,19 @@ class ActorFleet:
     def _retire(self, actor: Actor) -> None:
         self.slots.remove(actor)
         actor.retiring = True
-        if actor.state != "busy":  # a busy one goes when its job is released
-            self._retire_now(actor)
+        if actor.state != "busy":  # a busy one goes when its last job is released
+            self.retired(actor)
 
-    def _retire_now(self, actor: Actor) -> None:
+    def retired(self, actor: Actor) -> None:
+        """A retiring actor holds no more jobs: it goes."""
         self._gone(actor)  # kills it
         self._on_died(actor, None, None)  # not a crash; the pool counts who is alive
 
     def _gone(self, actor: Actor) -> None:
         if actor.state == "dead":
             return
-        actor.state, actor.job, actor.stream = "dead", None, None
+        actor.state = "dead"
+        actor.drop_all()
         actor.life += 1
         cancel_timer(actor.timer)
         _kill(actor.handle, restart=False)  # make sure: an actor we forget must not hold a GPU
@@ -422,6 +456,13 @@ async def _wait_first_then_some(
         _, pending = await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
         if any(f.done() and f.exception() is None for f in futures):
             deadline = min(deadline, loop.time() + stragglers)
+
+
+def _cancel(stream: Any) -> None:
+    try:
+        ray.cancel(stream)
+    except Exception:  # already finished: the stream tells
+        log.debug("ray.cancel on a finished stream", exc_info=True)
 
 
 def _kill(handle: Any, *, restart: bool) -> None:

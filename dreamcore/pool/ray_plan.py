@@ -2,7 +2,9 @@
 
 The cluster is read again every few seconds (ray_fleet), so the plan follows machines joining and
 leaving: with `workers = "auto"` there is one actor per GPU in the cluster, and CPU actors
-(`cpu_workers` of them) only while the cluster has no GPU at all.
+(`cpu_workers` of them) only while the cluster has no GPU at all. Each actor holds
+`pool.dreams_per_worker` dreams at once for its device, as a local worker does (auto: several on a
+GPU, stepped together; one on a CPU).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import DreamError
+from dreamcore.pool.worker import dreams_per_worker
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class ActorPlan:
     cpus: float  # per actor, reserved in Ray's accounting
     threads: int  # torch CPU threads in the actor
     device: str  # EngineConfig.device inside the actor
+    dreams: int  # dreams one actor holds at once (its `run` calls on threads of their own)
 
     @property
     def kind(self) -> tuple[float, str]:
@@ -40,7 +44,8 @@ def plan_actors(pool: PoolConfig, engine: EngineConfig, cluster: ClusterView) ->
         threads = pool.threads_per_worker or 1  # the GPU does the work
         # Ray pins each actor to its GPU (CUDA_VISIBLE_DEVICES): cuda:N would name another one.
         device = "auto" if engine.device == "auto" else "cuda"
-        return ActorPlan(count, 1.0, threads, threads, device)
+        dreams = dreams_per_worker(pool, engine.model_copy(update={"device": "cuda"}))
+        return ActorPlan(count, 1.0, threads, threads, device, dreams)
     if engine.device.startswith("cuda"):
         raise DreamError(
             f"The engine is set to device `{engine.device}`, but the Ray cluster has no GPU."
@@ -48,4 +53,5 @@ def plan_actors(pool: PoolConfig, engine: EngineConfig, cluster: ClusterView) ->
     count = pool.cpu_workers if pool.workers == "auto" else pool.workers
     threads = pool.threads_per_worker or max(1, int(cluster.max_node_cpus) // count)
     device = "cpu" if engine.device == "auto" else engine.device
-    return ActorPlan(count, 0.0, threads, threads, device)
+    dreams = dreams_per_worker(pool, engine.model_copy(update={"device": device}))
+    return ActorPlan(count, 0.0, threads, threads, device, dreams)

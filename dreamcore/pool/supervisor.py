@@ -13,10 +13,11 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.errors import WorkerCrashed
+from dreamcore.pool.holder import JobHolder, most_room, places_of
 from dreamcore.pool.jobs import Job
 from dreamcore.pool.link import WorkerLink
 from dreamcore.pool.messages import (
@@ -37,40 +38,23 @@ _CTX = multiprocessing.get_context("spawn")  # CUDA does not survive fork
 
 
 @dataclass(eq=False)
-class Worker:
+class Worker(JobHolder):
+    """One worker process: up to `capacity` jobs at once, each on a thread of its own."""
+
     slot: Slot
     link: WorkerLink = field(init=False)  # made right after: its reader posts for this worker
     ready: asyncio.Future[None]
     dead: asyncio.Future[int | None]
-    capacity: int = 1  # dreams it holds at once (a GPU worker steps them together)
-    state: Literal["starting", "idle", "busy", "dead"] = "starting"  # busy: holds a job
-    jobs: dict[str, Job] = field(default_factory=dict)  # by id
     timer: asyncio.TimerHandle | None = None  # the start timeout
-    kills: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # cancel grace, by job
 
     @property
     def pid(self) -> int:
         return self.link.pid
 
-    @property
-    def room(self) -> int:
-        """How many more jobs it takes now (0 unless it is up)."""
-        return self.capacity - len(self.jobs) if self.state in ("idle", "busy") else 0
-
-    def holding(self, job_id: str) -> Job | None:
-        return self.jobs.get(job_id)
-
     def take(self, job: Job, run: Run) -> None:
         """Hand `job` to this worker, which has room."""
-        self.state, self.jobs[job.id] = "busy", job
+        self.hold(job)
         self.link.send(run)
-
-    def release(self, job: Job) -> None:
-        """The worker reported back on `job`: its place may take the next one."""
-        self.jobs.pop(job.id, None)
-        cancel_timer(self.kills.pop(job.id, None))
-        if not self.jobs:
-            self.state = "idle"
 
 
 @dataclass(eq=False)
@@ -109,15 +93,14 @@ class Supervisor:
 
     def available(self) -> Worker | None:
         """The worker with the most room (least loaded first), or None when all are full."""
-        ready = [s.worker for s in self.slots if s.worker and s.worker.room > 0]
-        return max(ready, key=lambda w: w.room, default=None)
+        return most_room(s.worker for s in self.slots)
 
     def running(self, job: Job) -> Worker | None:
-        return next((w for w in self.workers if w.jobs.get(job.id) is job), None)
+        return next((w for w in self.workers if w.holds(job)), None)
 
     def places(self) -> int:
         """Jobs the live workers can hold at once."""
-        return sum(w.capacity for w in self.workers if w.state in ("idle", "busy"))
+        return places_of(self.workers)
 
     def count(self, *states: str) -> int:
         return sum(w.state in states for w in self.workers)
@@ -163,16 +146,8 @@ class Supervisor:
 
     def stop_job(self, worker: Worker, job: Job) -> None:
         """Ask the worker to drop `job`; kill (and so replace) it if it has not within the grace."""
-        assert self._loop is not None
         worker.link.send(Cancel(job.id))
-        cancel_timer(worker.kills.get(job.id))
-        worker.kills[job.id] = self._loop.call_later(
-            self.config.cancel_grace_s, self._kill_if_still_on, worker, job
-        )
-
-    def _kill_if_still_on(self, worker: Worker, job: Job) -> None:
-        if worker.jobs.get(job.id) is job:
-            worker.link.kill()
+        worker.kill_unless_dropped(job, self.config.cancel_grace_s, worker.link.kill)
 
     # --- processes --------------------------------------------------------------------------------
 
@@ -191,7 +166,7 @@ class Supervisor:
         finally:
             child_conn.close()
         capacity = dreams_per_worker(self.config, engine)
-        worker = Worker(slot, loop.create_future(), loop.create_future(), capacity)
+        worker = Worker(slot, loop.create_future(), loop.create_future(), capacity=capacity)
         worker.ready.add_done_callback(retrieve_exception)
         worker.link = WorkerLink(process, parent_conn, lambda _, msg: self._post(worker, msg))
         worker.timer = loop.call_later(self.config.start_timeout_s, self._start_timed_out, worker)
@@ -238,19 +213,16 @@ class Supervisor:
         worker.link.kill()
 
     def _died(self, worker: Worker, exitcode: int | None) -> None:
-        was_ready = worker.state in ("idle", "busy")
+        was_ready = worker.up
         worker.state = "dead"
         cancel_timer(worker.timer)
-        for kill in worker.kills.values():
-            cancel_timer(kill)
+        jobs: list[Job | None] = list(worker.drop_all())
         self.workers.discard(worker)
         worker.dead.set_result(exitcode)
         if not worker.ready.done():
             worker.ready.set_exception(
                 WorkerCrashed(f"A dream worker exited while starting (exit code {exitcode}).")
             )
-        jobs: list[Job | None] = list(worker.jobs.values())
-        worker.jobs = {}
         if self.replacing and was_ready and worker.slot.worker is worker:
             log.warning("dream worker %d exited (code %s) during %s", worker.pid, exitcode, jobs)
         for job in jobs or [None]:

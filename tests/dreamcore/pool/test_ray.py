@@ -1,7 +1,8 @@
 """What only the Ray backend has: GPU actors as in production, actors coming back after a kill, the
 cluster growing and shrinking under a running pool, a cluster started separately, and a Ray of
 its own started and shut down cleanly. The contract shared with LocalPool is tested on both
-backends in test_jobs / test_failures / test_lifecycle."""
+backends in test_jobs / test_failures / test_lifecycle, and a worker holding several dreams in
+test_batching."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from dreamcore.config import EngineConfig
 from dreamcore.errors import WorkerCrashed
 from dreamcore.pool import Job, make_backend
 from dreamcore.pool.pool import WorkerPool
+from dreamcore.pool.worker import GPU_DREAMS_PER_WORKER
 from tests.dreamcore.pool.conftest import (
     HANDLERS,
     MakePool,
@@ -63,9 +65,11 @@ async def progressed(job: Job) -> None:
 
 async def test_one_actor_per_gpu_each_pinned_to_its_own(gpu_pool: Any, hold: Gate) -> None:
     assert gpu_pool.stats().workers_total == 2
+    # each holds a GPU's batch of dreams, as a local GPU worker does
+    assert gpu_pool.stats().places == 2 * GPU_DREAMS_PER_WORKER
     jobs = [gpu_pool.submit(held(hold, i=i)) for i in range(2)]
     await asyncio.gather(*(progressed(job) for job in jobs))
-    assert len({job.worker_pid for job in jobs}) == 2  # both at once, one per actor
+    assert len({job.worker_pid for job in jobs}) == 2  # both at once, the least loaded first
     (node,) = gpu_pool.nodes().values()
     assert node == {"alive": 2, "busy": 2}
     hold.release(2)
