@@ -25,6 +25,9 @@ class JobHolder:
     state: WorkerState = "starting"
     jobs: dict[str, Job] = field(default_factory=dict)  # by id
     kills: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # cancel grace, by job id
+    # Killed by its set for ignoring a cancel: the jobs beside the stuck one did nothing wrong,
+    # so they run again elsewhere rather than count as crashed (read before drop_all).
+    spared: bool = False
 
     @property
     def up(self) -> bool:
@@ -54,13 +57,14 @@ class JobHolder:
 
     def kill_unless_dropped(self, job: Job, grace: float, kill: Callable[[], None]) -> None:
         """Call `kill` after `grace` if this worker still holds `job` then (it ignored a cancel):
-        the jobs it holds beside it die with it, and the set reports them as after any crash."""
+        the jobs it holds beside it go back to the queue, first in line (`spared`)."""
         cancel_timer(self.kills.get(job.id))
         loop = asyncio.get_running_loop()
         self.kills[job.id] = loop.call_later(grace, self._kill_if_holding, job, kill)
 
     def _kill_if_holding(self, job: Job, kill: Callable[[], None]) -> None:
         if self.holds(job):
+            self.spared = True
             kill()
 
     def drop_all(self) -> list[Job]:
@@ -69,6 +73,7 @@ class JobHolder:
         for timer in self.kills.values():
             cancel_timer(timer)
         held, self.jobs, self.kills = list(self.jobs.values()), {}, {}
+        self.spared = False
         return held
 
 

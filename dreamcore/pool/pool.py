@@ -297,7 +297,8 @@ class WorkerPool(Generic[W]):
         self._fail(job, WorkerCrashed(message))
 
     def _on_lost(self, worker: W, job: Job | None) -> None:
-        """The worker was gone before it began `job`: the job runs elsewhere, first in line."""
+        """The worker was gone before it began `job`, or was killed for another job's ignored
+        cancel: the job runs elsewhere, first in line, the attempt not counted."""
         if job is None or job.state != "running" or self._state not in ("starting", "running"):
             self._on_died(worker, job, None)
             return
@@ -378,6 +379,7 @@ class LocalPool(WorkerPool[Worker]):
             on_ready=self._worker_ready,
             on_message=self._on_message,
             on_died=self._on_died,
+            on_lost=self._on_lost,
         )
 
     async def _start_workers(self) -> None:

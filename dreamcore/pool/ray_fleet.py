@@ -318,6 +318,7 @@ class ActorFleet:
         actor.life += 1
         was_up = actor.up
         taken = set(actor.taken)
+        spared = actor.spared  # killed for a stuck cancel: the jobs beside it run again
         held = actor.drop_all()
         actor.state = "starting"
         cancel_timer(actor.timer)
@@ -330,7 +331,7 @@ class ActorFleet:
         # As a local worker's death: a job it had begun crashed (the pool runs it again once, or
         # fails it); one it never began runs elsewhere, first in line.
         for job in held:
-            if job.id in taken:
+            if job.id in taken and not spared:
                 self._on_died(actor, job, None)
             else:
                 self._on_lost(actor, job)
@@ -340,11 +341,16 @@ class ActorFleet:
             self._spawn(actor, self._bring_up(actor, actor.life))
 
     def _lose_jobs_of(self, actor: Actor, pid: int) -> None:
-        """The jobs an earlier incarnation `pid` had begun died with it (as after a crash)."""
+        """The jobs an earlier incarnation `pid` had begun died with it (as after a crash, or
+        run again if we killed it for a stuck cancel)."""
         lost = [actor.jobs[job_id] for job_id, by in actor.taken.items() if by == pid]
+        spared, actor.spared = actor.spared, False
         for job in lost:
             actor.release(job)
-            self._on_died(actor, job, None)
+            if spared:
+                self._on_lost(actor, job)
+            else:
+                self._on_died(actor, job, None)
 
     def _restart_later(self, actor: Actor) -> None:
         assert self._loop is not None

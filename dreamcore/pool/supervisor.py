@@ -76,9 +76,11 @@ class Supervisor:
         on_ready: Callable[[Worker], None],
         on_message: Callable[[Worker, JobMessage], None],
         on_died: Callable[[Worker, Job | None, int | None], None],
+        on_lost: Callable[[Worker, Job | None], None],
     ) -> None:
         self.config, self.engine, self.handler = config, engine, handler
         self._on_ready, self._on_message, self._on_died = on_ready, on_message, on_died
+        self._on_lost = on_lost
         self.slots: list[Slot] = []
         self.workers: set[Worker] = set()  # every live process, whatever its slot says
         self.restarts = 0
@@ -216,6 +218,7 @@ class Supervisor:
         was_ready = worker.up
         worker.state = "dead"
         cancel_timer(worker.timer)
+        spared = worker.spared  # killed for a stuck cancel: the jobs beside it run again
         jobs: list[Job | None] = list(worker.drop_all())
         self.workers.discard(worker)
         worker.dead.set_result(exitcode)
@@ -226,7 +229,10 @@ class Supervisor:
         if self.replacing and was_ready and worker.slot.worker is worker:
             log.warning("dream worker %d exited (code %s) during %s", worker.pid, exitcode, jobs)
         for job in jobs or [None]:
-            self._on_died(worker, job, exitcode)
+            if spared and job is not None:
+                self._on_lost(worker, job)
+            else:
+                self._on_died(worker, job, exitcode)
         slot = worker.slot
         if slot.worker is worker:
             slot.worker = None
