@@ -7,6 +7,8 @@
   3. dreams/s through the real pool, 32 dreams in flight of 8 photo sizes (448-672 px): one
      dream per worker (the old default), four such workers, one worker holding 16 (batching)
   4. fidelity on the trained vgg16-hed: the fast path (auto) against fp32, beside another seed
+  5. CUDA graphs against eager, side by side: one gradient step at batch 1 and 16, a lone dream
+     (on the CPU: eager only, graphs reported as not available)
 
     bash .gpu/env.sh python3 benchmarks/bench_gpu.py                  # on the GPU machine
     python benchmarks/bench_gpu.py --device cpu --quick               # a smoke run on the CPU
@@ -38,6 +40,7 @@ from dreamcore.config import EngineConfig, PoolConfig
 from dreamcore.engine.batching import batched_gradients
 from dreamcore.engine.deepdream import dream
 from dreamcore.engine.gradient import Gradient
+from dreamcore.engine.graphs import GraphCache
 from dreamcore.engine.objectives import LayerObjective
 from dreamcore.request import DreamRequest, make_params
 
@@ -238,6 +241,75 @@ def fidelity(args) -> None:
         print(f"   {name:22s} mean |x - fp32| {diff:5.2f}   change's correlation {corr:.3f}")
 
 
+# --- 5. CUDA graphs against eager ---------------------------------------------------------------
+
+
+def graphs_table(args, model: str) -> None:
+    layer = model_info(model).default_layer
+    gpu = args.device.startswith("cuda")
+    dreamer = engine(args.device, models=(model,))  # auto: the precision dreams run in
+    net = dreamer.model(model)
+    place = dreamer.placement_of(model)
+    gradient = Gradient(
+        net, LayerObjective(layer), autocast=place.autocast(), channels_last=place.channels_last
+    )
+    h, w = round(args.side * 0.75), args.side
+    print(f"\n5. CUDA graphs against eager ({model} {layer}, {w}x{h}, {place.precision})")
+    if not gpu:
+        print(f"   graphs: not available on {args.device} (CUDA only); eager figures alone")
+    print(f"   {'':40s} {'eager':>10s} {'graphed':>10s} {'eager/graphed':>14s}")
+
+    def row(name: str, eager: float, graphed: float | None, unit: str, note: str = "") -> None:
+        scale = 1000 if unit == "ms" else 1
+        cells = f"{scale * eager:8.2f}{unit:>2s}"
+        if graphed is None:
+            cells += f" {'n/a':>10s} {'':>14s}"
+        else:
+            cells += f" {scale * graphed:8.2f}{unit:>2s} {eager / graphed:13.2f}x"
+        print(f"   {name:40s} {cells}  {note}".rstrip())
+
+    for batch in (1, 16):
+        crops = [torch.rand(1, 3, h, w, device=args.device) * 255 for _ in range(batch)]
+        items = [(gradient, c) for c in crops]
+        eager = timed(lambda i=items: batched_gradients(i, (h, w)), args.device, args.repeats)
+        graphed, note = None, ""
+        if gpu:
+            cache = GraphCache(max_batch=16)
+            t0 = time.perf_counter()
+            batched_gradients(items, (h, w), graphs=cache)  # the capture
+            sync(args.device)
+            capture = time.perf_counter() - t0
+            graphed = timed(
+                lambda i=items, c=cache: batched_gradients(i, (h, w), graphs=c),
+                args.device,
+                args.repeats,
+            )
+            if cache.stats.failures:
+                note = "capture failed: eager (see the log)"
+            else:
+                note = f"capture {capture:.2f} s, {cache.stats.held / 2**20:.0f} MiB"
+        per_image = None if graphed is None else graphed / batch
+        row(f"one step, batch {batch}, per image", eager / batch, per_image, "ms", note)
+
+    params = make_params(model=model, layer=layer, seed=1, max_side=args.side, **args.schedule)
+    request = DreamRequest(image=photo_bytes(args.side), params=params)
+    lone = {}
+    for graphs in ("off", "auto") if gpu else ("off",):
+        d = engine(args.device, models=(model,), cuda_graphs=graphs)
+        d.model(model)
+        lone[graphs] = (timed(lambda d=d: d.run(request), args.device, args.repeats), d)
+    eager_s, eager_d = lone["off"]
+    graphed_s, note = None, ""
+    if "auto" in lone:
+        graphed_s, graphed_d = lone["auto"]
+        stats = graphed_d.graphs.stats if graphed_d.graphs else None
+        note = (
+            f"[{eager_d.placement_of(model).precision} / {graphed_d.placement_of(model).precision}"
+            f"; {stats.captures if stats else 0} graphs, {stats.failures if stats else 0} failed]"
+        )
+    row("a lone dream", eager_s, graphed_s, "s", note)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -245,7 +317,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--models", nargs="+", default=["inception5h", "vgg16-hed"])
-    parser.add_argument("--only", nargs="+", default=["lone", "steps", "pool", "fidelity"])
+    parser.add_argument(
+        "--only", nargs="+", default=["lone", "steps", "pool", "fidelity", "graphs"]
+    )
     args = parser.parse_args()
     if args.quick:
         args.side, args.repeats = 128, 1
@@ -260,6 +334,8 @@ def main() -> None:
             step_table(args, model)
         if "pool" in args.only:
             throughput(args, model)
+        if "graphs" in args.only:
+            graphs_table(args, model)
     if "fidelity" in args.only:
         fidelity(args)
 

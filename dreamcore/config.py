@@ -46,6 +46,12 @@ class EngineConfig(BaseModel):
     batching: Literal["auto", "on", "off"] = "auto"
     max_batch: Annotated[int, Field(ge=1)] = 16
     batch_bucket: Annotated[int, Field(ge=8)] = 64
+    # CUDA graphs of the batched step (dreamcore/engine/graphs.py). auto: on where batching is on
+    # a CUDA device; "on" elsewhere runs eager (and says so once). Each graph holds about one
+    # eager step's activations: at most graph_cache_entries graphs, graph_cache_mb MiB in all.
+    cuda_graphs: Literal["auto", "on", "off"] = "auto"
+    graph_cache_mb: Annotated[int, Field(ge=1)] = 2048
+    graph_cache_entries: Annotated[int, Field(ge=1)] = 64
 
     @field_validator("model_plugins")
     @classmethod

@@ -12,6 +12,9 @@ in eval mode nothing mixes samples (batch norms are folded, LRN is across channe
 different sizes batch too: each crop is padded (replicating its border) up to a bucket of
 `bucket` pixels and its loss is taken over its own positions only. A dream stepped alone through
 the batcher is padded the same way, so its result equals the batched one up to float rounding.
+
+With a `GraphCache` (CUDA), a group's forward and backward replay a CUDA graph (graphs.py): the
+batch is padded up to the graph's batch with copies of the first crop, which get no loss.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dreamcore.engine.featurenet import FeatureNet
-from dreamcore.engine.objectives import Objective
+from dreamcore.engine.graphs import GraphCache, GraphKey
+from dreamcore.engine.objectives import Acts, Objective
 
 
 class Gradient(Protocol):
@@ -74,12 +78,16 @@ class BatchStats:
 class StepBatcher:
     """Gathers the gradient asks of the dreams that step at the same time and runs them batched.
 
-    `max_batch` bounds one forward's batch (memory); `bucket` is the padding granule in pixels.
+    `max_batch` bounds one forward's batch (memory); `bucket` is the padding granule in pixels;
+    `graphs`: the CUDA graphs the steps replay (None: eager).
     """
 
-    def __init__(self, *, max_batch: int = 16, bucket: int = 64) -> None:
+    def __init__(
+        self, *, max_batch: int = 16, bucket: int = 64, graphs: GraphCache | None = None
+    ) -> None:
         self.max_batch = max(1, max_batch)
         self.bucket = max(1, bucket)
+        self.graphs = graphs
         self.stats = BatchStats()
         self._cond = threading.Condition()
         self._stepping = 0  # threads inside `dreaming()`
@@ -142,7 +150,9 @@ class StepBatcher:
     def _run(self, group: list[_Ask]) -> None:
         try:
             grads = batched_gradients(
-                [(a.gradient, a.crop) for a in group], self.padded(*group[0].crop.shape[-2:])
+                [(a.gradient, a.crop) for a in group],
+                self.padded(*group[0].crop.shape[-2:]),
+                graphs=self.graphs,
             )
         except BaseException as err:  # noqa: BLE001 - each dream fails with it (e.g. out of memory)
             for ask in group:
@@ -154,22 +164,32 @@ class StepBatcher:
 
 
 def batched_gradients(
-    items: list[tuple[Gradient, Tensor]], padded: tuple[int, int]
+    items: list[tuple[Gradient, Tensor]],
+    padded: tuple[int, int],
+    *,
+    graphs: GraphCache | None = None,
 ) -> list[Tensor]:
     """One forward and backward for crops (each 1 x 3 x h_i x w_i) padded to `padded` (H, W);
-    every crop's own objective over its own positions. Returns each crop's gradient."""
+    every crop's own objective over its own positions. Returns each crop's gradient (its own
+    tensor: nothing of the step's buffers). With `graphs`, the pass replays a CUDA graph where
+    one can be had."""
     first = items[0][0]
     ph, pw = padded
     xs = []
     for _, crop in items:
         h, w = crop.shape[-2:]
         xs.append(F.pad(crop.detach(), (0, pw - w, 0, ph - h), mode="replicate"))
+    key = graphs.key_for(first, len(xs), padded, xs[0].device) if graphs is not None else None
+    if key is not None:
+        xs += [xs[0]] * (key.batch - len(xs))  # padding rows: no loss, their gradient unused
     x = torch.cat(xs)  # N x 3 x H x W
     if first.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     x.requires_grad_(True)
-    with first.autocast():
-        acts = first.net(x, first.objective.layers)
+    acts = _graphed(graphs, key, first.net, x) if graphs is not None and key is not None else None
+    if acts is None:
+        with first.autocast():
+            acts = first.net(x, first.objective.layers)
     losses = []
     for i, (gradient, crop) in enumerate(items):
         h, w = crop.shape[-2:]
@@ -178,7 +198,21 @@ def batched_gradients(
     torch.stack(losses).sum().backward()  # parameters are frozen: only x gets a gradient
     assert x.grad is not None
     sizes = [crop.shape[-2:] for _, crop in items]
-    return [x.grad[i : i + 1, :, :h, :w] for i, (h, w) in enumerate(sizes)]
+    # cloned: a graph's input gradient is a buffer that its next replay overwrites
+    return [x.grad[i : i + 1, :, :h, :w].clone() for i, (h, w) in enumerate(sizes)]
+
+
+def _graphed(graphs: GraphCache, key: GraphKey, net: FeatureNet, x: Tensor) -> Acts | None:
+    """The activations of `key`'s layers from its graph (captured on first use); None: eager."""
+    forward = graphs.forward(key, net, x)
+    if forward is None:
+        return None
+    try:
+        outputs = forward(x)
+    except Exception as err:  # noqa: BLE001 - a graph never fails a dream: eager instead
+        graphs.demote(key, err)
+        return None
+    return dict(zip(key.layers, outputs, strict=True))
 
 
 def _own_positions(act: Tensor, share_h: float, share_w: float) -> Tensor:

@@ -33,9 +33,10 @@ from dreamcore.engine.deepdream import dream, effective_octaves
 from dreamcore.engine.device import Placement, placement
 from dreamcore.engine.featurenet import FeatureNet
 from dreamcore.engine.gradient import Gradient
+from dreamcore.engine.graphs import GraphCache
 from dreamcore.engine.imageio import to_image, to_tensor
 from dreamcore.engine.models import build_model
-from dreamcore.engine.precision import fastest_precision
+from dreamcore.engine.precision import eager_step, fastest_precision, graphed_step
 from dreamcore.errors import InvalidParams, UnknownModel
 from dreamcore.frames import frames_made
 from dreamcore.imaging import (
@@ -61,9 +62,19 @@ class Dreamer:
         self.progress_downloads = progress_downloads
         self._models: dict[str, FeatureNet] = {}
         self._placements: dict[str, Placement] = {}
-        # Dreams run on several threads at once (a worker holding several jobs) step together.
+        # Dreams run on several threads at once (a worker holding several jobs) step together,
+        # on CUDA replaying graphs of the batched step.
+        self.graphs = (
+            GraphCache(
+                max_batch=config.max_batch,
+                max_entries=config.graph_cache_entries,
+                max_mb=config.graph_cache_mb,
+            )
+            if graphs_on(config, self.placement.device)
+            else None
+        )
         self.batcher = (
-            StepBatcher(max_batch=config.max_batch, bucket=config.batch_bucket)
+            StepBatcher(max_batch=config.max_batch, bucket=config.batch_bucket, graphs=self.graphs)
             if batching_on(config, self.placement.device)
             else None
         )
@@ -100,7 +111,9 @@ class Dreamer:
         self._models[name] = net
         if self.config.precision == "auto" and self.placement.device.type == "cuda":
             batch = self.config.max_batch if self.batcher else 1
-            best = fastest_precision(net, self.placement, [_probe_layer(name, net)], batch=batch)
+            step = graphed_step if self.graphs is not None else eager_step  # as dreams will run
+            layers = (_probe_layer(name, net),)
+            best = fastest_precision(net, self.placement, layers, batch=batch, step=step)
             self._placements[name] = self.placement.with_precision(best)
 
     def run(
@@ -184,6 +197,21 @@ def batching_on(config: EngineConfig, device: torch.device) -> bool:
     if config.batching == "auto":
         return device.type == "cuda"
     return config.batching == "on"
+
+
+def graphs_on(config: EngineConfig, device: torch.device) -> bool:
+    """auto: CUDA graphs where the batcher runs on CUDA (graphs replay its padded, bucketed
+    steps). `on` where that can't be: eager, said once."""
+    if config.cuda_graphs == "off":
+        return False
+    why_not = None
+    if device.type != "cuda":
+        why_not = f"CUDA graphs need a CUDA device, this engine runs on {device}"
+    elif not batching_on(config, device):
+        why_not = "CUDA graphs replay the batched step, and engine.batching is off"
+    if why_not is not None and config.cuda_graphs == "on":
+        log.info("engine.cuda_graphs is on, but %s: eager steps", why_not)
+    return why_not is None
 
 
 class _Session:
