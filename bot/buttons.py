@@ -1,12 +1,14 @@
 """The buttons under a dream: Dream deeper, Re-roll, Animate (stills only), Edit and Delete under a
-result, Cancel under a dream that waits or runs. They work after a restart.
+result, Cancel under a dream that waits or runs, and each variant's Deeper, Animate and Edit in
+a gallery reply (bot/gallery.py). They work after a restart.
 
-A button's state is its custom_id (`dream:<action>:<requester_id>`, Cancel's also names the job),
-so `DynamicItem` rebuilds it from any old message and no view times out. What Deeper, Re-roll and
-Animate dream again is the posted result (bot.posted): its files (the dream, its source and
-guide, spoilered or not) and its job's params from the ledger. They go through the order desk
-like every other trigger; Delete removes the message through the interaction's own webhook;
-Cancel stops the job (the requester, or a server manager).
+A button's state is its custom_id (`dream:<action>:<requester_id>`, Cancel's also names the job;
+a variant's `dream:v<k>:<action>:<job>`), so `DynamicItem` rebuilds it from any old message and
+no view times out. What Deeper, Re-roll and Animate dream again is the posted result
+(bot.posted): its files (the dream, its source and guide, spoilered or not) and its job's params
+from the ledger (a variant has no embed to fall back on: without its row, one line says so).
+They go through the order desk like every other trigger; Delete removes the message through the
+interaction's own webhook; Cancel stops the job (the requester, or a server manager).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import discord
 
-from bot import replies
+from bot import gallery, replies
 from bot.edit import EditForm
 from bot.guilds import GuildSettings, can_manage_server
 from bot.orders import Choose, ImageRef, Plan, Trigger
@@ -74,6 +76,61 @@ class DreamButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
             return
         trigger = Trigger.of_interaction("button", interaction, message)
         await services.orders.take(trigger, PLANS[self.action](posted, services.settings.engine))
+
+
+VARIANT_LABELS = {"deeper": "Deeper"}  # beside its number: "Deeper 2", "Animate 2", "Edit 2"
+
+
+class VariantButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"dream:v(?P<k>[1-9]):(?P<action>deeper|animate|edit):(?P<job>[0-9a-f]{12})",
+):
+    """Under variant k of a gallery reply: dreams that variant alone (Deeper, Animate) or opens
+    its form (Edit), from its job's ledger row and its file `dream-k.*`."""
+
+    def __init__(self, action: str, index: int, job_id: str) -> None:
+        label, emoji, style = ACTIONS[action]
+        button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            label=f"{VARIANT_LABELS.get(action, label)} {index}",
+            emoji=emoji,
+            style=style,
+            custom_id=f"dream:v{index}:{action}:{job_id}",
+        )
+        super().__init__(button)
+        self.action, self.index, self.job_id = action, index, job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> VariantButton:
+        return cls(match["action"], int(match["k"]), match["job"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        message = interaction.message
+        if message is None:
+            await interaction.response.send_message(replies.MESSAGE_GONE, ephemeral=True)
+            return
+        services = services_of(interaction.client)
+        posted = await PostedResult.read_variant(message, services.store, self.job_id, self.index)
+        if posted.recorded is None:  # a wiped database: nothing tells this variant's params
+            await interaction.response.send_message(replies.VARIANT_FORGOTTEN, ephemeral=True)
+            return
+        if self.action == "edit":
+            await open_edit_form(interaction, posted)
+            return
+        trigger = Trigger.of_interaction("button", interaction, message)
+        await services.orders.take(trigger, PLANS[self.action](posted, services.settings.engine))
+
+
+def variant_buttons(shown: gallery.Shown) -> list[discord.ui.Item[Any]]:
+    """Variant k's own buttons (Animate under a still only)."""
+    actions = ("deeper", "animate", "edit") if shown.still else ("deeper", "edit")
+    return [VariantButton(action, shown.index, shown.job_id) for action in actions]
+
+
+def gallery_view(reply: gallery.Gallery) -> discord.ui.LayoutView:
+    """The reply to variants: the gallery, each variant's buttons, and Delete for the whole."""
+    return gallery.view(reply, variant_buttons, [DreamButton("delete", reply.requester_id)])
 
 
 class CancelButton(
@@ -163,18 +220,17 @@ async def delete_result(interaction: discord.Interaction, requester_id: int) -> 
 # --- what Deeper and Re-roll dream ------------------------------------------------------------
 
 
-def _read(posted: PostedResult) -> tuple[discord.Embed, DreamParams, discord.Attachment]:
-    if posted.embed is None:
-        raise InvalidParams(replies.UNREADABLE_SETTINGS)
-    dream = posted.dream()
-    return posted.embed, posted.params(), dream
+def _read(posted: PostedResult) -> tuple[DreamParams, discord.Attachment]:
+    """The result's params (raises InvalidParams when they can't be told) and its dream."""
+    params = posted.params()
+    return params, posted.dream()
 
 
 def deeper_plan(posted: PostedResult, engine: EngineConfig) -> Choose:
     """Deeper dreams the result again, with the same settings (under today's server cap)."""
 
     def choose(guild: GuildSettings) -> Plan:
-        _, params, dream = _read(posted)
+        params, dream = _read(posted)
         plan = Plan(within_guild(params, engine, guild), ImageRef.of(dream))
         return with_guide(posted.message, params, plan)
 
@@ -189,7 +245,7 @@ def reroll_plan(
     if it is gone, the result is dreamed instead and the reply says so."""
 
     def choose(guild: GuildSettings) -> Plan:
-        _, old, _ = _read(posted)
+        old, _ = _read(posted)
         return source_plan(posted, within_guild(reroll(old, rng), engine, guild), old)
 
     return choose
@@ -200,7 +256,7 @@ def animate_plan(posted: PostedResult, engine: EngineConfig) -> Choose:
     each frame moves in and dreams again (the server's frame cap applies)."""
 
     def choose(guild: GuildSettings) -> Plan:
-        _, params, dream = _read(posted)
+        params, dream = _read(posted)
         side = min(params.max_side, engine.animation_side)
         zoom = params.model_copy(update={"animate": "zoom", "max_side": side})
         zoom = within_guild(zoom, engine, guild)

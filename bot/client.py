@@ -16,7 +16,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.buttons import CancelButton, DreamButton, cancel_view, result_view
+from bot.buttons import (
+    CancelButton,
+    DreamButton,
+    VariantButton,
+    cancel_view,
+    gallery_view,
+    result_view,
+)
 from bot.delivery import announce_lost
 from bot.endpoints import apply_endpoints
 from bot.health import HealthServer
@@ -85,6 +92,7 @@ class DreamBot(commands.Bot):
             self,
             buttons=result_view,
             controls=cancel_view,
+            gallery=gallery_view,
             metrics=self.metrics,
             backend=backend,
             store=store,
@@ -97,7 +105,7 @@ class DreamBot(commands.Bot):
             await self.health.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(DreamButton, CancelButton)
+        self.add_dynamic_items(DreamButton, CancelButton, VariantButton)
         if self.settings.discord.sync_commands:
             await self._sync()
 

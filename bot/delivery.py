@@ -81,14 +81,24 @@ class Upload:
 
     data: bytes
     filename: str
-    embed: discord.Embed
-    view: discord.ui.View | None
+    embed: discord.Embed | None  # None: a Components V2 reply (its view says everything)
+    view: discord.ui.View | discord.ui.LayoutView | None
     extras: tuple[tuple[str, bytes], ...] = ()
     more_embeds: list[discord.Embed] = field(default_factory=list)  # several dreams in one
 
     @property
     def embeds(self) -> list[discord.Embed]:
-        return [self.embed, *self.more_embeds]
+        return [] if self.embed is None else [self.embed, *self.more_embeds]
+
+    @property
+    def size(self) -> int:
+        """The bytes of its files together (what the upload limit counts)."""
+        return len(self.data) + sum(len(data) for _, data in self.extras)
+
+    @property
+    def is_layout(self) -> bool:
+        """A Components V2 message: no content, no embeds, only its view's components."""
+        return isinstance(self.view, discord.ui.LayoutView)
 
     def files(self) -> list[discord.File]:
         named = [(self.filename, self.data), *self.extras]
@@ -158,11 +168,14 @@ class ChannelAnswer:
             log.info("status message skipped: %r", err)
 
     async def deliver(self, upload: Upload) -> discord.Message | None:
+        # A V2 reply says who it is for in its own text (a content would be refused)
+        words: dict[str, Any] = {}
+        if not upload.is_layout:
+            words = {"content": ready_text(self.requester_id), "embeds": upload.embeds}
         message = await self.channel.send(
-            ready_text(self.requester_id),
             files=upload.files(),
-            embeds=upload.embeds,
             allowed_mentions=MENTION_USERS,
+            **words,
             **_given(view=upload.view, reference=self.reply_to),
         )
         await self._drop_status()

@@ -7,6 +7,10 @@
             publisher: the answer posted
             ticket.charge(...)                        left without it: refunded
 
+Variants of one image are one download (inputs.fetch_shared) and one job each, reserved in order
+(the first is the one held to the limits) and then submitted to the backend at once, so that a
+GPU worker steps them together as one batch.
+
 Every way of asking (slash command, button, reaction, context menu) ends here, so the order of
 these steps and what the user is told when one fails exist once. Rules: nothing here raises (the
 user is always told, the ledger settled); once a dream is delivered it is never taken back.
@@ -23,10 +27,10 @@ from bot.errors import QuotaExceeded, user_message
 from bot.inputs import Inputs
 from bot.joblog import job_ended
 from bot.jobs import JobRunner, Timing
-from bot.ledger import Delivered, Ledger
+from bot.ledger import Delivered, Ledger, Reservation, Ticket
 from bot.metrics import BotMetrics
-from bot.order import Order, part_noun
-from bot.publisher import Buttons, Controls, Publisher, publisher_for
+from bot.order import Order, are_variants, part_noun
+from bot.publisher import Buttons, Controls, GalleryView, Publisher, publisher_for
 from bot.tasks import Tasks
 from dreamcore.errors import DreamCancelled, DreamError, PoolClosed
 from dreamcore.pool import new_job_id
@@ -47,6 +51,7 @@ class DreamFlow:
         progress_interval_s: float,
         buttons: Buttons,
         controls: Controls | None = None,
+        gallery: GalleryView | None = None,
         clock=time.monotonic,
     ) -> None:
         self.inputs = inputs
@@ -57,6 +62,7 @@ class DreamFlow:
         self.progress_interval_s = progress_interval_s
         self.buttons = buttons  # the view under a result, for its requester
         self.controls = controls  # the view under a waiting job (Cancel): requester, job id
+        self.gallery = gallery  # the reply to variants (Components V2); None: embeds
         self._clock = clock
         # A request of several orders (variants, a message's images) is cancelled as a whole
         # by its first job's id (its one Cancel button): its jobs, by that id; and which are.
@@ -66,6 +72,7 @@ class DreamFlow:
     def start(self, orders: list[Order], answer: Answer) -> asyncio.Task:
         """Answer a request's orders through `answer`, as one of the bot's tasks."""
         job_ids = tuple(new_job_id() for _ in orders)
+        variants = are_variants(orders)
         publisher = publisher_for(
             answer,
             orders[0].requester.user_id,
@@ -75,10 +82,14 @@ class DreamFlow:
             interval=self.progress_interval_s,
             cancel_id=job_ids[0],
             noun=part_noun(orders),
+            gallery=self.gallery if variants else None,
         )
         if len(orders) > 1:
             self._requests[job_ids[0]] = job_ids
-        work = self._request(orders, job_ids, publisher)
+        if variants:
+            work = self._variants(orders, job_ids, publisher)
+        else:
+            work = self._request(orders, job_ids, publisher)
         return self.tasks.track(work, f"dream-{orders[0].source}")
 
     def cancel(self, job_id: str) -> bool:
@@ -115,6 +126,54 @@ class DreamFlow:
             self._requests.pop(job_ids[0], None)
             self._cancelled.difference_update(job_ids)
 
+    async def _variants(
+        self, orders: list[Order], job_ids: tuple[str, ...], publisher: Publisher
+    ) -> None:
+        """Variants of one image: fetched once, reserved in order (the first is held to the
+        limits; when it is refused, so is every variant), then submitted all at once."""
+        try:
+            try:
+                if self.tasks.closing:
+                    raise PoolClosed("shutting down")
+                orders = await self.inputs.fetch_shared(orders)
+            except Exception as err:  # DreamErrors are user text; others get logged
+                if not isinstance(err, DreamError):
+                    log.error("fetching an image failed", exc_info=err)
+                for order in orders:
+                    await publisher.fail(order, user_message(err))
+                return
+            held = await self._reserve_in_order(orders, job_ids, publisher)
+            runs = [
+                self.tasks.track(self.run(order, publisher, job_id, held=ticket), "dream-order")
+                for order, job_id, ticket in held
+            ]  # no await between them: the backend gets every variant at once
+            await asyncio.gather(*runs)
+        finally:
+            self._requests.pop(job_ids[0], None)
+            self._cancelled.difference_update(job_ids)
+
+    async def _reserve_in_order(
+        self, orders: list[Order], job_ids: tuple[str, ...], publisher: Publisher
+    ) -> list[tuple[Order, str, Ticket]]:
+        """Each variant's ledger row, the first first; the ones refused are told (and so is
+        every variant when the first is)."""
+        held: list[tuple[Order, str, Ticket]] = []
+        refusal: QuotaExceeded | None = None
+        for order, job_id in zip(orders, job_ids, strict=True):
+            if refusal is None:
+                try:
+                    held.append((order, job_id, await self.ledger.reserve(order, job_id)))
+                    continue
+                except QuotaExceeded as err:
+                    self.metrics.refused(err)
+                    refusal = err if not held else None
+                    await publisher.fail(order, user_message(err))
+                    order.release()
+                    continue
+            await publisher.fail(order, user_message(refusal))
+            order.release()
+        return held
+
     async def _fetch_and_run(
         self, order: Order, job_id: str, publisher: Publisher
     ) -> DreamResult | None:
@@ -128,13 +187,19 @@ class DreamFlow:
         return await self.run(order, publisher, job_id)
 
     async def run(
-        self, order: Order, publisher: Publisher, job_id: str | None = None
+        self,
+        order: Order,
+        publisher: Publisher,
+        job_id: str | None = None,
+        *,
+        held: Ticket | None = None,
     ) -> DreamResult | None:
         """Run one order (its images fetched) to the end; never raises (the user is always told,
-        the ledger settled)."""
+        the ledger settled). `held`: its row, already reserved."""
         job_id, timing = job_id or new_job_id(), Timing(self._clock())
+        reservation = Reservation.taken(held) if held else self.ledger.reserve(order, job_id)
         try:
-            async with self.ledger.reserve(order, job_id) as ticket:
+            async with reservation as ticket:
                 progress = publisher.progress(order, job_id)
                 if job_id in self._cancelled:  # no await from here to the job's submission
                     raise _cancelled()

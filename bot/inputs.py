@@ -1,7 +1,8 @@
 """An order's images, fetched once it is acknowledged: its image (or, when that is gone, its
 fallback, with a note) and its guide, downloaded and checked by the intake and held against its
 byte budget until the order is released; then its params fitted to the image (an animated
-upload's frames, under the server's cap) and its price final."""
+upload's frames, under the server's cap) and its price final. Variants of one image fetch it once
+and share it (`fetch_shared`)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,23 @@ class Inputs:
                 raise DownloadFailed(guide_failed_text(user_message(err))) from err
         params = animated(plan.params, image, self.pricing.engine, order.guild)
         return order.fetched(image, guide, params, self.pricing.units(params, image), notes)
+
+    async def fetch_shared(self, orders: list[Order]) -> list[Order]:
+        """Orders of one image (variants: same image, guide and size, other params), fetched
+        once: each holds the same bytes (given back when the last is released), its params
+        fitted to them and priced; raises like `fetch`."""
+        first = await self.fetch(orders[0])
+        assert first.image is not None
+        first.image.shared_by(len(orders))
+        if first.guide is not None:
+            first.guide.shared_by(len(orders))
+        notes = first.notes[len(orders[0].notes) :]  # e.g. the fallback's
+        fetched = [first]
+        for order in orders[1:]:
+            params = animated(order.plan.params, first.image, self.pricing.engine, order.guild)
+            units = self.pricing.units(params, first.image)
+            fetched.append(order.fetched(first.image, first.guide, params, units, notes))
+        return fetched
 
     async def _image(self, order: Order) -> tuple[HeldImage, tuple[str, ...]]:
         plan = order.plan

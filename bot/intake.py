@@ -96,6 +96,7 @@ class HeldImage:
         self.size = size  # (w, h) at the size it will be dreamed
         self.frames = frames  # > 1: an animated upload
         self._budget: ByteBudget | None = None
+        self._holders = 1  # orders that hold it (variants of one image share it)
 
     @property
     def nbytes(self) -> int:
@@ -106,7 +107,16 @@ class HeldImage:
         budget.take(self.nbytes)
         self._budget = budget
 
+    def shared_by(self, holders: int) -> HeldImage:
+        """Held by `holders` orders at once (variants of one image): its bytes go back when
+        the last of them releases it."""
+        self._holders = max(1, holders)
+        return self
+
     def release(self) -> None:
+        self._holders -= 1
+        if self._holders > 0:
+            return
         if self._budget is not None:
             self._budget.give_back(self.nbytes)
             self._budget = None

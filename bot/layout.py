@@ -14,7 +14,13 @@ from collections.abc import Iterable
 
 import discord
 
-from bot.replies import GUIDE_LEFT_OUT_NOTE, SOURCE_LEFT_OUT_NOTE, dreams
+from bot.replies import (
+    GUIDE_LEFT_OUT_NOTE,
+    SOURCE_LEFT_OUT_NOTE,
+    VARIANTS_GUIDE_LEFT_OUT_NOTE,
+    VARIANTS_SOURCE_LEFT_OUT_NOTE,
+    dreams,
+)
 from dreamcore.frames import DEFAULT_ZOOM_FRAMES
 from dreamcore.imaging import file_extension
 from dreamcore.request import DreamParams, DreamResult, make_params
@@ -47,9 +53,15 @@ _JOB_FOOTER = re.compile(r"job ([0-9a-f]{1,32})")  # the footer of a result embe
 SPOILER = "SPOILER_"  # Discord blurs attachments whose name starts with it
 
 
-def left_out_notes(names: Iterable[str]) -> tuple[str, ...]:
-    """Notes for the files that were left out of a result to fit the upload limit."""
+def left_out_notes(names: Iterable[str], *, variants: bool = False) -> tuple[str, ...]:
+    """Notes for the files that were left out of a result (or of `variants`' gallery) to fit
+    the upload limit."""
     notes = {SOURCE_PREFIX: SOURCE_LEFT_OUT_NOTE, GUIDE_PREFIX: GUIDE_LEFT_OUT_NOTE}
+    if variants:
+        notes = {
+            SOURCE_PREFIX: VARIANTS_SOURCE_LEFT_OUT_NOTE,
+            GUIDE_PREFIX: VARIANTS_GUIDE_LEFT_OUT_NOTE,
+        }
     return tuple(note for prefix, note in notes.items() if any(n.startswith(prefix) for n in names))
 
 
@@ -58,6 +70,12 @@ def left_out_notes(names: Iterable[str]) -> tuple[str, ...]:
 
 def result_filename(result: DreamResult) -> str:
     return f"dream.{file_extension(result.format)}"
+
+
+def dream_prefix(variant: int | None = None) -> str:
+    """How a result's dream file is named: `dream.png`, or `dream-2.png` for part 2 of several
+    in one reply (bot.publisher.numbered)."""
+    return "dream." if variant is None else f"dream-{variant}."
 
 
 def settings_line(params: DreamParams) -> str:

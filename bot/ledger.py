@@ -141,6 +141,16 @@ class Reservation:
         self._take = take
         self._ticket: Ticket | None = None
 
+    @classmethod
+    def taken(cls, ticket: Ticket) -> Reservation:
+        """A ticket already reserved (variants reserve in order, then run together), to be
+        settled the same way: refunded on the way out unless charged."""
+
+        async def take() -> Ticket:
+            return ticket
+
+        return cls(take)
+
     def __await__(self) -> Generator[Any, None, Ticket]:
         return self._take().__await__()
 

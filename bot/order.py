@@ -192,8 +192,13 @@ def orders_for(
     ]
 
 
+def are_variants(orders: list[Order]) -> bool:
+    """Several dreams of one image (`/dream variants:`), not a message's several images: they
+    share its download and are answered as one gallery."""
+    return len(orders) > 1 and len({order.plan.image for order in orders}) == 1
+
+
 def part_noun(orders: list[Order]) -> str:
     """What a request's parts are called where they are listed: variants of one image, or a
     message's several images."""
-    images = {order.plan.image for order in orders}
-    return VARIANT_PART if len(orders) > 1 and len(images) == 1 else IMAGE_PART
+    return VARIANT_PART if are_variants(orders) else IMAGE_PART

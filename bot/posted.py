@@ -5,6 +5,9 @@ holds the exact params (and the seed the dream used). The embed is for people; i
 carries less (no octave scale, blend, tile size or WebP output) and is read back only for a
 result the ledger doesn't know (posted before it kept them, or a wiped database). The row may
 belong to another server or a DM (user installs): the params are still that dream's.
+
+One variant of a gallery reply (bot/gallery.py) has no embed: its button names its job and
+its number k, its file is `dream-k.*`, and without its ledger row nothing tells its params.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class PostedResult:
     message: discord.Message
     embed: discord.Embed | None  # None: not a result of ours (or its embed was removed)
     recorded: DreamParams | None = None  # the ledger's params, when it knows the job
+    variant: int | None = None  # one variant of a gallery reply: its files are dream-{k}.*
 
     @classmethod
     async def read(cls, message: discord.Message, store: JobReader) -> PostedResult:
@@ -48,23 +52,32 @@ class PostedResult:
         return cls(message, embed, recorded)
 
     @classmethod
+    async def read_variant(
+        cls, message: discord.Message, store: JobReader, job_id: str, index: int
+    ) -> PostedResult:
+        """Variant `index` of a gallery reply, dreamed as job `job_id`; never raises."""
+        return cls(message, None, await recorded_params(store, job_id), variant=index)
+
+    @classmethod
     def of(cls, message: discord.Message, recorded: DreamParams | None = None) -> PostedResult:
         return cls(message, layout.result_embed_of(message), recorded)
 
     def params(self) -> DreamParams:
         """What the result was dreamed with: the ledger's record, else the embed's settings
         (raises InvalidParams when neither can tell)."""
-        if self.embed is None:
-            raise InvalidParams(replies.UNREADABLE_SETTINGS)
         if self.recorded is not None:
             return self.recorded
+        if self.variant is not None:
+            raise InvalidParams(replies.VARIANT_FORGOTTEN)
+        if self.embed is None:
+            raise InvalidParams(replies.UNREADABLE_SETTINGS)
         return layout.params_from_embed(self.embed)
 
     def attachment(self, prefix: str) -> discord.Attachment | None:
         return layout.attachment_named(self.message, prefix)
 
     def dream(self) -> discord.Attachment:
-        dream = self.attachment("dream.")
+        dream = self.attachment(layout.dream_prefix(self.variant))
         if dream is None:
             raise NoImageFound(replies.DREAM_IMAGE_GONE)
         return dream

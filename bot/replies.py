@@ -212,6 +212,10 @@ def avatar_note(mention: str, *, server: bool) -> str:
 MESSAGE_GONE = "That message is gone."
 DREAM_IMAGE_GONE = "That dream's image is gone."
 UNREADABLE_SETTINGS = "I can't read that dream's settings."
+VARIANT_FORGOTTEN = (
+    "I can't find that variant's settings (my records may have been reset), so I can't dream "
+    "it again from here: run /dream on its image instead."
+)
 ONLY_REQUESTER_DELETES = (
     "Only the person who asked for this dream, or a server manager, can delete it."
 )
@@ -230,6 +234,14 @@ SOURCE_LEFT_OUT_NOTE = (
 GUIDE_LEFT_OUT_NOTE = (
     "The guide didn't fit beside the dream under the upload limit here, "
     "so Deeper and Re-roll will dream without it."
+)
+VARIANTS_SOURCE_LEFT_OUT_NOTE = (
+    "The original didn't fit beside the dreams under the upload limit here, "
+    "so Edit will dream the variant itself instead."
+)
+VARIANTS_GUIDE_LEFT_OUT_NOTE = (
+    "The guide didn't fit beside the dreams under the upload limit here, "
+    "so Deeper and Edit will dream without it."
 )
 
 

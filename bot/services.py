@@ -24,6 +24,7 @@ from bot.ledger import Ledger
 from bot.metrics import BotMetrics
 from bot.order import Pricing
 from bot.orders import OrderDesk
+from bot.publisher import GalleryView
 from bot.quota import QuotaService
 from bot.settings import Settings
 from bot.store import LedgerRow, Store
@@ -61,6 +62,7 @@ class Services:
         *,
         buttons: Callable[..., discord.ui.View],
         controls: Callable[[int, str], discord.ui.View] | None = None,
+        gallery: GalleryView | None = None,
         metrics: BotMetrics,
         backend: DreamBackend | None = None,
         store: Store | None = None,
@@ -96,6 +98,7 @@ class Services:
             progress_interval_s=settings.discord.progress_interval_s,
             buttons=buttons,
             controls=controls,
+            gallery=gallery,
         )
         orders = OrderDesk(
             settings=settings, client=client, guilds=guilds, quota=quota, flow=flow, metrics=metrics

@@ -8,6 +8,7 @@ The bot never imports this package, and it imports nothing of the bot (import co
 pyproject.toml, run by scripts/test).
 """
 
+from .components import buttons_of
 from .records import Callback, InteractionRecord, RequestRecord, UploadedFile, carries_dream
 from .server import FakeDiscord
 
@@ -17,5 +18,6 @@ __all__ = [
     "InteractionRecord",
     "RequestRecord",
     "UploadedFile",
+    "buttons_of",
     "carries_dream",
 ]

@@ -23,7 +23,7 @@ import discord.http
 import yarl
 from aiohttp import web
 
-from . import inject
+from . import components, inject
 from . import payloads as P
 from .access import local_origin_only
 from .gateway import Gateway
@@ -369,7 +369,29 @@ class FakeDiscord:
     async def click_button(
         self, message: dict[str, Any], custom_id: str, *, user: dict[str, Any]
     ) -> InteractionRecord:
-        return await self._component(message, {"custom_id": custom_id, "component_type": 2}, user)
+        """Click the button `custom_id` of `message`, wherever it is nested (an action row, a
+        V2 container, a section's accessory): as on Discord, only a button the message shows
+        now, and not a disabled one (AssertionError). A message deleted meanwhile is clicked
+        as the test last saw it (the user's client still shows it)."""
+        stored = self.state.messages.get(str(message["id"]))
+        shown = stored if stored is not None else message
+        button = components.find(shown, custom_id)
+        if button is None or button.get("type") != components.BUTTON:
+            raise AssertionError(
+                f"localdiscord: message {message['id']} shows no button {custom_id!r}; it has "
+                f"{[b.get('custom_id') for b in components.buttons_of(shown)]}"
+            )
+        if button.get("disabled"):
+            raise AssertionError(f"localdiscord: the button {custom_id!r} is disabled")
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": components.BUTTON}
+        if button.get("id") is not None:
+            data["id"] = button["id"]
+        return await self._component(message, data, user)
+
+    @staticmethod
+    def buttons(message: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """Every button `message` shows, nested ones included, in order."""
+        return components.buttons_of(message)
 
     def user_installed_message(
         self, author: dict[str, Any], attachments: list[tuple[str, bytes, str]], where: str

@@ -16,11 +16,18 @@ from typing import Any
 
 from PIL import Image
 
+from . import components as C
 from . import payloads as P
 from .access import issue_token
 from .records import InteractionRecord, RequestRecord, UploadedFile
 
 log = logging.getLogger("localdiscord")
+# An attachment a create or edit keeps: an existing one, or an upload (file, its name, extras)
+Planned = dict[str, Any] | tuple[UploadedFile, str, dict[str, Any]]
+
+
+def _names(planned: list[Planned]) -> list[str]:
+    return [p["filename"] if isinstance(p, dict) else p[1] for p in planned]
 
 
 class FakeState:
@@ -249,12 +256,21 @@ class FakeState:
     ) -> list[dict[str, Any]]:
         """Attachments after a create/edit: kept existing ones listed in `spec` (by id) +
         uploads."""
+        return self._stored(self._attachment_plan(files, spec, existing))
+
+    def _attachment_plan(
+        self,
+        files: list[UploadedFile],
+        spec: list[dict[str, Any]] | None,
+        existing: list[dict[str, Any]] | None = None,
+    ) -> list[Planned]:
+        """What `attachments_from` will keep and store, nothing stored yet (names are checked
+        first): an existing attachment, or an upload with its name and extra fields."""
         by_index = {f.field_name: f for f in files}
-        out: list[dict[str, Any]] = []
+        out: list[Planned] = []
         if spec is None:  # no `attachments` key: keep everything and append uploads
             out.extend(existing or [])
-            for f in files:
-                out.append(self.store_attachment(f.filename, f.data, f.content_type))
+            out.extend((f, f.filename, {}) for f in files)
             return out
         old = {a["id"]: a for a in existing or []}
         used: set[str] = set()
@@ -266,15 +282,17 @@ class FakeState:
                 f = by_index[f"files[{key}]"]
                 used.add(f.field_name)
                 extra = {k: item[k] for k in ("description", "title") if item.get(k)}
-                out.append(
-                    self.store_attachment(
-                        item.get("filename") or f.filename, f.data, f.content_type, **extra
-                    )
-                )
-        for f in files:
-            if f.field_name not in used:
-                out.append(self.store_attachment(f.filename, f.data, f.content_type))
+                out.append((f, item.get("filename") or f.filename, extra))
+        out.extend((f, f.filename, {}) for f in files if f.field_name not in used)
         return out
+
+    def _stored(self, plan: list[Planned]) -> list[dict[str, Any]]:
+        return [
+            p
+            if isinstance(p, dict)
+            else self.store_attachment(p[1], p[0].data, p[0].content_type, **p[2])
+            for p in plan
+        ]
 
     def create_message(
         self,
@@ -284,6 +302,13 @@ class FakeState:
         files: Sequence[UploadedFile] = (),
         **extra: Any,
     ) -> dict[str, Any]:
+        """Store a new message; raises FakeError (400) for components Discord refuses
+        (localdiscord/components.py), before anything is stored."""
+        flags = int(payload.get("flags") or 0)
+        planned = self._attachment_plan(list(files), payload.get("attachments"))
+        components = payload.get("components") or []
+        C.check(flags, payload.get("content"), payload.get("embeds"), components, _names(planned))
+        attachments = self._stored(planned)
         mid = P.snowflake()
         msg: dict[str, Any] = {
             "id": mid,
@@ -299,10 +324,10 @@ class FakeState:
             "mention_roles": [],
             "pinned": False,
             "embeds": payload.get("embeds") or [],
-            "components": payload.get("components") or [],
-            "attachments": self.attachments_from(list(files), payload.get("attachments")),
+            "components": C.resolved(components, attachments, flags),
+            "attachments": attachments,
             "reactions": [],
-            "flags": int(payload.get("flags") or 0),
+            "flags": flags,
         }
         if str(channel_id) in self.channels:
             msg["guild_id"] = self.guild["id"]
@@ -328,20 +353,35 @@ class FakeState:
     def edit_message(
         self, mid: str, payload: dict[str, Any], files: list[UploadedFile]
     ) -> dict[str, Any]:
+        """Edit a stored message; raises FakeError (400) when the message it would become breaks
+        a rule of components, leaving it as it was. Once a message is V2 it stays V2."""
         msg = self.messages[mid]
+        after: dict[str, Any] = {}
         for key in ("content", "embeds", "components"):
             if key in payload:
-                msg[key] = (
+                after[key] = (
                     payload[key] if payload[key] is not None else ([] if key != "content" else "")
                 )
+            else:
+                after[key] = msg[key]
+        flags = msg["flags"]
         if "flags" in payload and payload["flags"] is not None:
-            msg["flags"] = (msg["flags"] & P.MESSAGE_FLAG_EPHEMERAL) | int(payload["flags"])
-        if files or "attachments" in payload:
-            msg["attachments"] = self.attachments_from(
-                files, payload.get("attachments"), msg["attachments"]
+            flags = (msg["flags"] & (P.MESSAGE_FLAG_EPHEMERAL | C.COMPONENTS_V2)) | int(
+                payload["flags"]
             )
-        msg["flags"] &= ~P.MESSAGE_FLAG_LOADING
-        msg["edited_timestamp"] = P.now_iso()
+        flags &= ~P.MESSAGE_FLAG_LOADING
+        planned: list[Planned] = list(msg["attachments"])
+        if files or "attachments" in payload:
+            planned = self._attachment_plan(files, payload.get("attachments"), msg["attachments"])
+        C.check(flags, after["content"], after["embeds"], after["components"], _names(planned))
+        msg["attachments"] = self._stored(planned)
+        msg.update(
+            content=after["content"],
+            embeds=after["embeds"],
+            components=C.resolved(after["components"], msg["attachments"], flags),
+            flags=flags,
+            edited_timestamp=P.now_iso(),
+        )
         self.emit("message", msg)
         return msg
 

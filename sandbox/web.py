@@ -262,7 +262,10 @@ class PageServer:
         member = self._member(data.get("user"))
         self._bot_online()
         msg = self._message(data.get("message_id"))
-        rec = await self.local.click_button(msg, str(data.get("custom_id", "")), user=member)
+        try:
+            rec = await self.local.click_button(msg, str(data.get("custom_id", "")), user=member)
+        except AssertionError as err:  # a button the message no longer shows, or a disabled one
+            raise ApiError(409, str(err).splitlines()[0]) from None
         return web.json_response({"interaction": rec.id})
 
     async def reaction(self, request: web.Request) -> web.StreamResponse:

@@ -25,7 +25,7 @@ from bot.settings import (
     StoreConfig,
 )
 from dreamcore.config import EngineConfig, PoolConfig
-from localdiscord import FakeDiscord, carries_dream
+from localdiscord import FakeDiscord, buttons_of, carries_dream
 from tests.gates import HANDLER as GATED_HANDLER
 from tests.gates import Gate
 from tests.loopback_net import LoopbackNetwork
@@ -181,8 +181,9 @@ async def dream(
 
 
 def button(message: dict, action: str) -> str:
-    """The custom_id of a result's button."""
-    ids = [c["custom_id"] for row in message["components"] for c in row["components"]]
+    """The custom_id of a result's button (`deeper`, or a variant's: `v2:deeper`), wherever it
+    is nested."""
+    ids = [b["custom_id"] for b in buttons_of(message)]
     return next(i for i in ids if i.startswith(f"dream:{action}:"))
 
 

@@ -174,3 +174,16 @@ async def test_a_spoiler_upload_blurs_every_file_and_its_preview_too():
     channel = FakeChannel()
     await ChannelAnswer(channel, 7, 1000).status("dreaming", b"jpeg", spoiler=True)
     assert [f.filename for f in channel.sent[0]["files"]] == ["SPOILER_preview.jpg"]
+
+
+async def test_a_components_v2_reply_in_the_channel_has_no_content_and_no_embeds():
+    # Discord refuses content or embeds beside IS_COMPONENTS_V2: the gallery says who it is for
+    layout = discord.ui.LayoutView(timeout=None)
+    layout.add_item(discord.ui.Container(discord.ui.TextDisplay("Dreamed for <@7>")))
+    gallery = Upload(b"png", "dream-1.png", None, layout, (("source.jpg", b"jpg"),))
+    channel = FakeChannel()
+    await ChannelAnswer(channel, requester_id=7, upload_limit=1000).deliver(gallery)
+    [sent] = channel.sent
+    assert sent["content"] is None and "embeds" not in sent and sent["view"] is layout
+    assert [f.filename for f in sent["files"]] == ["dream-1.png", "source.jpg"]
+    assert gallery.embeds == [] and gallery.is_layout and not upload().is_layout

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from bot import ledger as ledger_mod
+from bot.buttons import gallery_view
 from bot.flow import DreamFlow
 from bot.guilds import GuildSettings
 from bot.intake import ByteBudget, HeldImage
@@ -341,3 +342,103 @@ async def test_an_octave_preview_is_shown_even_when_the_job_then_goes_quiet(quot
     assert backend.requests[0].preview is True
     gate.set()
     assert await run is not None
+
+
+# --- variants: one download, every job submitted at once ----------------------------------------
+
+
+class GatedBackend:
+    """A job per submission, each finishing only once `gate` opens: what was submitted while
+    it was shut is what went in together."""
+
+    def __init__(self, gate: asyncio.Event, expect: int = 0) -> None:
+        self.gate, self.requests, self.jobs = gate, [], []
+        self.expect, self.all_in = expect, asyncio.Event()  # set once `expect` were submitted
+
+    def stats(self):
+        return type("Stats", (), {"workers_alive": 1, "places": 4})()
+
+    def submit(self, request, *, job_id=None):
+        self.requests.append(request)
+        events = [JobEvent("started", job_id, position=0)]
+        job = ScriptedJob(events, _result(png()), self.gate)
+        self.jobs.append(job)
+        if len(self.requests) == self.expect:
+            self.all_in.set()
+        return job
+
+
+class SharedInputs:
+    """Inputs that count downloads: every order gets the same held image."""
+
+    def __init__(self, budget: ByteBudget) -> None:
+        self.budget, self.downloads = budget, 0
+
+    async def fetch_shared(self, orders):
+        self.downloads += 1
+        image = HeldImage(png(), b"source-jpeg")
+        image.count_against(self.budget)
+        image.shared_by(len(orders))
+        return [o.fetched(image, None, o.params, 1) for o in orders]
+
+
+def _variants(n: int) -> list[Order]:
+    params = make_params(model="tiny", layer="relu1", max_side=64)
+    plans = Plan(params, ImageRef("https://cdn/in.png")).variants(n)
+    return [
+        Order("slash", Requester(1, 2, 3), GUILD, plan, plan.params, part=i, parts=n)
+        for i, plan in enumerate(plans)
+    ]
+
+
+def _variant_flow(backend, quota, inputs) -> DreamFlow:
+    tasks = Tasks()
+    return DreamFlow(
+        inputs=inputs,
+        runner=JobRunner(backend),
+        ledger=Ledger(quota.store, quota, tasks),
+        tasks=tasks,
+        metrics=BotMetrics(),
+        progress_interval_s=0.05,
+        buttons=lambda *a, **k: None,
+        gallery=gallery_view,
+    )
+
+
+async def test_variants_are_fetched_once_and_submitted_together(quota):
+    gate, budget = asyncio.Event(), ByteBudget(10**9)
+    backend, inputs, answer = GatedBackend(gate, 3), SharedInputs(budget), RecordingAnswer()
+    flow = _variant_flow(backend, quota, inputs)
+    task = flow.start(_variants(3), answer)
+    # each arrives while the others still wait at the gate: one after another's end never would
+    await asyncio.wait_for(backend.all_in.wait(), 10)
+    assert inputs.downloads == 1
+    assert {r.image for r in backend.requests} == {backend.requests[0].image}
+    assert budget.held > 0  # the image is held while its variants run ...
+    gate.set()
+    await asyncio.wait_for(task, 10)
+    assert budget.held == 0  # ... and given back once, when the last of them ends
+    [reply] = answer.delivered
+    assert reply.is_layout and [f.filename for f in reply.files()][:3] == [
+        "dream-1.png",
+        "dream-2.png",
+        "dream-3.png",
+    ]
+    rows = await _rows(quota)
+    assert len(rows) == 3 and all(r.status == "done" and r.cost == 1 for r in rows)
+
+
+async def test_when_the_first_variant_is_refused_every_variant_is(quota):
+    # another dream of hers is in flight and she may have one at a time: the first variant is
+    # held to that limit (the others follow it), so none of them may start
+    quota = QuotaService(quota.store, QuotaConfig(user_daily=10, user_concurrent=1))
+    busy = _order()
+    await Ledger(quota.store, quota, Tasks()).reserve(busy, "aaaaaaaaaaaa")
+    gate, budget = asyncio.Event(), ByteBudget(10**9)
+    backend, answer = GatedBackend(gate), RecordingAnswer()
+    flow = _variant_flow(backend, quota, SharedInputs(budget))
+    await asyncio.wait_for(flow.start(_variants(2), answer), 10)
+    assert backend.requests == [] and budget.held == 0
+    [told] = answer.failures
+    assert told.count("Variant") == 2  # each said, in the one reply
+    assert [r.job_id for r in await _rows(quota)] == ["aaaaaaaaaaaa"]

@@ -27,7 +27,12 @@ class Intake:
         if url in self.missing:
             raise DownloadFailed("gone")
         return SimpleNamespace(
-            data=b"x", source=b"y", release=lambda: None, frames=self.frames, size=(8, 8)
+            data=b"x",
+            source=b"y",
+            release=lambda: None,
+            shared_by=lambda holders: None,
+            frames=self.frames,
+            size=(8, 8),
         )
 
 
@@ -80,3 +85,35 @@ async def test_a_guide_that_cant_be_fetched_is_said_as_the_guides():
     plan = Plan(PARAMS, ImageRef("https://cdn/in.png"), guide=ImageRef("https://cdn/guide.png"))
     with pytest.raises(DownloadFailed, match=r"^The guide image: gone$"):
         await Inputs(intake, PRICING).fetch(order_of(plan))
+
+
+async def test_variants_fetch_their_image_once_and_share_it():
+    intake = Intake(missing={"https://cdn/old.png"})
+    plan = Plan(
+        make_params(model="tiny", layer="relu2", max_side=64),
+        ImageRef("https://cdn/old.png"),
+        fallback=ImageRef("https://cdn/dream.png"),
+        fallback_note="the original is gone",
+    )
+    orders = orders_for(
+        "slash", Requester(42, 5, 100), GUILD, ChannelRef(100), plan.variants(3), PRICING
+    )
+    fetched = await Inputs(intake, PRICING).fetch_shared(orders)
+    assert intake.fetched == ["https://cdn/old.png", "https://cdn/dream.png"]  # once, for 3
+    assert len({id(o.image) for o in fetched}) == 1
+    assert [o.params.layer for o in fetched] == [o.plan.params.layer for o in orders]
+    assert all(o.notes == ("the original is gone",) for o in fetched)
+
+
+def test_a_shared_image_is_given_back_when_its_last_holder_releases_it():
+    from bot.intake import ByteBudget, HeldImage
+
+    budget = ByteBudget(100)
+    image = HeldImage(b"12345", b"678")
+    image.count_against(budget)
+    image.shared_by(3)
+    image.release()
+    image.release()
+    assert budget.held == 8
+    image.release()
+    assert budget.held == 0

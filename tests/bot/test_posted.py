@@ -128,3 +128,29 @@ async def test_what_is_not_a_result_is_refused_as_before(store):
     no_dream = _message(params, files=("source.jpg",))
     with pytest.raises(NoImageFound):
         deeper_plan(await PostedResult.read(no_dream, store), ENGINE)(GUILD)
+
+
+def _gallery_message(*files: str):
+    """A variants reply (Components V2): no embed; its dreams dream-1.* ..., one source."""
+    attachments = [SimpleNamespace(filename=n, url=f"https://cdn/{n}", size=10) for n in files]
+    return SimpleNamespace(embeds=[], attachments=attachments)
+
+
+async def test_a_variant_is_its_jobs_record_and_its_own_numbered_file(store):
+    second = make_params(model="tiny", layer="relu1:3", max_side=200, **UNLISTED)
+    await store.transaction(lambda tx: tx.insert_job(_row(second, seed=5)))
+    message = _gallery_message("dream-1.png", "SPOILER_dream-2.webp", "source.jpg")
+    posted = await PostedResult.read_variant(message, store, JOB, 2)
+    plan = deeper_plan(posted, ENGINE)(GUILD)
+    assert plan.image.url == "https://cdn/SPOILER_dream-2.webp" and plan.hidden
+    assert plan.params == second.model_copy(update={"seed": 5})
+    reroll = reroll_plan(posted, ENGINE, random.Random(1))(GUILD)
+    assert reroll.image.url == "https://cdn/source.jpg"  # the variants' one source
+
+
+async def test_a_variant_the_ledger_does_not_know_says_so_in_one_line(store):
+    posted = await PostedResult.read_variant(_gallery_message("dream-1.png"), store, JOB, 1)
+    assert posted.recorded is None
+    with pytest.raises(InvalidParams, match="records may have been reset") as refused:
+        deeper_plan(posted, ENGINE)(GUILD)
+    assert "\n" not in str(refused.value)
