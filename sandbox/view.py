@@ -10,6 +10,7 @@ from urllib.parse import quote
 from localdiscord import FakeDiscord, InteractionRecord
 from localdiscord import payloads as P
 from localdiscord.gateway import MESSAGE_CONTENT
+from sandbox.forms import modal_view
 
 CALLBACK_NAMES = {
     1: "pong",
@@ -21,6 +22,8 @@ CALLBACK_NAMES = {
     9: "modal",
 }
 INTERACTION_KINDS = {2: "command", 3: "component", 4: "autocomplete", 5: "modal"}
+MESSAGE_FLAG_COMPONENTS_V2 = 1 << 15  # no content or embeds: the components are the message
+MEDIA_KEYS = ("media", "file")  # where V2 components hold a URL: thumbnails, gallery items, files
 
 
 def attachment_url(att: dict[str, Any]) -> str:
@@ -41,6 +44,21 @@ def _embed(embed: dict[str, Any], base: str, by_name: dict[str, str]) -> dict[st
     for key in ("image", "thumbnail"):
         if isinstance(out.get(key), dict) and out[key].get("url"):
             out[key] = {**out[key], "url": _local_url(out[key]["url"], base, by_name)}
+    return out
+
+
+def _components(node: Any, base: str, by_name: dict[str, str]) -> Any:
+    """A component tree (classic rows, or Components V2) with its media URLs made the page's
+    own, whether the bot wrote `attachment://name` or Discord already resolved it."""
+    if isinstance(node, list):
+        return [_components(n, base, by_name) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _components(value, base, by_name) for key, value in node.items()}
+    for key in MEDIA_KEYS:
+        media = out.get(key)
+        if isinstance(media, dict) and isinstance(media.get("url"), str):
+            out[key] = {**media, "url": _local_url(media["url"], base, by_name)}
     return out
 
 
@@ -92,7 +110,8 @@ def message_view(local: FakeDiscord, msg: dict[str, Any]) -> dict[str, Any]:
         "edited": bool(msg.get("edited_timestamp")),
         "attachments": attachments,
         "embeds": [_embed(e, base, by_name) for e in msg.get("embeds", [])],
-        "components": P.public(msg.get("components", [])),
+        "components": _components(P.public(msg.get("components", [])), base, by_name),
+        "v2": bool(msg.get("flags", 0) & MESSAGE_FLAG_COMPONENTS_V2),
         "reactions": [
             {
                 "emoji": r["emoji"]["name"],
@@ -108,6 +127,7 @@ def message_view(local: FakeDiscord, msg: dict[str, Any]) -> dict[str, Any]:
                 "id": meta["id"],
                 "name": meta.get("name"),  # commands only (buttons have none)
                 "command_type": meta.get("command_type"),  # 1 slash, 3 message context menu
+                "kind": INTERACTION_KINDS.get(meta.get("type", 0)),  # "modal": a form's answer
                 "user_id": meta["user"]["id"],
             }
             if meta
@@ -145,6 +165,7 @@ def interaction_view(rec: InteractionRecord) -> dict[str, Any]:
         "callback": CALLBACK_NAMES.get(first, str(first)) if first is not None else None,
         "expired": rec.expired,
         "original_id": rec.original_id,
+        "modal": modal_view(rec.modal) if rec.modal is not None else None,
     }
 
 

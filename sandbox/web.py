@@ -1,7 +1,8 @@
 """The sandbox page's server (aiohttp, 127.0.0.1 only, for this page only: see
 localdiscord.access): the static page, its event stream (SSE), the attachments, and the
 actions a member can take, each turned into what Discord would send the bot (a message, a slash
-command, autocomplete, a context menu, a button click, a reaction).
+command, autocomplete, a context menu, a button click or a choice in a select, a form submitted,
+a reaction).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from localdiscord.access import local_origin_only
 from localdiscord.cdn import attachment_response
 from localdiscord.gateway import MESSAGE_CONTENT
 from sandbox.bridge import Bridge
+from sandbox.forms import submission_problem
 from sandbox.rules import mib
 from sandbox.view import bot_intents, command_path
 
@@ -60,6 +62,8 @@ class PageServer:
         add.add_post("/api/autocomplete", self.autocomplete)
         add.add_post("/api/context-menu", self.context_menu)
         add.add_post("/api/button", self.button)
+        add.add_post("/api/select", self.select)
+        add.add_post("/api/modal", self.submit_modal)
         add.add_post("/api/reaction", self.reaction)
         add.add_post("/api/expire-token", self.expire_token)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -266,6 +270,39 @@ class PageServer:
             rec = await self.local.click_button(msg, str(data.get("custom_id", "")), user=member)
         except AssertionError as err:  # a button the message no longer shows, or a disabled one
             raise ApiError(409, str(err).splitlines()[0]) from None
+        return web.json_response({"interaction": rec.id})
+
+    async def select(self, request: web.Request) -> web.StreamResponse:
+        data = await self._json(request)
+        member = self._member(data.get("user"))
+        self._bot_online()
+        msg = self._message(data.get("message_id"))
+        values = data.get("values")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ApiError(400, "values must be a list of strings")
+        rec = await self.local.select(msg, str(data.get("custom_id", "")), values, user=member)
+        return web.json_response({"interaction": rec.id})
+
+    async def submit_modal(self, request: web.Request) -> web.StreamResponse:
+        """A form the bot opened (a modal answer to `interaction_id`), submitted with `values`
+        ({field name: text, or chosen values}); Discord shows a form only to whoever opened it,
+        and its client submits only what the fields allow."""
+        data = await self._json(request)
+        member = self._member(data.get("user"))
+        self._bot_online()
+        opened = self.local.interactions.get(str(data.get("interaction_id")))
+        if opened is None or opened.modal is None:
+            raise ApiError(404, "no such form")
+        opener = (opened.payload.get("member") or {}).get("user") or opened.payload.get("user")
+        if (opener or {}).get("id") != member["user"]["id"]:
+            raise ApiError(403, "that form was opened by someone else")
+        values = data.get("values") or {}
+        if not isinstance(values, dict):
+            raise ApiError(400, "values must be an object")
+        problem = submission_problem(opened.modal, values)
+        if problem:
+            raise ApiError(400, problem)
+        rec = await self.local.submit_modal(opened, values, user=member)
         return web.json_response({"interaction": rec.id})
 
     async def reaction(self, request: web.Request) -> web.StreamResponse:

@@ -1,9 +1,11 @@
 // The sandbox page: a snapshot then live events from the server (SSE), the channel view, the
-// composer, and the actions a member can take (act as Alice or Ada; switch channels).
+// composer, the forms the bot opens, and the actions a member can take (act as Alice or Ada;
+// switch channels).
 
 import { postForm, postJson } from "./api.js";
 import { hidePalette, renderPalette, setupCommands, showPalette } from "./commands.js";
 import { escapeHtml } from "./markdown.js";
+import { openModal, setupModal } from "./modal.js";
 import { renderMessage } from "./render.js";
 import { renderNotices, renderRules } from "./rules.js";
 import { S, byId, visible } from "./state.js";
@@ -42,6 +44,8 @@ function closeMenus() {
 const actions = {
   button: (msg, customId) => act(postJson("/api/button",
     { user: S.me, message_id: msg.id, custom_id: customId })),
+  select: (msg, customId, values) => act(postJson("/api/select",
+    { user: S.me, message_id: msg.id, custom_id: customId, values })),
   react: (msg, emoji) => act(postJson("/api/reaction", { user: S.me, message_id: msg.id, emoji })),
   expire: (interactionId) => act(postJson("/api/expire-token", { interaction_id: interactionId })),
   appsMenu(msg, node) {
@@ -182,6 +186,18 @@ function renderAll() {
 
 // --- events from the server ----------------------------------------------------------------------
 
+// A form the bot opened for this member opens once, when it arrives (not again on a reconnect:
+// Discord forgets an open form too).
+const formsSeen = new Set();
+
+function maybeOpenForm(interaction) {
+  if (!interaction.modal || formsSeen.has(interaction.id)) return;
+  formsSeen.add(interaction.id);
+  if (interaction.user_id !== S.me) return;
+  openModal(interaction, (id, values) => postJson("/api/modal",
+    { user: S.me, interaction_id: id, values }));
+}
+
 function rerenderInteraction(id) {
   for (const m of S.messages.values()) if (m.interaction?.id === id) upsert(m);
 }
@@ -195,6 +211,7 @@ function apply(event) {
         messages: new Map(event.messages.map((m) => [m.id, m])),
         interactions: new Map(event.interactions.map((i) => [i.id, i])),
       });
+      event.interactions.filter((i) => i.modal).forEach((i) => formsSeen.add(i.id));
       if (!S.personas.some((p) => p.id === S.me)) S.me = S.personas[0]?.id;
       if (!S.world.channels.some((c) => c.id === S.channel)) S.channel = S.world.channels[0]?.id;
       renderAll();
@@ -211,6 +228,7 @@ function apply(event) {
     case "interaction":
       S.interactions.set(event.interaction.id, event.interaction);
       rerenderInteraction(event.interaction.id);
+      maybeOpenForm(event.interaction);
       renderRules();
       break;
     case "commands":
@@ -300,4 +318,5 @@ $("#messages").addEventListener("load", follow, true); // load events do not bub
 new ResizeObserver(follow).observe($("#messages"));
 setupCommands(toast);
 setupComposer();
+setupModal();
 connect();

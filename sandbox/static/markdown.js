@@ -1,5 +1,6 @@
 // The part of Discord's markdown the bot writes: **bold**, *italic*, `code`, ```blocks```,
-// mentions (<@id>, <@&id>, <#id>) and timestamps (<t:unix:style>). Text is escaped first.
+// headings (# to ###) and subtext (-#) at a line's start, mentions (<@id>, <@&id>, <#id>) and
+// timestamps (<t:unix:style>). Text is escaped first.
 
 export function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({
@@ -40,7 +41,11 @@ export function markdown(text, names) {
     .replace(/&lt;@&amp;(\d+)&gt;/g, (_, id) => mention("@", names.roles.get(id) || "role"))
     .replace(/&lt;#(\d+)&gt;/g, (_, id) => mention("#", names.channels.get(id) || "channel"))
     .replace(/&lt;t:(-?\d+)(?::([tTdDfFR]))?&gt;/g,
-      (_, unix, style) => `<code>${escapeHtml(timestamp(Number(unix), style))}</code>`);
+      (_, unix, style) => `<code>${escapeHtml(timestamp(Number(unix), style))}</code>`)
+    // a heading is a block of its own: its line break goes with it (the text is pre-wrap)
+    .replace(/^(#{1,3}) (.+)(?:\n|$)/gm,
+      (_, marks, line) => `<span class="md-h${marks.length}">${line}</span>`)
+    .replace(/^-# (.+)(?:\n|$)/gm, '<span class="md-sub">$1</span>');
   return html.replace(/\u0000(\d+)\u0000/g, (_, i) => blocks[Number(i)]);
 }
 

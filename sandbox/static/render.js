@@ -1,11 +1,11 @@
-// One message as Discord shows it: author, content, images, embeds, buttons, reactions; plus what
+// One message as Discord shows it: author, content, images, embeds, buttons, reactions (or, for a
+// Components V2 message, its component tree: components.js); plus what
 // the sandbox adds: who used which command, how fast the bot answered, the message's progress
 // edits, and the rules it ran into.
 
+import { classicComponents, v2Components } from "./components.js";
 import { escapeHtml, markdown } from "./markdown.js";
 import { S, names, noticesFor, userName } from "./state.js";
-
-const STYLES = { 1: "primary", 2: "secondary", 3: "success", 4: "danger", 5: "link" };
 
 function el(tag, cls, html) {
   const node = document.createElement(tag);
@@ -23,7 +23,7 @@ function contextLine(msg, actions) {
   const meta = msg.interaction;
   const rec = S.interactions.get(meta.id);
   const who = `<b>${escapeHtml(userName(meta.user_id))}</b>`;
-  let what = "pressed a button";
+  let what = meta.kind === "modal" ? "submitted a form" : "pressed a button";
   if (meta.name && meta.command_type === 1) {
     what = `used <code>/${escapeHtml(rec?.name || meta.name)}</code>`;
   } else if (meta.name) {
@@ -114,25 +114,6 @@ function attachmentsNode(msg) {
   return box;
 }
 
-function componentsNode(msg, actions) {
-  const box = el("div", "components");
-  for (const row of msg.components) {
-    const line = el("div", "row");
-    for (const c of row.components || []) {
-      if (c.type !== 2) continue;
-      const label = `${c.emoji?.name ? `${c.emoji.name} ` : ""}${c.label || ""}`;
-      const btn = el("button", `btn ${STYLES[c.style] || "secondary"}`, escapeHtml(label.trim()));
-      btn.type = "button";
-      btn.disabled = Boolean(c.disabled);
-      btn.dataset.customId = c.custom_id || "";
-      btn.onclick = () => (c.url ? window.open(c.url) : actions.button(msg, c.custom_id));
-      line.append(btn);
-    }
-    box.append(line);
-  }
-  return box;
-}
-
 function reactionsNode(msg, actions) {
   const box = el("div", "reactions");
   for (const r of msg.reactions) {
@@ -192,11 +173,16 @@ export function renderMessage(msg, actions) {
     + (msg.author.bot ? '<span class="tag">APP</span>' : "") + `<time>${when}</time>`
     + (msg.edited ? '<span class="edited">(edited)</span>' : ""));
   body.append(head);
-  if (msg.content) body.append(el("div", "content", markdown(msg.content, names())));
+  if (msg.content && !msg.v2) body.append(el("div", "content", markdown(msg.content, names())));
   if (msg.loading) body.append(el("div", "thinking", `${escapeHtml(msg.author.name)} is thinking`));
-  if (msg.attachments.length) body.append(attachmentsNode(msg));
-  for (const embed of msg.embeds) body.append(embedNode(embed));
-  if (msg.components.length) body.append(componentsNode(msg, actions));
+  if (msg.v2) {
+    // no content or embeds; attachments show only where a component places them, as on Discord
+    body.append(v2Components(msg, actions));
+  } else {
+    if (msg.attachments.length) body.append(attachmentsNode(msg));
+    for (const embed of msg.embeds) body.append(embedNode(embed));
+    if (msg.components.length) body.append(classicComponents(msg, actions));
+  }
   if (msg.reactions.length) body.append(reactionsNode(msg, actions));
   if (msg.history.length > 1) body.append(historyNode(msg));
   if (msg.ephemeral) body.append(el("div", "note ephemeral-note", "Only you can see this"));

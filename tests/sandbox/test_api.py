@@ -8,7 +8,9 @@ import json
 import aiohttp
 import pytest_asyncio
 
-from tests.bot.conftest import E2E, FAST, png_bytes
+from localdiscord import inject
+from tests.bot.conftest import E2E, FAST, button, png_bytes
+from tests.sandbox.v2 import IS_COMPONENTS_V2, edit_as_bot, post_as_bot, post_gallery
 
 pytestmark = E2E
 
@@ -169,3 +171,104 @@ async def test_bad_requests_are_plain_errors(http, sandbox):
     body = {"user": persona(sandbox, "member"), "message_id": "2", "emoji": "🌀"}
     async with http.post("/api/reaction", json=body) as resp:
         assert resp.status == 404
+
+
+async def _dream(http, sandbox, user: str) -> dict:
+    """A finished /dream by `user` (the message with the dream and its buttons)."""
+    data = form(
+        user=user,
+        name="dream",
+        options=FAST,
+        **{"option:image": ("in.png", png_bytes(), "image/png")},
+    )
+    async with http.post("/api/command", data=data) as resp:
+        rec = sandbox.local.interactions[(await resp.json())["interaction"]]
+    return await rec.wait_until(
+        lambda r: next((m for m in r.messages if m["embeds"] and m["components"]), None), 60
+    )
+
+
+async def test_a_components_v2_message_shows_its_media_from_this_page(http, sandbox):
+    sent = await post_gallery(sandbox.local, 2)
+    view = sandbox.bridge.message(sandbox.local.message(sent["id"]))
+    assert view["v2"] and view["content"] == "" and view["embeds"] == []
+    [container] = view["components"]
+    [gallery] = [c for c in container["components"] if c["type"] == 12]
+    urls = [item["media"]["url"] for item in gallery["items"]]
+    assert urls == [a["url"] for a in view["attachments"]]  # attachment://name, made the page's
+    for url in urls:
+        async with http.get(url) as resp:
+            assert resp.status == 200 and resp.content_type == "image/png"
+    # URLs Discord already resolved work too; an attachment the message lacks is no URL at all
+    resolved = sent["attachments"][1]["url"]
+    assert resolved.startswith("http://127.0.0.1:")
+    items = [{"media": {"url": resolved}}, {"media": {"url": "attachment://gone.png"}}]
+    await edit_as_bot(sandbox.local, sent["id"], {"components": [{"type": 12, "items": items}]})
+    view = sandbox.bridge.message(sandbox.local.message(sent["id"]))
+    assert [i["media"]["url"] for i in view["components"][0]["items"]] == [urls[1], ""]
+    plain = await post_as_bot(sandbox.local, {"content": "a classic message"}, [])
+    assert not sandbox.bridge.message(sandbox.local.message(plain["id"]))["v2"]
+
+
+async def test_a_choice_in_a_select_reaches_the_bot_as_discord_sends_it(http, sandbox):
+    select = {
+        "type": 3,
+        "custom_id": "test-v2:pick",
+        "options": [{"label": "A", "value": "a"}, {"label": "B", "value": "b"}],
+    }
+    payload = {"flags": IS_COMPONENTS_V2, "components": [{"type": 1, "components": [select]}]}
+    sent = await post_as_bot(sandbox.local, payload, [])
+    body = {
+        "user": persona(sandbox, "member"),
+        "message_id": sent["id"],
+        "custom_id": "test-v2:pick",
+        "values": ["b"],
+    }
+    async with http.post("/api/select", json=body) as resp:
+        rec = sandbox.local.interactions[(await resp.json())["interaction"]]
+    assert rec.type == 3 and rec.payload["message"]["id"] == sent["id"]
+    assert rec.payload["data"] == {
+        "custom_id": "test-v2:pick",
+        "component_type": 3,
+        "values": ["b"],
+    }
+    async with http.post("/api/select", json={**body, "values": "b"}) as resp:
+        assert resp.status == 400
+
+
+async def test_a_form_the_bot_opens_is_shown_and_submitted_as_discord_would(http, sandbox):
+    ada, alice = persona(sandbox, "admin"), persona(sandbox, "member")
+    result = await _dream(http, sandbox, ada)
+    body = {"user": ada, "message_id": result["id"], "custom_id": button(result, "edit")}
+    async with http.post("/api/button", json=body) as resp:
+        opened = sandbox.local.interactions[(await resp.json())["interaction"]]
+    assert (await opened.wait_for_callback(20)).type == 9
+    view = sandbox.bridge.snapshot()["interactions"]
+    modal = next(i for i in view if i["id"] == opened.id)["modal"]
+    fields = {i["name"]: i for i in modal["items"] if i["kind"] == "field"}
+    assert list(fields) == list(opened.modal_fields)
+    numbers = fields["Strength, steps, octaves"]["component"]
+    assert numbers["value"].endswith(", 2, 1") and numbers["required"]
+
+    async def submit(user: str, values: dict) -> tuple[int, dict]:
+        body = {"user": user, "interaction_id": opened.id, "values": values}
+        async with http.post("/api/modal", json=body) as resp:
+            return resp.status, await resp.json()
+
+    assert await submit(alice, {}) == (403, {"error": "that form was opened by someone else"})
+    status, answer = await submit(ada, {"Strength, steps, octaves": ""})  # required
+    assert status == 400 and "required" in answer["error"]
+    changes = {"Strength, steps, octaves": numbers["value"].replace(", 2, 1", ", 3, 1")}
+    status, answer = await submit(ada, changes)
+    assert status == 200
+    sent = sandbox.local.interactions[answer["interaction"]]
+    assert sent.type == 5 and sent.payload["data"] == inject.modal_submit_data(
+        opened.modal, changes
+    )
+    edited = await sent.wait_until(
+        lambda r: next((m for m in r.messages if m["embeds"] and m["attachments"]), None), 60
+    )
+    notes = " ".join(f["value"] for f in edited["embeds"][0]["fields"])
+    assert "changed: steps 2 → 3" in notes
+    view = sandbox.bridge.message(edited)
+    assert view["interaction"]["kind"] == "modal"

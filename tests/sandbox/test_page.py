@@ -169,3 +169,100 @@ async def test_a_posted_video_shows_as_one_and_dreams_into_an_animation(page, tm
     await run_command(page, "dream", dream_form)
     answered = page.locator("article.msg.bot", has=page.locator(".embed"), has_text="3 frames")
     await expect(answered).to_be_visible(timeout=DREAM_MS)
+
+
+async def test_the_edit_form_opens_filled_and_its_changes_make_a_new_dream(page, sandbox):
+    """issue 22: Edit opens the bot's form (a modal) on the page, filled with the dream's
+    settings; a bad value is refused by the form itself; Cancel sends nothing; Submit sends the
+    form as Discord would, and the new dream says what changed."""
+    from playwright.async_api import expect
+
+    await expect(page.locator("#bot-status")).to_have_attribute("data-phase", "online")
+    await act_as(page, "Ada")  # her own quota: Alice's may be spent by the first test
+    results = page.locator("article.msg.bot", has=page.locator(".embed-image"))
+    before = await results.count()
+
+    async def dream_form(page):
+        await page.set_input_files('[data-option="image"] input', PHOTO)
+        for name, value in (("octaves", "1"), ("steps", "2"), ("size", "64")):
+            await page.fill(f'[data-option="{name}"] input', value)
+
+    await run_command(page, "dream", dream_form)
+    await expect(results).to_have_count(before + 1, timeout=DREAM_MS)
+    dreamed = results.nth(before)
+    edit = dreamed.get_by_role("button", name=re.compile("Edit"))
+    form, numbers = page.locator("#modal-form"), '[data-field="Strength, steps, octaves"] input'
+
+    # Cancel closes the form and sends nothing
+    submitted = sum(r.type == 5 for r in sandbox.local.interactions.values())
+    await edit.click()
+    await expect(form).to_be_visible(timeout=UI_MS)
+    await page.click("#modal-cancel")
+    await expect(form).to_be_hidden()
+
+    await edit.click()
+    await expect(form).to_be_visible(timeout=UI_MS)
+    await expect(page.locator("#modal-title")).to_have_text("Edit this dream")
+    await expect(page.locator(numbers)).to_have_value(re.compile(r"^[\d.]+, 2, 1$"))
+    await expect(page.locator('[data-field="Seed"] input')).to_have_value(re.compile(r"^\d+$"))
+    await expect(page.locator('[data-field="Layer or mix"] input')).not_to_have_value("")
+    await expect(page.locator('[data-field="Smooth"] select')).to_have_value("0")
+    await expect(page.locator('[data-field="Colours"] select')).to_have_value("dream")
+    was = await page.locator(numbers).input_value()
+    await page.fill(numbers, "")
+    await page.click("#modal-submit")
+    await expect(page.locator("#modal-error")).to_contain_text("Strength, steps, octaves")
+    assert sum(r.type == 5 for r in sandbox.local.interactions.values()) == submitted
+
+    await page.fill(numbers, was.replace(", 2, 1", ", 3, 1"))
+    await page.click("#modal-submit")
+    await expect(form).to_be_hidden(timeout=UI_MS)
+    await expect(results).to_have_count(before + 2, timeout=DREAM_MS)
+    edited = results.nth(before + 1)
+    await expect(edited.locator(".embed")).to_contain_text("changed: steps 2 → 3")
+    await expect(edited.locator(".context")).to_contain_text("Ada submitted a form")
+
+
+async def test_a_components_v2_gallery_shows_and_its_buttons_reach_the_bot(page, sandbox):
+    """issue 22: a Components V2 message (no content, no embeds: a container of text, a media
+    gallery, a section and buttons) is drawn as Discord draws it; its pictures load from its
+    attachments, a spoiler stays hidden until clicked, and its buttons, however deep, send the
+    component interaction a classic button does."""
+    from playwright.async_api import expect
+
+    from tests.sandbox.v2 import TITLE, post_gallery
+
+    sent = await post_gallery(sandbox.local, 3)
+    shown = page.locator(f'article.msg[data-id="{sent["id"]}"]')
+    pictures = shown.locator(".gallery img")
+    await expect(pictures).to_have_count(3, timeout=UI_MS)
+    for i in range(3):
+        await expect(pictures.nth(i)).to_have_js_property("complete", True)
+        await expect(pictures.nth(i)).to_have_js_property("naturalWidth", 96)  # the PNG's own
+    await expect(shown.locator(".text-display .md-h2")).to_have_text(TITLE)
+    await expect(shown.locator(".text-display").first).to_contain_text("3 dreams of one image")
+    await expect(shown.locator(".container")).to_have_css("border-left-color", "rgb(88, 101, 242)")
+    await expect(shown.locator(".attachments")).to_have_count(0)  # only where components say
+    hidden = shown.locator(".gallery-item").last
+    await expect(hidden).to_have_class(re.compile(r"\bspoiler\b"))
+    await hidden.click()
+    await expect(hidden).to_have_class(re.compile(r"\brevealed\b"))
+    await expect(shown.get_by_role("button", name="Delete")).to_be_disabled()
+
+    def clicked(custom_id):
+        return lambda: next(
+            (
+                r
+                for r in sandbox.local.interactions.values()
+                if r.type == 3 and r.payload["data"].get("custom_id") == custom_id
+            ),
+            None,
+        )
+
+    alice = next(p["id"] for p in sandbox.personas if p["name"] == "Alice")
+    for name, custom_id in (("Deeper", "test-v2:deeper"), ("Edit", "test-v2:edit")):
+        await shown.get_by_role("button", name=re.compile(name)).click()
+        rec = await sandbox.local.wait_for(clicked(custom_id), UI_MS / 1000)
+        assert rec.payload["data"]["component_type"] == 2
+        assert rec.payload["message"]["id"] == sent["id"]
+        assert rec.payload["member"]["user"]["id"] == alice
