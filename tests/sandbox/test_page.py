@@ -266,3 +266,62 @@ async def test_a_components_v2_gallery_shows_and_its_buttons_reach_the_bot(page,
         assert rec.payload["data"]["component_type"] == 2
         assert rec.payload["message"]["id"] == sent["id"]
         assert rec.payload["member"]["user"]["id"] == alice
+
+
+async def test_variants_come_back_as_one_gallery_whose_buttons_dream_one_variant(page, sandbox):
+    """issue 22, through the real bot: /dream variants:2 answers with one Components V2 gallery
+    (both dreams load on the page); Edit 2 opens the form filled with variant 2's own layer and
+    seed, and Deeper 2 dreams that variant alone as a normal result."""
+    from playwright.async_api import expect
+
+    await expect(page.locator("#bot-status")).to_have_attribute("data-phase", "online")
+    await act_as(page, "Ada")
+    galleries = page.locator("article.msg.bot", has=page.locator(".gallery"))
+    results = page.locator("article.msg.bot", has=page.locator(".embed-image"))
+    before_galleries, before_results = await galleries.count(), await results.count()
+
+    async def dream_form(page):
+        await page.set_input_files('[data-option="image"] input', PHOTO)
+        for name, value in (("octaves", "1"), ("steps", "2"), ("size", "64"), ("variants", "2")):
+            await page.fill(f'[data-option="{name}"] input', value)
+
+    await run_command(page, "dream", dream_form)
+    await expect(galleries).to_have_count(before_galleries + 1, timeout=DREAM_MS)
+    gallery = galleries.nth(before_galleries)
+    pictures = gallery.locator(".gallery img")
+    await expect(pictures).to_have_count(2)
+    for i in range(2):
+        await expect(pictures.nth(i)).to_have_js_property("complete", True)
+        assert await pictures.nth(i).evaluate("img => img.naturalWidth") > 0
+    await expect(gallery.locator(".text-display").first).to_contain_text("2 variants")
+
+    # variant 2's target and seed, as its gallery item names them
+    message_id = await gallery.get_attribute("data-id")
+    items = next(
+        c["items"]
+        for c in _tree(sandbox.local.state.messages[message_id]["components"])
+        if c.get("type") == 12
+    )
+    described = re.fullmatch(r"Variant 2: (\S+) · seed (\d+)", items[1]["description"])
+    assert described is not None, items[1]
+    layer, seed = described.groups()
+
+    await gallery.get_by_role("button", name="Edit 2").click()
+    form = page.locator("#modal-form")
+    await expect(form).to_be_visible(timeout=UI_MS)
+    await expect(page.locator('[data-field="Layer or mix"] input')).to_have_value(layer)
+    await expect(page.locator('[data-field="Seed"] input')).to_have_value(seed)
+    await page.click("#modal-cancel")
+    await expect(form).to_be_hidden()
+
+    await gallery.get_by_role("button", name="Deeper 2").click()
+    await expect(results).to_have_count(before_results + 1, timeout=DREAM_MS)
+
+
+def _tree(components):
+    """Every component in a V2 component tree, depth first."""
+    for c in components:
+        yield c
+        yield from _tree(c.get("components") or [])
+        if isinstance(c.get("accessory"), dict):
+            yield from _tree([c["accessory"]])
