@@ -6,7 +6,8 @@ A button's state is its custom_id (`dream:<action>:<requester_id>`, Cancel's als
 a variant's `dream:v<k>:<action>:<job>`), so `DynamicItem` rebuilds it from any old message and
 no view times out. What Deeper, Re-roll and Animate dream again is the posted result
 (bot.posted): its files (the dream, its source and guide, spoilered or not) and its job's params
-from the ledger (a variant has no embed to fall back on: without its row, one line says so).
+from the ledger (without its row, the embed's settings; a variant's, its gallery's text; where
+neither tells, one line says so).
 They go through the order desk like every other trigger; Delete removes the message through the
 interaction's own webhook; Cancel stops the job (the requester, or a server manager).
 """
@@ -86,7 +87,8 @@ class VariantButton(
     template=r"dream:v(?P<k>[1-9]):(?P<action>deeper|animate|edit):(?P<job>[0-9a-f]{12})",
 ):
     """Under variant k of a gallery reply: dreams that variant alone (Deeper, Animate) or opens
-    its form (Edit), from its job's ledger row and its file `dream-k.*`."""
+    its form (Edit), from its job's ledger row (else the gallery's text) and its file
+    `dream-k.*`."""
 
     def __init__(self, action: str, index: int, job_id: str) -> None:
         label, emoji, style = ACTIONS[action]
@@ -112,9 +114,6 @@ class VariantButton(
             return
         services = services_of(interaction.client)
         posted = await PostedResult.read_variant(message, services.store, self.job_id, self.index)
-        if posted.recorded is None:  # a wiped database: nothing tells this variant's params
-            await interaction.response.send_message(replies.VARIANT_FORGOTTEN, ephemeral=True)
-            return
         if self.action == "edit":
             await open_edit_form(interaction, posted)
             return

@@ -11,27 +11,37 @@ dream that variant alone) and the reply's Delete.
       ActionRow: Delete
 
 A V2 message has no content and no embeds: the job id a variant's buttons need is in their
-custom_id (bot/buttons.py) and its params in the ledger. The reply's files are the dreams
-(`dream-1.png` ...) and the variants' one source and guide, which no component shows but the
-header's thumbnail (Edit dreams the source again). Every reference is to a file that is
-attached: the publisher passes what it planned. Pure: no I/O; the buttons come from the caller.
+custom_id (bot/buttons.py) and its params in the ledger. The text is read back for a variant the
+ledger doesn't know or can't tell in time (`variant_params`, as an embed's settings are: the
+same settings line, so the same things are lost: octave scale, blend, tile size, WebP output).
+The reply's files are the dreams (`dream-1.png` ...) and the variants' one source and guide,
+which no component shows but the header's thumbnail (Edit dreams the source again). Every
+reference is to a file that is attached: the publisher passes what it planned. Pure: no I/O;
+the buttons come from the caller.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import discord
 
-from bot.layout import settings_line
+from bot.layout import read_settings, settings_line
 from bot.replies import VARIANT_PART, dreams, part_text
-from dreamcore.request import DreamParams, DreamResult
+from dreamcore.request import DreamParams, DreamResult, make_params
 
 TEXT_LIMIT = 4000  # characters of text in one V2 message, all TextDisplays together
 DESCRIPTION_LIMIT = 256  # a media item's description (discord.py's bound; Discord's is larger)
 HEADING = "### DeepDream"
+CLASS_TARGET = "class:"  # DreamParams.target of a class dream: `class:banana`
+# The lines a variant's params are read back from (see `shared_line` and `variant_line`).
+_SHARED = re.compile(r"Dreamed for <@[0-9]+> · `(?P<model>[^`]+)` · (?P<settings>.*)")
+_VARIANT = re.compile(
+    r"\*\*(?P<index>[0-9]+)\*\* · `(?P<target>[^`]+)` · seed (?P<seed>[0-9]+)(?: · .*)?"
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,14 @@ class Gallery:
 Actions = Callable[[Shown], Sequence[discord.ui.Item[Any]]]  # a variant's buttons
 
 
+def shared_line(gallery: Gallery) -> str:
+    """`Dreamed for <@42> · `tiny` · octaves 4 · steps 10 · ...`: the settings the variants
+    share (they differ only by target and seed: bot.params.variants)."""
+    first = gallery.shown[0]
+    model = first.result.model
+    return f"Dreamed for <@{gallery.requester_id}> · `{model}` · {settings_line(first.params)}"
+
+
 def variant_line(shown: Shown) -> str:
     """`**2** · `relu2:5` · seed 456 · 64×64 · 0.4 s`"""
     result = shown.result
@@ -90,12 +108,10 @@ def description(shown: Shown) -> str:
 
 def text(gallery: Gallery) -> str:
     """What was dreamed: the settings the variants share, each one's line, the price, notes."""
-    first = gallery.shown[0]
     count = f"{len(gallery.shown)} variants" if len(gallery.shown) > 1 else "1 variant"
     lines = [
         f"{HEADING} · {count}",
-        f"Dreamed for <@{gallery.requester_id}> · `{first.result.model}` · "
-        + settings_line(first.params),
+        shared_line(gallery),
         *(variant_line(shown) for shown in gallery.shown),
         f"Cost: {dreams(gallery.units)}",
     ]
@@ -104,6 +120,45 @@ def text(gallery: Gallery) -> str:
     notes = [*{note: None for shown in gallery.shown for note in shown.result.notes}]
     lines += [f"-# {note}" for note in (*notes, *gallery.notes)]
     return "\n".join(lines)[:TEXT_LIMIT]
+
+
+# --- read back -----------------------------------------------------------------------------------
+
+
+def text_of(message: discord.Message) -> str | None:
+    """A gallery reply's text as discord.py parses a received V2 message (Container > Section >
+    TextDisplay, or a TextDisplay in the Container); None when the message shows none of ours."""
+    for component in _walk(message.components):
+        if isinstance(component, discord.TextDisplay) and component.content.startswith(HEADING):
+            return component.content
+    return None
+
+
+def _walk(components: Iterable[discord.Component]) -> Iterator[discord.Component]:
+    for component in components:
+        yield component
+        if isinstance(component, discord.Container | discord.SectionComponent):
+            yield from _walk(component.children)
+
+
+def variant_params(text: str, index: int) -> DreamParams | None:
+    """Variant `index`'s params as the gallery's `text` shows them: the model and settings the
+    variants share, its own target and seed. None when the text doesn't show that variant (not
+    ours, or edited); raises InvalidParams when what it shows is refused, as an embed's would
+    be. What the settings line doesn't carry takes its default, as for an embed."""
+    lines = text.splitlines()
+    shared = next((m for m in map(_SHARED.fullmatch, lines) if m), None)
+    own = next((m for m in map(_VARIANT.fullmatch, lines) if m and int(m["index"]) == index), None)
+    if not text.startswith(HEADING) or shared is None or own is None:
+        return None
+    target = own["target"]
+    aim = (
+        {"target_class": target.removeprefix(CLASS_TARGET)}
+        if target.startswith(CLASS_TARGET)
+        else {"layer": target}
+    )
+    values = {**read_settings(shared["settings"]), "model": shared["model"], **aim}
+    return make_params(**values, seed=int(own["seed"]))
 
 
 def media(gallery: Gallery) -> discord.ui.MediaGallery[Any]:

@@ -1,7 +1,7 @@
 """The result message's layout: its files' names, its embed (the settings of a finished dream, for
 people), and reading a dream back from an embed (its footer's job id; its settings line, only for
-results the ledger doesn't know: older ones, or a wiped database). The words in it are
-bot/replies.py's.
+results the ledger doesn't know: older ones, or a wiped database; a variants gallery's line is
+read with it too, bot/gallery.py). The words in it are bot/replies.py's.
 
 Pure functions (no I/O). The embed is for people; its footer names the job, whose ledger row holds
 the exact params (bot.posted).
@@ -32,7 +32,8 @@ SOURCE_PREFIX = "source."  # an animated input travels whole: source.gif, source
 GUIDE_NAME = "guide.jpg"  # a guided dream's guide, attached too, so Re-roll/Deeper keep it
 GUIDE_PREFIX = "guide."  # ... shrunk to fit the upload limit it may be guide.webp or .png
 # "octaves 4 · steps 10 · strength 1.5 · jitter 32 · max side 1024[ · smooth 4][ · original
-# colours][ · guided]": the settings line, read back when the ledger doesn't know the job.
+# colours][ · guided]": the settings line (an embed's, a gallery's), read back when the ledger
+# doesn't know the job.
 _NUMBERS = {
     "octaves": int,
     "steps": int,
@@ -107,7 +108,9 @@ def settings_line(params: DreamParams) -> str:
     return " · ".join(parts)
 
 
-def _read_settings(line: str) -> dict[str, object]:
+def read_settings(line: str) -> dict[str, object]:
+    """The params `settings_line` wrote, as make_params takes them; a part it can't read is
+    left out (an edited or foreign line: the default applies)."""
     values: dict[str, object] = {}
     for part in (p.strip() for p in line.split("·")):
         if part in _FLAGS:
@@ -192,7 +195,7 @@ def params_from_embed(embed: discord.Embed, **overrides: object) -> DreamParams:
         values["layer"] = layer.strip().strip("`")
     if seed and seed.strip().isdecimal():  # isdigit() passes "²", which int() refuses
         values["seed"] = int(seed)
-    values.update(_read_settings(_field(embed, SETTINGS_FIELD) or ""))
+    values.update(read_settings(_field(embed, SETTINGS_FIELD) or ""))
     values.update(overrides)
     return make_params(**values)
 

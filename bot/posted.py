@@ -7,7 +7,8 @@ result the ledger doesn't know (posted before it kept them, or a wiped database)
 belong to another server or a DM (user installs): the params are still that dream's.
 
 One variant of a gallery reply (bot/gallery.py) has no embed: its button names its job and
-its number k, its file is `dream-k.*`, and without its ledger row nothing tells its params.
+its number k, its file is `dream-k.*`, and without its ledger row the gallery's text tells its
+params (the shared settings line, its own target and seed), read back as an embed's are.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Protocol
 
 import discord
 
-from bot import layout, replies
+from bot import gallery, layout, replies
 from bot.errors import NoImageFound
 from bot.order import ImageRef, Plan
 from bot.store import LedgerRow
@@ -42,6 +43,7 @@ class PostedResult:
     embed: discord.Embed | None  # None: not a result of ours (or its embed was removed)
     recorded: DreamParams | None = None  # the ledger's params, when it knows the job
     variant: int | None = None  # one variant of a gallery reply: its files are dream-{k}.*
+    gallery_text: str | None = None  # that reply's text (bot.gallery), when it shows ours
 
     @classmethod
     async def read(cls, message: discord.Message, store: JobReader) -> PostedResult:
@@ -55,8 +57,10 @@ class PostedResult:
     async def read_variant(
         cls, message: discord.Message, store: JobReader, job_id: str, index: int
     ) -> PostedResult:
-        """Variant `index` of a gallery reply, dreamed as job `job_id`; never raises."""
-        return cls(message, None, await recorded_params(store, job_id), variant=index)
+        """Variant `index` of a gallery reply, dreamed as job `job_id`; never raises (without
+        the row, the gallery's text)."""
+        recorded = await recorded_params(store, job_id)
+        return cls(message, None, recorded, variant=index, gallery_text=gallery.text_of(message))
 
     @classmethod
     def of(cls, message: discord.Message, recorded: DreamParams | None = None) -> PostedResult:
@@ -64,11 +68,15 @@ class PostedResult:
 
     def params(self) -> DreamParams:
         """What the result was dreamed with: the ledger's record, else the embed's settings
-        (raises InvalidParams when neither can tell)."""
+        (a variant's: its gallery's text); raises InvalidParams when neither can tell."""
         if self.recorded is not None:
             return self.recorded
         if self.variant is not None:
-            raise InvalidParams(replies.VARIANT_FORGOTTEN)
+            text = self.gallery_text
+            shown = gallery.variant_params(text, self.variant) if text is not None else None
+            if shown is None:
+                raise InvalidParams(replies.VARIANT_FORGOTTEN)
+            return shown
         if self.embed is None:
             raise InvalidParams(replies.UNREADABLE_SETTINGS)
         return layout.params_from_embed(self.embed)
@@ -89,16 +97,18 @@ async def recorded_params(store: JobReader, job_id: str) -> DreamParams | None:
     try:
         row = await asyncio.wait_for(store.read_job(job_id), LOOKUP_BUDGET_S)
     except (TimeoutError, sqlite3.Error) as err:
-        log.warning("job %s: ledger lookup failed (%r); reading its embed", job_id, err)
+        log.warning("job %s: ledger lookup failed (%r); reading its message", job_id, err)
         return None
     if row is None or not row.params:
-        log.info("job %s is not in the ledger; reading its embed", job_id)
+        log.info("job %s is not in the ledger; reading its message", job_id)
         return None
     values = {**row.params, "seed": row.seed if row.seed is not None else row.params.get("seed")}
     try:
         return make_params(**values)
     except DreamError as err:
-        log.warning("job %s: its recorded params are refused (%s); reading its embed", job_id, err)
+        log.warning(
+            "job %s: its recorded params are refused (%s); reading its message", job_id, err
+        )
         return None
 
 

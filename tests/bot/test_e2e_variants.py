@@ -1,6 +1,7 @@
 """/dream variants:N end to end: N dreams of one image, each another channel of the layer, fetched
 once and answered as one Components V2 gallery (bot/gallery.py) whose per-variant buttons dream
-that variant alone; priced N dreams; one Cancel stops them all."""
+that variant alone (from the ledger, or after a wiped database from the gallery's text); priced
+N dreams; one Cancel stops them all."""
 
 from localdiscord import buttons_of
 from tests.bot.conftest import (
@@ -151,24 +152,61 @@ async def test_a_spoilered_variants_reply_hides_every_file(fake, bot):
     assert _files(again)[0].startswith("SPOILER_")  # a hidden variant's re-dream stays hidden
 
 
-async def test_a_variant_the_ledger_forgot_is_one_clear_line(fake, pool, tmp_path):
+def _with_text(message, text: str | None) -> list[dict]:
+    """The reply's components with its text replaced by `text`, or gone (None): its header
+    section dropped, the gallery and the buttons kept."""
+    box = _parts(message)[0]
+    _header, *rest = box["components"]
+    words = [] if text is None else [{"type": TEXT, "content": text}]
+    return [{**box, "components": [*words, *rest]}]
+
+
+async def test_after_a_wiped_ledger_a_variant_is_what_its_gallery_shows(fake, pool, tmp_path):
     runner = RunningBot(fake, make_settings(fake, tmp_path / "before.sqlite3"), pool)
-    await runner.start()
+    bot = await runner.start()
     alice = fake.add_member(name="alice")
-    reply = await _gallery(await dream(fake, alice, variants=2))
+    reply = await _gallery(await dream(fake, alice, layer="relu2", variants=2, smooth=2))
+    rows = await wait_ledger(
+        bot, lambda rows: len(rows) == 2 and all(r.status == "done" for r in rows)
+    )
     await runner.stop()
 
     runner = RunningBot(fake, make_settings(fake, tmp_path / "wiped.sqlite3"), pool)
     bot = await runner.start()
     try:
-        for action in ("deeper", "edit"):
-            cid = next(b["custom_id"] for b in buttons_of(reply) if f":{action}:" in b["custom_id"])
-            rec = await fake.click_button(reply, cid, user=alice)
-            cb = await rec.wait_for_callback(5)
-            assert cb.type == 4 and cb.data["flags"] & 64, action  # ephemeral, not a dream
-            assert "records may have been reset" in cb.data["content"]
-            assert "\n" not in cb.data["content"]
-        assert await bot.services.store.jobs() == []  # nothing reserved
+        ids = [b["custom_id"] for b in buttons_of(reply)]
+        deeper = next(i for i in ids if i.startswith("dream:v2:deeper:"))
+        second = next(r for r in rows if r.job_id == deeper.rsplit(":", 1)[1])
+        again = await finished_result(await fake.click_button(reply, deeper, user=alice))
+        assert fake.downloads[-1] == _attachment(reply, "dream-2.png")["id"]  # variant 2's file
+        assert again["embeds"] and "smooth 2" in str(again["embeds"][0])
+        [new] = await wait_ledger(
+            bot, lambda rows: len(rows) == 1 and rows[0].status == "done"
+        )  # the wiped ledger knows this dream only
+        assert (new.params["layer"], new.seed) == (second.params["layer"], second.seed)
+        # all that /dream set, as the gallery shows it; the tile size, which no settings line
+        # carries, is left to the engine's default (as for a result read from its embed)
+        unlisted = {"tile_size": None}
+        assert new.params == {**second.params, **unlisted} and second.params["tile_size"]
+
+        edit = next(i for i in ids if i.startswith("dream:v2:edit:"))
+        form = await fake.click_button(reply, edit, user=alice)
+        assert (await form.wait_for_callback(5)).type == 9  # the form, filled from the text
+        assert form.modal_fields["Layer or mix"] == second.params["layer"]
+        assert form.modal_fields["Seed"] == str(second.seed)
+
+        # a gallery whose text is gone, or is not ours: nothing tells the variant's settings
+        text = _parts(reply)[1]["components"][0]["content"]
+        for shown in (None, text.replace("### DeepDream", "### Another bot")):
+            fake.state.edit_message(reply["id"], {"components": _with_text(reply, shown)}, [])
+            for action in ("deeper", "edit"):
+                cid = next(i for i in ids if i.startswith(f"dream:v1:{action}:"))
+                rec = await fake.click_button(reply, cid, user=alice)
+                cb = await rec.wait_for_callback(5)
+                assert cb.type == 4 and cb.data["flags"] & 64, action  # ephemeral, not a dream
+                assert "records may have been reset" in cb.data["content"]
+                assert "\n" not in cb.data["content"]
+        assert len(await bot.services.store.jobs()) == 1  # nothing reserved for those
         assert not fake.errors
     finally:
         await runner.stop()
