@@ -10,7 +10,8 @@ so one graph serves every objective on the same layers.
 A graph is fixed to what it recorded, so it is keyed by everything that changes the work:
 network, layers, autocast dtype, memory format, batch, padded height and width, device. Batches
 are padded up to 1, 2, 4, 8, ... `max_batch` images (`batch_for`), so that a few graphs serve
-every batch. `GraphCache` captures a key on its first use and keeps the most recently used within
+every batch. `GraphCache` captures a key on its third use (a capture costs a few steps, worth
+paying only for a shape that recurs) and keeps the most recently used within
 an entry count and a memory budget (each graph holds a private memory pool: about one eager
 step's activations). A key whose capture fails (an op that can't be captured, out of memory) is
 logged once and runs eager from then on: graphs never fail a dream.
@@ -44,6 +45,10 @@ Forward = Callable[[Tensor], tuple[Tensor, ...]]  # N x 3 x H x W pixels -> each
 MiB = 2**20
 WARMUP_ITERS = 3  # torch's default: lazy initialisation and cudnn's choices stay out of the graph
 EAGER_KEYS_KEPT = 4096  # keys remembered as eager (a bound, so that odd shapes can't grow it)
+# A capture costs about WARMUP_ITERS + 1 eager steps: a key is recorded on its third use, so that
+# the shapes a dream meets once or twice (an odd tile, a batch that formed by chance) stay eager
+# and don't push out the graphs that every dream replays (each octave's shape, `steps` times).
+CAPTURE_AFTER_USES = 3
 
 
 @dataclass(frozen=True)
@@ -188,8 +193,8 @@ class GraphStats:
 
 
 class GraphCache:
-    """The graphed forwards of the batched step, captured on first use of a key, kept least
-    recently used first out within `max_entries` and `max_mb` of device memory.
+    """The graphed forwards of the batched step, captured on a key's `capture_after`-th use and
+    kept least recently used first out within `max_entries` and `max_mb` of device memory.
 
     `capture` records one (capture_cuda; tests inject a fake). Not thread-safe beyond its lock:
     one StepBatcher's leader uses it, one step at a time, as graphs' buffers require.
@@ -201,15 +206,18 @@ class GraphCache:
         max_batch: int = 16,
         max_entries: int = 64,
         max_mb: float = 2048,
+        capture_after: int = CAPTURE_AFTER_USES,
         capture: Capture = capture_cuda,
     ) -> None:
         self.max_batch = max(1, max_batch)
+        self.capture_after = max(1, capture_after)
         self.max_entries = max(1, max_entries)
         self.max_bytes = int(max_mb * MiB)
         self.capture = capture
         self.stats = GraphStats()
         self._entries: OrderedDict[GraphKey, _Entry] = OrderedDict()  # oldest use first
         self._eager: OrderedDict[GraphKey, None] = OrderedDict()
+        self._uses: OrderedDict[GraphKey, int] = OrderedDict()  # keys not captured yet
         self._lock = threading.Lock()
 
     def batch_for(self, n: int) -> int:
@@ -240,13 +248,16 @@ class GraphCache:
             return None if key in self._eager else key
 
     def forward(self, key: GraphKey, net: FeatureNet, template: Tensor) -> Forward | None:
-        """`key`'s graphed forward, captured now if it is new (`template`: an input of its shape
-        and layout); None: run this step eager (the capture failed, or the graph is too big)."""
+        """`key`'s graphed forward, captured now if this is its `capture_after`-th use
+        (`template`: an input of its shape and layout); None: run this step eager (not used
+        often enough yet, the capture failed, or the graph is too big)."""
         with self._lock:
             if key in self._eager:
                 return None
             entry = self._entries.get(key)
             if entry is None:
+                if not self._used_enough(key):
+                    return None
                 entry = self._capture(key, net, template)
                 if entry is None:
                     return None
@@ -314,6 +325,17 @@ class GraphCache:
             self.stats.evictions += evicted
             del entry
             gc.collect()  # a graph's autograd class is a reference cycle: free its memory now
+
+    def _used_enough(self, key: GraphKey) -> bool:
+        """Count a use of a key that has no graph; True once it has been used `capture_after`
+        times (then it is captured, or remembered as eager: no longer counted)."""
+        uses = self._uses.pop(key, 0) + 1
+        if uses >= self.capture_after:
+            return True
+        self._uses[key] = uses  # the most recent last: the oldest counts go first
+        while len(self._uses) > EAGER_KEYS_KEPT:
+            self._uses.popitem(last=False)
+        return False
 
     def _remember_eager(self, key: GraphKey) -> None:
         self._eager[key] = None

@@ -90,7 +90,8 @@ class FakeCapture:
 
 
 def _cache(capture: FakeCapture, **kwargs) -> GraphCache:
-    return GraphCache(capture=capture, **kwargs)
+    """A cache that captures a key on its first use (the threshold has a test of its own)."""
+    return GraphCache(capture=capture, **{"capture_after": 1, **kwargs})
 
 
 def _key(cache: GraphCache, net, layer: str = "relu3", n: int = 1, padded=(64, 64), **grad):
@@ -127,6 +128,22 @@ def test_the_key_holds_batch_shape_layers_precision_and_layout(net):
     assert others[3] is not None and others[3].autocast == torch.bfloat16
     # an autocast it can't read: the step is not graphed
     assert _key(cache, net, n=3, autocast=lambda: torch.no_grad()) is None
+
+
+def test_a_key_is_captured_on_its_third_use_and_runs_eager_before(net):
+    capture = FakeCapture()
+    cache = GraphCache(capture=capture)  # the default threshold
+    gradient = Gradient(net, LayerObjective("relu3"))
+    crops = [_image(60, 50, 1), _image(64, 64, 2)]
+    eager = batched_gradients([(gradient, c) for c in crops], (64, 64))
+    once = _key(cache, net, n=1)  # another shape, met once: never captured
+    assert once is not None and cache.forward(once, net, _image(64, 64, 1)) is None
+    for use in (1, 2, 3, 4):
+        grads = batched_gradients([(gradient, c) for c in crops], (64, 64), graphs=cache)
+        for g, e in zip(grads, eager, strict=True):
+            assert (g - e).abs().max() < 1e-4  # eager or replayed, the same gradient
+        assert (len(capture.captured), len(cache)) == ((0, 0) if use < 3 else (1, 1))
+    assert cache.stats.replays == 2 and once not in cache and not cache.runs_eager(once)
 
 
 def test_least_recently_used_graphs_go_first_when_there_are_too_many(net):
@@ -332,7 +349,7 @@ def _relative(a: Tensor, b: Tensor) -> float:
 @pytest.mark.gpu
 def test_graphed_gradients_equal_eager_ones_on_cuda(exact_fp32):
     net = _cuda_net()
-    cache = GraphCache()
+    cache = GraphCache(capture_after=1)
     gradient = Gradient(net, LayerObjective("relu3_3"), channels_last=True)
     for seed in (1, 2, 3):  # the first call captures, the others replay with new pixels
         crops = [_image(128 - 16 * i, 128, seed + i, "cuda") for i in range(4)]
@@ -348,7 +365,7 @@ def test_graphed_gradients_equal_eager_ones_on_cuda(exact_fp32):
 @pytest.mark.gpu
 def test_a_padded_graphed_batch_equals_the_unpadded_eager_one_on_cuda(exact_fp32):
     net = _cuda_net()
-    cache = GraphCache()
+    cache = GraphCache(capture_after=1)
     gradient = Gradient(net, LayerObjective("relu3_3"), channels_last=True)
     crops = [_image(120, 100 + 8 * i, i, "cuda") for i in range(3)]  # batch 3: graphed at 4
     items = [(gradient, c) for c in crops]
@@ -367,7 +384,7 @@ def test_a_bf16_graph_runs_under_autocast_on_cuda():
     bf16 = partial(torch.autocast, device_type="cuda", dtype=torch.bfloat16)
     gradient = Gradient(net, LayerObjective("relu3_3"), autocast=bf16, channels_last=True)
     crops = [_image(128, 128, i, "cuda") for i in range(2)]
-    cache = GraphCache()
+    cache = GraphCache(capture_after=1)
     key = cache.key_for(gradient, 2, (128, 128), torch.device("cuda"))
     assert key is not None and key.autocast == torch.bfloat16
     x = torch.cat(crops).contiguous(memory_format=torch.channels_last).requires_grad_(True)
@@ -455,7 +472,7 @@ class _Syncing(FeatureNet):
 @pytest.mark.gpu
 def test_a_capture_that_fails_on_cuda_falls_back_to_eager():
     net = _Syncing().cuda()
-    cache = GraphCache()
+    cache = GraphCache(capture_after=1)
     gradient = Gradient(net, LayerObjective("synced"))
     crops = [_image(64, 64, i, "cuda") for i in range(2)]
     graphed = batched_gradients([(gradient, c) for c in crops], (64, 64), graphs=cache)
