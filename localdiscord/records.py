@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .inject import modal_fields
+from .modals import modal_fields
 
 
 class RecordKeeper(Protocol):

@@ -23,7 +23,7 @@ import discord.http
 import yarl
 from aiohttp import web
 
-from . import components, inject
+from . import components, inject, modals
 from . import payloads as P
 from .access import local_origin_only
 from .gateway import Gateway
@@ -430,14 +430,14 @@ class FakeDiscord:
     ) -> InteractionRecord:
         """Submit the modal the bot answered `opened` with (callback type 9): a MODAL_SUBMIT
         interaction (type 5) with every field as prefilled unless `changes` (by label: see
-        `inject.modal_fields`) says otherwise; from a component, it carries that message."""
+        `modals.modal_fields`) says otherwise; from a component, it carries that message."""
         if opened.modal is None:
             raise AssertionError("localdiscord: that interaction was not answered with a modal")
         channel = opened.payload.get("channel_id")
         payload = inject.interaction_base(
             self.state, 5, user, channel, self.state.place_of(channel) if channel else "guild"
         )
-        payload["data"] = inject.modal_submit_data(opened.modal, changes or {})
+        payload["data"] = modals.modal_submit_data(opened.modal, changes or {})
         if "message" in opened.payload:
             stored = self.state.messages.get(str(opened.payload["message"]["id"]))
             payload["message"] = P.public(stored) if stored else opened.payload["message"]

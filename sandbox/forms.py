@@ -2,7 +2,7 @@
 submit: an empty required field, text shorter or longer than the field allows, a choice count
 outside the select's range or a value it does not offer.
 
-Fields are named as localdiscord.inject names them (`modal_fields`: the Label's text, else the
+Fields are named as localdiscord.modals names them (`modal_fields`: the Label's text, else the
 text input's own label), so that a submission goes through the local Discord's own
 `modal_submit_data`, the one shape the tests and the page share.
 """
@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from localdiscord import inject
+from localdiscord import modals
 from localdiscord import payloads as P
 
 TEXT_DISPLAY = 10  # text between a modal's fields (Discord's new modal layout)
-FIELD_TYPES = (inject.TEXT_INPUT, inject.STRING_SELECT)
+FIELD_TYPES = (modals.TEXT_INPUT, modals.STRING_SELECT)
 
 
 def _name(top: dict[str, Any], component: dict[str, Any]) -> str:
     """The field's name as modal_fields gives it: asked of a form holding this field alone."""
-    alone = top if top["type"] == inject.LABEL else {**top, "components": [component]}
-    [name] = inject.modal_fields({"components": [alone]})
+    alone = top if top["type"] == modals.LABEL else {**top, "components": [component]}
+    [name] = modals.modal_fields({"components": [alone]})
     return name
 
 
@@ -34,8 +34,8 @@ def modal_view(modal: dict[str, Any]) -> dict[str, Any]:
         if top.get("type") == TEXT_DISPLAY:
             items.append({"kind": "text", "content": top.get("content") or ""})
             continue
-        label = top.get("label") if top.get("type") == inject.LABEL else None
-        inner = [top["component"]] if top.get("type") == inject.LABEL else top.get("components")
+        label = top.get("label") if top.get("type") == modals.LABEL else None
+        inner = [top["component"]] if top.get("type") == modals.LABEL else top.get("components")
         for component in inner or []:
             if component.get("type") not in FIELD_TYPES:
                 items.append({"kind": "unsupported", "type": component.get("type")})
@@ -85,10 +85,10 @@ def submission_problem(modal: dict[str, Any], values: dict[str, Any]) -> str | N
     unknown = sorted(set(values) - set(fields))
     if unknown:
         return f"the form has no field {', '.join(unknown)}"
-    prefilled = inject.modal_fields(modal)
+    prefilled = modals.modal_fields(modal)
     for name, item in fields.items():
         component, value = item["component"], values.get(name, prefilled[name])
-        check = _text_problem if component["type"] == inject.TEXT_INPUT else _select_problem
+        check = _text_problem if component["type"] == modals.TEXT_INPUT else _select_problem
         problem = check(item["label"] or name, component, value)
         if problem:
             return problem

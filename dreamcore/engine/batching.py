@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -32,17 +31,8 @@ from torch import Tensor
 
 from dreamcore.engine.featurenet import FeatureNet
 from dreamcore.engine.graphs import GraphCache, GraphKey
-from dreamcore.engine.objectives import Acts, Objective
-
-
-class Gradient(Protocol):
-    """What the batcher needs of a dream's gradient (dreamcore.engine.gradient.Gradient)."""
-
-    net: FeatureNet
-    objective: Objective
-    autocast: Callable[[], AbstractContextManager]
-    channels_last: bool
-
+from dreamcore.engine.objectives import Acts
+from dreamcore.engine.stepping import Gradient
 
 GroupKey = tuple[int, tuple[str, ...], int, int, str]  # net, layers, padded H, padded W, device
 

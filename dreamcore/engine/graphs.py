@@ -29,15 +29,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
 from dreamcore.engine.featurenet import FeatureNet
-
-if TYPE_CHECKING:
-    from dreamcore.engine.batching import Gradient
+from dreamcore.engine.stepping import Gradient
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
-"""The MODAL_SUBMIT data localdiscord injects (inject.modal_submit_data), read by discord.py's
+"""The MODAL_SUBMIT data localdiscord injects (modals.modal_submit_data), read by discord.py's
 own Modal: every field of the modal the bot opened, as prefilled unless changed."""
 
 import discord
 import pytest
 
-from localdiscord.inject import modal_fields, modal_submit_data
+from localdiscord.modals import modal_fields, modal_submit_data
 
 
 class Form(discord.ui.Modal, title="A form"):

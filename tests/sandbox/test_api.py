@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest_asyncio
 
-from localdiscord import inject
+from localdiscord import modals
 from tests.bot.conftest import E2E, FAST, button, png_bytes
 from tests.sandbox.v2 import IS_COMPONENTS_V2, edit_as_bot, post_as_bot, post_gallery
 
@@ -268,7 +268,7 @@ async def test_a_form_the_bot_opens_is_shown_and_submitted_as_discord_would(http
     status, answer = await submit(ada, changes)
     assert status == 200
     sent = sandbox.local.interactions[answer["interaction"]]
-    assert sent.type == 5 and sent.payload["data"] == inject.modal_submit_data(
+    assert sent.type == 5 and sent.payload["data"] == modals.modal_submit_data(
         opened.modal, changes
     )
     edited = await sent.wait_until(

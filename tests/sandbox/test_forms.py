@@ -3,7 +3,7 @@ modal_submit_data takes them), and what Discord's client would refuse to submit.
 
 from __future__ import annotations
 
-from localdiscord import inject
+from localdiscord import modals
 from sandbox.forms import modal_view, submission_problem
 
 MODAL = {
@@ -65,7 +65,7 @@ def test_the_view_names_each_field_as_modal_submit_data_takes_it():
     kinds = [i["kind"] for i in view["items"]]
     assert kinds == ["text", "field", "field", "field", "unsupported"]
     fields = [i for i in view["items"] if i["kind"] == "field"]
-    assert [f["name"] for f in fields] == list(inject.modal_fields(MODAL))
+    assert [f["name"] for f in fields] == list(modals.modal_fields(MODAL))
     assert [f["label"] for f in fields] == ["Layer or mix", "Smooth", "Note"]
     assert fields[0]["description"] == "e.g. mixed4c" and fields[2]["description"] is None
     assert fields[0]["component"]["value"] == "conv1"
