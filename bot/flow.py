@@ -123,8 +123,7 @@ class DreamFlow:
                 await publisher.handed_in(order.part)
             await asyncio.gather(*jobs)
         finally:
-            self._requests.pop(job_ids[0], None)
-            self._cancelled.difference_update(job_ids)
+            self._forget(job_ids)
 
     async def _variants(
         self, orders: list[Order], job_ids: tuple[str, ...], publisher: Publisher
@@ -136,11 +135,8 @@ class DreamFlow:
                 if self.tasks.closing:
                     raise PoolClosed("shutting down")
                 orders = await self.inputs.fetch_shared(orders)
-            except Exception as err:  # DreamErrors are user text; others get logged
-                if not isinstance(err, DreamError):
-                    log.error("fetching an image failed", exc_info=err)
-                for order in orders:
-                    await publisher.fail(order, user_message(err))
+            except Exception as err:  # noqa: BLE001 - told to every variant (_fetch_failed)
+                await _fetch_failed(err, orders, publisher)
                 return
             held = await self._reserve_in_order(orders, job_ids, publisher)
             runs = [
@@ -149,8 +145,12 @@ class DreamFlow:
             ]  # no await between them: the backend gets every variant at once
             await asyncio.gather(*runs)
         finally:
-            self._requests.pop(job_ids[0], None)
-            self._cancelled.difference_update(job_ids)
+            self._forget(job_ids)
+
+    def _forget(self, job_ids: tuple[str, ...]) -> None:
+        """A request of several is over: its first job no longer names it, its cancels go."""
+        self._requests.pop(job_ids[0], None)
+        self._cancelled.difference_update(job_ids)
 
     async def _reserve_in_order(
         self, orders: list[Order], job_ids: tuple[str, ...], publisher: Publisher
@@ -179,10 +179,8 @@ class DreamFlow:
     ) -> DreamResult | None:
         try:
             order = await self.inputs.fetch(order)
-        except Exception as err:  # DreamErrors are user text; others get logged
-            if not isinstance(err, DreamError):
-                log.error("fetching an image failed", exc_info=err)
-            await publisher.fail(order, user_message(err))
+        except Exception as err:  # noqa: BLE001 - the user is told (_fetch_failed)
+            await _fetch_failed(err, [order], publisher)
             return None
         return await self.run(order, publisher, job_id)
 
@@ -268,6 +266,15 @@ class DreamFlow:
 
 def _cancelled() -> DreamCancelled:
     return DreamCancelled("cancelled")  # a request of several, cancelled as a whole
+
+
+async def _fetch_failed(err: Exception, orders: list[Order], publisher: Publisher) -> None:
+    """Fetching the image failed: each order is told (a DreamError is user text; anything else
+    is logged, and the user gets the generic line)."""
+    if not isinstance(err, DreamError):
+        log.error("fetching an image failed", exc_info=err)
+    for order in orders:
+        await publisher.fail(order, user_message(err))
 
 
 __all__ = ["DreamFlow"]
