@@ -2,7 +2,7 @@
 as one launch instead of one launch per kernel.
 
 At batch 1 a step waits on kernel launches (hundreds of small kernels per pass). A CUDA graph
-records a pass once and replays it whole. `torch.cuda.make_graphed_callables` records the
+records a pass once and replays it whole. `recording.record` records the
 network's forward to the objective's layers, and its backward, as one autograd node; the
 objectives (each dream's own loss over its own positions) stay eager on the graphed activations,
 so one graph serves every objective on the same layers.
@@ -29,17 +29,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from dreamcore.engine.featurenet import FeatureNet
+from dreamcore.engine.recording import Forward, record
 from dreamcore.engine.stepping import Gradient
 
 log = logging.getLogger(__name__)
 
-Forward = Callable[[Tensor], tuple[Tensor, ...]]  # N x 3 x H x W pixels -> each layer's output
 MiB = 2**20
 WARMUP_ITERS = 3  # torch's default: lazy initialisation and cudnn's choices stay out of the graph
 EAGER_KEYS_KEPT = 4096  # keys remembered as eager (a bound, so that odd shapes can't grow it)
@@ -115,18 +115,7 @@ def capture_cuda(module: LayerOutputs, template: Tensor) -> Captured:
         pool = torch.cuda.graph_pool_handle()  # this graph's own: evicting it frees the memory
         sample = template.detach().clone().requires_grad_(True)  # becomes the graph's input buffer
         try:
-            # its forward, not the module: frozen weights need no place among the graph's inputs
-            # (each replay would pass every one through autograd), and the module would come back
-            # with a graphed forward that refers to itself (only the cyclic GC could free it)
-            graphed = torch.cuda.make_graphed_callables(
-                module.forward,
-                (sample,),
-                num_warmup_iters=WARMUP_ITERS,
-                pool=pool,
-                # other dreams' threads may sync or allocate while this one records: only this
-                # thread's unsafe calls spoil the capture
-                capture_error_mode="thread_local",
-            )
+            graphed = record(module, sample, pool=pool, warmup=WARMUP_ITERS)
         except BaseException:
             _after_failed_capture(device, stream, pool)
             raise
@@ -136,7 +125,7 @@ def capture_cuda(module: LayerOutputs, template: Tensor) -> Captured:
 
     def forward(pixels: Tensor) -> tuple[Tensor, ...]:
         with torch.cuda.device(device):  # a worker on cuda:N need not have it as current device
-            return cast(tuple[Tensor, ...], graphed(pixels))  # LayerOutputs' tuple
+            return graphed(pixels)
 
     return Captured(forward, cost)
 

@@ -1,6 +1,6 @@
 """CUDA graphs of the batched step: the cache's keys, eviction and eager fallback, the batch-size
 buckets and the clones that guard a graph's reused buffers. On the CPU a fake capture stands in
-for torch.cuda.make_graphed_callables (eager work, a graph's buffers); the tests marked `gpu`
+for the CUDA recording (recording.py: eager work, a graph's buffers); the tests marked `gpu`
 record real graphs."""
 
 from __future__ import annotations
