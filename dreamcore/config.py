@@ -17,7 +17,8 @@ class EngineConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    # auto: bf16 on CPUs with native bf16 (AMX / AVX512-BF16), fp16 autocast on CUDA, else fp32
+    # auto: bf16 on CPUs with native bf16 (AMX / AVX512-BF16), else fp32; on CUDA measured per
+    # model when it loads (the fastest step of fp32, bf16, fp16: engine/precision.py)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     channels_last: Literal["auto", "on", "off"] = "auto"  # auto: on (faster on CPU and CUDA)
     cache_dir: Path = Path("~/.cache/dreambot")
@@ -52,6 +53,9 @@ class EngineConfig(BaseModel):
     cuda_graphs: Literal["auto", "on", "off"] = "auto"
     graph_cache_mb: Annotated[int, Field(ge=1)] = 2048
     graph_cache_entries: Annotated[int, Field(ge=1)] = 64
+    # CUDA: cuDNN times its convolution algorithms for each new shape and keeps the fastest (a
+    # few ms, once per shape and worker; the batcher's buckets keep the shapes few)
+    cudnn_benchmark: bool = True
 
     @field_validator("model_plugins")
     @classmethod

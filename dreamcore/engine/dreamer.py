@@ -59,6 +59,10 @@ class Dreamer:
     def __init__(self, config: EngineConfig, *, progress_downloads: bool = False) -> None:
         self.config = config
         self.placement = placement(config)
+        if self.placement.device.type == "cuda":
+            # process-wide (a worker has one engine): set before the precision probe and the
+            # graphs' warm-ups, so that they time and record the algorithms the dreams will run
+            torch.backends.cudnn.benchmark = config.cudnn_benchmark
         self.progress_downloads = progress_downloads
         self._models: dict[str, FeatureNet] = {}
         self._placements: dict[str, Placement] = {}

@@ -1,6 +1,7 @@
 import io
 
 import pytest
+import torch
 from PIL import Image
 
 from dreamcore.config import EngineConfig
@@ -116,3 +117,15 @@ def test_progress_events_and_previews_then_cancel(dreamer):
     assert events[-1].fraction == 1.0
     with pytest.raises(DreamCancelled):
         dreamer.run(req, should_stop=lambda: True)
+
+
+def test_a_cpu_engine_leaves_cudnns_process_wide_setting_alone():
+    # engine.cudnn_benchmark is for CUDA workers; a CPU engine in the same process (tests, the
+    # sandbox) must not flip a flag that another engine there relies on
+    before = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = False
+        Dreamer(EngineConfig(models=("tiny",), device="cpu", cudnn_benchmark=True))
+        assert torch.backends.cudnn.benchmark is False
+    finally:
+        torch.backends.cudnn.benchmark = before

@@ -26,6 +26,16 @@ def test_cuda_auto_measures_each_models_precision_and_batches():
     assert dreamer.batcher is not None  # auto: dreams held at once step together on a GPU
 
 
+def test_a_cuda_engine_lets_cudnn_time_its_convolutions_unless_told_not_to():
+    try:
+        Dreamer(EngineConfig(models=("tiny",), device="cuda", cudnn_benchmark=False))
+        assert torch.backends.cudnn.benchmark is False
+        Dreamer(EngineConfig(models=("tiny",), device="cuda"))
+        assert torch.backends.cudnn.benchmark is True
+    finally:
+        torch.backends.cudnn.benchmark = False
+
+
 def test_the_measured_precision_dreams_what_fp32_dreams_on_cuda():
     """The fidelity bounds of test_fidelity.py (trained vgg16-hed), for CUDA's fast path."""
     import numpy as np
