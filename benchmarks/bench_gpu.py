@@ -117,6 +117,7 @@ def lone_dream(args, model: str) -> None:
         dreamer.model(model)
         rows.append((name, timed(lambda d=dreamer: d.run(request), args.device, args.repeats)))
         if not values:
+            args.results[("lone", model)] = rows[-1][1]
             path = "batcher" if dreamer.batcher else "no batching"
             label = f"engine now, auto [{dreamer.placement_of(model).precision}, {path}]"
             rows[-1] = (label, rows[-1][1])
@@ -214,6 +215,7 @@ def throughput(args, model: str) -> None:
         rate = asyncio.run(pool_rate(args, model, workers, per_worker, batching))
         base = base or rate
         print(f"   {name:50s} {rate:7.2f} dreams/s   {rate / base:5.2f}x")
+    args.results[("pool", model)] = rate  # the last row: the pool as it serves now
 
 
 # --- 4. fidelity --------------------------------------------------------------------------------
@@ -310,6 +312,33 @@ def graphs_table(args, model: str) -> None:
     row("a lone dream", eager_s, graphed_s, "s", note)
 
 
+# --- the targets -------------------------------------------------------------------------------
+
+# issue 20's targets (H200, 512 px, 4 octaves x 10 steps): (what, model) -> (bound, unit, at most)
+TARGETS = {
+    ("lone", "inception5h"): (0.08, "s", True),
+    ("pool", "inception5h"): (50.0, "dreams/s", False),
+    ("pool", "vgg16-hed"): (25.0, "dreams/s", False),
+}
+
+
+def targets(args) -> None:
+    """This run's figures against the targets (only meaningful on the GPU at full size)."""
+    comparable = args.device.startswith("cuda") and not args.quick and args.side == 512
+    where = "" if comparable else ": not comparable here"
+    print(f"\ntargets (H200, 512 px, 4 octaves x 10 steps){where}")
+    for (what, model), (bound, unit, at_most) in TARGETS.items():
+        got = args.results.get((what, model))
+        name = f"{model}, {'a lone dream' if what == 'lone' else 'through the pool'}"
+        if got is None:
+            print(f"   {name:36s} not measured in this run")
+            continue
+        met = got <= bound if at_most else got >= bound
+        verdict = ("met" if met else "NOT met") if comparable else "-"
+        sign = "<=" if at_most else ">="
+        print(f"   {name:36s} {got:8.3f} {unit:9s} target {sign} {bound:g}   {verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -324,6 +353,7 @@ def main() -> None:
     if args.quick:
         args.side, args.repeats = 128, 1
     args.schedule = dict(octaves=2, steps=2) if args.quick else dict(octaves=4, steps=10)
+    args.results = {}
     if args.device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
         print(torch.cuda.get_device_name(), "torch", torch.__version__)
@@ -338,6 +368,7 @@ def main() -> None:
             graphs_table(args, model)
     if "fidelity" in args.only:
         fidelity(args)
+    targets(args)
 
 
 if __name__ == "__main__":
