@@ -5,7 +5,8 @@
      engine as it is now (auto: measured precision, the batcher's padded path)
   2. one gradient step per image at batch 1/4/16/32 in fp32, bf16, fp16, and peak memory
   3. dreams/s through the real pool, 32 dreams in flight of 8 photo sizes (448-672 px): one
-     dream per worker (the old default), four such workers, one worker holding 16 (batching)
+     dream per worker (the old default), four such workers, one worker holding 16 (batching);
+     then the same dreams on 16 threads of one engine, batch_bucket 64 and 128 (the batches seen)
   4. fidelity on the trained vgg16-hed: the fast path (auto) against fp32, beside another seed
   5. CUDA graphs against eager, side by side: one gradient step at batch 1 and 16, a lone dream
      (on the CPU: eager only, graphs reported as not available)
@@ -25,6 +26,7 @@ import io
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,7 +39,7 @@ from PIL import Image
 
 from dreamcore.catalog import model_info
 from dreamcore.config import EngineConfig, PoolConfig
-from dreamcore.engine.batching import batched_gradients
+from dreamcore.engine.batching import BatchStats, batched_gradients
 from dreamcore.engine.deepdream import dream
 from dreamcore.engine.gradient import Gradient
 from dreamcore.engine.graphs import GraphCache
@@ -169,13 +171,12 @@ def step_table(args, model: str) -> None:
 # --- 3. throughput through the pool -----------------------------------------------------------
 
 
-async def pool_rate(args, model: str, workers: int, per_worker: int, batching: str) -> float:
-    from dreamcore.pool import make_backend
-
-    sides = [round(args.side * (0.875 + 0.0625 * i)) for i in range(8)]  # 448..672 at 512 px
+def pool_requests(args, model: str) -> list[DreamRequest]:
+    """The dreams in flight: 8 photo sizes (448..672 px at 512) and aspects, one seed each."""
+    sides = [round(args.side * (0.875 + 0.0625 * i)) for i in range(8)]
     layer = model_info(model).default_layer
     n = 8 if args.quick else 32
-    requests = [
+    return [
         DreamRequest(
             image=photo_bytes(sides[i % 8], aspect=0.75 - 0.02 * (i % 5)),
             params=make_params(
@@ -184,6 +185,13 @@ async def pool_rate(args, model: str, workers: int, per_worker: int, batching: s
         )
         for i in range(n)
     ]
+
+
+async def pool_rate(args, model: str, workers: int, per_worker: int, batching: str) -> float:
+    from dreamcore.pool import make_backend
+
+    requests = pool_requests(args, model)
+    n = len(requests)
     config = PoolConfig(
         workers=workers,
         cpu_workers=workers,
@@ -216,6 +224,36 @@ def throughput(args, model: str) -> None:
         base = base or rate
         print(f"   {name:50s} {rate:7.2f} dreams/s   {rate / base:5.2f}x")
     args.results[("pool", model)] = rate  # the last row: the pool as it serves now
+    # the same dreams in this process, to see the batches form (a worker's are out of reach):
+    # the padding granule trades padded pixels for bigger batches
+    for bucket in (64, 128):
+        rate, mean, largest, graphs = engine_rate(args, model, held, bucket)
+        name = f"in one engine, {held} threads, batch_bucket {bucket}"
+        print(
+            f"   {name:50s} {rate:7.2f} dreams/s   {rate / base:5.2f}x"
+            f"   mean batch {mean:.1f}, largest {largest}{graphs}"
+        )
+
+
+def engine_rate(args, model: str, threads: int, bucket: int) -> tuple[float, float, int, str]:
+    """Dreams/s of the pool's dreams run by `threads` threads on one batching engine (as a
+    worker holding that many runs them), the mean and largest batch, and the graphs it made."""
+    requests = pool_requests(args, model)
+    dreamer = engine(args.device, models=(model,), batching="on", batch_bucket=bucket)
+    dreamer.model(model)
+    dreamer.run(requests[0])  # warm: the kernels for a first size
+    assert dreamer.batcher is not None
+    dreamer.batcher.stats = BatchStats()
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(dreamer.run, requests))
+    rate = len(requests) / (time.perf_counter() - t0)
+    stats = dreamer.batcher.stats
+    graphs = ""
+    if dreamer.graphs is not None:
+        g = dreamer.graphs.stats
+        graphs = f", {g.captures} graphs ({g.held / 2**20:.0f} MiB, {g.evictions} evicted)"
+    return rate, stats.images / max(1, stats.batches), stats.largest, graphs
 
 
 # --- 4. fidelity --------------------------------------------------------------------------------
