@@ -3,9 +3,9 @@ autograd node: what `torch.cuda.make_graphed_callables` does, for the one case t
 
 Ours, not torch's, because a worker records while other dreams' threads keep working on the same
 GPU: the capture must be thread-local (only this thread's unsafe calls may spoil it, and no other
-thread's call fails because of it). `make_graphed_callables` captures in the global mode on the
-torch versions we support (its `capture_error_mode` arrived in mid-2026); `torch.cuda.graph` has
-taken the mode since torch 2.1.
+thread's call fails because of it). `make_graphed_callables` takes no capture mode before mid-2026
+(not in torch 2.11, the GPU machine's: passing one raised TypeError, so every step ran eager), and
+captures in the global mode; `torch.cuda.graph` has taken the mode since torch 2.1.
 
 The step's case is narrow, so this is short: one input (the pixels, which need a gradient),
 frozen weights (no parameter gradients), a tuple of outputs that all depend on the input.
