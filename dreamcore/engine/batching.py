@@ -96,6 +96,20 @@ class StepBatcher:
                 self._stepping -= 1
                 self._cond.notify_all()  # the others may now all be waiting: one of them leads
 
+    @contextmanager
+    def aside(self) -> Iterator[None]:
+        """Around slow work of a stepping dream that is not a step (a preview's encoding): the
+        others step meanwhile instead of waiting for this thread's next ask. Not for cheap work:
+        a dream that steps aside misses the round led meanwhile and steps in a smaller batch."""
+        with self._cond:
+            self._stepping -= 1
+            self._cond.notify_all()  # the others may now all be waiting: one of them leads
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._stepping += 1
+
     def gradient(self, gradient: Gradient, crop: Tensor) -> Tensor:
         """d objective / d crop for `gradient`'s dream, computed in a batch with the others."""
         _, _, h, w = crop.shape

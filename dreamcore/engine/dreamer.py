@@ -296,7 +296,9 @@ class _Session:
             show = end_of_octave
         preview = None
         if self.request.preview and show:
-            preview = encode_preview(to_image(img), self.dreamer.config.preview_side)
+            batcher = self.dreamer.batcher
+            with batcher.aside() if batcher else nullcontext():  # the others step meanwhile
+                preview = encode_preview(to_image(img), self.dreamer.config.preview_side)
         self.on_progress(
             DreamProgress(
                 octave=octave,

@@ -167,3 +167,43 @@ def test_the_dreamer_batches_the_jobs_it_runs_at_once_and_each_equals_its_lone_r
 
 def test_batching_is_off_on_the_cpu_by_default():
     assert Dreamer(EngineConfig(models=("tiny",), device="cpu")).batcher is None
+
+
+def test_a_dream_encoding_its_preview_does_not_hold_up_the_others(monkeypatch):
+    # A dream making a preview steps aside: the batcher would otherwise wait for its next ask,
+    # and every dream in the worker would wait on one dream's JPEG encoding.
+    import dreamcore.engine.dreamer as dreamer_module
+
+    dreamer = Dreamer(EngineConfig(models=("tiny",), device="cpu", batching="on"))
+    encoding, release = threading.Event(), threading.Event()
+    real_encode = dreamer_module.encode_preview
+
+    def held_encode(image, side):
+        encoding.set()
+        release.wait(timeout=600)  # the test lets it go (the bound only ends a broken run)
+        return real_encode(image, side)
+
+    monkeypatch.setattr(dreamer_module, "encode_preview", held_encode)
+
+    def request(seed: int, preview: bool) -> DreamRequest:
+        params = make_params(model="tiny", octaves=2, steps=2, seed=seed)
+        return DreamRequest(image=noise_png((96, 80), seed=seed), params=params, preview=preview)
+
+    results: dict[str, object] = {}
+
+    def work(name: str, req: DreamRequest) -> None:
+        results[name] = dreamer.run(req, on_progress=lambda _: None)
+
+    previewing = threading.Thread(target=work, args=("previewing", request(1, True)))
+    previewing.start()
+    assert encoding.wait(timeout=300), "the first dream never reached its preview"
+    plain = threading.Thread(target=work, args=("plain", request(2, False)))
+    plain.start()  # while the first is held in its preview, between two of its steps
+    plain.join(timeout=240)
+    try:
+        assert "plain" in results, "a dream waited on another's preview"
+        assert previewing.is_alive()  # still held: the other finished beside it, not after it
+    finally:
+        release.set()
+        previewing.join(timeout=300)
+    assert "previewing" in results
