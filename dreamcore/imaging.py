@@ -45,6 +45,10 @@ VIDEO_EXTENSIONS = frozenset(ext for exts in VIDEO_FORMAT_EXTENSIONS.values() fo
 FRIENDLY_FORMATS = "PNG, JPEG, GIF, WebP, BMP or TIFF"
 
 _QUALITIES = (95, 90, 80, 70, 60)
+# zlib level of a result's PNG. Measured here on a 512x384 photo: level 6 (Pillow's default)
+# 68 ms and 268 KB, level 3 24 ms and 276 KB, level 1 18 ms and 286 KB: 3 is 2.8x faster for 3%
+# more bytes, and a GPU worker encodes every dream it serves on the CPU.
+_PNG_LEVEL = 3
 _DOWNSCALE = 0.75
 
 ORIENTATION_TAG = 0x0112  # EXIF Orientation; 5..8 turn the picture by 90 degrees
@@ -386,7 +390,7 @@ def encode_image(
 
 def _candidates(full: Image.Image, rgb: Image.Image, *, first: bool):
     """Encodings from best to smallest, lazily (each one costs CPU time)."""
-    yield _save(full, "PNG"), "png"
+    yield _save(full, "PNG", compress_level=_PNG_LEVEL), "png"
     # After a downscale only the smallest settings are worth trying: size is what binds.
     qualities = _QUALITIES if first else _QUALITIES[-1:]
     if max(full.size) <= 16383:  # WebP's hard limit
