@@ -27,13 +27,14 @@ def test_cuda_auto_measures_each_models_precision_and_batches():
 
 
 def test_a_cuda_engine_lets_cudnn_time_its_convolutions_unless_told_not_to():
+    before = torch.backends.cudnn.benchmark
     try:
         Dreamer(EngineConfig(models=("tiny",), device="cuda", cudnn_benchmark=False))
         assert torch.backends.cudnn.benchmark is False
         Dreamer(EngineConfig(models=("tiny",), device="cuda"))
         assert torch.backends.cudnn.benchmark is True
     finally:
-        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.benchmark = before
 
 
 def test_the_measured_precision_dreams_what_fp32_dreams_on_cuda():
